@@ -1,0 +1,43 @@
+"""The `tracebed` command: a thin click group over the layers.
+
+Each subcommand lives in its own module of this package and exposes a click
+command (or group) named `command`; modules are discovered so that each layer
+adds its commands without editing a shared list.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import click
+
+from tracebed import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracebed")
+def cli() -> None:
+    """Trace-based integration testing of the OpenTelemetry Demo.
+
+    Start the demo (or its built-in reference stand-in) tier by tier, drive
+    shop flows with a trace id of tracebed's choosing, capture the spans the
+    collector exports, and assert call chains, startup order and contracts.
+    """
+
+
+def _register_subcommands() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        command = getattr(module, "command", None)
+        if isinstance(command, click.Command):
+            cli.add_command(command)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,1 @@
+"""tracebed.flows"""
