@@ -1,0 +1,381 @@
+"""The span store: thread-safe, bounded, and able to wake waiters the moment spans arrive.
+
+Spans are stored as batches that convert to `Span` lazily: ingest only reads ids (to index
+and de-duplicate), so a collector's big batches cost little until a test looks at them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from tracebed.model.span import Span
+from tracebed.model.trace import Trace
+
+TracePredicate = Callable[[Trace], bool]
+FullPolicy = Literal["evict", "reject"]
+
+
+class SpanBatch(Protocol):
+    """Spans that arrived together; converted to `Span` only when someone asks."""
+
+    def __len__(self) -> int: ...
+
+    def keys(self) -> Sequence[tuple[bytes, bytes]]:
+        """`(trace_id, span_id)` per span, as raw bytes (16 and 8 long)."""
+        ...
+
+    def link_targets(self) -> Sequence[tuple[int, bytes]]:
+        """`(index, linked trace_id)` for every span link in the batch."""
+        ...
+
+    def materialize(self, index: int) -> Span: ...
+
+
+class SpanListBatch:
+    """A batch of ready-made `Span` objects (tests, files, hand-built traces)."""
+
+    def __init__(self, spans: Iterable[Span]):
+        self._spans = list(spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def keys(self) -> list[tuple[bytes, bytes]]:
+        return [(bytes.fromhex(s.trace_id), bytes.fromhex(s.span_id)) for s in self._spans]
+
+    def link_targets(self) -> list[tuple[int, bytes]]:
+        return [
+            (i, bytes.fromhex(link.trace_id))
+            for i, span in enumerate(self._spans)
+            for link in span.links
+        ]
+
+    def materialize(self, index: int) -> Span:
+        return self._spans[index]
+
+
+class StoreFullError(Exception):
+    """The store is at its limit and its policy is to refuse (the sender should retry later)."""
+
+    def __init__(self, needed: int, room: int, limit: int):
+        super().__init__(
+            f"span store full: {needed} new spans, room for {room} (limit {limit} spans); retry later"
+        )
+        self.needed, self.room, self.limit = needed, room, limit
+
+
+class TraceTimeoutError(AssertionError):
+    """`wait_for_trace` gave up; the message shows what did arrive."""
+
+    def __init__(self, trace_id: str, trace: Trace, waited: float, reason: str):
+        self.trace_id, self.trace, self.waited, self.reason = trace_id, trace, waited, reason
+        super().__init__(
+            f"trace {trace_id} not complete after {waited:.1f}s: {reason}\n"
+            f"what arrived:\n{trace.render()}"
+        )
+
+
+@dataclass
+class AddResult:
+    stored: int = 0
+    duplicates: int = 0
+    evicted_spans: int = 0
+
+
+@dataclass
+class StoreStats:
+    spans_received: int = 0
+    spans_stored: int = 0
+    spans_duplicate: int = 0
+    spans_rejected: int = 0
+    spans_evicted: int = 0
+    traces_evicted: int = 0
+    requests_refused_full: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    bytes_received: int = 0
+
+    def as_dict(self, *, spans_held: int, traces_held: int) -> dict[str, object]:
+        return {
+            "spans_received": self.spans_received,
+            "spans_stored": self.spans_stored,
+            "spans_duplicate": self.spans_duplicate,
+            "spans_rejected": self.spans_rejected,
+            "spans_evicted": self.spans_evicted,
+            "traces_evicted": self.traces_evicted,
+            "requests_refused_full": self.requests_refused_full,
+            "spans_held": spans_held,
+            "traces_held": traces_held,
+            "requests": dict(self.requests),
+            "bytes_received": self.bytes_received,
+        }
+
+
+@dataclass
+class TraceSummary:
+    trace_id: str
+    root_service: str
+    root_name: str
+    span_count: int
+    services: list[str]
+    first_arrival: float  # wall-clock seconds
+    last_arrival: float
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+class _Bucket:
+    """One trace's spans: span id -> (batch, index), plus a cached snapshot."""
+
+    __slots__ = ("entries", "first_wall", "last_wall", "last_mono", "version", "_snapshot", "_spans")
+
+    def __init__(self, now_wall: float, now_mono: float):
+        self.entries: dict[bytes, tuple[SpanBatch, int]] = {}
+        self.first_wall = now_wall
+        self.last_wall = now_wall
+        self.last_mono = now_mono
+        self.version = 0
+        self._snapshot: tuple[int, Trace] | None = None
+        self._spans: dict[bytes, Span] = {}
+
+    def spans(self) -> list[Span]:
+        # Materialise each span once, however many snapshots are taken while the trace grows.
+        out = []
+        for span_id, (batch, index) in self.entries.items():
+            span = self._spans.get(span_id)
+            if span is None:
+                span = self._spans[span_id] = batch.materialize(index)
+            out.append(span)
+        return out
+
+    def trace(self, trace_id: str, store: SpanStore) -> Trace:
+        if self._snapshot is None or self._snapshot[0] != self.version:
+            self._snapshot = (self.version, Trace(trace_id, self.spans(), store))
+        return self._snapshot[1]
+
+
+class SpanStore:
+    """Holds spans by trace; bounded by `max_spans`; wakes `wait_for_trace` callers on arrival."""
+
+    def __init__(self, max_spans: int = 1_000_000, when_full: FullPolicy = "evict"):
+        if max_spans <= 0:
+            raise ValueError("max_spans must be positive")
+        if when_full not in ("evict", "reject"):
+            raise ValueError("when_full must be 'evict' or 'reject'")
+        self.max_spans = max_spans
+        self.when_full: FullPolicy = when_full
+        self._buckets: OrderedDict[bytes, _Bucket] = OrderedDict()  # oldest trace first
+        self._links: dict[bytes, list[tuple[SpanBatch, int]]] = {}
+        self._count = 0
+        self._cond = threading.Condition(threading.Lock())
+        self.stats = StoreStats()
+
+    # -- ingest ---------------------------------------------------------------------
+    def add_batch(self, batch: SpanBatch) -> AddResult:
+        """Store a batch. Raises `StoreFullError` (storing nothing) when full and refusing."""
+        keys = batch.keys()
+        now_wall, now_mono = time.time(), time.monotonic()
+        result = AddResult()
+        with self._cond:
+            buckets = self._buckets
+            fresh: list[int] = []
+            seen_in_batch: set[tuple[bytes, bytes]] = set()
+            for i, key in enumerate(keys):
+                bucket = buckets.get(key[0])
+                if (bucket is not None and key[1] in bucket.entries) or key in seen_in_batch:
+                    result.duplicates += 1
+                else:
+                    seen_in_batch.add(key)
+                    fresh.append(i)
+            room = self.max_spans - self._count
+            if len(fresh) > room:
+                if self.when_full == "reject" or len(fresh) > self.max_spans:
+                    self.stats.requests_refused_full += 1
+                    raise StoreFullError(len(fresh), room, self.max_spans)
+                result.evicted_spans = self._evict(len(fresh) - room)
+            touched: set[bytes] = set()
+            for i in fresh:
+                trace_id, span_id = keys[i]
+                bucket = buckets.get(trace_id)
+                if bucket is None:
+                    bucket = buckets[trace_id] = _Bucket(now_wall, now_mono)
+                bucket.entries[span_id] = (batch, i)
+                touched.add(trace_id)
+            for trace_id in touched:
+                bucket = buckets[trace_id]
+                bucket.version += 1
+                bucket.last_wall, bucket.last_mono = now_wall, now_mono
+            if fresh:
+                fresh_set = set(fresh) if len(fresh) != len(keys) else None
+                for index, linked_trace in batch.link_targets():
+                    if fresh_set is None or index in fresh_set:
+                        self._links.setdefault(linked_trace, []).append((batch, index))
+            self._count += len(fresh)
+            result.stored = len(fresh)
+            self.stats.spans_received += len(keys)
+            self.stats.spans_stored += len(fresh)
+            self.stats.spans_duplicate += result.duplicates
+            self._cond.notify_all()
+        return result
+
+    def add_spans(self, spans: Iterable[Span]) -> AddResult:
+        return self.add_batch(SpanListBatch(spans))
+
+    def _evict(self, needed: int) -> int:
+        """Drop whole traces, oldest first, until `needed` spans fit. Caller holds the lock."""
+        freed = 0
+        while freed < needed and self._buckets:
+            trace_id, bucket = self._buckets.popitem(last=False)
+            freed += len(bucket.entries)
+            self.stats.traces_evicted += 1
+        self._count -= freed
+        self.stats.spans_evicted += freed
+        return freed
+
+    def count_request(self, transport: str, nbytes: int) -> None:
+        with self._cond:
+            self.stats.requests[transport] = self.stats.requests.get(transport, 0) + 1
+            self.stats.bytes_received += nbytes
+
+    def count_rejected(self, spans: int) -> None:
+        with self._cond:
+            self.stats.spans_rejected += spans
+
+    def clear(self) -> None:
+        with self._cond:
+            self._buckets.clear()
+            self._links.clear()
+            self._count = 0
+
+    # -- queries --------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._count
+
+    def trace_ids(self) -> list[str]:
+        with self._cond:
+            return [trace_id.hex() for trace_id in self._buckets]
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        key = _trace_key(trace_id)
+        with self._cond:
+            bucket = self._buckets.get(key)
+            return bucket.trace(trace_id.lower(), self) if bucket is not None else None
+
+    def trace(self, trace_id: str) -> Trace:
+        """The trace as it stands now (empty when nothing arrived)."""
+        return self.get_trace(trace_id) or Trace(trace_id.lower(), (), self)
+
+    def traces(self) -> list[Trace]:
+        with self._cond:
+            return [b.trace(k.hex(), self) for k, b in self._buckets.items()]
+
+    def spans_linking_to(self, trace_id: str) -> list[Span]:
+        key = _trace_key(trace_id)
+        with self._cond:
+            return [batch.materialize(index) for batch, index in self._links.get(key, ())]
+
+    def summaries(self) -> list[TraceSummary]:
+        with self._cond:
+            snapshot = [
+                (b.trace(k.hex(), self), b.first_wall, b.last_wall) for k, b in self._buckets.items()
+            ]
+        out = []
+        for trace, first_wall, last_wall in snapshot:
+            top = trace.tops[0] if len(trace) else None
+            out.append(
+                TraceSummary(
+                    trace_id=trace.trace_id,
+                    root_service=top.service if top else "",
+                    root_name=top.name if top else "",
+                    span_count=len(trace),
+                    services=sorted(trace.services),
+                    first_arrival=first_wall,
+                    last_arrival=last_wall,
+                )
+            )
+        return out
+
+    def stats_dict(self) -> dict[str, object]:
+        with self._cond:
+            return self.stats.as_dict(spans_held=self._count, traces_held=len(self._buckets))
+
+    # -- waiting --------------------------------------------------------------------
+    def wait_for_trace(
+        self,
+        trace_id: str,
+        until: TracePredicate | None = None,
+        quiet: float | None = None,
+        timeout: float = 30.0,
+    ) -> Trace:
+        """Block until the trace is there, woken by arrivals (never sleep-polling).
+
+        - with `until`: returns as soon as `until(trace)` holds (and, if `quiet` is also
+          given, no span of it has arrived for `quiet` seconds);
+        - without: returns once at least one span arrived and none for `quiet` (default 0.5 s).
+        On timeout raises `TraceTimeoutError`, whose message shows the tree that did arrive.
+        """
+        if until is None and quiet is None:
+            quiet = 0.5
+        key = _trace_key(trace_id)
+        trace_id = trace_id.lower()
+        start = time.monotonic()
+        deadline = start + timeout
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                bucket = self._buckets.get(key)
+                wake_at = deadline
+                if bucket is not None:
+                    trace = bucket.trace(trace_id, self)
+                    shape_ok = until is None or bool(until(trace))
+                    if shape_ok:
+                        if quiet is None:
+                            return trace
+                        quiet_until = bucket.last_mono + quiet
+                        if now >= quiet_until:
+                            return trace
+                        wake_at = min(deadline, quiet_until)
+                if now >= deadline:
+                    snapshot = bucket.trace(trace_id, self) if bucket else Trace(trace_id, (), self)
+                    if bucket is None:
+                        reason = "no span of it arrived"
+                    elif until is not None and not until(snapshot):
+                        reason = f"condition {_describe(until)} never held"
+                    else:
+                        reason = f"spans kept arriving (quiet window {quiet}s never passed)"
+                    raise TraceTimeoutError(trace_id, snapshot, now - start, reason)
+                self._cond.wait(timeout=max(0.0, wake_at - now))
+
+    def wait_for(
+        self,
+        predicate: Callable[[SpanStore], bool],
+        timeout: float = 30.0,
+        description: str = "condition",
+    ) -> None:
+        """Block until `predicate(store)` holds, re-checked on every arrival."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{description} did not hold within {timeout}s")
+                self._cond.wait(timeout=remaining)
+
+
+def _trace_key(trace_id: str) -> bytes:
+    try:
+        key = bytes.fromhex(trace_id)
+    except ValueError:
+        raise ValueError(f"trace id must be 32 hex characters, got {trace_id!r}") from None
+    if len(key) != 16:
+        raise ValueError(f"trace id must be 32 hex characters, got {trace_id!r}")
+    return key
+
+
+def _describe(predicate: TracePredicate) -> str:
+    return getattr(predicate, "description", None) or getattr(predicate, "__name__", "predicate")
