@@ -1,0 +1,1 @@
+"""Shared plumbing of the reference stack's services: config, telemetry, flags, gRPC serving."""
