@@ -1,0 +1,397 @@
+"""Docker images built with no registry: a debootstrap base, a host-built wheelhouse, content tags.
+
+Nothing can be pulled here, so every image starts from a Debian bookworm root made by
+``debootstrap --variant=minbase`` and loaded with ``docker import``; Python packages come from a
+wheelhouse built on the host (``pip wheel``), because pip inside a container cannot reach the
+index. Bookworm's python3 is 3.11, the host's, so host-built cp311 wheels install as they are.
+
+Every image is tagged by a hash of its inputs, so an unchanged image is reused rather than rebuilt
+and a changed input can never be served a stale image. Slow steps are cached under
+``$TRACEBED_CACHE`` (default ``~/.cache/tracebed``) and serialised with a file lock, because several
+test sessions on one machine may ask for the same image at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+# Bump when the way an image is made changes, so old tags are not reused.
+_RECIPE_VERSION = "1"
+
+BASE_SUITE = "bookworm"
+BASE_REPOSITORY = "tracebed/base"
+LABEL_INPUTS = "io.tracebed.inputs"
+
+# What the reference stack needs besides Python: python3-venv (pip + venv, to install the
+# wheelhouse), redis-server (valkey-cart), nginx-light (image-provider), prometheus, and
+# netcat-openbsd for the demo's kafka healthcheck (`nc -z kafka 9092`). procps gives `ps`/`pgrep`
+# for debugging a running container.
+BASE_PACKAGES: tuple[str, ...] = (
+    "ca-certificates",
+    "netcat-openbsd",
+    "nginx-light",
+    "procps",
+    "prometheus",
+    "python3",
+    "python3-venv",
+    "redis-server",
+)
+
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+# Debootstrap leaves these behind; they only make the image bigger.
+_PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man")
+
+
+class ImageBuildError(RuntimeError):
+    """Building or importing an image failed; the message carries the tool's output."""
+
+
+def cache_dir() -> Path:
+    """Where slow artefacts (rootfs tarballs, wheelhouses) are kept between runs."""
+    root = os.environ.get("TRACEBED_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tracebed"
+    )
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[None]:
+    """An exclusive lock shared by every process on this machine (blocking)."""
+    lock_path = cache_dir() / f"{name}.lock"
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, what: str) -> str:
+    try:
+        proc = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            env=None if env is None else {**os.environ, **env},
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise ImageBuildError(f"{what}: {argv[0]} is not installed ({exc})") from None
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
+        raise ImageBuildError(f"{what} failed (exit {proc.returncode}): {' '.join(argv)}\n{tail}")
+    return proc.stdout
+
+
+def image_exists(tag: str) -> bool:
+    """True when the local daemon has an image with this tag."""
+    proc = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", tag],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+def _digest(parts: Iterable[str | bytes]) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def hash_tree(root: Path, *, exclude: Iterable[str] = ()) -> str:
+    """A digest of every file's relative path, mode bit 'executable' and content under ``root``."""
+    skip = set(exclude)
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
+        rel = path.relative_to(root).as_posix()
+        if rel in skip or any(rel.startswith(s.rstrip("/") + "/") for s in skip):
+            continue
+        h.update(rel.encode() + b"\0")
+        if path.is_symlink():
+            h.update(b"L" + os.readlink(path).encode())
+            continue
+        h.update(b"X" if os.access(path, os.X_OK) else b"-")
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# base image
+
+
+def base_image_tag(
+    packages: Sequence[str] = BASE_PACKAGES,
+    *,
+    suite: str = BASE_SUITE,
+    mirror: str | None = None,
+) -> str:
+    """The tag ``ensure_base_image`` gives for these inputs (nothing is built)."""
+    mirror = mirror or os.environ.get("TRACEBED_DEBIAN_MIRROR") or DEFAULT_MIRROR
+    key = _digest([_RECIPE_VERSION, suite, "minbase", mirror, *sorted(set(packages))])
+    return f"{BASE_REPOSITORY}:{suite}-{key[:12]}"
+
+
+def ensure_base_image(
+    packages: Sequence[str] = BASE_PACKAGES,
+    *,
+    suite: str = BASE_SUITE,
+    mirror: str | None = None,
+) -> str:
+    """Return the tag of a Debian base image with ``packages``, building it only when missing.
+
+    The rootfs tarball is cached, so a machine that lost its images (a fresh dockerd) re-imports
+    it in seconds instead of re-running debootstrap (about 35 s plus package downloads).
+    """
+    for pkg in packages:
+        if not pkg or not all(c.isalnum() or c in "+-.:" for c in pkg):
+            raise ValueError(f"not a Debian package name: {pkg!r}")
+    mirror = mirror or os.environ.get("TRACEBED_DEBIAN_MIRROR") or DEFAULT_MIRROR
+    tag = base_image_tag(packages, suite=suite, mirror=mirror)
+    if image_exists(tag):
+        return tag
+    with _locked("base-image"):
+        if image_exists(tag):  # another process built it while we waited
+            return tag
+        tarball = cache_dir() / f"rootfs-{tag.split(':', 1)[1]}.tar"
+        if not tarball.exists():
+            _debootstrap_tarball(tarball, packages, suite=suite, mirror=mirror)
+        _run(
+            [
+                "docker",
+                "import",
+                "--change",
+                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "--change",
+                "ENV LANG=C.UTF-8",
+                "--change",
+                'CMD ["/bin/bash"]',
+                "--message",
+                f"tracebed base: debootstrap --variant=minbase {suite} + {','.join(packages)}",
+                str(tarball),
+                tag,
+            ],
+            what="docker import of the base rootfs",
+        )
+    return tag
+
+
+def _debootstrap_tarball(
+    tarball: Path, packages: Sequence[str], *, suite: str, mirror: str
+) -> None:
+    if shutil.which("debootstrap") is None:
+        raise ImageBuildError(
+            "debootstrap is not installed (scripts/setup.sh installs it: "
+            "apt-get install debootstrap)"
+        )
+    if os.geteuid() != 0:
+        raise ImageBuildError("debootstrap needs root to build the base image")
+    work = Path(tempfile.mkdtemp(prefix="rootfs-", dir=cache_dir()))
+    try:
+        root = work / "root"
+        argv = ["debootstrap", "--variant=minbase"]
+        if packages:
+            argv.append("--include=" + ",".join(packages))
+        argv += [suite, str(root), mirror]
+        _run(argv, what="debootstrap")
+        for rel in _PRUNE:
+            target = root / rel
+            if target.is_dir():
+                for child in target.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    elif child.name != "lock":
+                        child.unlink()
+        partial = tarball.with_suffix(".tar.partial")
+        # --numeric-owner: the image's uids are the rootfs's, not whatever the host maps names to.
+        _run(
+            ["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."],
+            what="tar of the base rootfs",
+        )
+        partial.rename(tarball)  # atomic: a half-written tarball is never mistaken for a cache hit
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# wheelhouse
+
+
+def project_root() -> Path:
+    """The source checkout this package runs from (the directory holding pyproject.toml)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "src" / "tracebed").is_dir():
+            return parent
+    raise ImageBuildError(
+        f"cannot find the tracebed source checkout above {here}; a wheelhouse needs pyproject.toml"
+    )
+
+
+def _host_constraints() -> str:
+    """The host environment's exact versions, so images run what the host tested (no editables)."""
+    out = _run(
+        [sys.executable, "-m", "pip", "freeze", "--exclude-editable", "--all"],
+        what="pip freeze",
+    )
+    lines = [
+        line
+        for line in out.splitlines()
+        if line and not line.startswith(("#", "-e ", "tracebed")) and " @ " not in line
+    ]
+    return "\n".join(sorted(lines)) + "\n"
+
+
+def build_wheelhouse(project: Path | None = None, dest: Path | None = None) -> Path:
+    """Build wheels of the project and all its dependencies on the host; return the directory.
+
+    Versions are pinned to the host environment's. The directory is keyed by a hash of the
+    project's sources and those pins and is reused as long as neither changes.
+    """
+    project = (project or project_root()).resolve()
+    if not (project / "pyproject.toml").is_file():
+        raise ImageBuildError(f"{project} has no pyproject.toml; cannot build its wheel")
+    constraints = _host_constraints()
+    key = _digest(
+        [
+            _RECIPE_VERSION,
+            constraints,
+            (project / "pyproject.toml").read_bytes(),
+            hash_tree(project / "src", exclude=()) if (project / "src").is_dir() else "",
+        ]
+    )[:16]
+    dest = dest or cache_dir() / "wheelhouse" / key
+    done = dest / ".complete"
+    if done.exists():
+        return dest
+    with _locked("wheelhouse"):
+        if done.exists():
+            return dest
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        cfile = dest / "constraints.txt"
+        cfile.write_text(constraints)
+        # A copy of the source without build debris: egg-info and caches change on every run.
+        with tempfile.TemporaryDirectory(prefix="tracebed-src-") as tmp:
+            src_copy = Path(tmp) / "src-tree"
+            shutil.copytree(
+                project,
+                src_copy,
+                ignore=_source_ignore(project),
+                symlinks=True,
+            )
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "wheel",
+                    "--quiet",
+                    "--wheel-dir",
+                    str(dest),
+                    "--constraint",
+                    str(cfile),
+                    str(src_copy),
+                ],
+                what="pip wheel of the project and its dependencies",
+            )
+        done.write_text(key + "\n")
+    return dest
+
+
+def _source_ignore(project: Path):  # type: ignore[no-untyped-def]
+    """shutil.copytree ignore callable: only what building the wheel needs."""
+    keep_top = {"pyproject.toml", "README.md", "src", "LICENSE", "setup.cfg", "setup.py"}
+    junk = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        if Path(directory).resolve() == project:
+            return {n for n in names if n not in keep_top}
+        return {n for n in names if n in junk or n.endswith((".egg-info", ".pyc"))}
+
+    return ignore
+
+
+# ---------------------------------------------------------------------------------------------
+# images from Dockerfiles
+
+
+def image_tag_for(
+    context_dir: Path,
+    dockerfile: Path,
+    tag_prefix: str,
+    build_args: Mapping[str, str] | None = None,
+) -> str:
+    """The content tag ``build_image`` gives for these inputs (nothing is built)."""
+    context_dir = Path(context_dir)
+    dockerfile = Path(dockerfile)
+    if not dockerfile.is_absolute():
+        dockerfile = context_dir / dockerfile
+    if not context_dir.is_dir():
+        raise ValueError(f"build context {context_dir} is not a directory")
+    if not dockerfile.is_file():
+        raise ValueError(f"Dockerfile {dockerfile} does not exist")
+    if not tag_prefix or ":" in tag_prefix.rsplit("/", 1)[-1]:
+        raise ValueError(f"tag prefix must be an image name without a tag, got {tag_prefix!r}")
+    args = sorted((build_args or {}).items())
+    key = _digest(
+        [
+            _RECIPE_VERSION,
+            dockerfile.read_bytes(),
+            hash_tree(context_dir),
+            *(f"{k}={v}" for k, v in args),
+        ]
+    )
+    return f"{tag_prefix}:{key[:12]}"
+
+
+def build_image(
+    context_dir: Path,
+    dockerfile: Path | str = "Dockerfile",
+    tag_prefix: str = "tracebed/image",
+    build_args: Mapping[str, str] | None = None,
+) -> str:
+    """Build ``dockerfile`` in ``context_dir`` unless an image with the same inputs exists.
+
+    The tag is ``tag_prefix:<hash of the Dockerfile, every file in the context and build args>``.
+    Base images come from ``build_args`` (``FROM ${BASE_IMAGE}``); since those tags are content
+    hashes too, a new base means a new tag here. The classic builder is used: it needs no
+    buildx plugin and never contacts a registry for a local ``FROM``.
+    """
+    context_dir = Path(context_dir)
+    dockerfile = Path(dockerfile)
+    if not dockerfile.is_absolute():
+        dockerfile = context_dir / dockerfile
+    tag = image_tag_for(context_dir, dockerfile, tag_prefix, build_args)
+    if image_exists(tag):
+        return tag
+    with _locked("build-" + tag_prefix.replace("/", "_")):
+        if image_exists(tag):
+            return tag
+        argv = ["docker", "build", "-f", str(dockerfile), "-t", tag]
+        argv += ["--label", f"{LABEL_INPUTS}={tag.rsplit(':', 1)[1]}"]
+        for key, value in sorted((build_args or {}).items()):
+            argv += ["--build-arg", f"{key}={value}"]
+        argv.append(str(context_dir))
+        _run(argv, env={"DOCKER_BUILDKIT": "0"}, what=f"docker build of {tag}")
+    return tag
