@@ -78,7 +78,9 @@ def render_tree(
     if not len(trace):
         return f"trace {trace.trace_id}: no spans received"
     orphan_ids = {span.span_id for span in trace.orphans}
-    lines = [f"trace {trace.trace_id}: {len(trace)} spans, services: {', '.join(sorted(trace.services))}"]
+    lines = [
+        f"trace {trace.trace_id}: {len(trace)} spans, services: {', '.join(sorted(trace.services))}"
+    ]
     for count, (depth, span) in enumerate(trace.walk()):
         if count >= max_spans:
             lines.append(f"… {len(trace) - max_spans} more spans")

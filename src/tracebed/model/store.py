@@ -132,7 +132,15 @@ class TraceSummary:
 class _Bucket:
     """One trace's spans: span id -> (batch, index), plus a cached snapshot."""
 
-    __slots__ = ("entries", "first_wall", "last_wall", "last_mono", "version", "_snapshot", "_spans")
+    __slots__ = (
+        "entries",
+        "first_wall",
+        "last_wall",
+        "last_mono",
+        "version",
+        "_snapshot",
+        "_spans",
+    )
 
     def __init__(self, now_wall: float, now_mono: float):
         self.entries: dict[bytes, tuple[SpanBatch, int]] = {}
@@ -282,7 +290,8 @@ class SpanStore:
     def summaries(self) -> list[TraceSummary]:
         with self._cond:
             snapshot = [
-                (b.trace(k.hex(), self), b.first_wall, b.last_wall) for k, b in self._buckets.items()
+                (b.trace(k.hex(), self), b.first_wall, b.last_wall)
+                for k, b in self._buckets.items()
             ]
         out = []
         for trace, first_wall, last_wall in snapshot:
@@ -378,4 +387,6 @@ def _trace_key(trace_id: str) -> bytes:
 
 
 def _describe(predicate: TracePredicate) -> str:
-    return getattr(predicate, "description", None) or getattr(predicate, "__name__", "predicate")
+    return str(
+        getattr(predicate, "description", None) or getattr(predicate, "__name__", "predicate")
+    )

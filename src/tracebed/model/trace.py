@@ -71,7 +71,9 @@ class Trace:
         return [span for span in self._spans if predicate(span)]
 
     def named(self, name: str, service: str | None = None) -> list[Span]:
-        return [s for s in self._spans if s.name == name and (service is None or s.service == service)]
+        return [
+            s for s in self._spans if s.name == name and (service is None or s.service == service)
+        ]
 
     # -- tree -----------------------------------------------------------------------
     @cached_property
@@ -187,7 +189,9 @@ class Trace:
         """Spans of *other* traces that carry a span link into this trace (async consumers)."""
         if self._store is None:
             return []
-        return [s for s in self._store.spans_linking_to(self.trace_id) if s.trace_id != self.trace_id]
+        return [
+            s for s in self._store.spans_linking_to(self.trace_id) if s.trace_id != self.trace_id
+        ]
 
     def links_out(self) -> list[tuple[Span, str, str]]:
         """`(span, trace_id, span_id)` for every link a span of this trace carries."""

@@ -1,0 +1,224 @@
+"""OTLP/HTTP receiver (`POST /v1/traces|metrics|logs`) and the sink's query API.
+
+Query API: `GET /api/traces`, `GET /api/traces/{trace_id}` (OTLP/JSON; `?wait=S` blocks up to S
+seconds for the trace, event-driven, with optional `quiet=S` and `services=a,b`), `GET /api/stats`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from google.protobuf.message import Message
+from google.rpc import code_pb2, status_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tracebed.model.store import StoreFullError, TraceTimeoutError
+from tracebed.model.trace import Trace
+from tracebed.otlp import codec
+from tracebed.otlp.grpc_receiver import RETRY_AFTER_S
+from tracebed.otlp.ingest import Ingest
+
+_TRACE_PATH = re.compile(r"^/api/traces/([0-9a-fA-F]{32})$")
+MAX_WAIT_S = 120.0
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], receiver: HttpReceiver):
+        self.receiver = receiver
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "tracebed-sink"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # a test run does not want a line per export
+
+    # -- plumbing -------------------------------------------------------------------
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, status: int, document: Any) -> None:
+        self._send(status, json.dumps(document).encode(), codec.JSON)
+
+    def _send_status(
+        self,
+        http_status: int,
+        code: int,
+        message: str,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """An OTLP error response: a google.rpc.Status in the request's encoding."""
+        status = status_pb2.Status(code=code, message=message)
+        kind = content_type if content_type in codec.SUPPORTED_TYPES else codec.JSON
+        self._send(http_status, codec.serialize(status, kind), kind, headers)
+
+    # -- POST /v1/* ---------------------------------------------------------------------
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        receiver = self.server.receiver
+        route = receiver.routes.get(urlsplit(self.path).path)
+        content_type = codec.media_type(self.headers.get("Content-Type"))
+        if route is None:
+            self._drain()
+            self._send_status(
+                404, code_pb2.NOT_FOUND, f"no OTLP endpoint at {self.path}", content_type
+            )
+            return
+        if content_type not in codec.SUPPORTED_TYPES:
+            self._drain()
+            self._send_status(
+                415,
+                code_pb2.INVALID_ARGUMENT,
+                f"unsupported Content-Type {content_type!r}; use {' or '.join(codec.SUPPORTED_TYPES)}",
+                codec.JSON,
+            )
+            return
+        length_header = self.headers.get("Content-Length")
+        if length_header is None or not length_header.isdigit():
+            self.close_connection = True
+            self._send_status(
+                411, code_pb2.INVALID_ARGUMENT, "Content-Length is required", content_type
+            )
+            return
+        length = int(length_header)
+        if length > receiver.max_body_bytes:
+            self.close_connection = True  # do not read a body we refuse
+            self._send_status(
+                413,
+                code_pb2.INVALID_ARGUMENT,
+                f"body of {length} bytes is over the limit of {receiver.max_body_bytes}",
+                content_type,
+            )
+            return
+        body = self.rfile.read(length)
+        request_type, export = route
+        try:
+            if self.headers.get("Content-Encoding", "").strip().lower() == "gzip":
+                body = codec.gunzip(body, receiver.max_body_bytes)
+            request = codec.parse(body, content_type, request_type())
+        except codec.PayloadTooLarge as exc:
+            self._send_status(413, code_pb2.INVALID_ARGUMENT, str(exc), content_type)
+            return
+        except codec.BadPayload as exc:
+            self._send_status(400, code_pb2.INVALID_ARGUMENT, str(exc), content_type)
+            return
+        try:
+            response = export(request, "http", length)
+        except StoreFullError as exc:
+            self._send_status(
+                503,
+                code_pb2.UNAVAILABLE,
+                str(exc),
+                content_type,
+                {"Retry-After": str(RETRY_AFTER_S)},
+            )
+            return
+        self._send(200, codec.serialize(response, content_type), content_type)
+
+    def _drain(self) -> None:
+        length = self.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) <= self.server.receiver.max_body_bytes:
+            self.rfile.read(int(length))
+        else:
+            self.close_connection = True
+
+    # -- GET /api/* ---------------------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        store = self.server.receiver.ingest.store
+        url = urlsplit(self.path)
+        if url.path == "/api/traces":
+            self._send_json(200, {"traces": [s.as_dict() for s in store.summaries()]})
+        elif url.path == "/api/stats":
+            stats = store.stats_dict()
+            stats.update(self.server.receiver.ingest.counts.as_dict())
+            self._send_json(200, stats)
+        elif match := _TRACE_PATH.match(url.path):
+            self._get_trace(match.group(1).lower(), parse_qs(url.query))
+        elif url.path in ("/", "/health", "/healthz"):
+            self._send_json(200, {"status": "ok"})
+        else:
+            self._send_json(404, {"error": f"no such resource {url.path}"})
+
+    def _get_trace(self, trace_id: str, query: dict[str, list[str]]) -> None:
+        from tracebed.report.otlp_json import trace_to_otlp_json
+
+        store = self.server.receiver.ingest.store
+        try:
+            wait = min(float(query.get("wait", ["0"])[0]), MAX_WAIT_S)
+            quiet = float(query["quiet"][0]) if "quiet" in query else None
+        except ValueError:
+            self._send_json(400, {"error": "wait and quiet must be numbers of seconds"})
+            return
+        services = {s for v in query.get("services", []) for s in v.split(",") if s}
+        trace: Trace | None
+        if wait > 0:
+            until: Callable[[Trace], bool] | None = (
+                (lambda t: services <= t.services) if services else None
+            )
+            try:
+                trace = store.wait_for_trace(trace_id, until=until, quiet=quiet, timeout=wait)
+            except TraceTimeoutError as exc:
+                trace = exc.trace if len(exc.trace) else None
+        else:
+            trace = store.get_trace(trace_id)
+        if trace is None:
+            self._send_json(404, {"error": f"trace {trace_id} not found"})
+            return
+        self._send_json(200, trace_to_otlp_json(trace))
+
+
+class HttpReceiver:
+    def __init__(
+        self,
+        ingest: Ingest,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_body_bytes: int = 64 * 1024 * 1024,
+    ):
+        self.ingest = ingest
+        self.max_body_bytes = max_body_bytes
+        self.routes: dict[str, tuple[type[Message], Callable[[Any, str, int], Message]]] = {
+            "/v1/traces": (ExportTraceServiceRequest, ingest.traces),
+            "/v1/metrics": (ExportMetricsServiceRequest, ingest.metrics),
+            "/v1/logs": (ExportLogsServiceRequest, ingest.logs),
+        }
+        self._server = _Server((host, port), self)
+        self.host = host
+        self.port: int = self._server.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="tracebed-otlp-http", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,115 @@
+"""The sink: OTLP/gRPC and OTLP/HTTP receivers in front of one span store."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from tracebed.model.store import FullPolicy, SpanStore, TracePredicate
+from tracebed.model.trace import Trace
+from tracebed.otlp.grpc_receiver import GrpcReceiver
+from tracebed.otlp.http_receiver import HttpReceiver
+from tracebed.otlp.ingest import Ingest
+
+DEFAULT_MAX_SPANS = 1_000_000
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class Sink:
+    """Receives the spans a stack's collector exports; port 0 picks free ports.
+
+    >>> with Sink() as sink:                        # doctest: +SKIP
+    ...     exporter_endpoint = sink.grpc_endpoint  # "127.0.0.1:PORT"
+    ...     trace = sink.wait_for_trace(trace_id, quiet=0.3)
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        grpc_port: int = 0,
+        http_port: int = 0,
+        *,
+        max_spans: int = DEFAULT_MAX_SPANS,
+        when_full: FullPolicy = "evict",
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        store: SpanStore | None = None,
+    ):
+        self.host = host
+        self.store = store if store is not None else SpanStore(max_spans, when_full)
+        self.ingest = Ingest(self.store)
+        self._requested = (grpc_port, http_port)
+        self._max_body_bytes = max_body_bytes
+        self._grpc: GrpcReceiver | None = None
+        self._http: HttpReceiver | None = None
+
+    def start(self) -> Sink:
+        grpc_port, http_port = self._requested
+        self._grpc = GrpcReceiver(self.ingest, self.host, grpc_port, self._max_body_bytes)
+        try:
+            self._http = HttpReceiver(self.ingest, self.host, http_port, self._max_body_bytes)
+        except OSError:
+            self._grpc.stop(0)
+            raise
+        self._grpc.start()
+        self._http.start()
+        return self
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+        if self._grpc is not None:
+            self._grpc.stop()
+            self._grpc = None
+
+    def __enter__(self) -> Sink:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._grpc is not None
+
+    @property
+    def grpc_port(self) -> int:
+        if self._grpc is None:
+            raise RuntimeError("sink is not started")
+        return self._grpc.port
+
+    @property
+    def http_port(self) -> int:
+        if self._http is None:
+            raise RuntimeError("sink is not started")
+        return self._http.port
+
+    @property
+    def grpc_endpoint(self) -> str:
+        """`host:port` for an OTLP/gRPC exporter."""
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        """Base URL of the OTLP/HTTP receiver and the query API."""
+        return f"http://{self.host}:{self.http_port}"
+
+    def wait_for_trace(
+        self,
+        trace_id: str,
+        until: TracePredicate | None = None,
+        quiet: float | None = None,
+        timeout: float = 30.0,
+    ) -> Trace:
+        return self.store.wait_for_trace(trace_id, until=until, quiet=quiet, timeout=timeout)
+
+    def trace(self, trace_id: str) -> Trace:
+        return self.store.trace(trace_id)
+
+    def __repr__(self) -> str:
+        state = f"grpc={self.grpc_endpoint} http={self.http_url}" if self.running else "stopped"
+        return f"Sink({state}, {len(self.store)} spans)"
