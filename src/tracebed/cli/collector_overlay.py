@@ -1,0 +1,64 @@
+"""`tracebed collector-overlay`: the collector config that adds the tracebed test exporter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tracebed.stack.collector_overlay import (
+    DEFAULT_ENDPOINT,
+    EXPORTER_NAME,
+    OverlayError,
+    render_overlay,
+)
+
+
+@click.command("collector-overlay")
+@click.option(
+    "--base",
+    "bases",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The stack's collector config; repeat in the collector's --config order "
+    "(e.g. otelcol-config.yml, then otelcol-config-extras.yml).",
+)
+@click.option(
+    "--endpoint",
+    default=DEFAULT_ENDPOINT,
+    show_default=True,
+    help="Where the test exporter sends traces: HOST:PORT of the tracebed sink's OTLP/gRPC "
+    "receiver, or an ${env:VAR} the collector expands.",
+)
+@click.option(
+    "--exporter-name",
+    default=EXPORTER_NAME,
+    show_default=True,
+    help="Name of the added exporter.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the overlay here instead of stdout.",
+)
+def command(
+    bases: tuple[Path, ...], endpoint: str, exporter_name: str, output: Path | None
+) -> None:
+    """Generate a collector overlay that also exports every traces pipeline to tracebed.
+
+    Pass the result as the collector's last --config. The collector replaces lists when it
+    merges configs, so the overlay restates each traces pipeline's exporters with the test
+    exporter added; every original exporter is kept.
+    """
+    try:
+        text = render_overlay(list(bases), endpoint=endpoint, exporter_name=exporter_name)
+    except OverlayError as exc:
+        raise click.ClickException(str(exc)) from None
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,148 @@
+"""Collector overlay: make a stack's own OpenTelemetry Collector also export traces to tracebed.
+
+The collector merges its ``--config`` files in order: maps are merged key by key, but a list in a
+later file *replaces* the earlier list. An overlay that only said
+``service.pipelines.traces.exporters: [otlp/tracebed]`` would therefore silently drop Jaeger,
+spanmetrics and debug. So the overlay is generated from the stack's own configuration: it adds the
+exporter ``otlp/tracebed`` and restates every traces pipeline's exporters with it appended, keeping
+every original exporter, including after a demo upgrade changes them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXPORTER_NAME = "otlp/tracebed"
+# The collector expands ${env:...} when it loads the file, so one overlay serves every sink port;
+# docker-compose.test.yml sets the variable.
+DEFAULT_ENDPOINT = "${env:TRACEBED_SINK_OTLP}"
+
+_ENDPOINT_RE = re.compile(r"^(?:[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$")
+_ENV_REF_RE = re.compile(r"^\$\{(?:env:)?[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$")
+
+
+class OverlayError(ValueError):
+    """A collector configuration cannot be overlaid (bad YAML, no traces pipeline, ...)."""
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """One collector configuration file; an empty (all-comments) file is an empty config."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise OverlayError(f"cannot read collector config {path}: {exc.strerror}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise OverlayError(f"{path} is not valid YAML: {exc}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise OverlayError(f"{path}: a collector config is a mapping, got {type(doc).__name__}")
+    return doc
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge as the collector merges ``--config`` files: maps deep-merged, anything else replaced.
+
+    As in the collector's loader (koanf ``maps.Merge``), a later scalar, list or null replaces
+    the earlier value whole.
+    """
+    out: dict[str, Any] = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        current = out.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            out[key] = merge(current, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def merge_all(configs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for config in configs:
+        merged = merge(merged, config)
+    return merged
+
+
+def traces_pipelines(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each traces pipeline (``traces`` or ``traces/<name>``) and its exporters, in order."""
+    service = config.get("service") or {}
+    pipelines = service.get("pipelines") if isinstance(service, Mapping) else None
+    if not isinstance(pipelines, Mapping) or not pipelines:
+        raise OverlayError("the collector config has no service.pipelines")
+    found: dict[str, list[str]] = {}
+    for name, pipeline in pipelines.items():
+        if str(name).split("/", 1)[0] != "traces":
+            continue
+        exporters = (pipeline or {}).get("exporters") or []
+        if not isinstance(exporters, list) or not all(isinstance(e, str) for e in exporters):
+            raise OverlayError(f"pipeline {name}: exporters must be a list of names")
+        found[str(name)] = list(exporters)
+    if not found:
+        raise OverlayError(
+            "the collector config has no traces pipeline (service.pipelines.traces[/name]); "
+            "nothing to add the test exporter to"
+        )
+    return found
+
+
+def check_endpoint(endpoint: str) -> str:
+    """``HOST:PORT`` or an ``${env:VAR}`` reference; anything else is a clear error."""
+    endpoint = endpoint.strip()
+    if _ENV_REF_RE.match(endpoint):
+        return endpoint
+    if not _ENDPOINT_RE.match(endpoint):
+        raise OverlayError(
+            f"endpoint {endpoint!r} is not HOST:PORT (e.g. host.docker.internal:4317) "
+            "or an ${env:VAR} reference"
+        )
+    port = int(endpoint.rsplit(":", 1)[1])
+    if not 0 < port < 65536:
+        raise OverlayError(f"endpoint {endpoint!r}: port {port} is out of range")
+    return endpoint
+
+
+def build_overlay(
+    configs: Sequence[Mapping[str, Any]],
+    endpoint: str = DEFAULT_ENDPOINT,
+    exporter_name: str = EXPORTER_NAME,
+) -> dict[str, Any]:
+    """The overlay for the merge of ``configs`` (in ``--config`` order)."""
+    if not configs:
+        raise OverlayError("at least one base collector config is needed")
+    endpoint = check_endpoint(endpoint)
+    merged = merge_all(configs)
+    pipelines = traces_pipelines(merged)
+    overlay_pipelines: dict[str, Any] = {}
+    for name, exporters in pipelines.items():
+        restated = [e for e in exporters if e != exporter_name] + [exporter_name]
+        overlay_pipelines[name] = {"exporters": restated}
+    return {
+        "exporters": {exporter_name: {"endpoint": endpoint, "tls": {"insecure": True}}},
+        "service": {"pipelines": overlay_pipelines},
+    }
+
+
+def render_overlay(
+    base_paths: Sequence[Path],
+    endpoint: str = DEFAULT_ENDPOINT,
+    exporter_name: str = EXPORTER_NAME,
+) -> str:
+    """The overlay as YAML text, with a header naming the files it was generated from."""
+    configs = [load_config(p) for p in base_paths]
+    overlay = build_overlay(configs, endpoint=endpoint, exporter_name=exporter_name)
+    header = [
+        "# Generated by `tracebed collector-overlay`; regenerate when the collector config changes.",
+        "# Pass it as the last --config: the collector replaces lists when merging, so each traces",
+        f"# pipeline's exporters are restated here with {exporter_name} added.",
+        "# Bases (in --config order): " + ", ".join(Path(p).name for p in base_paths),
+    ]
+    body = yaml.safe_dump(overlay, sort_keys=False, default_flow_style=False)
+    return "\n".join(header) + "\n" + body

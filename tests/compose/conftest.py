@@ -1,0 +1,73 @@
+"""Shared pieces of the Docker Compose tests.
+
+Tests that need a daemon call ``require_docker()`` (through the ``docker_daemon`` fixture): in
+CI (CI=true) a missing or dead dockerd is a failure, locally it is a skip that says why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO / ".." / "shared"
+DEMO = SHARED / "reference" / "otel-demo-2.0.2"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> None:
+    """Fail in CI, skip locally: CI must prove the Docker path, a laptop may lack Docker."""
+    if in_ci():
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        unavailable(f"{name} is not installed (scripts/setup.sh installs it)")
+        raise AssertionError  # unreachable: unavailable() raises
+    return path
+
+
+def require_docker() -> None:
+    require_tool("docker")
+    try:
+        proc = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        unavailable("`docker info` did not answer within 20 s")
+        return
+    if proc.returncode != 0:
+        unavailable(
+            "dockerd is not answering (start it with scripts/docker-up.sh): "
+            + (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        )
+
+
+def require_demo() -> Path:
+    if not (DEMO / "docker-compose.yml").is_file():
+        unavailable(f"the demo 2.0.2 reference files are not at {DEMO}")
+    return DEMO
+
+
+@pytest.fixture(scope="session")
+def docker_daemon() -> None:
+    require_docker()
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    return require_demo()
