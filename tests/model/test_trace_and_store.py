@@ -1,0 +1,150 @@
+"""The trace model and the store's waits, on hand-built spans."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tracebed.model import (
+    Link,
+    Span,
+    SpanKind,
+    SpanStore,
+    SpanType,
+    Status,
+    StatusCode,
+    StoreFullError,
+    TraceTimeoutError,
+)
+
+T1 = "11" * 16
+T2 = "22" * 16
+
+
+def span(
+    span_id: str,
+    parent: str = "",
+    service: str = "svc",
+    name: str | None = None,
+    trace_id: str = T1,
+    start: int = 0,
+    **attrs: object,
+) -> Span:
+    return Span(
+        trace_id=trace_id,
+        span_id=span_id * 8 if len(span_id) == 2 else span_id,
+        parent_span_id=(parent * 8 if len(parent) == 2 else parent),
+        name=name or f"op-{span_id}",
+        kind=SpanKind.SERVER,
+        start_ns=start,
+        end_ns=start + 1_000_000,
+        attributes={k.replace("_", "."): v for k, v in attrs.items()},
+        resource={"service.name": service},
+    )
+
+
+def test_tree_children_in_start_order_and_orphans() -> None:
+    store = SpanStore()
+    store.add_spans(
+        [
+            span("01", service="frontend"),
+            span("03", "01", service="cart", start=20),
+            span("02", "01", service="checkout", start=10),
+            span("04", "99", service="email"),  # parent never arrives
+        ]
+    )
+    trace = store.trace(T1)
+    assert [s.span_id for s in trace.roots] == ["01" * 8]
+    assert [s.service for s in trace.children(trace.roots[0])] == ["checkout", "cart"]
+    assert [s.service for s in trace.orphans] == ["email"]
+    assert trace.services == {"frontend", "cart", "checkout", "email"}
+    assert trace.edges == {("frontend", "cart"), ("frontend", "checkout")}
+    rendered = trace.render()
+    assert "orphan: parent not received" in rendered and "frontend: op-01 [server]" in rendered
+
+
+def test_edges_carry_the_kind_of_call() -> None:
+    trace_spans = [
+        span("01", service="frontend", http_request_method="GET"),
+        span("02", "01", service="checkout", rpc_system="grpc"),
+        span("03", "02", service="accounting", messaging_system="kafka"),
+        span("04", "02", service="checkout"),  # same service: no edge
+    ]
+    store = SpanStore()
+    store.add_spans(trace_spans)
+    kinds = store.trace(T1).edge_kinds()
+    assert kinds == {
+        ("frontend", "checkout"): {SpanType.RPC},
+        ("checkout", "accounting"): {SpanType.MESSAGING},
+    }
+
+
+def test_span_type_and_status() -> None:
+    assert span("01", db_system="redis").span_type is SpanType.DATABASE
+    assert span("01").span_type is SpanType.GENERAL
+    assert Status(StatusCode.ERROR, "x").is_error
+    assert SpanKind.parse("SPAN_KIND_CLIENT") is SpanKind.CLIENT
+    with pytest.raises(ValueError):
+        SpanKind.parse("sideways")
+
+
+def test_linked_spans_from_other_traces() -> None:
+    store = SpanStore()
+    producer = span("01", service="checkout")
+    consumer = span("05", service="accounting", trace_id=T2)
+    consumer.links = (Link(T1, "01" * 8),)
+    store.add_spans([producer, consumer])
+    assert [s.service for s in store.trace(T1).linked_spans()] == ["accounting"]
+
+
+def test_wait_returns_when_predicate_holds_woken_by_arrival() -> None:
+    store = SpanStore()
+    woke: list[float] = []
+
+    def waiter() -> None:
+        store.wait_for_trace(T1, until=lambda t: len(t) == 2, timeout=10)
+        woke.append(time.monotonic())
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    store.add_spans([span("01")])
+    assert not woke
+    sent = time.monotonic()
+    store.add_spans([span("02", "01")])
+    thread.join(timeout=10)
+    assert woke and woke[0] - sent < 2.0  # event-driven: no poll period to wait out
+
+
+def test_wait_without_predicate_waits_for_quiet_window() -> None:
+    store = SpanStore()
+    store.add_spans([span("01")])
+    start = time.monotonic()
+    trace = store.wait_for_trace(T1, quiet=0.2, timeout=5)
+    assert len(trace) == 1
+    assert time.monotonic() - start >= 0.15
+
+
+def test_timeout_message_shows_what_arrived() -> None:
+    store = SpanStore()
+    store.add_spans([span("01", service="frontend", name="GET /api/cart")])
+    with pytest.raises(TraceTimeoutError) as caught:
+        store.wait_for_trace(T1, until=lambda t: "cart" in t.services, timeout=0.2)
+    message = str(caught.value)
+    assert "never held" in message and "frontend: GET /api/cart" in message
+    with pytest.raises(TraceTimeoutError, match="no span of it arrived"):
+        store.wait_for_trace(T2, timeout=0.1)
+
+
+def test_bad_trace_id_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="32 hex characters"):
+        SpanStore().wait_for_trace("xyz", timeout=0.1)
+
+
+def test_reject_policy_stores_nothing_of_an_oversized_batch() -> None:
+    store = SpanStore(max_spans=2, when_full="reject")
+    store.add_spans([span("01")])
+    with pytest.raises(StoreFullError):
+        store.add_spans([span("02"), span("03")])
+    assert len(store) == 1 and [s.span_id for s in store.trace(T1)] == ["01" * 8]
