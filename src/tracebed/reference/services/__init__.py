@@ -1,0 +1,1 @@
+"""The reference stack's backends, each runnable as ``python -m tracebed.reference.services.<name>``."""

@@ -1,0 +1,132 @@
+"""payment: the demo's Node.js PaymentService (card rules, messages and status codes verbatim)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import sys
+import uuid
+
+import grpc
+from opentelemetry import baggage, context, trace
+
+from tracebed.reference.common.flags import Flags
+from tracebed.reference.common.grpc_server import Registration
+from tracebed.reference.common.rpc_tracing import RpcError, Style
+from tracebed.reference.proto import demo_pb2, demo_pb2_grpc
+from tracebed.reference.services._runner import run_grpc
+
+# simple-card-validator's patterns, checked in this order: (type, prefix regex, lengths).
+CARD_TYPES: list[tuple[str, re.Pattern[str], tuple[int, ...]]] = [
+    ("amex", re.compile(r"^3[47]"), (15,)),
+    ("diners_club_carte_blanche", re.compile(r"^30[0-5]"), (14,)),
+    ("diners_club_international", re.compile(r"^36"), (14,)),
+    ("jcb", re.compile(r"^35(2[89]|[3-8]\d)"), (16,)),
+    ("laser", re.compile(r"^(6304|670[69]|6771)"), (16, 17, 18, 19)),
+    ("visa_electron", re.compile(r"^(4026|417500|4508|4844|4913|4917)"), (16,)),
+    ("visa", re.compile(r"^4"), (16,)),
+    ("mastercard", re.compile(r"^5[1-5]"), (16,)),
+    ("maestro", re.compile(r"^(5018|5020|5038|6304|6759|676[1-3])"), tuple(range(12, 20))),
+    (
+        "discover",
+        re.compile(r"^(6011|622(12[6-9]|1[3-9]\d|[2-8]\d{2}|9[0-1]\d|92[0-5])|64[4-9]|65)"),
+        (16,),
+    ),
+]
+LOYALTY_LEVELS = ("platinum", "gold", "silver", "bronze")
+
+
+def luhn(number: str) -> bool:
+    if not number.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_info(raw: str) -> tuple[str, bool]:
+    """(card_type, valid) as simple-card-validator reports them."""
+    number = re.sub(r"[\s-]", "", raw)
+    for name, pattern, lengths in CARD_TYPES:
+        if pattern.match(number):
+            return name, luhn(number) and len(number) in lengths
+    return "unknown", False
+
+
+def js_amount(units: int, nanos: int) -> str:
+    """parseFloat(`${units}.${nanos}`).toFixed(2): 43 / 50000000 gives "43.50"."""
+    match = re.match(r"^[+-]?(\d+(\.\d*)?)", f"{units}.{nanos}")
+    value = float(match.group(0)) if match else float("nan")
+    return f"{value:.2f}"
+
+
+class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
+    def __init__(self, flags: Flags, rng: random.Random | None = None) -> None:
+        self.flags = flags
+        self.rng = rng or random.Random()
+        self.tracer = trace.get_tracer("payment")
+
+    def Charge(
+        self, request: demo_pb2.ChargeRequest, ctx: grpc.ServicerContext
+    ) -> demo_pb2.ChargeResponse:
+        amount, card = request.amount, request.credit_card
+        trace.get_current_span().set_attribute(
+            "app.payment.amount", js_amount(amount.units, amount.nanos)
+        )
+        # The demo never ends `charge` on the validation errors, so it is never exported
+        # then: start it by hand and end it only where the demo does.
+        span = self.tracer.start_span("charge")
+        token = context.attach(trace.set_span_in_context(span))
+        try:
+            failure = self.flags.number("paymentFailure", 0.0)
+            if failure > 0 and self.rng.random() < failure:
+                span.set_attribute("app.loyalty.level", "gold")
+                span.end()
+                raise RpcError(
+                    grpc.StatusCode.UNKNOWN,
+                    "Payment request failed. Invalid token. app.loyalty.level=gold",
+                )
+            card_type, valid = card_info(card.credit_card_number)
+            span.set_attribute("app.payment.card_type", card_type)
+            span.set_attribute("app.payment.card_valid", valid)
+            span.set_attribute("app.loyalty.level", self.rng.choice(LOYALTY_LEVELS))
+            if not valid:
+                raise RpcError(grpc.StatusCode.UNKNOWN, "Credit card info is invalid.")
+            if card_type not in ("visa", "mastercard"):
+                raise RpcError(
+                    grpc.StatusCode.UNKNOWN,
+                    f"Sorry, we cannot process {card_type} credit cards. "
+                    "Only VISA or MasterCard is accepted.",
+                )
+            today = dt.date.today()
+            year, month = card.credit_card_expiration_year, card.credit_card_expiration_month
+            if today.year * 12 + today.month > year * 12 + month:
+                last4 = re.sub(r"[\s-]", "", card.credit_card_number)[-4:]
+                raise RpcError(
+                    grpc.StatusCode.UNKNOWN,
+                    f"The credit card (ending {last4}) expired on {month}/{year}.",
+                )
+            synthetic = baggage.get_baggage("synthetic_request") == "true"
+            span.set_attribute("app.payment.charged", not synthetic)
+            span.end()
+            return demo_pb2.ChargeResponse(transaction_id=str(uuid.uuid4()))
+        finally:
+            context.detach(token)
+
+
+def build() -> list[Registration]:
+    service = PaymentService(Flags.from_env())
+    return [lambda s: demo_pb2_grpc.add_PaymentServiceServicer_to_server(service, s)]
+
+
+def main() -> int:
+    return run_grpc("payment", Style.NODE, "PAYMENT_PORT", build)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
