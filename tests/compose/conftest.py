@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared"
-DEMO = SHARED / "reference" / "otel-demo-2.0.2"
+DEMO = (SHARED / "reference" / "otel-demo-2.0.2").resolve()
 
 
 def in_ci() -> bool:

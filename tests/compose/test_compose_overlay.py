@@ -1,0 +1,190 @@
+"""docker-compose.test.yml joined to the real demo 2.0.2 compose project changes only what it says.
+
+Checked twice: with the real compose CLIs (`docker-compose config`, `docker compose config`; no
+daemon needed) and with tracebed's own compose loader.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.compose.conftest import REPO, unavailable
+from tracebed.stack.compose import load_compose
+
+OVERLAY = REPO / "docker-compose.test.yml"
+SHIPPED_COLLECTOR_OVERLAY = REPO / "collector-config" / "otelcol-tracebed.yml"
+ENV = {
+    "TRACEBED_COLLECTOR_OVERLAY": str(SHIPPED_COLLECTOR_OVERLAY),
+    "TRACEBED_SINK_OTLP": "host.docker.internal:45317",
+}
+
+
+def _compose_clis() -> list[list[str]]:
+    clis: list[list[str]] = []
+    if shutil.which("docker-compose"):
+        clis.append(["docker-compose"])
+    if shutil.which("docker"):
+        probe = subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, text=True, check=False
+        )
+        if probe.returncode == 0:
+            clis.append(["docker", "compose"])
+    return clis
+
+
+def _config(cli: list[str], demo: Path, files: list[Path]) -> dict[str, Any]:
+    argv = [*cli, "--env-file", str(demo / "demo.env")]
+    for f in files:
+        argv += ["-f", str(f)]
+    proc = subprocess.run(
+        [*argv, "config"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **ENV},
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return yaml.safe_load(proc.stdout)
+
+
+def _as_env_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, list):
+        return dict(str(v).split("=", 1) if "=" in str(v) else (str(v), None) for v in value)
+    return dict(value or {})
+
+
+def _as_hosts(value: Any) -> dict[str, str]:
+    if isinstance(value, list):
+        out = {}
+        for item in value:
+            sep = "=" if "=" in item else ":"
+            host, ip = item.split(sep, 1)
+            out[host] = ip
+        return out
+    return dict(value or {})
+
+
+def _volume_target(v: Any) -> str:
+    if isinstance(v, dict):
+        return str(v["target"])
+    return str(v).split(":")[1]
+
+
+def _port_fields(p: Any) -> tuple[str | None, str | None, str]:
+    """(host_ip, published, target) of a short or long port entry."""
+    if isinstance(p, dict):
+        published = p.get("published")
+        return (
+            p.get("host_ip"),
+            None if published in (None, "") else str(published),
+            str(p["target"]),
+        )
+    parts = str(p).split("/")[0].split(":")
+    if len(parts) == 3:
+        return parts[0], parts[1] or None, parts[2]
+    if len(parts) == 2:
+        return None, parts[0], parts[1]
+    return None, None, parts[0]
+
+
+def _canon(node: Any, key: str = "") -> Any:
+    """Order-free lists where compose itself does not keep order (v1 merges them as sets)."""
+    if isinstance(node, dict):
+        return {k: _canon(v, str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        items = [_canon(v) for v in node]
+        return sorted(items, key=repr) if key in {"ports", "volumes", "expose"} else items
+    return node
+
+
+def _strip_allowed_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """`after` with exactly the overlay's documented additions checked and removed."""
+    after = copy.deepcopy(after)
+    col_b = before["services"]["otel-collector"]
+    col_a = after["services"]["otel-collector"]
+
+    assert col_a["command"] == [*col_b["command"], "--config=/etc/otelcol-tracebed.yml"]
+    col_a["command"] = col_b["command"]
+
+    added = [v for v in col_a["volumes"] if _volume_target(v) == "/etc/otelcol-tracebed.yml"]
+    assert len(added) == 1
+    source = added[0]["source"] if isinstance(added[0], dict) else added[0].split(":")[0]
+    assert Path(source) == SHIPPED_COLLECTOR_OVERLAY
+    col_a["volumes"] = [v for v in col_a["volumes"] if v not in added]
+
+    env_a = _as_env_dict(col_a["environment"])
+    assert env_a.pop("TRACEBED_SINK_OTLP") == ENV["TRACEBED_SINK_OTLP"]
+    assert env_a == _as_env_dict(col_b["environment"])
+    col_a["environment"] = col_b["environment"]
+
+    assert "extra_hosts" not in col_b
+    assert _as_hosts(col_a.pop("extra_hosts")) == {"host.docker.internal": "host-gateway"}
+
+    fp_b = before["services"]["frontend-proxy"]
+    fp_a = after["services"]["frontend-proxy"]
+    new_ports = [p for p in fp_a["ports"] if p not in fp_b["ports"]]
+    assert [_port_fields(p) for p in new_ports] == [("127.0.0.1", None, "8080")]
+    fp_a["ports"] = [p for p in fp_a["ports"] if p not in new_ports]
+    return after
+
+
+def _project_copy(demo: Path, name: str, dest: Path) -> Path:
+    """The demo compose file in a scratch project, with empty build contexts.
+
+    Compose v1 checks that every build context exists, and the reference copy of the demo has
+    no sources; the file itself is linked, not copied, so what is checked is the real file.
+    """
+    (dest / name).symlink_to(demo / name)
+    for svc in (yaml.safe_load((demo / name).read_text())["services"] or {}).values():
+        build = svc.get("build")
+        context = build.get("context") if isinstance(build, dict) else build
+        if context:
+            (dest / context).mkdir(parents=True, exist_ok=True)
+    return dest / name
+
+
+@pytest.mark.parametrize("files", ["docker-compose.yml", "docker-compose.minimal.yml"])
+def test_real_compose_sees_only_the_documented_changes(
+    demo_dir: Path, files: str, tmp_path: Path
+) -> None:
+    clis = _compose_clis()
+    if not clis:
+        unavailable("neither docker-compose nor `docker compose` is installed")
+    demo_file = _project_copy(demo_dir, files, tmp_path)
+    for cli in clis:
+        before = _config(cli, demo_dir, [demo_file])
+        after = _config(cli, demo_dir, [demo_file, OVERLAY])
+        assert _canon(_strip_allowed_changes(before, after)) == _canon(before), " ".join(cli)
+
+
+def test_tracebed_loader_sees_only_the_documented_changes(demo_dir: Path) -> None:
+    environ = {**os.environ, **ENV}
+    files = [demo_dir / "docker-compose.yml"]
+    before = load_compose(files, env_file=demo_dir / "demo.env", environ=environ)
+    after = load_compose([*files, OVERLAY], env_file=demo_dir / "demo.env", environ=environ)
+    assert after.services.keys() == before.services.keys()
+    stripped = _strip_allowed_changes({"services": before.services}, {"services": after.services})
+    for name in ("otel-collector", "frontend-proxy"):  # the loader records which file set a service
+        assert stripped["services"][name].pop("x-tracebed-source", None) == str(OVERLAY)
+        before.services[name].pop("x-tracebed-source", None)
+    assert _canon(stripped["services"]) == _canon(before.services)
+
+
+def test_overlay_restates_the_demo_collector_command(demo_dir: Path) -> None:
+    # If a demo upgrade changes the collector's --config list, the overlay must follow.
+    demo = yaml.safe_load((demo_dir / "docker-compose.yml").read_text())
+    ours = yaml.safe_load(OVERLAY.read_text())
+    assert ours["services"]["otel-collector"]["command"][:-1] == [
+        c.strip() for c in demo["services"]["otel-collector"]["command"]
+    ]
+    assert set(ours["services"]) == {"otel-collector", "frontend-proxy"}
+    assert set(ours) == {"services"}
