@@ -1,0 +1,197 @@
+"""`tracebed diff` and `tracebed record` end to end: exit codes, OTLP/JSON inputs, a live sink."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.regress.test_shape_diff import checkout_trace
+from tracebed.cli import cli
+from tracebed.flows.context import TraceContext
+from tracebed.model import Span, SpanKind, Status, StatusCode
+from tracebed.otlp.sink import Sink
+from tracebed.regress.diff import ChangeKind
+from tracebed.regress.files import load_shapes, write_shape
+from tracebed.regress.record import RecordError, SinkTraces, record_flows
+from tracebed.regress.shape import normalise
+from tracebed.report.otlp_json import trace_to_otlp_json
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_diff_exit_codes_and_json(tmp_path: Path) -> None:
+    write_shape(normalise(checkout_trace(), "checkout"), tmp_path / "a")
+    write_shape(normalise(checkout_trace(), "checkout"), tmp_path / "b")
+    write_shape(normalise(checkout_trace(user_email=True), "checkout"), tmp_path / "c")
+    code, out = run("diff", str(tmp_path / "a"), str(tmp_path / "b"))
+    assert (code, out.strip()) == (0, "no differences")
+    code, out = run("diff", str(tmp_path / "a"), str(tmp_path / "c"), "--json")
+    assert code == 1
+    assert json.loads(out) == [
+        {
+            "flow": "checkout",
+            "kind": "attribute added",
+            "where": "frontend: POST /api/checkout > frontend: grpc.oteldemo.CheckoutService/PlaceOrder"
+            " > checkout: oteldemo.CheckoutService/PlaceOrder",
+            "detail": "app.user.email (string)",
+        }
+    ]
+    code, out = run("diff", str(tmp_path / "a"), str(tmp_path / "nowhere"))
+    assert code == 2 and "no such file or directory" in out
+
+
+def test_diff_reads_otlp_json_traces_against_a_recording(tmp_path: Path) -> None:
+    # A plain trace file as the sink's API and the report write it.
+    (tmp_path / "checkout.json").write_text(
+        json.dumps(trace_to_otlp_json(checkout_trace(ship_status="error")))
+    )
+    write_shape(normalise(checkout_trace(), "checkout"), tmp_path / "rec")
+    shapes = load_shapes(tmp_path / "checkout.json")
+    assert list(shapes) == ["checkout"]
+    code, out = run("diff", str(tmp_path / "rec"), str(tmp_path / "checkout.json"))
+    assert code == 1
+    assert "status changed: unset -> error at" in out and out.count("\n  ") == 1
+    # Single file against single file: compared directly, whatever their names.
+    (tmp_path / "other.json").write_text(json.dumps(trace_to_otlp_json(checkout_trace())))
+    code, out = run(
+        "diff", str(tmp_path / "rec" / "checkout.shape.json"), str(tmp_path / "other.json")
+    )
+    assert (code, out.strip()) == (0, "no differences")
+
+
+def test_diff_rejects_broken_otlp(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text('{"resourceSpans": [{"scopeSpans": [{"spans": [{}]}]}]}')
+    code, out = run("diff", str(tmp_path / "bad.json"), str(tmp_path / "bad.json"))
+    assert code == 2 and "bad.json" in out
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    sink = Sink(grpc_port=0, http_port=0).start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+def _sink_url(sink: Sink) -> str:
+    return sink.http_url
+
+
+def test_record_flows_through_the_sink_api(sink: Sink, tmp_path: Path) -> None:
+    trace = checkout_trace(trace_id="5" * 32)
+    sink.store.add_spans(trace.spans)
+    source = SinkTraces(_sink_url(sink))
+
+    recorded = record_flows(
+        ["checkout"],
+        lambda flow: [source.wait_for_trace("5" * 32, quiet=0.05, timeout=5)],
+        tmp_path,
+    )
+    assert [r.flow for r in recorded] == ["checkout"]
+    assert recorded[0].shape.to_dict() == normalise(trace, "checkout").to_dict()
+    assert (tmp_path / "checkout.shape.json").exists()
+
+    with pytest.raises(RecordError, match="no span arrived"):
+        source.wait_for_trace("6" * 32, quiet=0.05, timeout=0.2)
+
+
+class _FrontDoor(ThreadingHTTPServer):
+    daemon_threads = True
+    sink: Sink
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """A stand-in front door: each request becomes one server span in the sink."""
+
+    server: _FrontDoor
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        ctx = TraceContext.parse(self.headers["traceparent"])
+        path = self.path.split("?")[0]
+        if path.startswith("/api/products/"):  # as the demo's collector renames it
+            path = "/api/products/{productId}"
+        self.server.sink.store.add_spans(
+            [
+                Span(
+                    trace_id=ctx.trace_id,
+                    span_id=TraceContext.fresh().span_id,
+                    parent_span_id=ctx.span_id,
+                    name=f"{self.command} {path}",
+                    kind=SpanKind.SERVER,
+                    status=Status(StatusCode.UNSET),
+                    attributes={"http.method": self.command, "http.status_code": 200},
+                    resource={"service.name": "frontend"},
+                )
+            ]
+        )
+        body = b"[]" if path != "/api/cart" or self.command != "POST" else b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer  # noqa: N815
+
+
+@pytest.fixture
+def front_door(sink: Sink) -> Iterator[str]:
+    server = _FrontDoor(("127.0.0.1", 0), _Handler)
+    server.sink = sink
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_record_command_drives_flows_and_writes_shapes(
+    sink: Sink, front_door: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "rec"
+    args = ["record", str(out), "--url", front_door, "--sink", _sink_url(sink), "--quiet", "0.05"]
+    code, text = run(*args, "--flow", "browse_product", "--flow", "add_to_cart")
+    assert code == 0, text
+    assert sorted(p.name for p in out.iterdir()) == [
+        "add_to_cart.shape.json",
+        "browse_product.shape.json",
+    ]
+    shapes = load_shapes(out)
+    # add_to_cart makes two requests (product page, then POST /api/cart): both are in its shape.
+    names = sorted(node.name for node in shapes["add_to_cart"].roots)
+    assert names == ["GET /api/products/{productId}", "POST /api/cart"]
+    assert [n.values for n in shapes["browse_product"].roots] == [
+        {"http.method": "GET", "http.status_code": 200}
+    ]
+    # Recording again with other random choices gives the same shapes.
+    again = [*args[:1], str(tmp_path / "again"), *args[2:]]
+    code, text = run(*again, "--flow", "browse_product", "--flow", "add_to_cart", "--seed", "3")
+    assert code == 0, text
+    code, text = run("diff", str(out), str(tmp_path / "again"))
+    assert (code, text.strip()) == (0, "no differences")
+
+    code, text = run(*args, "--flow", "no_such_flow")
+    assert code == 1 and "no flow 'no_such_flow'" in text
+
+
+def test_change_kinds_are_plain_words() -> None:
+    assert ChangeKind.SPAN_RENAMED.value == "span renamed"
