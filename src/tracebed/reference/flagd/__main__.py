@@ -1,0 +1,3 @@
+from tracebed.reference.flagd.server import main
+
+main()

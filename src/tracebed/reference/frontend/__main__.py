@@ -1,0 +1,5 @@
+import sys
+
+from tracebed.reference.frontend.server import main
+
+sys.exit(main())

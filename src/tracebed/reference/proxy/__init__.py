@@ -1,0 +1,1 @@
+"""frontend-proxy: Envoy configured as the demo's proxy."""

@@ -1,0 +1,462 @@
+"""The reference stack described as plain data shaped like a Compose file.
+
+The stack layer (``tracebed.stack``) turns this into a Topology and runs it with its
+``local`` backend; this module never imports the harness. Ports, environment variable
+names and ``depends_on`` follow the demo 2.0.2 compose file and ``.env`` (demo-facts §1, §2,
+§15), minus the services that cannot run here (Jaeger, Grafana, OpenSearch), whose edges
+are dropped and listed under ``x-tracebed-stack.absent``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from tracebed.reference.flagd.flagfile import bundled_flag_file
+from tracebed.reference.infra import binaries, collector, nginx, prometheus
+from tracebed.reference.infra.ports import free_ports
+from tracebed.reference.proxy import envoy
+
+NAME = "tracebed-reference"
+DEMO_VERSION = "2.0.2"
+
+#: Every port of the stack, by the demo's ``.env`` variable name (``ports=`` keys).
+PORT_NAMES: tuple[str, ...] = (
+    "OTEL_COLLECTOR_PORT_GRPC",
+    "OTEL_COLLECTOR_PORT_HTTP",
+    "KAFKA_PORT",
+    "VALKEY_PORT",
+    "PROMETHEUS_PORT",
+    "IMAGE_PROVIDER_PORT",
+    "FLAGD_OFREP_PORT",
+    "FLAGD_UI_PORT",
+    "AD_PORT",
+    "CART_PORT",
+    "CHECKOUT_PORT",
+    "CURRENCY_PORT",
+    "EMAIL_PORT",
+    "PAYMENT_PORT",
+    "PRODUCT_CATALOG_PORT",
+    "QUOTE_PORT",
+    "RECOMMENDATION_PORT",
+    "SHIPPING_PORT",
+    "FRONTEND_PORT",
+    "ENVOY_PORT",
+    "ENVOY_ADMIN_PORT",
+    "LOCUST_WEB_PORT",
+)
+
+#: Services of the demo that cannot run on these machines, and why.
+ABSENT: dict[str, str] = {
+    "jaeger": "not installable here (no container images, no package); traces go to the "
+    "tracebed sink instead",
+    "grafana": "not installable here; nothing in the reference stack needs it",
+    "opensearch": "not installable here; the collector drops logs instead",
+}
+
+#: depends_on at demo 2.0.2 (demo-facts §15.1); "H" = service_healthy, "S" = started.
+DEMO_DEPENDS_ON: dict[str, dict[str, str]] = {
+    "opensearch": {},
+    "jaeger": {},
+    "prometheus": {},
+    "grafana": {},
+    "kafka": {},
+    "valkey-cart": {},
+    "flagd": {},
+    "otel-collector": {"jaeger": "S", "opensearch": "H"},
+    "flagd-ui": {"otel-collector": "S", "flagd": "S"},
+    "currency": {"otel-collector": "S"},
+    "quote": {"otel-collector": "S"},
+    "email": {"otel-collector": "S"},
+    "shipping": {"otel-collector": "S"},
+    "image-provider": {"otel-collector": "S"},
+    "product-catalog": {"otel-collector": "S", "flagd": "S"},
+    "ad": {"otel-collector": "S", "flagd": "S"},
+    "payment": {"otel-collector": "S", "flagd": "S"},
+    "cart": {"valkey-cart": "S", "otel-collector": "S", "flagd": "S"},
+    "accounting": {"otel-collector": "S", "kafka": "H"},
+    "fraud-detection": {"otel-collector": "S", "kafka": "H"},
+    "recommendation": {"product-catalog": "S", "otel-collector": "S", "flagd": "S"},
+    "checkout": {
+        "cart": "S",
+        "currency": "S",
+        "email": "S",
+        "payment": "S",
+        "product-catalog": "S",
+        "shipping": "S",
+        "otel-collector": "S",
+        "kafka": "H",
+        "flagd": "S",
+    },
+    "frontend": {
+        "ad": "S",
+        "cart": "S",
+        "checkout": "S",
+        "currency": "S",
+        "product-catalog": "S",
+        "quote": "S",
+        "recommendation": "S",
+        "shipping": "S",
+        "otel-collector": "S",
+        "image-provider": "S",
+        "flagd": "S",
+    },
+    "load-generator": {"frontend": "S", "flagd": "S"},
+    "frontend-proxy": {
+        "frontend": "S",
+        "load-generator": "S",
+        "jaeger": "S",
+        "grafana": "S",
+        "flagd-ui": "S",
+    },
+}
+
+_CONDITION = {"S": "service_started", "H": "service_healthy"}
+
+#: gRPC backends: service name -> (module under tracebed.reference.services, port variable).
+GRPC_BACKENDS: dict[str, tuple[str, str]] = {
+    "ad": ("ad", "AD_PORT"),
+    "cart": ("cart", "CART_PORT"),
+    "checkout": ("checkout", "CHECKOUT_PORT"),
+    "currency": ("currency", "CURRENCY_PORT"),
+    "payment": ("payment", "PAYMENT_PORT"),
+    "product-catalog": ("product_catalog", "PRODUCT_CATALOG_PORT"),
+    "recommendation": ("recommendation", "RECOMMENDATION_PORT"),
+    "shipping": ("shipping", "SHIPPING_PORT"),
+}
+#: HTTP backends (no health endpoint in the demo): probed by TCP connect.
+HTTP_BACKENDS: dict[str, tuple[str, str]] = {
+    "email": ("email", "EMAIL_PORT"),
+    "quote": ("quote", "QUOTE_PORT"),
+}
+#: Kafka consumers: no port.
+CONSUMERS: dict[str, str] = {"accounting": "accounting", "fraud-detection": "fraud_detection"}
+
+
+def _depends_on(service: str, present: set[str]) -> dict[str, dict[str, str]]:
+    return {
+        dep: {"condition": _CONDITION[cond]}
+        for dep, cond in DEMO_DEPENDS_ON[service].items()
+        if dep in present
+    }
+
+
+def _dropped_edges(present: set[str]) -> list[str]:
+    return [
+        f"{svc} -> {dep}"
+        for svc, deps in DEMO_DEPENDS_ON.items()
+        if svc in present
+        for dep in deps
+        if dep not in present
+    ]
+
+
+def allocate_ports(ports: dict[str, int] | None = None) -> dict[str, int]:
+    """Free ports for every name in PORT_NAMES, with ``ports`` overriding some of them."""
+    given = dict(ports or {})
+    unknown = sorted(set(given) - set(PORT_NAMES))
+    if unknown:
+        raise ValueError(f"unknown port name(s) {unknown}; known: {list(PORT_NAMES)}")
+    for key, value in given.items():
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+            raise ValueError(f"port {key}={value!r} is not a TCP port number (1-65535)")
+    missing = [p for p in PORT_NAMES if p not in given]
+    allocated = dict(zip(missing, free_ports(len(missing)), strict=True))
+    result = {**allocated, **given}
+    clashes = {p for p in result.values() if list(result.values()).count(p) > 1}
+    if clashes:
+        raise ValueError(f"the same port is given twice: {sorted(clashes)}")
+    return result
+
+
+def _common_env(p: dict[str, int], flag_file: Path) -> dict[str, str]:
+    """The demo's ``.env`` (addresses on 127.0.0.1) plus the OTLP exporter settings."""
+    h = "127.0.0.1"
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{h}:{p['OTEL_COLLECTOR_PORT_GRPC']}",
+        "OTEL_RESOURCE_ATTRIBUTES": (
+            f"service.namespace=opentelemetry-demo,service.version={DEMO_VERSION}"
+        ),
+        "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
+        "OTEL_COLLECTOR_HOST": h,
+        "OTEL_COLLECTOR_PORT_GRPC": str(p["OTEL_COLLECTOR_PORT_GRPC"]),
+        "OTEL_COLLECTOR_PORT_HTTP": str(p["OTEL_COLLECTOR_PORT_HTTP"]),
+        "ENV_PLATFORM": "local",
+        "AD_ADDR": f"{h}:{p['AD_PORT']}",
+        "CART_ADDR": f"{h}:{p['CART_PORT']}",
+        "CHECKOUT_ADDR": f"{h}:{p['CHECKOUT_PORT']}",
+        "CURRENCY_ADDR": f"{h}:{p['CURRENCY_PORT']}",
+        "EMAIL_ADDR": f"http://{h}:{p['EMAIL_PORT']}",
+        "PAYMENT_ADDR": f"{h}:{p['PAYMENT_PORT']}",
+        "PRODUCT_CATALOG_ADDR": f"{h}:{p['PRODUCT_CATALOG_PORT']}",
+        "QUOTE_ADDR": f"http://{h}:{p['QUOTE_PORT']}",
+        "RECOMMENDATION_ADDR": f"{h}:{p['RECOMMENDATION_PORT']}",
+        "SHIPPING_ADDR": f"{h}:{p['SHIPPING_PORT']}",
+        "FRONTEND_ADDR": f"{h}:{p['FRONTEND_PORT']}",
+        "FRONTEND_PROXY_ADDR": f"{h}:{p['ENVOY_PORT']}",
+        "IMAGE_PROVIDER_HOST": h,
+        "IMAGE_PROVIDER_PORT": str(p["IMAGE_PROVIDER_PORT"]),
+        "FLAGD_HOST": h,
+        "FLAGD_OFREP_PORT": str(p["FLAGD_OFREP_PORT"]),
+        "FLAGD_UI_HOST": h,
+        "FLAGD_UI_PORT": str(p["FLAGD_UI_PORT"]),
+        "KAFKA_ADDR": f"{h}:{p['KAFKA_PORT']}",
+        "VALKEY_ADDR": f"{h}:{p['VALKEY_PORT']}",
+        "PROMETHEUS_ADDR": f"{h}:{p['PROMETHEUS_PORT']}",
+        "PRODUCT_CATALOG_RELOAD_INTERVAL": "10",
+        # Flag switches take effect on the next request (the demo's flagd RPC providers
+        # stream changes; a cache here would make a flag flip visible only later).
+        "TRACEBED_FLAG_CACHE_SECONDS": "0",
+        "TRACEBED_FLAG_FILE": str(flag_file),
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env
+
+
+def _python(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def _svc(
+    command: list[str],
+    env: dict[str, str],
+    probe: dict[str, Any] | None,
+    endpoints: dict[str, str] | None = None,
+    working_dir: Path | None = None,
+    healthcheck: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    x: dict[str, Any] = {"stop_signal": "SIGTERM"}
+    if probe is not None:
+        x["probe"] = probe
+    if endpoints:
+        x["endpoints"] = endpoints
+    svc: dict[str, Any] = {"command": command, "environment": env, "x-tracebed": x}
+    if working_dir is not None:
+        svc["working_dir"] = str(working_dir)
+    if healthcheck is not None:
+        svc["healthcheck"] = healthcheck
+    return svc
+
+
+def build_spec(
+    workdir: Path,
+    sink_otlp_grpc: str,
+    ports: dict[str, int] | None = None,
+    with_load_generator: bool = False,
+) -> dict[str, Any]:
+    """The reference stack as a compose-shaped dict (see notes/stack-spec.md).
+
+    ``workdir`` receives generated configs (nginx, Envoy, Prometheus), the flag file the
+    flag service reads (a copy of the bundled one, so switching flags never touches the
+    package) and data directories. Nothing is started here.
+    """
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    sink_env = collector.environment(sink_otlp_grpc)  # validates the address early
+    p = allocate_ports(ports)
+    h = "127.0.0.1"
+
+    flag_file = workdir / "flagd" / "flags.json"
+    flag_file.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(bundled_flag_file(), flag_file)
+    base = _common_env(p, flag_file)
+
+    def env(service: str, **extra: str) -> dict[str, str]:
+        return {**base, "OTEL_SERVICE_NAME": service, **extra}
+
+    services: dict[str, dict[str, Any]] = {}
+
+    # --- infrastructure -----------------------------------------------------------------
+    services["otel-collector"] = _svc(
+        collector.command(
+            binaries.rotel(), p["OTEL_COLLECTOR_PORT_GRPC"], p["OTEL_COLLECTOR_PORT_HTTP"]
+        ),
+        {**sink_env, "ROTEL_LOG_FORMAT": "text"},
+        {"type": "tcp", "host": h, "port": p["OTEL_COLLECTOR_PORT_GRPC"]},
+        {
+            "otlp_grpc": f"{h}:{p['OTEL_COLLECTOR_PORT_GRPC']}",
+            "otlp_http": f"http://{h}:{p['OTEL_COLLECTOR_PORT_HTTP']}",
+        },
+    )
+    kafka_check = _python("tracebed.reference.infra.kafka", "check", "--port", str(p["KAFKA_PORT"]))
+    services["kafka"] = _svc(
+        _python("tracebed.reference.infra.kafka", "run", "--port", str(p["KAFKA_PORT"])),
+        env("kafka", KAFKA_PORT=str(p["KAFKA_PORT"])),
+        # ready = broker answers and topic ``orders`` exists (the wrapper creates it)
+        {"type": "command", "argv": kafka_check},
+        {"kafka": f"{h}:{p['KAFKA_PORT']}"},
+        # the demo's only healthcheck besides opensearch's (nc -z kafka 9092)
+        healthcheck={
+            "test": ["CMD", *kafka_check],
+            "interval": "1s",
+            "timeout": "5s",
+            "retries": 30,
+            "start_period": "0s",
+        },
+    )
+    valkey_dir = workdir / "valkey-cart"
+    valkey_dir.mkdir(exist_ok=True)
+    services["valkey-cart"] = _svc(
+        [
+            str(binaries.system("redis-server", "redis-server")),
+            "--bind",
+            h,
+            "--port",
+            str(p["VALKEY_PORT"]),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(valkey_dir),
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
+        {},
+        {"type": "redis", "host": h, "port": p["VALKEY_PORT"]},
+        {"redis": f"{h}:{p['VALKEY_PORT']}"},
+    )
+    prom_conf = prometheus.render_config(
+        workdir,
+        {
+            "prometheus": (f"{h}:{p['PROMETHEUS_PORT']}", "/metrics"),
+            "frontend-proxy": (f"{h}:{p['ENVOY_ADMIN_PORT']}", "/stats/prometheus"),
+        },
+    )
+    services["prometheus"] = _svc(
+        prometheus.command(
+            binaries.system("prometheus", "prometheus"), workdir, p["PROMETHEUS_PORT"], prom_conf
+        ),
+        {},
+        {"type": "http", "url": f"http://{h}:{p['PROMETHEUS_PORT']}/-/ready", "status": 200},
+        {"http": f"http://{h}:{p['PROMETHEUS_PORT']}"},
+    )
+    nginx_conf = nginx.render_config(workdir, p["IMAGE_PROVIDER_PORT"])
+    services["image-provider"] = _svc(
+        [
+            str(binaries.system("nginx", "nginx")),
+            "-p",
+            str(nginx_conf.parent),
+            "-c",
+            str(nginx_conf),
+            "-e",
+            "stderr",
+        ],
+        env("image-provider"),
+        {"type": "http", "url": f"http://{h}:{p['IMAGE_PROVIDER_PORT']}/status", "status": 200},
+        {"http": f"http://{h}:{p['IMAGE_PROVIDER_PORT']}"},
+    )
+
+    # --- feature flags ------------------------------------------------------------------
+    ofrep = f"http://{h}:{p['FLAGD_OFREP_PORT']}"
+    services["flagd"] = _svc(
+        _python("tracebed.reference.flagd", "start", "--uri", f"file:{flag_file}"),
+        env("flagd"),
+        {"type": "http", "url": f"{ofrep}/readyz", "status": 200},
+        {"ofrep": ofrep},
+    )
+    flagd_ui = f"http://{h}:{p['FLAGD_UI_PORT']}"
+    services["flagd-ui"] = _svc(
+        _python("tracebed.reference.flagd.ui", "--file", str(flag_file)),
+        env("flagd-ui"),
+        {"type": "http", "url": f"{flagd_ui}/feature/api/flags", "status": 200},
+        {"http": f"{flagd_ui}/feature"},
+    )
+
+    # --- backends -----------------------------------------------------------------------
+    for name, (module, port_var) in GRPC_BACKENDS.items():
+        port = p[port_var]
+        args = [str(port)] if name == "currency" else []  # the demo passes it as argv[1]
+        services[name] = _svc(
+            _python(f"tracebed.reference.services.{module}", *args),
+            env(name, **{port_var: str(port)}),
+            {"type": "grpc", "host": h, "port": port, "service": ""},
+            {"grpc": f"{h}:{port}"},
+        )
+    for name, (module, port_var) in HTTP_BACKENDS.items():
+        port = p[port_var]
+        services[name] = _svc(
+            _python(f"tracebed.reference.services.{module}"),
+            env(name, **{port_var: str(port)}),
+            {"type": "tcp", "host": h, "port": port},
+            {"http": f"http://{h}:{port}"},
+        )
+    for name, module in CONSUMERS.items():
+        services[name] = _svc(_python(f"tracebed.reference.services.{module}"), env(name), None)
+
+    # --- front door ---------------------------------------------------------------------
+    frontend_url = f"http://{h}:{p['FRONTEND_PORT']}"
+    services["frontend"] = _svc(
+        _python("tracebed.reference.frontend"),
+        env("frontend", PORT=str(p["FRONTEND_PORT"]), FRONTEND_PORT=str(p["FRONTEND_PORT"])),
+        {"type": "http", "url": f"{frontend_url}/api/currency", "status": 200},
+        {"http": frontend_url},
+    )
+    envoy_conf = envoy.render_config(
+        workdir,
+        p["ENVOY_PORT"],
+        p["ENVOY_ADMIN_PORT"],
+        envoy.Upstreams(
+            frontend=p["FRONTEND_PORT"],
+            image_provider=p["IMAGE_PROVIDER_PORT"],
+            flagd=p["FLAGD_OFREP_PORT"],
+            flagd_ui=p["FLAGD_UI_PORT"],
+            loadgen=p["LOCUST_WEB_PORT"],
+            collector_grpc=p["OTEL_COLLECTOR_PORT_GRPC"],
+            collector_http=p["OTEL_COLLECTOR_PORT_HTTP"],
+        ),
+    )
+    proxy_url = f"http://{h}:{p['ENVOY_PORT']}"
+    services["frontend-proxy"] = _svc(
+        envoy.command(binaries.envoy(), envoy_conf),
+        env("frontend-proxy", ENVOY_PORT=str(p["ENVOY_PORT"])),
+        {"type": "http", "url": f"http://{h}:{p['ENVOY_ADMIN_PORT']}/ready", "status": 200},
+        {"http": proxy_url, "admin": f"http://{h}:{p['ENVOY_ADMIN_PORT']}"},
+    )
+    if with_load_generator:
+        from tracebed.reference.loadgen import locust_command
+
+        services["load-generator"] = _svc(
+            locust_command(binaries.locust(), proxy_url, p["LOCUST_WEB_PORT"]),
+            env(
+                "load-generator",
+                LOCUST_HOST=proxy_url,
+                LOCUST_WEB_PORT=str(p["LOCUST_WEB_PORT"]),
+                LOCUST_WEB_HOST=h,
+                LOCUST_USERS="5",
+                LOCUST_BROWSER_TRAFFIC_ENABLED="false",
+            ),
+            {"type": "http", "url": f"http://{h}:{p['LOCUST_WEB_PORT']}/", "status": 200},
+            {"http": f"http://{h}:{p['LOCUST_WEB_PORT']}"},
+            working_dir=workdir,
+        )
+
+    present = set(services)
+    for name, svc in services.items():
+        deps = _depends_on(name, present)
+        if deps:
+            svc["depends_on"] = deps
+
+    optional: dict[str, str] = {}
+    if not with_load_generator:
+        optional["load-generator"] = "not requested (build_spec(with_load_generator=False))"
+    return {
+        "name": NAME,
+        "services": services,
+        "x-tracebed-stack": {
+            "frontend_url": proxy_url,
+            "flagd_ofrep_url": ofrep,
+            "flagd_ui_url": f"{proxy_url}/feature",
+            "flag_file": str(flag_file),
+            "sink_otlp_grpc": sink_otlp_grpc,
+            "ports": dict(p),
+            "absent": dict(ABSENT),
+            # demo depends_on edges dropped because their target is absent or not requested
+            "dropped_depends_on": _dropped_edges(present),
+            "not_started": optional,
+        },
+    }
