@@ -1,0 +1,322 @@
+"""Self-contained HTML pages: one per test (waterfall + service map per trace) and an index.
+
+Every page inlines its CSS, JS and SVG, so it opens from disk with no network. The waterfall is
+drawn by a small script from the span data embedded as JSON; the text tree is in the page too,
+for copying into an issue and as the no-script view.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from html import escape
+from importlib import resources
+from typing import Any
+
+from tracebed.model.span import AttrValue, Span
+from tracebed.model.trace import Trace
+from tracebed.report.colors import service_color
+from tracebed.report.gantt import coerce_rows, render_gantt
+from tracebed.report.servicemap import render_service_map
+
+MAX_SPANS_PER_TRACE = 5000  # beyond this a page gets too heavy to be useful; the JSON has all
+MAX_VALUE_CHARS = 2000
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+
+
+@cache
+def _asset(name: str) -> str:
+    return resources.files("tracebed.report").joinpath(name).read_text(encoding="utf-8")
+
+
+def _script_json(data: Any) -> str:
+    """JSON safe inside a <script> element: no `</script>` or `<!--` can break out."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def display_value(value: AttrValue) -> str:
+    """An attribute value as the page shows it (strings bare, bytes as hex, others as JSON)."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bytes | bytearray):
+        text = "0x" + bytes(value).hex()
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=_json_default)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    return str(value)
+
+
+def _pairs(attributes: Any) -> list[list[str]]:
+    return [[str(k), display_value(v)] for k, v in attributes.items()]
+
+
+def _ms(ns: int) -> float:
+    return round(ns / 1e6, 4)
+
+
+def trace_payload(trace: Trace) -> dict[str, Any]:
+    """What the waterfall script draws: spans in tree order, times in ms from the trace start."""
+    start = trace.start_ns
+    orphan_ids = {span.span_id for span in trace.orphans}
+    children = {span.span_id: len(trace.children(span)) for span in trace}
+    spans: list[dict[str, Any]] = []
+    for depth, span in trace.walk():
+        if len(spans) >= MAX_SPANS_PER_TRACE:
+            break
+        spans.append(_span_payload(span, depth, start, children, orphan_ids))
+    return {
+        "traceId": trace.trace_id,
+        "durationMs": _ms(trace.end_ns - start) if len(trace) else 0,
+        "spanCount": len(trace),
+        "truncated": len(trace) > MAX_SPANS_PER_TRACE,
+        "colors": {service: service_color(service) for service in sorted(trace.services)},
+        "spans": spans,
+    }
+
+
+def _span_payload(
+    span: Span, depth: int, trace_start: int, children: dict[str, int], orphan_ids: set[str]
+) -> dict[str, Any]:
+    return {
+        "spanId": span.span_id,
+        "parentId": span.parent_span_id,
+        "depth": depth,
+        "children": children.get(span.span_id, 0),
+        "service": span.service,
+        "name": span.name,
+        "kind": span.kind.label,
+        "startMs": _ms(span.start_ns - trace_start),
+        "durMs": _ms(span.duration_ns),
+        "status": span.status.code.name.lower(),
+        "statusMessage": span.status.message,
+        "error": span.status.is_error,
+        "orphan": span.span_id in orphan_ids,
+        "scope": " ".join(p for p in (span.scope.name, span.scope.version) if p),
+        "attributes": _pairs(span.attributes),
+        "resource": _pairs(span.resource),
+        "events": [
+            {
+                "name": e.name,
+                "atMs": _ms(e.time_ns - trace_start),
+                "attributes": _pairs(e.attributes),
+            }
+            for e in span.events
+        ],
+        "links": [
+            {
+                "traceId": link.trace_id,
+                "spanId": link.span_id,
+                "attributes": _pairs(link.attributes),
+            }
+            for link in span.links
+        ],
+    }
+
+
+def _page(title: str, body: str, *, data: dict[str, Any] | None = None) -> str:
+    script = ""
+    if data is not None:
+        script = (
+            f'<script type="application/json" id="tracebed-data">{_script_json(data)}</script>\n'
+            f"<script>{_asset('waterfall.js')}</script>\n"
+        )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{_asset('report.css')}</style>\n</head>\n"
+        f"<body>\n{body}\n{script}</body>\n</html>\n"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _legend(trace: Trace) -> str:
+    chips = "".join(
+        f'<span class="legend-item"><span class="chip" style="background:{service_color(s)}">'
+        f"</span>{escape(s or '(no service.name)')}</span>"
+        for s in sorted(trace.services)
+    )
+    return f'<div class="legend">{chips}</div>'
+
+
+def render_trace_section(trace: Trace, *, json_href: str | None = None, heading: str = "") -> str:
+    """One trace: summary line, waterfall host (filled by the script), service map, text tree."""
+    tid = escape(trace.trace_id)
+    errors = len(trace.errors)
+    facts = [
+        f"{len(trace)} spans",
+        f"{len(trace.services)} services",
+        f"{_duration(trace.duration)}",
+        f'<span class="errors">{errors} error{"s" if errors != 1 else ""}</span>'
+        if errors
+        else "no errors",
+    ]
+    if trace.orphans:
+        facts.append(f"{len(trace.orphans)} orphan spans (parent not received)")
+    if json_href:
+        facts.append(f'<a href="{escape(json_href)}" class="json-link">OTLP/JSON</a>')
+    title = escape(heading) + " " if heading else ""
+    return (
+        f'<section class="trace" id="trace-{tid}">\n'
+        f"<h2>{title}trace <code>{tid}</code></h2>\n"
+        f'<p class="facts">{" · ".join(facts)}</p>\n'
+        f"{_legend(trace)}\n"
+        f'<div class="waterfall" data-trace-id="{tid}" data-span-count="{len(trace)}">'
+        '<p class="noscript">the waterfall needs JavaScript; the text tree is below</p></div>\n'
+        f'<h3>service map</h3>\n<div class="map-host">{render_service_map(trace)}</div>\n'
+        f'<details class="tree"><summary>text tree</summary><pre>{escape(trace.render())}</pre>'
+        "</details>\n</section>"
+    )
+
+
+def render_trace_page(traces: Sequence[Trace], *, title: str = "tracebed trace") -> str:
+    """A page with just traces (for files read back by the CLI)."""
+    sections = "\n".join(render_trace_section(t) for t in traces)
+    body = f"<header><h1>{escape(title)}</h1></header>\n<main>\n{sections}\n</main>"
+    return _page(title, body, data={"traces": [trace_payload(t) for t in traces]})
+
+
+def render_test_page(
+    *,
+    nodeid: str,
+    outcome: str,
+    duration_s: float,
+    traces: Sequence[Trace],
+    json_hrefs: Sequence[str | None] = (),
+    missing_trace_ids: Iterable[str] = (),
+    longrepr: str = "",
+    index_href: str = "../index.html",
+) -> str:
+    """The page of one test: outcome, failure text, and every trace it recorded."""
+    hrefs = list(json_hrefs) + [None] * (len(traces) - len(json_hrefs))
+    sections = [render_trace_section(t, json_href=h) for t, h in zip(traces, hrefs, strict=False)]
+    for trace_id in missing_trace_ids:
+        sections.append(
+            f'<section class="trace missing" id="trace-{escape(trace_id)}"><h2>trace '
+            f"<code>{escape(trace_id)}</code></h2><p>no spans of this trace were received</p>"
+            "</section>"
+        )
+    if not sections:
+        sections.append('<p class="empty">this test recorded no traces</p>')
+    failure = ""
+    if longrepr:
+        failure = (
+            '<details class="failure" open><summary>failure</summary>'
+            f"<pre>{escape(longrepr)}</pre></details>"
+        )
+    body = (
+        f'<header><a href="{escape(index_href)}" class="back">← all tests</a>\n'
+        f'<h1><span class="outcome {escape(outcome)}">{escape(outcome)}</span> '
+        f"<code>{escape(nodeid)}</code></h1>\n"
+        f'<p class="facts">{_duration(duration_s)} · {len(traces)} trace(s)</p></header>\n'
+        f"<main>\n{failure}\n" + "\n".join(sections) + "\n</main>"
+    )
+    return _page(nodeid, body, data={"traces": [trace_payload(t) for t in traces]})
+
+
+@dataclass
+class TraceEntry:
+    """A trace as the index lists it."""
+
+    trace_id: str
+    spans: int = 0
+    services: int = 0
+    errors: int = 0
+    json_href: str = ""
+
+
+@dataclass
+class IndexEntry:
+    """One test as the index lists it (also what a worker's manifest carries)."""
+
+    nodeid: str
+    outcome: str
+    duration_s: float
+    page_href: str = ""
+    traces: list[TraceEntry] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexEntry:
+        traces = [TraceEntry(**t) for t in data.get("traces", [])]
+        return cls(
+            nodeid=str(data["nodeid"]),
+            outcome=str(data["outcome"]),
+            duration_s=float(data["duration_s"]),
+            page_href=str(data.get("page_href", "")),
+            traces=traces,
+        )
+
+
+def render_index(
+    entries: Sequence[IndexEntry],
+    gantt_rows: Iterable[Any] = (),
+    *,
+    title: str = "tracebed report",
+    generated_at: datetime | None = None,
+) -> str:
+    """The index: counts by outcome, a row per test with its traces, and the startup Gantt."""
+    generated_at = generated_at or datetime.now(UTC)
+    counts = {o: sum(1 for e in entries if e.outcome == o) for o in OUTCOMES}
+    summary = (
+        " · ".join(f'<span class="outcome {o}">{n} {o}</span>' for o, n in counts.items() if n)
+        or "no tests"
+    )
+    rows = []
+    for entry in entries:
+        name = escape(entry.nodeid)
+        link = f'<a href="{escape(entry.page_href)}">{name}</a>' if entry.page_href else name
+        trace_cells = []
+        for t in entry.traces:
+            target = f"{entry.page_href}#trace-{t.trace_id}" if entry.page_href else ""
+            label = f"<code>{escape(t.trace_id)}</code>"
+            if target:
+                label = f'<a href="{escape(target)}">{label}</a>'
+            detail = f"{t.spans} spans, {t.services} services" if t.spans else "no spans received"
+            if t.errors:
+                detail += f', <span class="errors">{t.errors} errors</span>'
+            if t.json_href:
+                detail += f' · <a href="{escape(t.json_href)}">json</a>'
+            trace_cells.append(f'<div class="trace-ref">{label} <small>{detail}</small></div>')
+        rows.append(
+            f'<tr class="test {escape(entry.outcome)}" data-nodeid="{name}">'
+            f'<td><span class="outcome {escape(entry.outcome)}">{escape(entry.outcome)}</span></td>'
+            f'<td>{link}</td><td class="num">{_duration(entry.duration_s)}</td>'
+            f"<td>{''.join(trace_cells) or '—'}</td></tr>"
+        )
+    gantt = coerce_rows(gantt_rows)
+    startup = ""
+    if gantt:
+        ready = [r for r in gantt if r.ready_s is not None]
+        last = max((r.ready_s or 0.0 for r in ready), default=0.0)
+        failed = [r.service for r in gantt if not r.ok]
+        note = f"{len(ready)}/{len(gantt)} services ready, last at {last:.2f} s"
+        if failed:
+            note += f'; <span class="errors">not ready: {escape(", ".join(failed))}</span>'
+        startup = (
+            f'<section class="startup"><h2>stack startup</h2><p class="facts">{note}</p>'
+            f"{render_gantt(gantt)}</section>"
+        )
+    body = (
+        f'<header><h1>{escape(title)}</h1>\n<p class="facts">{summary} · '
+        f"generated {generated_at.strftime('%Y-%m-%d %H:%M:%S %Z')}</p></header>\n<main>\n"
+        '<table class="tests"><thead><tr><th>outcome</th><th>test</th><th>duration</th>'
+        "<th>traces</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>\n"
+        f"{startup}\n</main>"
+    )
+    return _page(title, body)
