@@ -1,1 +1,42 @@
-"""tracebed.query"""
+"""The query layer: Tracetest-compatible selectors and assertions, and call-chain patterns.
+
+    from tracebed.query import select, assert_that
+    select(trace, 'span[tracetest.span.type="rpc" rpc.service="oteldemo.CartService"]')
+    assert_that(trace).has('span[name="orders publish"]', count=1, where={"messaging.system": "kafka"})
+"""
+
+from tracebed.query.api import TraceAssertion, assert_that, select
+from tracebed.query.attributes import span_view, to_text
+from tracebed.query.errors import QueryEvaluationError, QuerySyntaxError
+from tracebed.query.expression import (
+    Assertion,
+    AssertionResult,
+    EvalContext,
+    Template,
+    parse_assertion,
+    parse_expression,
+    parse_template,
+)
+from tracebed.query.selector import Selector, parse_selector
+from tracebed.query.spec import Spec, SpecResult
+
+__all__ = [
+    "Assertion",
+    "AssertionResult",
+    "EvalContext",
+    "QueryEvaluationError",
+    "QuerySyntaxError",
+    "Selector",
+    "Spec",
+    "SpecResult",
+    "Template",
+    "TraceAssertion",
+    "assert_that",
+    "parse_assertion",
+    "parse_expression",
+    "parse_selector",
+    "parse_template",
+    "select",
+    "span_view",
+    "to_text",
+]
