@@ -161,6 +161,8 @@ def _load_file(path: Path, env: dict[str, str], seen: tuple[Path, ...]) -> dict[
     if not isinstance(includes, list):
         raise TopologyError(f"{path}: 'include' must be a list")
     own_services = data.get("services") or {}
+    if not isinstance(own_services, dict):
+        raise TopologyError(f"{path}: 'services' must be a mapping")
     for entry in includes:
         inc_paths, inc_env_file, inc_dir = _include_entry(entry, path)
         inc_env = dict(env)

@@ -1,0 +1,260 @@
+"""The local backend with small real servers: start tier by tier, fail cleanly, leave nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tracebed.stack import Stack, StackStartError, Topology
+from tracebed.stack.backends import LocalBackend
+from tracebed.stack.state import list_records, proc_alive
+
+from .conftest import PY, SERVERS, assert_gone, free_port
+
+
+def up_pids(stack: Stack) -> list[int]:
+    return [int(e.detail["pid"]) for e in stack.timeline.events(kind="up")]
+
+
+def three_tier_spec() -> dict[str, Any]:
+    pr, pg, ph = free_port(), free_port(), free_port()
+    return {"services": {
+        "cache": {
+            "command": ["redis-server", "--port", str(pr), "--bind", "127.0.0.1",
+                        "--save", "", "--appendonly", "no"],
+            "x-tracebed": {"probe": {"type": "redis", "host": "127.0.0.1", "port": pr},
+                           "endpoints": {"redis": f"127.0.0.1:{pr}"}},
+        },
+        "api": {
+            # NOT_SERVING for 0.3 s after start: the probe must retry until SERVING.
+            "command": [PY, str(SERVERS / "grpc_health_server.py"), str(pg), "0.3"],
+            "depends_on": {"cache": {"condition": "service_started"}},
+            "x-tracebed": {"probe": {"type": "grpc", "host": "127.0.0.1", "port": pg},
+                           "endpoints": {"grpc": f"127.0.0.1:{pg}"}},
+        },
+        "web": {
+            "command": [PY, "-m", "http.server", str(ph), "--bind", "127.0.0.1"],
+            "depends_on": {"api": {"condition": "service_healthy"},
+                           "cache": {"condition": "service_started"}},
+            "x-tracebed": {"probe": {"type": "http", "url": f"http://127.0.0.1:{ph}/",
+                                     "status": 200}},
+        },
+    }}
+
+
+def test_three_tiers_start_in_order_and_stop_clean(tmp_path: Path) -> None:
+    topo = Topology.from_spec(three_tier_spec())
+    assert topo.tiers == [["cache"], ["api"], ["web"]]
+    stack = Stack(topo, LocalBackend(), run_dir=tmp_path / "run")
+    with stack:
+        tl = stack.timeline
+        t_cache, t_api, t_web = (tl.ready_at(s) for s in ("cache", "api", "web"))
+        assert t_cache is not None and t_api is not None and t_web is not None
+        assert t_cache < t_api < t_web
+        tl.assert_order()
+        assert tl.tiers_completed_in_order()
+        assert tl.ready_before("cache", "web") and not tl.ready_before("web", "cache")
+        # the gRPC server said NOT_SERVING first: more than one probe attempt, the first failed
+        attempts = tl.events("api", "probe")
+        assert len(attempts) > 1 and attempts[0].detail["ok"] is False
+        assert "NOT_SERVING" in attempts[0].detail["detail"] or "UNAVAILABLE" in str(
+            attempts[0].detail["detail"])
+        kinds = [e.kind for e in tl.events("web")]
+        assert kinds[0] == "start_requested" and kinds[1] == "up" and kinds[-1] == "ready"
+        assert tl.requested_at("api") >= t_cache  # type: ignore[operator]
+        assert tl.critical_path() == ["cache", "api", "web"]
+        gantt = tl.gantt()
+        assert "web" in gantt and "critical path" in gantt
+        assert requests.get(stack.url("web"), timeout=5).status_code == 200
+        assert stack.endpoint("api").startswith("127.0.0.1:")
+        desc = stack.describe()
+        assert desc["services"]["web"]["tier"] == 2
+        assert desc["services"]["api"]["endpoints"] == {"grpc": stack.endpoint("api")}
+        pids = up_pids(stack)
+        assert len(pids) == 3 and all(proc_alive(p) for p in pids)
+        assert len(list_records()) == 1  # the run is on record while it runs
+        assert (tmp_path / "run" / "logs" / "api.log").read_text().startswith("grpc health")
+    assert_gone(pids)
+    stopped = [e.service for e in stack.timeline.events(kind="stopped")]
+    assert stopped == ["web", "api", "cache"]  # reverse tier order
+    assert list_records() == []
+
+
+def test_never_ready_service_fails_with_details(tmp_path: Path) -> None:
+    dead_port = free_port()
+    spec = three_tier_spec()
+    spec["services"]["api"] = {
+        "command": [PY, "-c", "import time\nprint('warming up', flush=True)\ntime.sleep(120)"],
+        "depends_on": {"cache": {"condition": "service_started"}},
+        "x-tracebed": {"probe": {"type": "tcp", "host": "127.0.0.1", "port": dead_port,
+                                 "timeout_s": 1.0}},
+    }
+    stack = Stack(Topology.from_spec(spec), "local", run_dir=tmp_path / "run")
+    began = time.monotonic()
+    with pytest.raises(StackStartError) as info:
+        stack.start()
+    err = info.value
+    assert err.service == "api" and err.tier == 1
+    assert err.probe == f"tcp(host=127.0.0.1, port={dead_port})"
+    assert 1.0 <= err.waited_s < 10
+    assert err.log_tail == ["warming up"]
+    assert "not ready after 1s" in str(err) and "warming up" in str(err)
+    assert time.monotonic() - began < 15
+    assert stack.timeline.requested_at("web") is None  # dependents never started
+    assert_gone(up_pids(stack))
+    assert list_records() == []
+
+
+def test_crashing_service_fails_fast_with_last_40_lines(tmp_path: Path) -> None:
+    spec = three_tier_spec()
+    spec["services"]["api"] = {
+        "command": [PY, "-c", "import sys\nfor i in range(50): print(f'line {i}')\nsys.exit(3)"],
+        "depends_on": ["cache"],
+        "x-tracebed": {"probe": {"type": "tcp", "host": "127.0.0.1", "port": free_port(),
+                                 "timeout_s": 30}},
+    }
+    stack = Stack(Topology.from_spec(spec), "local", run_dir=tmp_path / "run")
+    with pytest.raises(StackStartError) as info:
+        stack.start()
+    err = info.value
+    assert err.service == "api"
+    assert "exited with code 3" in err.reason
+    assert err.waited_s < 10  # noticed the exit, did not wait for the 30 s timeout
+    assert len(err.log_tail) == 40
+    assert err.log_tail[0] == "line 10" and err.log_tail[-1] == "line 49"
+    assert stack.timeline.failed_at("api") is not None
+    assert stack.timeline.requested_at("web") is None
+    assert_gone(up_pids(stack))
+
+
+def test_missing_executable_is_a_start_error(tmp_path: Path) -> None:
+    spec = {"services": {"ghost": {"command": ["/no/such/binary-xyz"]}}}
+    with pytest.raises(StackStartError, match="cannot run '/no/such/binary-xyz'"):
+        Stack(Topology.from_spec(spec), "local", run_dir=tmp_path).start()
+
+
+def test_until_starts_only_the_first_tiers(tmp_path: Path) -> None:
+    stack = Stack(Topology.from_spec(three_tier_spec()), "local", run_dir=tmp_path)
+    with stack.start(until=1):
+        assert stack.timeline.ready_at("api") is not None
+        assert stack.timeline.requested_at("web") is None
+        pids = up_pids(stack)
+    stack.stop()
+    assert_gone(pids)
+
+
+def test_compose_file_on_local_backend(tmp_path: Path) -> None:
+    """Compose semantics on processes: a healthcheck, a one-shot job, bare depends_on."""
+    marker = tmp_path / "ready.flag"
+    port = free_port()
+    compose = tmp_path / "compose.yml"
+    compose.write_text(f"""
+services:
+  db:
+    command: ["{PY}", "-c", "import pathlib,time; time.sleep(0.3); pathlib.Path('{marker}').touch(); time.sleep(60)"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "{marker}"]
+      interval: 1s
+      retries: 5
+  migrate:
+    command: ["{PY}", "-c", "print('migrated')"]
+    depends_on:
+      db: {{condition: service_healthy}}
+  web:
+    command: ["{PY}", "-m", "http.server", "${{WEB_PORT}}", "--bind", "127.0.0.1"]
+    ports: ["${{WEB_PORT}}"]
+    depends_on:
+      migrate: {{condition: service_completed_successfully}}
+""")
+    topo = Topology.from_compose([compose], environ={**os.environ, "WEB_PORT": str(port)})
+    assert topo.probe_for("db").type == "healthcheck"
+    assert topo.probe_for("migrate").type == "exited"
+    assert topo.probe_for("web").type == "tcp"
+    with Stack(topo, "local", run_dir=tmp_path / "run") as stack:
+        tl = stack.timeline
+        tl.assert_order()
+        assert tl.ready_at("db") < tl.ready_at("migrate") < tl.ready_at("web")  # type: ignore
+        assert stack.url("web") == f"http://127.0.0.1:{port}"
+        pids = up_pids(stack)
+    assert_gone(pids)
+
+
+SCRIPT = """
+import json, sys, time
+from tracebed.stack import Stack, Topology
+spec = json.loads(sys.argv[1])
+stack = Stack(Topology.from_spec(spec), "local", run_dir=sys.argv[2])
+def report(ev):
+    if ev.kind == "up":
+        print(json.dumps({"up": ev.service, "pid": ev.detail["pid"]}), flush=True)
+stack.timeline.subscribe(report)
+stack.start(progress=False)
+print(json.dumps({"started": True}), flush=True)
+time.sleep(120)
+"""
+
+
+def _spawn_owner(spec: dict[str, Any], run_dir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([PY, "-c", SCRIPT, json.dumps(spec), str(run_dir)],
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _read_until(proc: subprocess.Popen[str], key: str, pids: list[int]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        msg = json.loads(line)
+        if "pid" in msg:
+            pids.append(int(msg["pid"]))
+        if key in msg:
+            return
+    raise AssertionError(f"owner exited before {key!r} (code {proc.wait()})")
+
+
+def test_sigterm_during_start_tears_down(tmp_path: Path, reap_pids: list[int]) -> None:
+    spec = three_tier_spec()
+    spec["services"]["api"]["x-tracebed"]["probe"] = {
+        "type": "tcp", "host": "127.0.0.1", "port": free_port(), "timeout_s": 60}
+    owner = _spawn_owner(spec, tmp_path / "run")
+    pids: list[int] = []
+    try:
+        _read_until(owner, "up", pids)  # cache is up
+        _read_until(owner, "up", pids)  # api is up and never ready: we are mid-start
+        reap_pids.extend(pids)
+        owner.send_signal(signal.SIGTERM)
+        assert owner.wait(timeout=30) != 0
+    finally:
+        if owner.poll() is None:
+            os.killpg(owner.pid, signal.SIGKILL)
+            owner.wait()
+    assert_gone(pids)
+    assert list_records() == []
+
+
+def test_killed_run_is_cleaned_up_by_the_next(tmp_path: Path, reap_pids: list[int]) -> None:
+    owner = _spawn_owner(three_tier_spec(), tmp_path / "run1")
+    pids: list[int] = []
+    try:
+        _read_until(owner, "started", pids)
+        reap_pids.extend(pids)
+        os.kill(owner.pid, signal.SIGKILL)  # no chance to tear down
+        owner.wait(timeout=10)
+    finally:
+        if owner.poll() is None:
+            os.killpg(owner.pid, signal.SIGKILL)
+            owner.wait()
+    assert all(proc_alive(p) for p in pids), "services should outlive a SIGKILLed owner"
+    [record] = list_records()
+    assert record.is_stale()
+    # The next run finds the record and cleans it up before it starts.
+    spec = {"services": {"noop": {"command": [PY, "-c", "import time; time.sleep(30)"]}}}
+    with Stack(Topology.from_spec(spec), "local", run_dir=tmp_path / "run2") as nxt:
+        assert_gone(pids)
+        assert [r.run_id for r in list_records()] == [nxt.record.run_id]
