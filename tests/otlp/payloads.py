@@ -19,12 +19,19 @@ def request(
     """spans: (trace_id, span_id, parent_span_id, name)."""
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()
-    rs.resource.attributes.append(KeyValue(key="service.name", value=AnyValue(string_value=service)))
+    rs.resource.attributes.append(
+        KeyValue(key="service.name", value=AnyValue(string_value=service))
+    )
     ss = rs.scope_spans.add()
     ss.scope.name = "tests"
     for trace_id, span_id, parent, name in spans:
         span = ss.spans.add()
-        span.trace_id, span.span_id, span.parent_span_id, span.name = trace_id, span_id, parent, name
+        span.trace_id, span.span_id, span.parent_span_id, span.name = (
+            trace_id,
+            span_id,
+            parent,
+            name,
+        )
         span.kind = PbSpan.SPAN_KIND_SERVER
         span.start_time_unix_nano = 1_700_000_000_000_000_000
         span.end_time_unix_nano = 1_700_000_000_500_000_000
@@ -32,7 +39,9 @@ def request(
     return req
 
 
-def simple_trace(n: int = 3, trace_id: bytes | None = None) -> tuple[bytes, ExportTraceServiceRequest]:
+def simple_trace(
+    n: int = 3, trace_id: bytes | None = None
+) -> tuple[bytes, ExportTraceServiceRequest]:
     """A root and n-1 children."""
     trace_id = trace_id or new_trace_id()
     root = os.urandom(8)

@@ -30,7 +30,9 @@ def sink() -> Iterator[Sink]:
 def seeded(sink: Sink) -> Sink:
     """A sink that already holds one 3-span trace, to prove rejections lose nothing."""
     _, req = simple_trace(3)
-    response = requests.post(f"{sink.http_url}/v1/traces", data=req.SerializeToString(), headers=PROTOBUF)
+    response = requests.post(
+        f"{sink.http_url}/v1/traces", data=req.SerializeToString(), headers=PROTOBUF
+    )
     assert response.status_code == 200
     assert len(sink.store) == 3
     return sink
@@ -46,7 +48,9 @@ def _grpc_call(sink: Sink, body: bytes) -> grpc.RpcError | bytes:
 
 
 def test_http_garbage_protobuf_is_400_and_store_unchanged(seeded: Sink) -> None:
-    response = requests.post(f"{seeded.http_url}/v1/traces", data=b"\xff\xff\xff garbage", headers=PROTOBUF)
+    response = requests.post(
+        f"{seeded.http_url}/v1/traces", data=b"\xff\xff\xff garbage", headers=PROTOBUF
+    )
     assert response.status_code == 400
     status = status_pb2.Status.FromString(response.content)
     assert status.code == 3 and "not a valid ExportTraceServiceRequest" in status.message
@@ -55,7 +59,9 @@ def test_http_garbage_protobuf_is_400_and_store_unchanged(seeded: Sink) -> None:
 
 def test_http_invalid_json_is_400(seeded: Sink) -> None:
     response = requests.post(
-        f"{seeded.http_url}/v1/traces", data=b"{not json", headers={"Content-Type": "application/json"}
+        f"{seeded.http_url}/v1/traces",
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["message"]
@@ -74,7 +80,9 @@ def test_http_unsupported_content_type_is_415(seeded: Sink) -> None:
 
 
 def test_http_body_over_limit_is_413(seeded: Sink) -> None:
-    response = requests.post(f"{seeded.http_url}/v1/traces", data=os.urandom(70 * 1024), headers=PROTOBUF)
+    response = requests.post(
+        f"{seeded.http_url}/v1/traces", data=os.urandom(70 * 1024), headers=PROTOBUF
+    )
     assert response.status_code == 413
     assert len(seeded.store) == 3
 
@@ -83,7 +91,9 @@ def test_http_gzip_bomb_is_413_and_bad_gzip_is_400(seeded: Sink) -> None:
     bomb = gzip.compress(b"\0" * (1024 * 1024))
     assert len(bomb) < 64 * 1024
     headers = {**PROTOBUF, "Content-Encoding": "gzip"}
-    assert requests.post(f"{seeded.http_url}/v1/traces", data=bomb, headers=headers).status_code == 413
+    assert (
+        requests.post(f"{seeded.http_url}/v1/traces", data=bomb, headers=headers).status_code == 413
+    )
     bad = requests.post(f"{seeded.http_url}/v1/traces", data=b"not gzip at all", headers=headers)
     assert bad.status_code == 400
     assert len(seeded.store) == 3
@@ -142,7 +152,10 @@ def test_duplicates_stored_once_and_counted(sink: Sink) -> None:
     trace_id, req = simple_trace(3)
     body = req.SerializeToString()
     for _ in range(3):
-        assert requests.post(f"{sink.http_url}/v1/traces", data=body, headers=PROTOBUF).status_code == 200
+        assert (
+            requests.post(f"{sink.http_url}/v1/traces", data=body, headers=PROTOBUF).status_code
+            == 200
+        )
     assert isinstance(_grpc_call(sink, body), bytes)
     assert len(sink.trace(trace_id.hex())) == 3
     stats = sink.store.stats_dict()
@@ -191,11 +204,17 @@ def test_unknown_route_is_404(sink: Sink) -> None:
 
 
 def test_json_body_round_trips_through_query_api(sink: Sink) -> None:
-    trace_id, span_id, child_id = "5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174", "eee19b7ec3c1b173"
+    trace_id, span_id, child_id = (
+        "5b8efff798038103d269b633813fc60c",
+        "eee19b7ec3c1b174",
+        "eee19b7ec3c1b173",
+    )
     document = {
         "resourceSpans": [
             {
-                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js"}}]},
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "js"}}]
+                },
                 "scopeSpans": [
                     {
                         "scope": {"name": "lib"},
@@ -207,9 +226,16 @@ def test_json_body_round_trips_through_query_api(sink: Sink) -> None:
                                 "kind": 2,
                                 "startTimeUnixNano": "1544712660000000000",
                                 "endTimeUnixNano": "1544712661000000000",
-                                "attributes": [{"key": "big", "value": {"intValue": "1099511627776"}}],
+                                "attributes": [
+                                    {"key": "big", "value": {"intValue": "1099511627776"}}
+                                ],
                             },
-                            {"traceId": trace_id, "spanId": child_id, "parentSpanId": span_id, "name": "c"},
+                            {
+                                "traceId": trace_id,
+                                "spanId": child_id,
+                                "parentSpanId": span_id,
+                                "name": "c",
+                            },
                         ],
                     }
                 ],
@@ -230,7 +256,9 @@ def test_json_body_round_trips_through_query_api(sink: Sink) -> None:
     assert trace.children(root)[0].span_id == child_id
 
     summary = requests.get(f"{sink.http_url}/api/traces").json()["traces"]
-    assert [(s["trace_id"], s["root_name"], s["span_count"]) for s in summary] == [(trace_id, "root", 2)]
+    assert [(s["trace_id"], s["root_name"], s["span_count"]) for s in summary] == [
+        (trace_id, "root", 2)
+    ]
     exported = requests.get(f"{sink.http_url}/api/traces/{trace_id}").json()
     spans = [s for rs in exported["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
     assert {s["spanId"] for s in spans} == {span_id, child_id}

@@ -25,12 +25,16 @@ class SpanBatch(Protocol):
 
     def __len__(self) -> int: ...
 
-    def keys(self) -> Sequence[tuple[bytes, bytes]]:
-        """`(trace_id, span_id)` per span, as raw bytes (16 and 8 long)."""
+    def trace_ids(self) -> Sequence[bytes]:
+        """Trace id per span, raw bytes (16 long)."""
+        ...
+
+    def span_ids(self) -> Sequence[bytes]:
+        """Span id per span, raw bytes (8 long)."""
         ...
 
     def link_targets(self) -> Sequence[tuple[int, bytes]]:
-        """`(index, linked trace_id)` for every span link in the batch."""
+        """`(index, linked trace_id)` for every span link in the batch (asked for lazily)."""
         ...
 
     def materialize(self, index: int) -> Span: ...
@@ -45,8 +49,11 @@ class SpanListBatch:
     def __len__(self) -> int:
         return len(self._spans)
 
-    def keys(self) -> list[tuple[bytes, bytes]]:
-        return [(bytes.fromhex(s.trace_id), bytes.fromhex(s.span_id)) for s in self._spans]
+    def trace_ids(self) -> list[bytes]:
+        return [bytes.fromhex(s.trace_id) for s in self._spans]
+
+    def span_ids(self) -> list[bytes]:
+        return [bytes.fromhex(s.span_id) for s in self._spans]
 
     def link_targets(self) -> list[tuple[int, bytes]]:
         return [
@@ -138,6 +145,7 @@ class _Bucket:
         "last_wall",
         "last_mono",
         "version",
+        "stamp",
         "_snapshot",
         "_spans",
     )
@@ -148,6 +156,7 @@ class _Bucket:
         self.last_wall = now_wall
         self.last_mono = now_mono
         self.version = 0
+        self.stamp: object = None
         self._snapshot: tuple[int, Trace] | None = None
         self._spans: dict[bytes, Span] = {}
 
@@ -179,6 +188,7 @@ class SpanStore:
         self.when_full: FullPolicy = when_full
         self._buckets: OrderedDict[bytes, _Bucket] = OrderedDict()  # oldest trace first
         self._links: dict[bytes, list[tuple[SpanBatch, int]]] = {}
+        self._unindexed_links: list[SpanBatch] = []  # links are indexed on first query
         self._count = 0
         self._cond = threading.Condition(threading.Lock())
         self.stats = StoreStats()
@@ -186,50 +196,60 @@ class SpanStore:
     # -- ingest ---------------------------------------------------------------------
     def add_batch(self, batch: SpanBatch) -> AddResult:
         """Store a batch. Raises `StoreFullError` (storing nothing) when full and refusing."""
-        keys = batch.keys()
+        trace_ids, span_ids = batch.trace_ids(), batch.span_ids()
         now_wall, now_mono = time.time(), time.monotonic()
         result = AddResult()
         with self._cond:
-            buckets = self._buckets
-            fresh: list[int] = []
-            seen_in_batch: set[tuple[bytes, bytes]] = set()
-            for i, key in enumerate(keys):
-                bucket = buckets.get(key[0])
-                if (bucket is not None and key[1] in bucket.entries) or key in seen_in_batch:
-                    result.duplicates += 1
-                else:
-                    seen_in_batch.add(key)
-                    fresh.append(i)
             room = self.max_spans - self._count
-            if len(fresh) > room:
-                if self.when_full == "reject" or len(fresh) > self.max_spans:
-                    self.stats.requests_refused_full += 1
-                    raise StoreFullError(len(fresh), room, self.max_spans)
-                result.evicted_spans = self._evict(len(fresh) - room)
-            touched: set[bytes] = set()
-            for i in fresh:
-                trace_id, span_id = keys[i]
-                bucket = buckets.get(trace_id)
-                if bucket is None:
-                    bucket = buckets[trace_id] = _Bucket(now_wall, now_mono)
-                bucket.entries[span_id] = (batch, i)
-                touched.add(trace_id)
-            for trace_id in touched:
-                bucket = buckets[trace_id]
+            if len(trace_ids) > room:
+                # Only near the limit is it worth counting exactly how many spans are new.
+                fresh = self._count_fresh(trace_ids, span_ids)
+                if fresh > room:
+                    if self.when_full == "reject" or fresh > self.max_spans:
+                        self.stats.requests_refused_full += 1
+                        raise StoreFullError(fresh, room, self.max_spans)
+                    result.evicted_spans = self._evict(fresh - room)
+            buckets = self._buckets
+            touched: list[_Bucket] = []
+            stamp = object()  # marks buckets already listed in `touched` by this call
+            last_trace: bytes | None = None
+            entries: dict[bytes, tuple[SpanBatch, int]] = {}
+            duplicates = 0
+            for index, (trace_id, span_id) in enumerate(zip(trace_ids, span_ids, strict=True)):
+                if trace_id != last_trace:  # spans of one trace tend to come together
+                    last_trace = trace_id
+                    bucket = buckets.get(trace_id)
+                    if bucket is None:
+                        bucket = buckets[trace_id] = _Bucket(now_wall, now_mono)
+                    if bucket.stamp is not stamp:
+                        bucket.stamp = stamp
+                        touched.append(bucket)
+                    entries = bucket.entries
+                if span_id in entries:
+                    duplicates += 1
+                else:
+                    entries[span_id] = (batch, index)
+            for bucket in touched:
                 bucket.version += 1
                 bucket.last_wall, bucket.last_mono = now_wall, now_mono
-            if fresh:
-                fresh_set = set(fresh) if len(fresh) != len(keys) else None
-                for index, linked_trace in batch.link_targets():
-                    if fresh_set is None or index in fresh_set:
-                        self._links.setdefault(linked_trace, []).append((batch, index))
-            self._count += len(fresh)
-            result.stored = len(fresh)
-            self.stats.spans_received += len(keys)
-            self.stats.spans_stored += len(fresh)
-            self.stats.spans_duplicate += result.duplicates
+            stored = len(trace_ids) - duplicates
+            if stored:
+                self._unindexed_links.append(batch)
+            self._count += stored
+            result.stored, result.duplicates = stored, duplicates
+            self.stats.spans_received += len(trace_ids)
+            self.stats.spans_stored += stored
+            self.stats.spans_duplicate += duplicates
             self._cond.notify_all()
         return result
+
+    def _count_fresh(self, trace_ids: Sequence[bytes], span_ids: Sequence[bytes]) -> int:
+        seen: set[tuple[bytes, bytes]] = set()
+        for key in zip(trace_ids, span_ids, strict=True):
+            bucket = self._buckets.get(key[0])
+            if not (bucket is not None and key[1] in bucket.entries):
+                seen.add(key)
+        return len(seen)
 
     def add_spans(self, spans: Iterable[Span]) -> AddResult:
         return self.add_batch(SpanListBatch(spans))
@@ -258,6 +278,7 @@ class SpanStore:
         with self._cond:
             self._buckets.clear()
             self._links.clear()
+            self._unindexed_links.clear()
             self._count = 0
 
     # -- queries --------------------------------------------------------------------
@@ -285,7 +306,16 @@ class SpanStore:
     def spans_linking_to(self, trace_id: str) -> list[Span]:
         key = _trace_key(trace_id)
         with self._cond:
-            return [batch.materialize(index) for batch, index in self._links.get(key, ())]
+            for batch in self._unindexed_links:
+                for index, linked_trace in batch.link_targets():
+                    self._links.setdefault(linked_trace, []).append((batch, index))
+            self._unindexed_links.clear()
+            held = self._buckets
+            return [
+                batch.materialize(index)
+                for batch, index in self._links.get(key, ())
+                if batch.trace_ids()[index] in held  # not evicted since
+            ]
 
     def summaries(self) -> list[TraceSummary]:
         with self._cond:

@@ -6,6 +6,7 @@ Ingest only validates and indexes ids; a span becomes a `Span` when a test first
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,37 +95,58 @@ def malformed_ids(pb: PbSpan) -> str | None:
     return None
 
 
-@dataclass
 class OtlpSpanBatch:
-    """The valid spans of one export request, still as protobuf messages."""
+    """The valid spans of one export request, still as protobuf messages.
 
-    spans: list[PbSpan] = field(default_factory=list)
-    context: list[int] = field(default_factory=list)  # index into `scopes` per span
-    scopes: list[tuple[Any, Any]] = field(default_factory=list)  # (pb resource, pb scope)
-    _keys: list[tuple[bytes, bytes]] = field(default_factory=list)
-    _links: list[tuple[int, bytes]] = field(default_factory=list)
-    _decoded_scopes: dict[int, tuple[Attributes, Scope]] = field(default_factory=dict)
+    Spans are kept as (scope's span container, offset) ranges rather than one list entry per
+    span, and links are read only when someone asks: ingest touches nothing but the ids.
+    """
+
+    def __init__(self) -> None:
+        self.trace_id_list: list[bytes] = []
+        self.span_id_list: list[bytes] = []
+        # One run of stored spans per scope: (first batch index, container, container offsets
+        # or None when every span of the container was stored, pb resource, pb scope).
+        self._runs: list[tuple[int, Any, list[int] | None, Any, Any]] = []
+        self._starts: list[int] = []
+        self._decoded_scopes: dict[int, tuple[Attributes, Scope]] = {}
 
     def __len__(self) -> int:
-        return len(self.spans)
+        return len(self.trace_id_list)
 
-    def keys(self) -> list[tuple[bytes, bytes]]:
-        return self._keys
+    def trace_ids(self) -> list[bytes]:
+        return self.trace_id_list
+
+    def span_ids(self) -> list[bytes]:
+        return self.span_id_list
+
+    def _locate(self, index: int) -> tuple[int, PbSpan]:
+        run_no = bisect.bisect_right(self._starts, index) - 1
+        first, container, offsets, _, _ = self._runs[run_no]
+        position = index - first
+        return run_no, container[offsets[position] if offsets is not None else position]
 
     def link_targets(self) -> list[tuple[int, bytes]]:
-        return self._links
+        targets = []
+        for run_no, run in enumerate(self._runs):
+            end = self._runs[run_no + 1][0] if run_no + 1 < len(self._runs) else len(self)
+            for index in range(run[0], end):
+                _, pb = self._locate(index)
+                for link in pb.links:
+                    targets.append((index, link.trace_id))
+        return targets
 
     def materialize(self, index: int) -> Span:
-        ctx = self.context[index]
-        decoded = self._decoded_scopes.get(ctx)
+        run_no, pb = self._locate(index)
+        decoded = self._decoded_scopes.get(run_no)
         if decoded is None:
-            pb_resource, pb_scope = self.scopes[ctx]
+            _, _, _, pb_resource, pb_scope = self._runs[run_no]
             decoded = (
                 decode_attributes(pb_resource.attributes),
                 Scope(pb_scope.name, pb_scope.version),
             )
-            self._decoded_scopes[ctx] = decoded
-        return span_from_pb(self.spans[index], *decoded)
+            self._decoded_scopes[run_no] = decoded
+        return span_from_pb(pb, *decoded)
 
 
 @dataclass
@@ -143,31 +165,41 @@ class DecodedTraces:
 
 
 def batch_from_request(request: ExportTraceServiceRequest) -> DecodedTraces:
-    """Split a request into storable spans and rejected ones (malformed ids)."""
+    """Split a request into storable spans and rejected ones (malformed ids).
+
+    This loop is the sink's hot path: it reads three fields per span and nothing else.
+    """
     batch = OtlpSpanBatch()
     out = DecodedTraces(batch)
-    spans, context, keys, links = batch.spans, batch.context, batch._keys, batch._links
+    trace_ids, span_ids = batch.trace_id_list, batch.span_id_list
+    zero_trace, zero_span = _ZERO_TRACE, _ZERO_SPAN
     for resource_spans in request.resource_spans:
         resource = resource_spans.resource
         for scope_spans in resource_spans.scope_spans:
-            ctx = len(batch.scopes)
-            batch.scopes.append((resource, scope_spans.scope))
-            for pb in scope_spans.spans:
-                trace_id, span_id, parent = pb.trace_id, pb.span_id, pb.parent_span_id
+            container = scope_spans.spans
+            first = len(trace_ids)
+            offsets: list[int] | None = None
+            rejected_here = 0
+            for pb in container:
+                trace_id, span_id = pb.trace_id, pb.span_id
                 if (
-                    len(trace_id) != 16
-                    or len(span_id) != 8
-                    or len(parent) not in (0, 8)
-                    or trace_id == _ZERO_TRACE
-                    or span_id == _ZERO_SPAN
+                    len(trace_id) == 16
+                    and len(span_id) == 8
+                    and trace_id != zero_trace
+                    and span_id != zero_span
+                    and len(pb.parent_span_id) in (0, 8)
                 ):
-                    out.rejected += 1
-                    out.problems.append(f"span {pb.name!r}: {malformed_ids(pb)}")
+                    if offsets is not None:
+                        offsets.append(len(trace_ids) - first + rejected_here)
+                    trace_ids.append(trace_id)
+                    span_ids.append(span_id)
                     continue
-                if pb.links:
-                    for link in pb.links:
-                        links.append((len(spans), link.trace_id))
-                keys.append((trace_id, span_id))
-                spans.append(pb)
-                context.append(ctx)
+                if offsets is None:  # first rejection in this scope: keep explicit offsets
+                    offsets = list(range(len(trace_ids) - first))
+                rejected_here += 1
+                out.rejected += 1
+                out.problems.append(f"span {pb.name!r}: {malformed_ids(pb)}")
+            if len(trace_ids) > first:
+                batch._starts.append(first)
+                batch._runs.append((first, container, offsets, resource, scope_spans.scope))
     return out

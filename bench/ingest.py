@@ -1,0 +1,183 @@
+"""Sink ingest benchmark: spans/s stored through OTLP/gRPC vs protobuf parse-only, in one process.
+
+Run: .venv/bin/python bench/ingest.py [--requests 40] [--spans-per-request 5000]
+Prints a Markdown section; `--record` appends it to bench/RESULTS.md.
+Results are ratios against the parse-only baseline measured in the same process (shared,
+noisy machines make absolute numbers meaningless from one run to the next).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import psutil
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+
+from tracebed.model import Span, SpanStore
+from tracebed.otlp import Sink
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def make_request(spans: int, traces: int = 50) -> bytes:
+    """A collector-sized batch: `spans` spans over `traces` traces, demo-like attributes."""
+    req = ExportTraceServiceRequest()
+    for service in ("frontend", "checkout", "cart", "currency"):
+        rs = req.resource_spans.add()
+        rs.resource.attributes.append(
+            KeyValue(key="service.name", value=AnyValue(string_value=service))
+        )
+        rs.resource.attributes.append(
+            KeyValue(key="telemetry.sdk.language", value=AnyValue(string_value="go"))
+        )
+        ss = rs.scope_spans.add()
+        ss.scope.name = "go.opentelemetry.io/otel"
+        trace_ids = [os.urandom(16) for _ in range(traces)]
+        for i in range(spans // 4):
+            span = ss.spans.add()
+            span.trace_id = trace_ids[i % traces]
+            span.span_id = os.urandom(8)
+            span.parent_span_id = os.urandom(8)
+            span.name = "oteldemo.CartService/GetCart"
+            span.kind = PbSpan.SPAN_KIND_SERVER
+            span.start_time_unix_nano = 1_700_000_000_000_000_000 + i
+            span.end_time_unix_nano = 1_700_000_000_001_000_000 + i
+            for key, value in (
+                ("rpc.system", "grpc"),
+                ("rpc.service", "oteldemo.CartService"),
+                ("rpc.method", "GetCart"),
+                ("app.user.id", "f5b6c4e2-1234"),
+                ("net.peer.name", "cart"),
+            ):
+                span.attributes.append(KeyValue(key=key, value=AnyValue(string_value=value)))
+            span.attributes.append(
+                KeyValue(key="rpc.grpc.status_code", value=AnyValue(int_value=0))
+            )
+    return req.SerializeToString()
+
+
+def bench_parse_only(payloads: list[bytes]) -> float:
+    start = time.perf_counter()
+    for body in payloads:
+        ExportTraceServiceRequest.FromString(body)
+    return time.perf_counter() - start
+
+
+def bench_grpc_ingest(payloads: list[bytes], total_spans: int) -> float:
+    with (
+        Sink(max_spans=total_spans * 2) as sink,
+        grpc.insecure_channel(
+            sink.grpc_endpoint, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
+        ) as channel,
+    ):
+        call = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+        start = time.perf_counter()
+        for body in payloads:
+            call(body, timeout=60)
+        sink.store.wait_for(lambda s: len(s) >= total_spans, timeout=60)
+        return time.perf_counter() - start
+
+
+def bench_memory(payloads: list[bytes], total_spans: int) -> float:
+    """Resident bytes per stored span (store holds parsed messages; conversion is lazy)."""
+    store_holder: list[Sink] = []
+    gc.collect()
+    before = psutil.Process().memory_info().rss
+    sink = Sink(max_spans=total_spans * 2).start()
+    store_holder.append(sink)
+    with grpc.insecure_channel(
+        sink.grpc_endpoint, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
+    ) as channel:
+        call = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+        for body in payloads:
+            call(body, timeout=60)
+    gc.collect()
+    after = psutil.Process().memory_info().rss
+    sink.stop()
+    return (after - before) / total_spans
+
+
+def bench_wakeup(trials: int) -> list[float]:
+    """Seconds from the last span's arrival in the store to `wait_for_trace` returning."""
+    store = SpanStore()
+    latencies = []
+    for i in range(trials):
+        trace_id = os.urandom(16).hex()
+        root = Span(trace_id, os.urandom(8).hex(), "root", resource={"service.name": "a"})
+        store.add_spans([root])
+        done = threading.Event()
+        returned: list[float] = []
+
+        def waiter(tid: str = trace_id) -> None:
+            store.wait_for_trace(tid, until=lambda t: len(t) == 2, timeout=10)
+            returned.append(time.perf_counter())
+            done.set()
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        time.sleep(0.002)  # let the waiter block first; this is the setup, not the measure
+        child = Span(trace_id, os.urandom(8).hex(), f"c{i}", parent_span_id=root.span_id)
+        arrived = time.perf_counter()
+        store.add_spans([child])
+        done.wait(10)
+        thread.join()
+        latencies.append(returned[0] - arrived)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--spans-per-request", type=int, default=5000)
+    parser.add_argument("--wakeup-trials", type=int, default=300)
+    parser.add_argument(
+        "--record", action="store_true", help="append the results to bench/RESULTS.md"
+    )
+    args = parser.parse_args()
+
+    payloads = [make_request(args.spans_per_request) for _ in range(args.requests)]
+    total = args.requests * (args.spans_per_request // 4) * 4
+    bench_parse_only(payloads[:3])  # warm-up
+    # Interleaved rounds: both sides see the same machine load; the ratio per round is what counts.
+    rounds = [(bench_parse_only(payloads), bench_grpc_ingest(payloads, total)) for _ in range(5)]
+    ratio = statistics.median(parse / ingest for parse, ingest in rounds)
+    parse_s = statistics.median(parse for parse, _ in rounds)
+    ingest_s = statistics.median(ingest for _, ingest in rounds)
+    per_span = bench_memory(payloads, total)
+    wake = bench_wakeup(args.wakeup_trials)
+    parse_rate, ingest_rate = total / parse_s, total / ingest_s
+    wake_ms = sorted(w * 1000 for w in wake)
+    lines = [
+        f"## Sink ingest ({time.strftime('%Y-%m-%d')}, `bench/ingest.py`, {os.cpu_count()} cores)",
+        "",
+        f"{args.requests} OTLP/gRPC requests of {args.spans_per_request} spans (demo-like attributes).",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| parse-only (protobuf `FromString`) | {parse_rate:,.0f} spans/s |",
+        f"| stored through OTLP/gRPC (sink) | {ingest_rate:,.0f} spans/s |",
+        f"| **ingest / parse-only** (median of 5 interleaved rounds) | **{ratio:.2f}x** (target >= 0.2x) |",
+        f"| resident memory per stored span | {per_span:,.0f} bytes |",
+        f"| wake-up after last span, median | {statistics.median(wake_ms):.3f} ms (target < 5 ms) |",
+        f"| wake-up after last span, p95 | {wake_ms[int(len(wake_ms) * 0.95)]:.3f} ms |",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.record:
+        results = Path(__file__).with_name("RESULTS.md")
+        existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
+        results.write_text(existing.rstrip("\n") + "\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()
