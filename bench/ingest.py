@@ -117,10 +117,12 @@ def bench_wakeup(trials: int) -> list[float]:
         done = threading.Event()
         returned: list[float] = []
 
-        def waiter(tid: str = trace_id) -> None:
+        def waiter(
+            tid: str = trace_id, out: list[float] = returned, finished: threading.Event = done
+        ) -> None:
             store.wait_for_trace(tid, until=lambda t: len(t) == 2, timeout=10)
-            returned.append(time.perf_counter())
-            done.set()
+            out.append(time.perf_counter())
+            finished.set()
 
         thread = threading.Thread(target=waiter)
         thread.start()
