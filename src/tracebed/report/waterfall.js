@@ -151,5 +151,12 @@
     var host = document.querySelector('.waterfall[data-trace-id="' + trace.traceId + '"]');
     if (host) { render(trace, host); }
   });
+  // Deep link: page.html#span-<span id> opens that span's details (failure messages can point
+  // straight at the span an assertion rejected).
+  var wanted = /^#span-([0-9a-f]{16})$/.exec(window.location.hash);
+  if (wanted) {
+    var target = document.querySelector('.wf-row[data-span-id="' + wanted[1] + '"]');
+    if (target) { target.click(); target.scrollIntoView({ block: "center" }); }
+  }
   document.documentElement.setAttribute("data-tracebed-rendered", "yes");
 })();
