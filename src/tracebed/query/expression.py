@@ -46,6 +46,7 @@ _TOKENS = [
     ("punct", r"[(),|\[\]]"),
     ("operator", r"[+\-*/]"),
 ]
+_BARE_PREFIX = re.compile(r"(?:attr|var|env):(?![A-Za-z0-9_])")
 _LEXER = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _TOKENS))
 
 
@@ -61,14 +62,14 @@ def _tokenize(text: str, offset: int = 0, source: str | None = None) -> list[Tok
     tokens: list[Token] = []
     pos = 0
     while pos < len(text):
+        prefix = _BARE_PREFIX.match(text, pos)
+        if prefix is not None:
+            raise QuerySyntaxError(source, offset + prefix.end(), f"a name after the prefix {prefix.group()}")
         match = _LEXER.match(text, pos)
         if match is None or match.end() == pos:
             if text[pos] in "\"'":
                 raise QuerySyntaxError(source, offset + pos, f"a closing {text[pos]} for this string",
                                        "end of input")
-            if text[pos:].startswith(("attr:", "var:", "env:")):
-                raise QuerySyntaxError(source, offset + pos + text[pos:].index(":") + 1,
-                                       "a name after the prefix")
             raise QuerySyntaxError(source, offset + pos, "a value, an attribute (attr:NAME), "
                                    "a variable (var:NAME) or an operator")
         kind = match.lastgroup or ""

@@ -67,6 +67,8 @@ class Output:
 
 @dataclass(frozen=True)
 class TestDefinition:
+    __test__ = False  # not a pytest test class, whatever its name
+
     path: Path
     id: str
     name: str
@@ -361,7 +363,10 @@ def _resolve_step(suite_path: Path, ref: str) -> TestDefinition | None:
     for sibling in _yaml_files(suite_path.parent):
         if sibling.resolve() == suite_path.resolve() or not looks_like_tracetest(sibling):
             continue
-        found = load(sibling)
+        try:
+            found = load(sibling)
+        except TracetestFileError:
+            continue  # a broken sibling is reported when it is collected itself
         if isinstance(found, TestDefinition) and found.id == ref:
             return found
     return None

@@ -1,0 +1,51 @@
+"""The parsers never crash: any text parses or raises QuerySyntaxError with a sane column."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracebed.query import QuerySyntaxError, parse_assertion, parse_selector, parse_template
+from tracebed.query.chains import parse_chain
+
+ALPHABET = st.sampled_from(list('span[]():,."\'=!<>|${}- \tattrvcontainsfirstlnth_child0123456789$.*@/\\\n'))
+TOKENS = st.sampled_from([
+    "span", "[", "]", ":first", ":last", ":nth_child(", ")", "name", "=", "!=", "<", ">=", " ",
+    "contains", "not-contains", '"x"', "'y'", "2", "1.5", "true", ",", "attr:a.b", "var:V", "env:E",
+    "|", "json_path", "'$.a'", "get_index", "length", "count", "type", "regex", "200ms", "${", "}",
+    "+", "-", "->", "→", "{", "?", "*", "frontend", "checkout",
+])
+TEXT = st.one_of(st.text(ALPHABET, max_size=60), st.lists(TOKENS, max_size=25).map("".join), st.text(max_size=40))
+
+
+def _check(parser, text: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        parser(text)
+    except QuerySyntaxError as exc:
+        assert 1 <= exc.column <= len(text) + 1
+        assert exc.expected and str(exc).startswith("syntax error at column")
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_selector_parser_never_crashes(text: str) -> None:
+    parse_selector.cache_clear()
+    _check(parse_selector, text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_assertion_parser_never_crashes(text: str) -> None:
+    _check(parse_assertion, text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT)
+def test_template_parser_never_crashes(text: str) -> None:
+    _check(parse_template, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT)
+def test_chain_parser_never_crashes(text: str) -> None:
+    _check(parse_chain, text)
