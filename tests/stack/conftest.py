@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -56,8 +57,6 @@ def reap_pids() -> Iterator[list[int]]:
 
     left = [p for p in pids if group_alive(p)]
     for p in left:
-        try:
+        with contextlib.suppress(OSError):
             os.killpg(p, signal.SIGKILL)
-        except OSError:
-            pass
     assert not left, f"process groups left behind: {left}"

@@ -251,7 +251,7 @@ class Stack:
         with self._record_lock:
             self.record.backend_state = self.backend.state()
             self.record.info.setdefault("run_dir", str(self.run_dir))
-            self.record.info["services"] = {
+            self.record.info["started"] = {
                 n: {"tier": s.tier, "ready_at": self.timeline.ready_at(n)}
                 for n, s in self.topology.services.items()
                 if self.timeline.requested_at(n) is not None
