@@ -1,0 +1,181 @@
+"""`tracebed load`: a headless Locust run with the demo's task mix, checkout traces verified."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tracebed.flows.load import LoadRunError, LoadSummary, run_load
+from tracebed.flows.remote import HttpTraceSource, SinkApiError
+from tracebed.flows.result import TraceSource
+from tracebed.flows.tasks import task_mix
+
+
+@click.command("load")
+@click.option("--url", required=True, help="The shop's front door, e.g. http://127.0.0.1:8080.")
+@click.option("--users", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "--spawn-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Users started per second.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds; the run stops by itself after this.",
+)
+@click.option(
+    "--sink",
+    "sink_url",
+    default=None,
+    metavar="URL",
+    help="HTTP API of the sink the stack's collector exports to (e.g. the one "
+    "`tracebed up` or `tracebed sink` started): traces are verified through it.",
+)
+@click.option(
+    "--sink-grpc-port",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Without --sink: start a sink whose OTLP/gRPC receiver listens here "
+    "(point the collector's exporter at it). Default: any free port.",
+)
+@click.option(
+    "--sink-http-port",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Without --sink: the started sink's OTLP/HTTP + API port.",
+)
+@click.option("--no-verify", is_flag=True, help="Only generate load; do not check traces.")
+@click.option(
+    "--wait",
+    "wait_time",
+    type=(float, float),
+    default=(1.0, 10.0),
+    show_default=True,
+    metavar="MIN MAX",
+    help="Seconds a user waits between tasks (the demo: 1 10).",
+)
+@click.option(
+    "--tasks",
+    default=None,
+    metavar="MIX",
+    help="Task mix: a demo version (2.0.2, 2.1.3, 2.2.0) or name=weight,... "
+    "(default: the 2.0.2 load generator's weights).",
+)
+@click.option(
+    "--max-requests",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Also stop after this many requests.",
+)
+@click.option(
+    "--ofrep-url",
+    default=None,
+    metavar="URL",
+    help="flagd's OFREP endpoint, for the loadGeneratorFloodHomepage flag (else 0).",
+)
+@click.option(
+    "--verify-timeout",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait, after the run, for checkout traces to complete.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the summary as JSON here.",
+)
+def command(
+    url: str,
+    users: int,
+    spawn_rate: float,
+    duration: float,
+    sink_url: str | None,
+    sink_grpc_port: int | None,
+    sink_http_port: int,
+    no_verify: bool,
+    wait_time: tuple[float, float],
+    tasks: str | None,
+    max_requests: int,
+    ofrep_url: str | None,
+    verify_timeout: float,
+    json_path: Path | None,
+) -> None:
+    """Run the demo's load-generator task mix headless against URL and verify the traces.
+
+    Every checkout's trace must reach checkout, cart, product-catalog, currency, shipping,
+    quote, payment and email, and contain the Kafka publish. Against a stack started with
+    `tracebed up`, pass that stack's sink API with --sink. Otherwise a sink is started here,
+    and only spans the stack's collector exports to it can be verified. Exit status 0 only
+    when no request failed and every checkout trace was complete.
+    """
+    try:
+        mix = task_mix(tasks)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tasks") from exc
+    sink = None
+    source: TraceSource | None = None
+    if not no_verify:
+        if sink_url:
+            remote = HttpTraceSource(sink_url)
+            try:
+                remote.check()
+            except SinkApiError as exc:
+                raise click.ClickException(str(exc)) from exc
+            source = remote
+        else:
+            from tracebed.otlp.sink import Sink
+
+            sink = Sink("127.0.0.1", sink_grpc_port or 0, sink_http_port)
+            try:
+                sink.start()
+            except OSError as exc:
+                raise click.ClickException(f"cannot start a sink: {exc}") from exc
+            source = sink.store
+            click.echo(
+                f"collecting spans at OTLP/gRPC {sink.grpc_endpoint} (HTTP {sink.http_url}); "
+                "the stack's collector must export there",
+                err=True,
+            )
+    try:
+        click.echo(
+            f"load: {users} users at {spawn_rate:g}/s for {duration:g}s against {url}", err=True
+        )
+        summary: LoadSummary = run_load(
+            url,
+            users,
+            spawn_rate,
+            duration,
+            store=source,
+            verify=not no_verify,
+            wait_time=wait_time,
+            tasks=mix,
+            max_requests=max_requests,
+            ofrep_url=ofrep_url,
+            verify_timeout=verify_timeout,
+        )
+        if sink is not None and summary.checkouts and not len(sink.store):
+            summary.verification = (
+                f"no span arrived at {sink.grpc_endpoint}: export the collector there or use --sink"
+            )
+    except (LoadRunError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if sink is not None:
+            sink.stop()
+    click.echo(summary.render())
+    if json_path is not None:
+        json_path.write_text(json.dumps(summary.as_dict(), indent=2), encoding="utf-8")
+    if not summary.ok:
+        raise SystemExit(1)

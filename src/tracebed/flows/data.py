@@ -1,0 +1,116 @@
+"""The data the shop flows choose from: product ids, ad categories, checkout identities.
+
+Products and people come from the reference stack's own data files when they are there
+(`tracebed/reference/data/products.json`, `people.json`), so the flows and the stand-in agree;
+otherwise from the load generator's product list and the small identity file shipped here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+_HERE = Path(__file__).resolve().parent
+REFERENCE_DATA = _HERE.parent / "reference" / "data"
+FLOW_DATA = _HERE / "data"
+
+# The product ids the demo's load generator picks from (locustfile.py at 2.0.2).
+LOADGEN_PRODUCTS: tuple[str, ...] = (
+    "0PUK6V6EV0",
+    "1YMWWN1N4O",
+    "2ZYFJ3GM2N",
+    "66VCHSJNUP",
+    "6E92ZMYYFZ",
+    "9SIQT8TOJO",
+    "L9ECAV7KIM",
+    "LS4PSXUNUM",
+    "OLJCESPC7Z",
+    "HQTGWGPNH4",
+)
+
+# Ad categories of the load generator; None means "no contextKeys" (random ads).
+LOADGEN_CATEGORIES: tuple[str | None, ...] = (
+    "binoculars",
+    "telescopes",
+    "accessories",
+    "assembly",
+    "travel",
+    "books",
+    None,
+)
+
+QUANTITIES: tuple[int, ...] = (1, 2, 3, 4, 5, 10)
+
+_PERSON_KEYS = ("email", "address", "userCurrency", "creditCard")
+
+
+class FlowDataError(ValueError):
+    """A flow data file is missing a field or has the wrong shape."""
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise FlowDataError(f"cannot read flow data {path}: {exc}") from exc
+
+
+def validate_person(person: Mapping[str, Any], where: str = "person") -> dict[str, Any]:
+    """Check a checkout identity has the load generator's shape; return a plain copy."""
+    if not isinstance(person, Mapping):
+        raise FlowDataError(f"{where}: expected an object, got {type(person).__name__}")
+    missing = [key for key in _PERSON_KEYS if key not in person]
+    if missing:
+        raise FlowDataError(
+            f"{where}: missing {', '.join(missing)} (needs {', '.join(_PERSON_KEYS)})"
+        )
+    if not isinstance(person["address"], Mapping) or not isinstance(person["creditCard"], Mapping):
+        raise FlowDataError(f"{where}: address and creditCard must be objects")
+    return json.loads(json.dumps(person))  # deep copy, JSON-safe
+
+
+def load_people(path: Path | None = None) -> list[dict[str, Any]]:
+    """Checkout identities from `path`, else the reference stack's file, else the shipped one."""
+    if path is None:
+        path = REFERENCE_DATA / "people.json"
+        if not path.is_file():
+            path = FLOW_DATA / "people.json"
+    data = _read_json(path)
+    if not isinstance(data, list) or not data:
+        raise FlowDataError(f"{path}: expected a non-empty JSON list of people")
+    return [validate_person(p, f"{path}[{i}]") for i, p in enumerate(data)]
+
+
+def load_product_ids(path: Path | None = None) -> list[str]:
+    """Product ids from a catalog file (`{"products": [{"id": ...}]}`), else the load generator's."""
+    if path is None:
+        path = REFERENCE_DATA / "products.json"
+        if not path.is_file():
+            return list(LOADGEN_PRODUCTS)
+    data = _read_json(path)
+    products = data.get("products") if isinstance(data, Mapping) else data
+    if not isinstance(products, list) or not products:
+        raise FlowDataError(f"{path}: expected {{'products': [...]}} with at least one product")
+    ids: list[str] = []
+    for i, product in enumerate(products):
+        if not isinstance(product, Mapping) or not isinstance(product.get("id"), str):
+            raise FlowDataError(f"{path}: product #{i} has no string 'id'")
+        ids.append(product["id"])
+    return ids
+
+
+@lru_cache(maxsize=1)
+def default_people() -> tuple[dict[str, Any], ...]:
+    return tuple(load_people())
+
+
+@lru_cache(maxsize=1)
+def default_products() -> tuple[str, ...]:
+    return tuple(load_product_ids())
+
+
+def as_list(values: Sequence[str] | str) -> list[str]:
+    return [values] if isinstance(values, str) else list(values)
