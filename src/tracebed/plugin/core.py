@@ -1,1 +1,211 @@
-"""pytest plugin module (core)."""
+"""pytest plugin (core): `--tracebed-*` options, the `span_sink`, `demo_stack` and `shop`
+fixtures, and the `flags` and `flow` markers.
+
+With pytest-xdist every worker gets its own sink and its own stack on free ports (session
+fixtures are per worker): workers never see each other's spans or flag switches, at the price
+of one stack start per worker.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
+from tracebed.plugin.harness import DemoStack, StackOptions, start_demo_stack
+from tracebed.plugin.report import attach_trace, attach_trace_id, set_timeline, set_trace_source
+
+# name: (help, default, type) — each is `--tracebed-NAME` on the command line and
+# `tracebed_NAME` in pytest.ini / pyproject.toml; the command line wins.
+OPTIONS: dict[str, tuple[str, Any, str]] = {
+    "stack": (
+        "stack backend: local (reference stack, no Docker), compose, external",
+        "local",
+        "string",
+    ),
+    "compose": (
+        "compose file(s) for the compose/external backends, merged in order",
+        None,
+        "linelist",
+    ),
+    "env-file": ("env file for compose interpolation", None, "string"),
+    "frontend-url": ("front door of an external stack, e.g. http://127.0.0.1:8080", None, "string"),
+    "until": ("start tiers only up to this one (number, name or service)", None, "string"),
+    "sink-host": (
+        "address the sink listens on (0.0.0.0 / docker bridge for compose)",
+        "127.0.0.1",
+        "string",
+    ),
+    "sink-grpc-port": ("OTLP/gRPC port of the sink (0: any free port)", "0", "string"),
+    "sink-http-port": ("OTLP/HTTP + query API port of the sink (0: any free port)", "0", "string"),
+    "sink-max-spans": ("sink memory bound in spans", str(DEFAULT_MAX_SPANS), "string"),
+    "keep-stack": (
+        "leave the stack running after the session (stop it with `tracebed down`)",
+        False,
+        "bool",
+    ),
+    "trace-timeout": (
+        "seconds a test waits for a trace before failing with its tree",
+        "30",
+        "string",
+    ),
+    "flag-settle": (
+        "seconds to wait after a flag switch is served, for SDK flag caches",
+        "0",
+        "string",
+    ),
+}
+
+_RESULTS_KEY = pytest.StashKey[list[Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tracebed", "tracebed: trace-based tests of the OpenTelemetry Demo")
+    for name, (help_text, default, kind) in OPTIONS.items():
+        dest = "tracebed_" + name.replace("-", "_")
+        if kind == "bool":
+            group.addoption(
+                f"--tracebed-{name}", action="store_true", default=None, dest=dest, help=help_text
+            )
+        elif kind == "linelist":
+            group.addoption(
+                f"--tracebed-{name}", action="append", default=None, dest=dest, help=help_text
+            )
+        else:
+            group.addoption(f"--tracebed-{name}", default=None, dest=dest, help=help_text)
+        parser.addini(dest, help_text, type=kind, default=default)  # type: ignore[arg-type]
+
+
+def option(config: pytest.Config, name: str) -> Any:
+    """The command line's value, else the ini file's, else the default."""
+    dest = "tracebed_" + name.replace("-", "_")
+    value = config.getoption(dest)
+    return value if value is not None else config.getini(dest)
+
+
+def stack_options(config: pytest.Config) -> StackOptions:
+    kind = option(config, "stack")
+    if kind not in ("local", "compose", "external"):
+        raise pytest.UsageError(
+            f"--tracebed-stack must be local, compose or external, not {kind!r}"
+        )
+    return StackOptions(
+        kind=kind,
+        compose_files=tuple(option(config, "compose") or ()),
+        env_file=option(config, "env-file"),
+        frontend_url=option(config, "frontend-url"),
+        until=option(config, "until"),
+        keep=bool(option(config, "keep-stack")),
+        flag_settle=float(option(config, "flag-settle")),
+    )
+
+
+def trace_timeout(config: pytest.Config) -> float:
+    return float(option(config, "trace-timeout"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "flags(**flags): switch demo feature flags (flag=variant, e.g. paymentFailure='100%') "
+        "through the flag service for this test, restoring them afterwards",
+    )
+    config.addinivalue_line("markers", "flow: a test that drives shop flows through the front door")
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def span_sink(pytestconfig: pytest.Config) -> Iterator[Sink]:
+    """The OTLP sink the stack's collector exports to (session-wide; free ports by default)."""
+    sink = Sink(
+        host=option(pytestconfig, "sink-host"),
+        grpc_port=int(option(pytestconfig, "sink-grpc-port")),
+        http_port=int(option(pytestconfig, "sink-http-port")),
+        max_spans=int(option(pytestconfig, "sink-max-spans")),
+    ).start()
+    set_trace_source(pytestconfig, sink.store)
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_stack(pytestconfig: pytest.Config, span_sink: Sink) -> Iterator[DemoStack]:
+    """The stack under test, brought up tier by tier once per session (per xdist worker)."""
+    options = stack_options(pytestconfig)
+    workdir = Path(tempfile.mkdtemp(prefix="tracebed-stack-"))
+    stack = start_demo_stack(options, span_sink, workdir)
+    set_timeline(pytestconfig, stack.gantt_rows)
+    try:
+        yield stack
+    finally:
+        if options.keep and stack.stack is not None:
+            stack.stack.detach(frontend_url=stack.frontend_url)
+            print(
+                f"\ntracebed: stack kept running at {stack.frontend_url} (`tracebed down` stops it)"
+            )
+        else:
+            stack.stop()
+
+
+@pytest.fixture
+def shop(request: pytest.FixtureRequest, demo_stack: DemoStack, span_sink: Sink) -> Any:
+    """A shop client on the stack's front door; every request's trace id is recorded on the test."""
+    from tracebed.flows import ShopClient
+
+    results: list[Any] = request.node.stash.setdefault(_RESULTS_KEY, [])
+
+    def on_result(result: Any) -> None:
+        results.append(result)
+        attach_trace_id(request, result.trace_id)
+
+    meta_ofrep = demo_stack.flags.ofrep_url if demo_stack.flags else None
+    return ShopClient(
+        demo_stack.frontend_url,
+        sink_store=span_sink.store,
+        timeout=trace_timeout(request.config),
+        ofrep_url=meta_ofrep,
+        on_result=on_result,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _tracebed_flags(request: pytest.FixtureRequest) -> Iterator[None]:
+    marker = request.node.get_closest_marker("flags")
+    if marker is None:
+        yield
+        return
+    flags = {**(dict(marker.args[0]) if marker.args else {}), **marker.kwargs}
+    stack: DemoStack = request.getfixturevalue("demo_stack")
+    if stack.flags is None:
+        pytest.fail("@pytest.mark.flags needs a stack with a flag service", pytrace=False)
+    with stack.flags.switched(**flags):
+        yield
+
+
+# -- failure output: the flows a failed test drove, with their trace trees ---------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    results = item.stash.get(_RESULTS_KEY, None)
+    if results and call.when == "call":  # before the report plugin looks at the item
+        for result in results:
+            if result.fetched is not None:
+                attach_trace(item, result.fetched)
+    report = yield
+    if results and report.failed and call.when == "call":
+        for result in results[-5:]:
+            snapshot = getattr(result.source, "trace", None)  # what arrived, without waiting
+            if result.fetched is None and callable(snapshot):
+                result.fetched = snapshot(result.trace_id)
+        text = "\n\n".join(r.describe() for r in results[-5:])
+        report.sections.append(("tracebed: flows this test drove", text))
+    return report
