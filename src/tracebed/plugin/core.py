@@ -8,6 +8,7 @@ of one stack start per worker.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,7 +142,12 @@ def demo_stack(pytestconfig: pytest.Config, span_sink: Sink) -> Iterator[DemoSta
     """The stack under test, brought up tier by tier once per session (per xdist worker)."""
     options = stack_options(pytestconfig)
     workdir = Path(tempfile.mkdtemp(prefix="tracebed-stack-"))
-    stack = start_demo_stack(options, span_sink, workdir)
+    # Capture off while starting, so the live tier table reaches a terminal (it stays quiet
+    # when stdout is not one).
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+    with suspended:
+        stack = start_demo_stack(options, span_sink, workdir)
     set_timeline(pytestconfig, stack.gantt_rows)
     try:
         yield stack

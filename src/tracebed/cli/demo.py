@@ -1,0 +1,138 @@
+"""`tracebed demo`: the main job — stack up tier by tier, the bundled suite, report, summary."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from rich.console import Console
+from rich.table import Table
+
+from tracebed.plugin.report import TIMELINE_KEY, trace_ids_of
+
+SUITE = "tracebed.suites.otel_demo"
+
+
+class _Summary:
+    """A pytest plugin object that remembers what the summary needs."""
+
+    def __init__(self) -> None:
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.timeline: list[Any] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        entry = self.tests.setdefault(report.nodeid, {"outcome": "passed", "trace_ids": []})
+        if report.failed:
+            entry["outcome"] = "failed" if report.when == "call" else "error"
+        elif report.skipped and entry["outcome"] == "passed":
+            entry["outcome"] = "skipped"
+        for name, value in report.user_properties:
+            if name == "tracebed.trace_id" and value not in entry["trace_ids"]:
+                entry["trace_ids"].append(value)
+
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        entry = self.tests.setdefault(item.nodeid, {"outcome": "passed", "trace_ids": []})
+        for trace_id in trace_ids_of(item):
+            if trace_id not in entry["trace_ids"]:
+                entry["trace_ids"].append(trace_id)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        rows = session.config.stash.get(TIMELINE_KEY, None)
+        if rows is not None:
+            self.timeline = list(rows() if callable(rows) else rows)
+
+
+def _print_summary(console: Console, summary: _Summary, report_dir: Path, code: int) -> None:
+    if summary.timeline:
+        tiers: dict[int, list[str]] = defaultdict(list)
+        for service, tier, _start, ready, status in summary.timeline:
+            when = f"{ready:.2f}s" if ready is not None else status
+            tiers[tier].append(f"{service} {when}")
+        table = Table(title="startup (ready, seconds from the first start)", show_lines=False)
+        table.add_column("tier", justify="right")
+        table.add_column("services")
+        for tier in sorted(tiers):
+            table.add_row(str(tier), ", ".join(tiers[tier]))
+        console.print(table)
+    table = Table(title="flows and checks")
+    table.add_column("test")
+    table.add_column("verdict")
+    table.add_column("trace ids")
+    colours = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
+    for nodeid, entry in summary.tests.items():
+        name = nodeid.split("::", 1)[-1]
+        verdict = entry["outcome"]
+        ids = entry["trace_ids"]
+        shown = ", ".join(ids[:2]) + (f" (+{len(ids) - 2})" if len(ids) > 2 else "")
+        table.add_row(name, f"[{colours.get(verdict, 'white')}]{verdict}[/]", shown)
+    console.print(table)
+    index = report_dir / "index.html"
+    if index.exists():
+        console.print(f"report: {index.resolve()}")
+    outcome = "all passed" if code == 0 else f"FAILED (pytest exit code {code})"
+    console.print(f"tracebed demo: {outcome}")
+
+
+@click.command("demo", context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--stack",
+    type=click.Choice(["local", "compose", "external"]),
+    default="local",
+    show_default=True,
+    help="local: the built-in reference stack (no Docker); compose: --compose files; "
+    "external: an already running stack at --frontend-url.",
+)
+@click.option("--compose", "-f", multiple=True, help="Compose file(s), merged in order.")
+@click.option("--frontend-url", default=None, help="Front door of an external stack.")
+@click.option(
+    "--report",
+    "report_dir",
+    default="tracebed-report",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the HTML report, OTLP/JSON traces and JUnit XML go.",
+)
+@click.option("--keep", is_flag=True, help="Leave the stack running afterwards (`tracebed down`).")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def command(
+    stack: str,
+    compose: tuple[str, ...],
+    frontend_url: str | None,
+    report_dir: str,
+    keep: bool,
+    pytest_args: tuple[str, ...],
+) -> None:
+    """Run the main job: start the stack tier by tier with live progress, drive the shop,
+    verify call chains, startup order and contracts (the bundled suite), write the HTML
+    report, print a summary and stop the stack. Exits 0 only if everything passed.
+
+    Extra arguments go to pytest (e.g. `tracebed demo -- -k checkout -x`).
+    """
+    report = Path(report_dir)
+    args = [
+        "--pyargs",
+        SUITE,
+        "-p",
+        "no:cacheprovider",
+        f"--tracebed-stack={stack}",
+        f"--tracebed-report={report}",
+        f"--junitxml={report / 'junit.xml'}",
+        "-o",
+        "console_output_style=classic",
+        "-q",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",  # this process imported tracebed first
+    ]
+    args += [f"--tracebed-compose={path}" for path in compose]
+    if frontend_url:
+        args.append(f"--tracebed-frontend-url={frontend_url}")
+    if keep:
+        args.append("--tracebed-keep-stack")
+    args += list(pytest_args)
+    summary = _Summary()
+    code = int(pytest.main(args, plugins=[summary]))
+    _print_summary(Console(stderr=False), summary, report, code)
+    raise SystemExit(code)

@@ -1,0 +1,5 @@
+"""The bundled suite for any demo-shaped stack: `pytest --pyargs tracebed.suites.otel_demo`.
+
+What it checks: every service became ready after its dependencies, tier by tier; each shop
+flow's call chain (expected chains are data, in fixtures/chains/); each service's spans.
+"""
