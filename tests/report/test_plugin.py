@@ -67,10 +67,25 @@ def test_bad_id(request):
 """
 
 
+# Stands in for the core plugin, which adds the flows a failed test drove as a report section.
+INNER_CONFTEST = """
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        report.sections.append(("tracebed: flows this test drove", "POST /api/checkout -> 500"))
+    return report
+"""
+
+
 def run_pytest(
-    tmp_path: Path, *args: str, timeout: float = 120
+    tmp_path: Path, *args: str, source: str = INNER, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_inner.py").write_text(textwrap.dedent(INNER), encoding="utf-8")
+    (tmp_path / "test_inner.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    (tmp_path / "conftest.py").write_text(INNER_CONFTEST, encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTEST_XDIST_WORKER", None)
@@ -114,6 +129,9 @@ def test_report_pages_index_and_junit_properties(tmp_path: Path) -> None:
     failing = (report / "tests" / f"{slug('test_inner.py::test_payment_failure')}.html").read_text()
     assert '<span class="outcome failed">failed</span>' in failing
     assert "AssertionError: payment failed" in failing  # the failure text is on the page
+    assert (
+        "tracebed: flows this test drove" in failing and "POST /api/checkout -&gt; 500" in failing
+    )
     spans = read_otlp_json(
         report / "tests" / f"{slug('test_inner.py::test_payment_failure')}.1.otlp.json"
     )
@@ -186,3 +204,22 @@ def test_xdist_workers_write_pages_and_the_controller_the_index(tmp_path: Path) 
     assert '<span class="outcome failed">1 failed</span>' in index
     assert "1" * 32 in index and "2" * 32 in index
     assert 'data-service="kafka"' in index  # the Gantt came over from a worker
+
+
+UNWRITABLE = """
+from tracebed.model import Span, Trace
+from tracebed.plugin.report import attach_trace
+
+
+def test_odd_attribute(request):
+    span = Span("3" * 32, "4" * 16, "odd", attributes={"when": object()})
+    attach_trace(request, Trace(span.trace_id, [span]))
+"""
+
+
+def test_a_page_that_cannot_be_written_does_not_hide_results(tmp_path: Path) -> None:
+    result = run_pytest(tmp_path, "--tracebed-report", "report", source=UNWRITABLE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test_odd_attribute: page not written: cannot write object value" in result.stdout
+    index = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert "test_inner.py::test_odd_attribute" in index and "1 passed" in index

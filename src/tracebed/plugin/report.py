@@ -24,6 +24,7 @@ import pytest
 
 from tracebed.model.trace import Trace
 from tracebed.report.gantt import GanttRow, coerce_rows
+from tracebed.report.html import IndexEntry
 from tracebed.report.writer import ReportedTest, ReportWriter
 
 TRACE_ID_PROPERTY = "tracebed.trace_id"
@@ -173,6 +174,7 @@ class ReportPlugin:
         self.is_worker = is_worker
         self.results: list[ReportedTest] = []
         self.index_path: Path | None = None
+        self.problems: list[str] = []
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -186,6 +188,15 @@ class ReportPlugin:
                 for r in phases
                 if r.failed and r.longreprtext
             )
+            # Sections other tracebed parts add to failures (e.g. the flows a test drove).
+            extra = [
+                f"----- {title} -----\n{content}"
+                for r in phases
+                if r.failed
+                for title, content in r.sections
+                if title.startswith("tracebed")
+            ]
+            longrepr = "\n\n".join([longrepr, *extra]) if longrepr else "\n\n".join(extra)
             if not longrepr:
                 longrepr = "\n".join(r.longreprtext for r in phases if r.skipped and r.longreprtext)
             self.results.append(
@@ -224,18 +235,36 @@ class ReportPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # A report that cannot be written must not hide the test results: say why, go on.
         source = self.config.stash.get(TRACE_SOURCE_KEY, None)
         entries = []
         for result in self.results:
-            self._refresh(result, source)
-            entries.append(self.writer.write_test(result))
+            try:
+                self._refresh(result, source)
+            except (OSError, ValueError, RuntimeError) as exc:
+                self.problems.append(f"{result.nodeid}: could not fetch its traces: {exc}")
+            try:
+                entries.append(self.writer.write_test(result))
+            except (OSError, ValueError, TypeError) as exc:
+                self.problems.append(f"{result.nodeid}: page not written: {exc}")
+                entries.append(IndexEntry(result.nodeid, result.outcome, result.duration_s))
+        try:
+            timeline = self._timeline()
+        except (ValueError, TypeError) as exc:
+            self.problems.append(f"startup timeline not drawn: {exc}")
+            timeline = []
         name = self.config.workerinput["workerid"] if self.is_worker else "main"  # type: ignore[attr-defined]
-        self.writer.write_manifest(name, entries, self._timeline())
-        if not self.is_worker:
-            all_entries, gantt = self.writer.read_manifests()
-            all_entries.sort(key=lambda entry: entry.nodeid)
-            self.index_path = self.writer.write_index(all_entries, gantt)
+        try:
+            self.writer.write_manifest(name, entries, timeline)
+            if not self.is_worker:
+                all_entries, gantt = self.writer.read_manifests()
+                all_entries.sort(key=lambda entry: entry.nodeid)
+                self.index_path = self.writer.write_index(all_entries, gantt)
+        except (OSError, ValueError) as exc:
+            self.problems.append(f"index not written: {exc}")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for problem in self.problems:
+            terminalreporter.write_line(f"tracebed report: {problem}", red=True)
         if self.index_path is not None:
             terminalreporter.write_sep("-", f"tracebed report: {self.index_path}")
