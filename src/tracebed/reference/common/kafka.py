@@ -26,7 +26,9 @@ def ensure_topic(bootstrap: str, topic: str = ORDERS_TOPIC, *, timeout: float = 
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            meta = admin.list_topics(topic=topic, timeout=2)
+            # Ask for all topics: a metadata request naming the topic would make the
+            # broker auto-create it (Tansu with four partitions).
+            meta = admin.list_topics(timeout=2)
             found = meta.topics.get(topic)
             if found is not None and found.error is None and found.partitions:
                 return sorted(found.partitions)

@@ -91,11 +91,11 @@ def go_json(msg: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field, value in msg.ListFields():
         if field.message_type is not None:
-            if field.label == field.LABEL_REPEATED:
+            if field.is_repeated:
                 out[field.name] = [go_json(v) for v in value]
             else:
                 out[field.name] = go_json(value)
-        elif field.label == field.LABEL_REPEATED:
+        elif field.is_repeated:
             out[field.name] = list(value)
         else:
             out[field.name] = value
