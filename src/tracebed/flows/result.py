@@ -162,7 +162,10 @@ class FlowRun:
     @property
     def main(self) -> FlowResult:
         if not self.steps:
-            raise LookupError(f"{self.task} made no request")
+            raise LookupError(
+                f"{self.task} made no request (e.g. flood_home with its flag at 0): "
+                "there is no main result; check len(run) or run.steps"
+            )
         return self.steps[self.main_index]
 
     @property
