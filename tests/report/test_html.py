@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.report.factory import SpanMaker, checkout_trace, span_with_everything
-from tracebed.model import SpanKind, Trace
+from tracebed.model import Link, Span, SpanKind, SpanStore, Trace
 from tracebed.report.gantt import GanttRow, coerce_rows, render_gantt
 from tracebed.report.html import IndexEntry, TraceEntry, render_index, render_test_page
 from tracebed.report.servicemap import NODE_H, build_service_map, render_service_map
@@ -267,3 +267,23 @@ def test_body_head_truncates_and_handles_binary() -> None:
     assert body_head(None) == "(no body)" and body_head("") == "(empty body)"
     assert body_head({"a": 1}) == '{\n "a": 1\n}'
     assert body_head("{not json") == "{not json"
+
+
+def test_traces_linked_by_span_links_point_at_each_other() -> None:
+    producer = checkout_trace()
+    publish = producer.named("orders publish")[0]
+    consumer = Span(
+        "c" * 32,
+        "d" * 16,
+        "orders process",
+        resource={"service.name": "accounting"},
+        links=(Link(producer.trace_id, publish.span_id),),
+    )
+    store = SpanStore()
+    store.add_spans([*producer, consumer])
+    on_page = [store.trace(producer.trace_id), store.trace("c" * 32)]
+    page = render_test_page(nodeid="t", outcome="passed", duration_s=0.1, traces=on_page)
+    assert f'linked from <a href="#trace-{"c" * 32}">' in page
+    assert f'links to <a href="#trace-{producer.trace_id}">' in page
+    alone = render_test_page(nodeid="t", outcome="passed", duration_s=0.1, traces=on_page[1:])
+    assert f"links to <code>{producer.trace_id}</code>" in alone  # not on the page: no anchor

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 INNER = """
 import pytest
 from tests.report.factory import checkout_trace
-from tracebed.model import SpanStore
+from tracebed.model import Link, Span, SpanStore
 from tracebed.plugin.report import (
     TRACES_KEY, attach_trace, attach_trace_id, set_timeline, set_trace_source,
 )
@@ -37,7 +37,13 @@ def stack(pytestconfig):
     set_timeline(pytestconfig, [("kafka", 0, 0.0, 2.5, "ready"), ("cart", 1, 2.5, 3.1, "ready")])
     yield store
     # spans that arrive after the test that recorded the id (async consumers) still make it
-    store.add_spans(checkout_trace(trace_id=LATE_ID))
+    late = checkout_trace(trace_id=LATE_ID)
+    store.add_spans(late)
+    # ... and a consumer that started its own trace with a link back (found via the link)
+    store.add_spans([
+        Span("6" * 32, "7" * 16, "orders process", resource={"service.name": "accounting"},
+             links=(Link(LATE_ID, late.spans[0].span_id),))
+    ])
 
 
 def test_checkout(request):
@@ -142,6 +148,12 @@ def test_report_pages_index_and_junit_properties(tmp_path: Path) -> None:
         report / "tests" / f"{slug('test_inner.py::test_only_an_id')}.1.otlp.json"
     )
     assert {s.trace_id for s in late} == {"5" * 32} and len(late) == 21
+    linked = read_otlp_json(
+        report / "tests" / f"{slug('test_inner.py::test_only_an_id')}.2.otlp.json"
+    )
+    assert [(s.trace_id, s.name) for s in linked] == [("6" * 32, "orders process")]
+    only_id_page = (report / "tests" / f"{slug('test_inner.py::test_only_an_id')}.html").read_text()
+    assert f'linked from <a href="#trace-{"6" * 32}">' in only_id_page
 
     props = junit_properties(tmp_path / "junit.xml")
     assert props["test_checkout"] == ["1" * 32]

@@ -28,6 +28,7 @@ from tracebed.report.html import IndexEntry
 from tracebed.report.writer import ReportedTest, ReportWriter
 
 TRACE_ID_PROPERTY = "tracebed.trace_id"
+MAX_LINKED_TRACES = 10
 
 
 class TraceSource(Protocol):
@@ -226,6 +227,16 @@ class ReportPlugin:
                 result.traces.append(fresh)
             elif len(fresh) > len(old):
                 result.traces[result.traces.index(old)] = fresh
+            have[trace_id] = fresh
+        # Traces that link into the test's traces (e.g. a Kafka consumer that started its own
+        # trace) belong on the same page; a few are enough to show the hop.
+        for trace in list(result.traces):
+            for linked in trace.linked_spans()[:MAX_LINKED_TRACES]:
+                if linked.trace_id not in have:
+                    other = source.get_trace(linked.trace_id)
+                    if other is not None and len(other):
+                        result.traces.append(other)
+                        have[other.trace_id] = other
 
     def _timeline(self) -> list[GanttRow]:
         rows = self.config.stash.get(TIMELINE_KEY, ())

@@ -8,7 +8,7 @@ for copying into an issue and as the no-script view.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -152,7 +152,30 @@ def _legend(trace: Trace) -> str:
     return f'<div class="legend">{chips}</div>'
 
 
-def render_trace_section(trace: Trace, *, json_href: str | None = None, heading: str = "") -> str:
+def _trace_ref(trace_id: str, page_ids: Collection[str]) -> str:
+    code = f"<code>{escape(trace_id)}</code>"
+    return f'<a href="#trace-{escape(trace_id)}">{code}</a>' if trace_id in page_ids else code
+
+
+def _link_facts(trace: Trace, page_ids: Collection[str]) -> list[str]:
+    """Span links across traces (async consumers often start a trace of their own)."""
+    out_ids = dict.fromkeys(t for _, t, _ in trace.links_out() if t != trace.trace_id)
+    in_ids = dict.fromkeys(s.trace_id for s in trace.linked_spans())
+    facts = []
+    if out_ids:
+        facts.append("links to " + ", ".join(_trace_ref(t, page_ids) for t in out_ids))
+    if in_ids:
+        facts.append("linked from " + ", ".join(_trace_ref(t, page_ids) for t in in_ids))
+    return facts
+
+
+def render_trace_section(
+    trace: Trace,
+    *,
+    json_href: str | None = None,
+    heading: str = "",
+    page_ids: Collection[str] = (),
+) -> str:
     """One trace: summary line, waterfall host (filled by the script), service map, text tree."""
     tid = escape(trace.trace_id)
     errors = len(trace.errors)
@@ -166,6 +189,7 @@ def render_trace_section(trace: Trace, *, json_href: str | None = None, heading:
     ]
     if trace.orphans:
         facts.append(f"{len(trace.orphans)} orphan spans (parent not received)")
+    facts += _link_facts(trace, page_ids)
     if json_href:
         facts.append(f'<a href="{escape(json_href)}" class="json-link">OTLP/JSON</a>')
     title = escape(heading) + " " if heading else ""
@@ -184,7 +208,8 @@ def render_trace_section(trace: Trace, *, json_href: str | None = None, heading:
 
 def render_trace_page(traces: Sequence[Trace], *, title: str = "tracebed trace") -> str:
     """A page with just traces (for files read back by the CLI)."""
-    sections = "\n".join(render_trace_section(t) for t in traces)
+    ids = {t.trace_id for t in traces}
+    sections = "\n".join(render_trace_section(t, page_ids=ids) for t in traces)
     body = f"<header><h1>{escape(title)}</h1></header>\n<main>\n{sections}\n</main>"
     return _page(title, body, data={"traces": [trace_payload(t) for t in traces]})
 
@@ -202,7 +227,11 @@ def render_test_page(
 ) -> str:
     """The page of one test: outcome, failure text, and every trace it recorded."""
     hrefs = list(json_hrefs) + [None] * (len(traces) - len(json_hrefs))
-    sections = [render_trace_section(t, json_href=h) for t, h in zip(traces, hrefs, strict=False)]
+    ids = {t.trace_id for t in traces}
+    sections = [
+        render_trace_section(t, json_href=h, page_ids=ids)
+        for t, h in zip(traces, hrefs, strict=False)
+    ]
     for trace_id in missing_trace_ids:
         sections.append(
             f'<section class="trace missing" id="trace-{escape(trace_id)}"><h2>trace '
