@@ -10,6 +10,8 @@ import grpc
 import redis
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from tracebed.reference.common.config import ConfigError, env, grpc_target
 from tracebed.reference.common.flags import Flags
@@ -34,8 +36,14 @@ class CartStore:
         if not host or not port.isdigit():
             raise ConfigError(f"valkey address {addr!r} is not host:port")
         self.host, self.port = host, int(port)
+        # A few quick retries (the demo's client retries connects too), bounded well
+        # under a second so a failing store answers promptly.
         self.client = redis.Redis(
-            host=host, port=self.port, socket_connect_timeout=2, socket_timeout=2
+            host=host,
+            port=self.port,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 3),
         )
         self.tracer = trace.get_tracer("cart")
 
