@@ -124,15 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         ctx = TraceContext.parse(self.headers["traceparent"])
         path = self.path.split("?")[0]
-        if path.startswith("/api/products/"):  # as the demo's collector renames it
-            path = "/api/products/{productId}"
         self.server.sink.store.add_spans(
             [
                 Span(
                     trace_id=ctx.trace_id,
                     span_id=TraceContext.fresh().span_id,
                     parent_span_id=ctx.span_id,
-                    name=f"{self.command} {path}",
+                    # Named as Next.js names it: with the query string and the product id.
+                    name=f"{self.command} {self.path}",
                     kind=SpanKind.SERVER,
                     status=Status(StatusCode.UNSET),
                     attributes={"http.method": self.command, "http.status_code": 200},

@@ -11,7 +11,13 @@ from tests.regress.tracebuild import TraceBuilder, grpc_attrs
 from tracebed.model import Trace
 from tracebed.regress.diff import Change, ChangeKind, diff_sets, diff_shapes, render_changes
 from tracebed.regress.files import ShapeLoadError, load_shapes, write_shape
-from tracebed.regress.shape import TraceShape, normalise, value_type
+from tracebed.regress.shape import (
+    TraceShape,
+    demo_span_name,
+    keep_span_name,
+    normalise,
+    value_type,
+)
 
 
 def checkout_trace(
@@ -341,3 +347,16 @@ def test_bad_inputs_get_clear_errors(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(ShapeLoadError, match="no .json"):
         load_shapes(empty)
+
+
+def test_span_names_normalised_as_the_demo_collector_does() -> None:
+    assert demo_span_name("GET /api/products/OLJCESPC7Z?currencyCode=CHF") == (
+        "GET /api/products/{productId}"
+    )
+    assert demo_span_name("GET /api/recommendations?productIds=A,B") == "GET /api/recommendations"
+    assert demo_span_name("oteldemo.CartService/GetCart") == "oteldemo.CartService/GetCart"
+    b = TraceBuilder()
+    b.span("frontend", "GET /api/products/L9ECAV7KIM?currencyCode=", "server")
+    assert normalise(b.trace()).roots[0].name == "GET /api/products/{productId}"
+    kept = normalise(b.trace(), rename=keep_span_name).roots[0].name
+    assert kept == "GET /api/products/L9ECAV7KIM?currencyCode="

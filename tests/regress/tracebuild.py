@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from tracebed.model import Span, SpanKind, Status, StatusCode, Trace
+from tracebed.model import Event, Span, SpanKind, Status, StatusCode, Trace
 
 _ids = itertools.count(1)
 
@@ -45,6 +45,10 @@ class TraceBuilder:
             )
         )
         return span_id
+
+    def event(self, span_id: str, name: str, attrs: dict[str, Any] | None = None) -> None:
+        span = next(s for s in self.spans if s.span_id == span_id)
+        span.events = (*span.events, Event(name, span.start_ns, dict(attrs or {})))
 
     def trace(self) -> Trace:
         return Trace(self.trace_id, self.spans)

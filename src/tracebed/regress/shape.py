@@ -12,7 +12,8 @@ not part of the shape's contract (the diff ignores counts unless asked).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,26 @@ DEFAULT_STABLE_KEYS: tuple[str, ...] = (
     "network.transport",
     "peer.service",
 )
+
+
+# The demo's collector renames spans before export (otelcol-config.yml `transform`): Next.js
+# puts the query string, and so ids, into span names. Shapes apply the same two rules, so
+# that traces exported without that processor (the Tracetest overlay, the reference stack's
+# collector) give the same, stable names.
+_QUERY = re.compile(r"\?.*", re.DOTALL)
+_PRODUCT_PAGE = re.compile(r"^GET /api/products/.*$", re.DOTALL)
+
+SpanNamer = Callable[[str], str]
+
+
+def demo_span_name(name: str) -> str:
+    """A span name as the demo 2.0.2 collector's transform processor leaves it."""
+    name = _QUERY.sub("", name)
+    return _PRODUCT_PAGE.sub("GET /api/products/{productId}", name)
+
+
+def keep_span_name(name: str) -> str:
+    return name
 
 
 def value_type(value: Any) -> str:
@@ -221,10 +242,10 @@ class TraceShape:
         )
 
 
-def _node(span: Span, stable: frozenset[str]) -> SpanShape:
+def _node(span: Span, stable: frozenset[str], rename: SpanNamer) -> SpanShape:
     return SpanShape(
         service=span.service,
-        name=span.name,
+        name=rename(span.name),
         kind=span.kind.label,
         status=span.status.code.name.lower(),
         attributes={k: value_type(v) for k, v in span.attributes.items()},
@@ -276,15 +297,22 @@ def trace_edges(trace: Trace) -> set[EdgeShape]:
 
 
 def normalise(
-    trace: Trace, flow: str = "", stable_keys: Iterable[str] = DEFAULT_STABLE_KEYS
+    trace: Trace,
+    flow: str = "",
+    stable_keys: Iterable[str] = DEFAULT_STABLE_KEYS,
+    rename: SpanNamer = demo_span_name,
 ) -> TraceShape:
-    """The shape of `trace`. Orphans (parent never received) are tops, like roots."""
+    """The shape of `trace`. Orphans (parent never received) are tops, like roots.
+
+    `rename` normalises span names (default: the demo collector's rules, see
+    `demo_span_name`; `keep_span_name` keeps them as they are).
+    """
     keys = tuple(stable_keys)
     stable = frozenset(keys)
 
     def build(span: Span, seen: set[str]) -> SpanShape:
         seen.add(span.span_id)
-        node = _node(span, stable)
+        node = _node(span, stable, rename)
         kids = [build(c, seen) for c in trace.children(span) if c.span_id not in seen]
         node.children = _merge_siblings(kids)
         return node
@@ -297,11 +325,14 @@ def normalise(
 
 
 def normalise_many(
-    traces: Iterable[Trace], flow: str = "", stable_keys: Iterable[str] = DEFAULT_STABLE_KEYS
+    traces: Iterable[Trace],
+    flow: str = "",
+    stable_keys: Iterable[str] = DEFAULT_STABLE_KEYS,
+    rename: SpanNamer = demo_span_name,
 ) -> TraceShape:
     """One shape for a flow that made several traces (one per HTTP request it sent)."""
     keys = tuple(stable_keys)
-    shapes = [normalise(t, flow, keys) for t in traces]
+    shapes = [normalise(t, flow, keys, rename) for t in traces]
     roots = _merge_siblings([r for s in shapes for r in s.roots])
     edges = {e for s in shapes for e in s.edges}
     return TraceShape(flow=flow, roots=roots, edges=edges, stable_keys=keys)
@@ -316,6 +347,8 @@ __all__ = [
     "TraceShape",
     "normalise",
     "normalise_many",
+    "demo_span_name",
+    "keep_span_name",
     "trace_edges",
     "value_type",
 ]

@@ -1,0 +1,178 @@
+"""`tracebed contract`: draft contracts from traces, check traces, compare calls with depends_on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tracebed.contracts.check import check_trace
+from tracebed.contracts.deps import (
+    DEMO_ALIASES,
+    analyse_dependencies,
+    contract_calls,
+    declared_dependencies,
+    observed_calls,
+)
+from tracebed.contracts.draft import draft_contract
+from tracebed.contracts.model import ContractError, dump_contract, load_contracts
+from tracebed.contracts.sources import TraceSourceError, traces_from_files, traces_from_sink
+from tracebed.model import Trace
+
+
+def _traces(files: tuple[Path, ...], sink: str | None, limit: int) -> list[Trace]:
+    if not files and not sink:
+        raise click.UsageError("give OTLP/JSON trace files, or --sink URL of a running sink")
+    try:
+        traces = traces_from_files(files) if files else []
+        if sink:
+            traces += traces_from_sink(sink, limit=limit)
+    except TraceSourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not traces:
+        raise click.ClickException("no traces found")
+    return traces
+
+
+def _topology(compose: tuple[Path, ...]) -> dict[str, set[str]]:
+    from tracebed.stack.topology import Topology
+
+    try:
+        return declared_dependencies(Topology.from_compose(list(compose)))
+    except Exception as exc:  # the stack layer's errors name the file and the problem
+        raise click.ClickException(f"cannot read the topology: {exc}") from None
+
+
+_files = click.argument(
+    "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+_sink = click.option("--sink", help="HTTP query API of a running sink (all traces it holds).")
+_limit = click.option(
+    "--limit", type=int, default=200, show_default=True, help="Traces from the sink."
+)
+_compose = click.option(
+    "--compose",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Compose file(s) of the stack (repeatable), for declared dependencies.",
+)
+
+
+@click.group("contract")
+def command() -> None:
+    """Service contracts: spans per operation, outgoing calls, declared dependencies."""
+
+
+@command.command("draft")
+@click.argument("service")
+@_files
+@_sink
+@_limit
+@_compose
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+def draft(
+    service: str,
+    files: tuple[Path, ...],
+    sink: str | None,
+    limit: int,
+    compose: tuple[Path, ...],
+    output: Path | None,
+) -> None:
+    """Draft SERVICE's contract from observed traces (OTLP/JSON FILES or --sink), to review."""
+    traces = _traces(files, sink, limit)
+    declared = _topology(compose) if compose else {}
+    if compose and service not in declared:
+        raise click.ClickException(f"service {service!r} is not in the compose topology")
+    try:
+        contract = draft_contract(
+            service,
+            traces,
+            depends_on=declared.get(service, ()),
+            known_services=declared or {s.service for t in traces for s in t},
+            aliases=DEMO_ALIASES,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    text = f"# {contract.description}\n" + dump_contract(contract)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{service}: {len(contract.operations)} operation(s) -> {output}")
+
+
+@command.command("check")
+@click.argument("contracts", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_files
+@_sink
+@_limit
+@click.option("--lenient-calls", is_flag=True, help="Allow calls the contracts do not list.")
+def check(
+    contracts: Path, files: tuple[Path, ...], sink: str | None, limit: int, lenient_calls: bool
+) -> None:
+    """Check traces against the CONTRACTS directory; exit 1 on any violation."""
+    try:
+        loaded = load_contracts(contracts)
+    except ContractError as exc:
+        raise click.ClickException(str(exc)) from None
+    traces = _traces(files, sink, limit)
+    failed = 0
+    checked = 0
+    for trace in traces:
+        for result in check_trace(loaded, trace, strict_calls=not lenient_calls):
+            checked += 1
+            if not result.ok:
+                failed += 1
+                click.echo(result.explain() + "\n")
+    click.echo(f"{checked} operation check(s) in {len(traces)} trace(s), {failed} failed")
+    if checked == 0:
+        raise click.ClickException("no operation of any contract appears in these traces")
+    if failed:
+        raise SystemExit(1)
+
+
+@command.command("deps")
+@_compose
+@click.option(
+    "--contracts",
+    "contracts_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Take the runtime calls from these contracts.",
+)
+@_files
+@_sink
+@_limit
+def deps(
+    compose: tuple[Path, ...],
+    contracts_dir: Path | None,
+    files: tuple[Path, ...],
+    sink: str | None,
+    limit: int,
+) -> None:
+    """Runtime calls against compose depends_on: start-order races and unused dependencies.
+
+    Calls come from contracts (--contracts) and/or observed traces (FILES, --sink).
+    Exits 1 when a runtime call has no declared (even transitive) dependency.
+    """
+    if not compose:
+        raise click.UsageError("--compose is required")
+    declared = _topology(compose)
+    calls: set[tuple[str, str]] = set()
+    callers: set[str] = set()
+    if contracts_dir is not None:
+        try:
+            loaded = load_contracts(contracts_dir)
+        except ContractError as exc:
+            raise click.ClickException(str(exc)) from None
+        calls |= contract_calls(loaded.values())
+        callers |= set(loaded)
+    if files or sink:
+        observed = observed_calls(_traces(files, sink, limit), declared, DEMO_ALIASES)
+        calls |= observed
+        callers |= {a for a, _ in observed}
+    if not calls:
+        raise click.UsageError("give --contracts and/or traces (FILES or --sink)")
+    report = analyse_dependencies(calls, declared, callers=callers)
+    click.echo(report.explain())
+    if not report.ok:
+        raise SystemExit(1)
