@@ -53,8 +53,10 @@ class Readiness:
             chosen = Path(os.environ["TRACEBED_READINESS"])
         elif Path("fixtures/readiness.yaml").is_file():
             chosen = Path("fixtures/readiness.yaml")
-        out = cls(defaults=dict(base.get("defaults") or {}),
-                  services={k: dict(v) for k, v in (base.get("services") or {}).items()})
+        out = cls(
+            defaults=dict(base.get("defaults") or {}),
+            services={k: dict(v) for k, v in (base.get("services") or {}).items()},
+        )
         if chosen is not None:
             over = _read_readiness(chosen)
             out.defaults.update(over.get("defaults") or {})
@@ -66,8 +68,10 @@ class Readiness:
     def from_dict(cls, data: Mapping[str, Any]) -> Readiness:
         """Built-in defaults plus overrides given as a dict (same shape as the YAML file)."""
         base = _read_readiness(DEFAULTS_FILE)
-        out = cls(defaults=dict(base.get("defaults") or {}),
-                  services={k: dict(v) for k, v in (base.get("services") or {}).items()})
+        out = cls(
+            defaults=dict(base.get("defaults") or {}),
+            services={k: dict(v) for k, v in (base.get("services") or {}).items()},
+        )
         out.defaults.update(data.get("defaults") or {})
         out.overrides = {k: dict(v or {}) for k, v in (data.get("services") or {}).items()}
         return out
@@ -78,15 +82,19 @@ class Readiness:
         out.setdefault("interval_s", 0.05)
         out.setdefault("max_interval_s", 0.5)
         out.setdefault("attempt_timeout_s", 2.0)
-        for source in (self.services.get(service, {}), probe.params,
-                       self.overrides.get(service, {})):
+        for source in (
+            self.services.get(service, {}),
+            probe.params,
+            self.overrides.get(service, {}),
+        ):
             for k in TIMING_KEYS:
                 if k in source:
                     out[k] = float(source[k])
         return out
 
-    def choose(self, svc: ServiceDef, env: Mapping[str, str],
-               awaited_completion: bool = False) -> ProbeSpec:
+    def choose(
+        self, svc: ServiceDef, env: Mapping[str, str], awaited_completion: bool = False
+    ) -> ProbeSpec:
         if svc.probe is not None:
             return svc.probe
         over = self.overrides.get(svc.name, {})
@@ -145,8 +153,9 @@ def _read_readiness(path: Path) -> dict[str, Any]:
 class Target(Protocol):
     """What a check needs from the backend: where the service is, and how it is doing."""
 
-    def address(self, service: ServiceDef, port: int | None, host: str | None
-                ) -> tuple[str, int]: ...
+    def address(
+        self, service: ServiceDef, port: int | None, host: str | None
+    ) -> tuple[str, int]: ...
 
     def health(self, service: ServiceDef) -> str | None: ...
 
@@ -154,12 +163,12 @@ class Target(Protocol):
 
     def is_up(self, service: ServiceDef) -> bool: ...
 
-    def run_healthcheck(self, service: ServiceDef, hc: Healthcheck,
-                        timeout_s: float) -> tuple[bool, str]: ...
+    def run_healthcheck(
+        self, service: ServiceDef, hc: Healthcheck, timeout_s: float
+    ) -> tuple[bool, str]: ...
 
 
-def check(probe: ProbeSpec, svc: ServiceDef, target: Target, timeout_s: float
-          ) -> tuple[bool, str]:
+def check(probe: ProbeSpec, svc: ServiceDef, target: Target, timeout_s: float) -> tuple[bool, str]:
     p = probe.params
     try:
         if probe.type == "started":
@@ -189,8 +198,7 @@ def check(probe: ProbeSpec, svc: ServiceDef, target: Target, timeout_s: float
             return _kafka(str(bootstrap), timeout_s)
         host, port = target.address(svc, _int(p.get("port")), p.get("host"))
         if probe.type == "tcp":
-            with socket.create_connection((host, port), timeout=timeout_s):
-                return True, f"connected to {host}:{port}"
+            return _tcp(host, port, timeout_s)
         if probe.type == "grpc":
             return _grpc(host, port, str(p.get("service", "")), timeout_s)
         if probe.type == "redis":
@@ -204,10 +212,23 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _tcp(host: str, port: int, timeout_s: float) -> tuple[bool, str]:
+    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+        # Docker's userland proxy accepts on a published port even when nothing listens in
+        # the container, then closes at once. A peer that closes immediately is not ready.
+        sock.settimeout(0.05)
+        try:
+            data = sock.recv(1)
+        except TimeoutError:
+            return True, f"connected to {host}:{port}"
+        if data == b"":
+            return False, f"{host}:{port} accepted and closed at once (nothing behind a proxy?)"
+        return True, f"connected to {host}:{port}"
+
+
 def _run_command(args: list[str], timeout_s: float) -> tuple[bool, str]:
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s,
-                              check=False)
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
         return False, f"command timed out after {timeout_s}s"
     except FileNotFoundError as exc:
@@ -223,8 +244,9 @@ def probe_url(p: Mapping[str, Any], svc: ServiceDef, target: Target) -> str:
     return f"http://{host}:{port}{p.get('path', '/')}"
 
 
-def _http(p: Mapping[str, Any], svc: ServiceDef, target: Target, timeout_s: float
-          ) -> tuple[bool, str]:
+def _http(
+    p: Mapping[str, Any], svc: ServiceDef, target: Target, timeout_s: float
+) -> tuple[bool, str]:
     import requests
 
     url = probe_url(p, svc, target)
@@ -255,8 +277,9 @@ def _grpc(host: str, port: int, service: str, timeout_s: float) -> tuple[bool, s
 def _redis(host: str, port: int, timeout_s: float) -> tuple[bool, str]:
     import redis
 
-    client = redis.Redis(host=host, port=port, socket_timeout=timeout_s,
-                         socket_connect_timeout=timeout_s)
+    client = redis.Redis(
+        host=host, port=port, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+    )
     try:
         return bool(client.ping()), f"PING {host}:{port} -> PONG"
     except redis.RedisError as exc:
@@ -274,10 +297,14 @@ def _kafka(bootstrap: str, timeout_s: float) -> tuple[bool, str]:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap,
-                         "socket.timeout.ms": max(100, int(timeout_s * 1000)),
-                         "socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000))},
-                        logger=_quiet_kafka)
+    admin = AdminClient(
+        {
+            "bootstrap.servers": bootstrap,
+            "socket.timeout.ms": max(100, int(timeout_s * 1000)),
+            "socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000)),
+        },
+        logger=_quiet_kafka,
+    )
     try:
         meta = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:

@@ -32,8 +32,9 @@ def compose_command() -> list[str]:
     """`docker compose` when the v2 plugin answers, else `docker-compose` (v1)."""
     if shutil.which("docker"):
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            res = subprocess.run(["docker", "compose", "version"], capture_output=True,
-                                 timeout=20, check=False)
+            res = subprocess.run(
+                ["docker", "compose", "version"], capture_output=True, timeout=20, check=False
+            )
             if res.returncode == 0:
                 return ["docker", "compose"]
     if shutil.which("docker-compose"):
@@ -46,8 +47,13 @@ def docker_available() -> tuple[bool, str]:
     if not shutil.which("docker"):
         return False, "the docker CLI is not installed"
     try:
-        res = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                             capture_output=True, text=True, timeout=20, check=False)
+        res = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"docker info failed: {exc}"
     if res.returncode != 0:
@@ -56,15 +62,21 @@ def docker_available() -> tuple[bool, str]:
 
 
 def _docker(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 class ComposeBackend(Backend):
     name = "compose"
 
-    def __init__(self, project_name: str | None = None, command: list[str] | None = None,
-                 grace_s: float = 5.0, up_timeout_s: float = 600.0) -> None:
+    def __init__(
+        self,
+        project_name: str | None = None,
+        command: list[str] | None = None,
+        grace_s: float = 5.0,
+        up_timeout_s: float = 600.0,
+    ) -> None:
         self.project_name = project_name
         self._command = command
         self.grace_s = grace_s
@@ -85,10 +97,12 @@ class ComposeBackend(Backend):
         self.project_name = self.project_name or f"tracebed-{run_id}"
         run_dir.mkdir(parents=True, exist_ok=True)
         owner = f"{os.getpid()}:{proc_start_time(os.getpid())}"
-        override = {"services": {
-            name: {"labels": {LABEL_RUN: run_id, LABEL_OWNER: owner}}
-            for name in topology.services
-        }}
+        override = {
+            "services": {
+                name: {"labels": {LABEL_RUN: run_id, LABEL_OWNER: owner}}
+                for name in topology.services
+            }
+        }
         self.override_file = run_dir / "tracebed-labels.compose.yml"
         self.override_file.write_text(yaml.safe_dump(override))
         self.base_args = [*self.command, "-p", self.project_name]
@@ -101,10 +115,15 @@ class ComposeBackend(Backend):
             self.base_args += ["--profile", p]
         self.project_dir = str(topology.compose_files[0].parent)
 
-    def _compose(self, args: list[str], timeout: float = 120
-                 ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.base_args, *args], capture_output=True, text=True,
-                              timeout=timeout, check=False, cwd=self.project_dir)
+    def _compose(self, args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.base_args, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=self.project_dir,
+        )
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -118,8 +137,10 @@ class ComposeBackend(Backend):
             raise ServiceStartError(names[0], f"`compose up` of {names} timed out") from None
         if res.returncode != 0:
             failed = next((n for n in names if n in res.stderr), names[0])
-            raise ServiceStartError(failed, f"`compose up -d --no-deps {' '.join(names)}` "
-                                            f"failed: {res.stderr.strip()[-800:]}")
+            raise ServiceStartError(
+                failed,
+                f"`compose up -d --no-deps {' '.join(names)}` failed: {res.stderr.strip()[-800:]}",
+            )
         for svc in services:
             cid = self._container(svc.name)
             if cid is None:
@@ -129,7 +150,10 @@ class ComposeBackend(Backend):
     def _container(self, service: str) -> str | None:
         if service in self._containers:
             return self._containers[service]
-        res = self._compose(["ps", "-q", service], timeout=60)
+        # The docker CLI answers much faster than `compose ps` (v1 is a Python program).
+        res = _docker(["ps", "-a", "-q", "--no-trunc",
+                       "--filter", f"label={PROJECT_LABEL}={self.project_name}",
+                       "--filter", f"label=com.docker.compose.service={service}"], timeout=60)
         ids = res.stdout.split()
         if res.returncode != 0 or not ids:
             return None
@@ -164,13 +188,13 @@ class ComposeBackend(Backend):
         health = ((info or {}).get("State") or {}).get("Health")
         return health.get("Status") if health else None
 
-    def run_healthcheck(self, service: ServiceDef, hc: Healthcheck, timeout_s: float
-                        ) -> tuple[bool, str]:
+    def run_healthcheck(
+        self, service: ServiceDef, hc: Healthcheck, timeout_s: float
+    ) -> tuple[bool, str]:
         status = self.health(service)
         return status == "healthy", f"docker health: {status or 'none'}"
 
-    def address(self, service: ServiceDef, port: int | None, host: str | None
-                ) -> tuple[str, int]:
+    def address(self, service: ServiceDef, port: int | None, host: str | None) -> tuple[str, int]:
         if host:
             return super().address(service, port, host)
         if port is None:
@@ -179,39 +203,43 @@ class ComposeBackend(Backend):
             port = service.ports[0].target
         key = (service.name, int(port))
         if key not in self._ports:
-            res = self._compose(["port", service.name, str(port)], timeout=30)
-            out = res.stdout.strip().splitlines()
-            if res.returncode != 0 or not out or ":" not in out[0]:
+            info = self._inspect(service) or {}
+            ports = ((info.get("NetworkSettings") or {}).get("Ports") or {})
+            bindings = ports.get(f"{port}/tcp") or []
+            if not bindings:
                 raise LookupError(f"{service.name}: container port {port} is not published")
-            h, p = out[0].rsplit(":", 1)
-            h = "127.0.0.1" if h in ("0.0.0.0", "::", "[::]", "") else h.strip("[]")
-            self._ports[key] = (h, int(p))
+            h = str(bindings[0].get("HostIp") or "")
+            h = "127.0.0.1" if h in ("0.0.0.0", "::", "") else h
+            self._ports[key] = (h, int(bindings[0]["HostPort"]))
         return self._ports[key]
 
     def log_tail(self, service: ServiceDef, lines: int = 40) -> list[str]:
+        cid = self._container(service.name)
+        if cid is None:
+            return []
         with contextlib.suppress(subprocess.TimeoutExpired):
-            res = self._compose(["logs", "--no-color", "--tail", str(lines), service.name],
-                                timeout=30)
-            out = []
-            for line in res.stdout.splitlines():
-                # v1 prefixes "name_1  | ", v2 "name-1  | ": keep the service's own text.
-                out.append(line.split(" | ", 1)[1] if " | " in line else line)
-            return [line for line in out if not line.startswith("Attaching to")][-lines:]
+            res = subprocess.run(["docker", "logs", "--tail", str(lines), cid],
+                                 capture_output=True, text=True, timeout=30, check=False)
+            # stdout and stderr arrive separately; for a tail, stdout then stderr is enough.
+            return (res.stdout.splitlines() + res.stderr.splitlines())[-lines:]
         return []
 
     def stop(self, services: list[ServiceDef]) -> None:
-        names = [s.name for s in services if s.name in self._started]
-        if names and not self._down:
+        ids = [cid for s in services if s.name in self._started
+               and (cid := self._container(s.name)) is not None]
+        if ids and not self._down:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self._compose(["stop", "-t", str(int(self.grace_s)), *names],
-                              timeout=self.grace_s + 60)
+                _docker(["stop", "-t", str(int(self.grace_s)), *ids],
+                        timeout=self.grace_s + 60)
 
     def teardown(self) -> None:
         if self._down or not hasattr(self, "base_args"):
             return
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self._compose(["down", "-v", "--remove-orphans", "-t", str(int(self.grace_s))],
-                          timeout=self.grace_s + 120)
+            self._compose(
+                ["down", "-v", "--remove-orphans", "-t", str(int(self.grace_s))],
+                timeout=self.grace_s + 120,
+            )
         self._down = True
         self.cleanup(self.state(), grace_s=self.grace_s)  # sweep anything `down` missed
 
@@ -231,16 +259,28 @@ class ComposeBackend(Backend):
         files_exist = all(Path(a).exists() for i, a in enumerate(args) if args[i - 1] == "-f")
         if args and files_exist:
             with contextlib.suppress(subprocess.TimeoutExpired, OSError):
-                subprocess.run([*args, "down", "-v", "--remove-orphans", "-t", str(int(grace_s))],
-                               capture_output=True, timeout=grace_s + 120, check=False,
-                               cwd=state.get("project_dir") or None)
+                subprocess.run(
+                    [*args, "down", "-v", "--remove-orphans", "-t", str(int(grace_s))],
+                    capture_output=True,
+                    timeout=grace_s + 120,
+                    check=False,
+                    cwd=state.get("project_dir") or None,
+                )
         remove_project(str(project))
 
     @classmethod
     def cleanup_orphans(cls) -> list[str]:
         """Remove projects whose containers carry a tracebed owner label of a dead process."""
-        res = _docker(["ps", "-a", "--filter", f"label={LABEL_OWNER}", "--format",
-                       f'{{{{.Label "{PROJECT_LABEL}"}}}} {{{{.Label "{LABEL_OWNER}"}}}}'])
+        res = _docker(
+            [
+                "ps",
+                "-a",
+                "--filter",
+                f"label={LABEL_OWNER}",
+                "--format",
+                f'{{{{.Label "{PROJECT_LABEL}"}}}} {{{{.Label "{LABEL_OWNER}"}}}}',
+            ]
+        )
         if res.returncode != 0:
             return []
         dead = set()
