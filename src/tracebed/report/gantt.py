@@ -114,7 +114,7 @@ def render_gantt(rows: Iterable[Any]) -> str:
         parts.append(
             f'<line x1="{x:.1f}" y1="{PAD + AXIS_H - 4}" x2="{x:.1f}" y2="{height - PAD}" '
             'stroke="#ddd"/>'
-            f'<text x="{x:.1f}" y="{PAD + 12}" text-anchor="middle" class="tick">{_fmt_s(tick)}</text>'
+            f'<text x="{x:.1f}" y="{PAD + 12}" text-anchor="middle" class="tick">{tick:g}s</text>'
         )
         tick += step
     previous_tier: int | None = None
