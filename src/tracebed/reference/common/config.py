@@ -19,6 +19,15 @@ def env(name: str, default: str | None = None) -> str:
     raise ConfigError(f"environment variable {name} is required but not set")
 
 
+def require(*names: str) -> None:
+    """Fail with one message naming every missing variable, not just the first."""
+    missing = [n for n in names if not os.environ.get(n)]
+    if len(missing) == 1:
+        raise ConfigError(f"environment variable {missing[0]} is required but not set")
+    if missing:
+        raise ConfigError(f"environment variables {', '.join(missing)} are required but not set")
+
+
 def env_int(name: str, default: int | None = None) -> int:
     """An integer variable, e.g. a port."""
     raw = env(name, None if default is None else str(default))

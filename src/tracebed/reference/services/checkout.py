@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tracebed.reference.common.config import grpc_target, http_base
+from tracebed.reference.common.config import grpc_target, http_base, require
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
 from tracebed.reference.common.http import post_json
@@ -364,6 +364,15 @@ _publisher: OrderPublisher | None = None
 
 def build() -> list[Registration]:
     global _publisher
+    # The demo panics if any of these is unset.
+    require(
+        "SHIPPING_ADDR",
+        "PRODUCT_CATALOG_ADDR",
+        "CART_ADDR",
+        "CURRENCY_ADDR",
+        "EMAIL_ADDR",
+        "PAYMENT_ADDR",
+    )
 
     def stub(env_name: str) -> grpc.Channel:
         return traced_channel(grpc_target(env_name), Style.GO)
