@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -115,12 +116,28 @@ def _digest(parts: Iterable[str | bytes]) -> str:
     return h.hexdigest()
 
 
+_JUNK_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".git"}
+
+
+def _is_junk(rel: str) -> bool:
+    """Build debris that changes on every run and never affects an image."""
+    parts = rel.split("/")
+    return any(p in _JUNK_DIRS or p.endswith(".egg-info") for p in parts) or rel.endswith(
+        (".pyc", ".pyo")
+    )
+
+
 def hash_tree(root: Path, *, exclude: Iterable[str] = ()) -> str:
-    """A digest of every file's relative path, mode bit 'executable' and content under ``root``."""
+    """A digest of every file's relative path, executable bit and content under ``root``.
+
+    Caches and bytecode are left out, so running the tests does not change the hash.
+    """
     skip = set(exclude)
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
         rel = path.relative_to(root).as_posix()
+        if _is_junk(rel):
+            continue
         if rel in skip or any(rel.startswith(s.rstrip("/") + "/") for s in skip):
             continue
         h.update(rel.encode() + b"\0")
@@ -261,24 +278,64 @@ def _host_constraints() -> str:
     return "\n".join(sorted(lines)) + "\n"
 
 
-def build_wheelhouse(project: Path | None = None, dest: Path | None = None) -> Path:
+def image_python_version(image: str) -> str:
+    """The full version of ``python3`` inside ``image`` (e.g. ``3.11.2``)."""
+    out = _run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            image,
+            "python3",
+            "-c",
+            "import platform; print(platform.python_version())",
+        ],
+        what=f"python3 --version in {image}",
+    )
+    return out.strip()
+
+
+# Platform tags a Debian bookworm x86_64 container accepts (glibc 2.36), for `pip download`.
+_BOOKWORM_PLATFORMS = (
+    "linux_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+    "manylinux2010_x86_64",
+    *(f"manylinux_2_{n}_x86_64" for n in range(5, 37)),
+)
+
+
+def build_wheelhouse(
+    project: Path | None = None,
+    dest: Path | None = None,
+    target_python: str | None = None,
+) -> Path:
     """Build wheels of the project and all its dependencies on the host; return the directory.
 
-    Versions are pinned to the host environment's. The directory is keyed by a hash of the
-    project's sources and those pins and is reused as long as neither changes.
+    Versions are pinned to the host environment's. ``target_python`` is the full Python version
+    of the image that installs them (e.g. bookworm's ``3.11.2``): dependencies behind markers
+    such as ``python_full_version < "3.11.3"`` differ from the host's 3.11.x and are added for
+    it. The directory is keyed by a hash of the project's sources, the pins and the target, and
+    is reused as long as none of them changes.
     """
     project = (project or project_root()).resolve()
     if not (project / "pyproject.toml").is_file():
         raise ImageBuildError(f"{project} has no pyproject.toml; cannot build its wheel")
+    if target_python is not None and not all(p.isdigit() for p in target_python.split(".")):
+        raise ValueError(f"target_python must look like 3.11.2, got {target_python!r}")
     constraints = _host_constraints()
     key = _digest(
         [
             _RECIPE_VERSION,
             constraints,
+            target_python or "",
             (project / "pyproject.toml").read_bytes(),
-            hash_tree(project / "src", exclude=()) if (project / "src").is_dir() else "",
+            hash_tree(project / "src") if (project / "src").is_dir() else "",
         ]
     )[:16]
+    default_place = dest is None
     dest = dest or cache_dir() / "wheelhouse" / key
     done = dest / ".complete"
     if done.exists():
@@ -291,20 +348,14 @@ def build_wheelhouse(project: Path | None = None, dest: Path | None = None) -> P
         dest.mkdir(parents=True)
         cfile = dest / "constraints.txt"
         cfile.write_text(constraints)
+        pip = [sys.executable, "-m", "pip"]
         # A copy of the source without build debris: egg-info and caches change on every run.
         with tempfile.TemporaryDirectory(prefix="tracebed-src-") as tmp:
             src_copy = Path(tmp) / "src-tree"
-            shutil.copytree(
-                project,
-                src_copy,
-                ignore=_source_ignore(project),
-                symlinks=True,
-            )
+            shutil.copytree(project, src_copy, ignore=_source_ignore(project), symlinks=True)
             _run(
                 [
-                    sys.executable,
-                    "-m",
-                    "pip",
+                    *pip,
                     "wheel",
                     "--quiet",
                     "--wheel-dir",
@@ -315,8 +366,84 @@ def build_wheelhouse(project: Path | None = None, dest: Path | None = None) -> P
                 ],
                 what="pip wheel of the project and its dependencies",
             )
+        if target_python:
+            _add_marker_dependencies(dest, cfile, target_python)
         done.write_text(key + "\n")
+    if default_place:
+        prune_cache(dest.parent, keep=dest, count=3)
     return dest
+
+
+def _add_marker_dependencies(wheelhouse: Path, constraints: Path, target_python: str) -> None:
+    """Add wheels that only ``target_python`` needs (``python_full_version`` markers).
+
+    ``pip wheel`` resolves with the host interpreter's markers; host and image share the minor
+    version (3.11), so only markers on the full version can differ, e.g. redis needs
+    async-timeout below 3.11.3. pip's ``--python-version`` does not change marker evaluation,
+    so the closure is computed here from each wheel's Requires-Dist.
+    """
+    for _ in range(4):  # each round may pull in wheels with requirements of their own
+        missing = _missing_for(wheelhouse, target_python)
+        if not missing:
+            return
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--only-binary=:all:",
+                "--dest",
+                str(wheelhouse),
+                "--constraint",
+                str(constraints),
+                *missing,
+            ],
+            what=f"pip download of {', '.join(missing)} for Python {target_python}",
+        )
+    raise ImageBuildError(f"wheelhouse for Python {target_python} did not converge")
+
+
+def _missing_for(wheelhouse: Path, target_python: str) -> list[str]:
+    from email.parser import Parser
+
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name, parse_wheel_filename
+
+    present = {canonicalize_name(parse_wheel_filename(w.name)[0]) for w in wheelhouse.glob("*.whl")}
+    env: dict[str, str] = {
+        **{k: str(v) for k, v in default_environment().items()},
+        "python_full_version": target_python,
+        "python_version": ".".join(target_python.split(".")[:2]),
+        "extra": "",
+    }
+    missing: set[str] = set()
+    for wheel in wheelhouse.glob("*.whl"):
+        with zipfile.ZipFile(wheel) as zf:
+            meta_name = next((n for n in zf.namelist() if n.endswith(".dist-info/METADATA")), None)
+            if meta_name is None:
+                continue
+            meta = Parser().parsestr(zf.read(meta_name).decode("utf-8", "replace"))
+        for raw in meta.get_all("Requires-Dist") or []:
+            req = Requirement(raw)
+            if req.marker is None or "python_full_version" not in str(req.marker):
+                continue
+            if req.marker.evaluate(env) and canonicalize_name(req.name) not in present:
+                missing.add(f"{req.name}{req.specifier}")
+    return sorted(missing)
+
+
+def prune_cache(parent: Path, keep: Path, count: int) -> None:
+    """Drop all but the ``count`` newest complete entries of a cache directory (each ~100 MB)."""
+    entries = sorted(
+        (p for p in parent.iterdir() if (p / ".complete").exists() and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in entries[count - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _source_ignore(project: Path):  # type: ignore[no-untyped-def]
@@ -388,7 +515,8 @@ def build_image(
     with _locked("build-" + tag_prefix.replace("/", "_")):
         if image_exists(tag):
             return tag
-        argv = ["docker", "build", "-f", str(dockerfile), "-t", tag]
+        # --force-rm: a failed step leaves no stopped container behind.
+        argv = ["docker", "build", "--force-rm", "-f", str(dockerfile), "-t", tag]
         argv += ["--label", f"{LABEL_INPUTS}={tag.rsplit(':', 1)[1]}"]
         for key, value in sorted((build_args or {}).items()):
             argv += ["--build-arg", f"{key}={value}"]

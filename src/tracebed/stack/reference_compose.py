@@ -1,0 +1,293 @@
+"""The reference stack as a Docker Compose project, derived from its own spec.
+
+``tracebed.reference.spec.build_spec`` describes the reference stack as compose-shaped data for
+the local backend: commands with host paths, environment with ``127.0.0.1`` addresses, configs
+rendered into a work directory. This module turns that same spec into a real compose file whose
+services run in containers built with no registry (``images.py``): same service names,
+``depends_on`` with the demo's conditions, the healthchecks the spec gives (kafka's, as in the
+demo), and the spec's readiness probes kept under ``x-tracebed``.
+
+How a host-side spec becomes runnable in containers:
+
+* paths: the host interpreter prefix (``sys.prefix``) maps to the image's venv ``/opt/tracebed``
+  and the host's ``tracebed`` package directory to the installed package in that venv, in
+  commands, environment, healthchecks and the configs rendered into the work directory; any
+  other host path that a container could not see is an error naming the service;
+* the work directory is bind-mounted at the same path into every container, so the flag file
+  the harness flips is the one the flag service reads;
+* network: the reference stack's services and rendered configs listen on and dial
+  ``127.0.0.1:<port>``, so the containers use the host's network namespace
+  (``network_mode: host``); probes, endpoints and the sink address stay what the spec says.
+  (The real demo keeps its own bridge network: see docker-compose.test.yml, host-gateway.)
+* every container carries the run's labels, so a run is listed and swept by label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import tracebed
+from tracebed.stack import images
+
+CONTAINER_PREFIX = "/opt/tracebed"
+CONTAINER_PYTHON = "3.11"  # bookworm's python3
+CONTAINER_PACKAGE = f"{CONTAINER_PREFIX}/lib/python{CONTAINER_PYTHON}/site-packages/tracebed"
+IMAGE_REPOSITORY = "tracebed/reference"
+LABEL_STACK = "io.tracebed.stack"
+LABEL_RUN = "io.tracebed.run"
+DOCKERFILE_DIR = Path(__file__).resolve().parents[3] / "docker" / "reference"
+# Container-visible system locations (from the base image); anything else must be mapped.
+_SYSTEM_DIRS = ("/usr/", "/bin/", "/sbin/", "/etc/", "/lib/", "/dev/", "/proc/")
+
+
+class ReferenceComposeError(ValueError):
+    """The spec cannot be run in containers as it stands."""
+
+
+class PathMap:
+    """Host paths to their in-container equivalents (longest prefix first)."""
+
+    def __init__(self, workdir: Path, host_prefix: str | None = None) -> None:
+        self.workdir = str(Path(workdir).resolve())
+        pairs = {
+            str(Path(tracebed.__file__).resolve().parent): CONTAINER_PACKAGE,
+            os.path.abspath(host_prefix or sys.prefix): CONTAINER_PREFIX,
+        }
+        if host_prefix is None and sys.prefix != os.path.realpath(sys.prefix):
+            pairs[os.path.realpath(sys.prefix)] = CONTAINER_PREFIX
+        self.pairs = sorted(pairs.items(), key=lambda kv: -len(kv[0]))
+
+    def text(self, value: str) -> str:
+        for host, container in self.pairs:
+            value = value.replace(host, container)
+        return value
+
+    def check(self, value: str, where: str) -> None:
+        """A mapped absolute path the container cannot see is an error."""
+        if not value.startswith("/"):
+            return
+        path = value.split("=", 1)[-1] if value.startswith("--") else value
+        ok = (
+            path.startswith((CONTAINER_PREFIX + "/", self.workdir + "/"))
+            or path in (CONTAINER_PREFIX, self.workdir)
+            or path.startswith(_SYSTEM_DIRS)
+        )
+        if not ok:
+            raise ReferenceComposeError(
+                f"{where}: {value!r} is a host path the container cannot see "
+                f"(only {CONTAINER_PREFIX}, the work directory {self.workdir} and system "
+                "directories are available)"
+            )
+
+
+def _map_argv(argv: list[Any], paths: PathMap, where: str) -> list[str]:
+    out = []
+    for arg in argv:
+        mapped = paths.text(str(arg))
+        paths.check(mapped, where)
+        out.append(mapped)
+    return out
+
+
+def _map_healthcheck(hc: Mapping[str, Any], paths: PathMap, where: str) -> dict[str, Any]:
+    out = dict(hc)
+    test = out.get("test")
+    if isinstance(test, list) and test and test[0] in ("CMD", "CMD-SHELL"):
+        out["test"] = [test[0], *_map_argv(list(test[1:]), paths, where)]
+    elif isinstance(test, str):
+        out["test"] = paths.text(test)
+    return out
+
+
+def rewrite_workdir_configs(workdir: Path, paths: PathMap) -> list[Path]:
+    """Rewrite host paths in the configs the spec rendered (nginx root, ...); return those changed.
+
+    Only small UTF-8 files are touched; data directories (Prometheus TSDB, Valkey) are binary
+    or empty at this point.
+    """
+    changed = []
+    for path in sorted(Path(workdir).rglob("*")):
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > 1 << 20:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        new = paths.text(text)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
+def compose_from_spec(
+    spec: Mapping[str, Any],
+    *,
+    image: str,
+    workdir: Path,
+    run_id: str | None = None,
+    host_prefix: str | None = None,
+) -> dict[str, Any]:
+    """A compose file (as a dict) running ``spec``'s services from ``image``.
+
+    ``workdir`` is the directory ``build_spec`` rendered into; it is mounted at the same path.
+    """
+    services_in = spec.get("services")
+    if not isinstance(services_in, Mapping) or not services_in:
+        raise ReferenceComposeError("the spec has no services")
+    paths = PathMap(workdir, host_prefix)
+    mount = f"{paths.workdir}:{paths.workdir}"
+    labels = {LABEL_STACK: str(spec.get("name") or "reference")}
+    if run_id:
+        labels[LABEL_RUN] = run_id
+    services: dict[str, Any] = {}
+    for name, svc in services_in.items():
+        where = f"service {name}"
+        command = svc.get("command")
+        if not isinstance(command, list) or not command:
+            raise ReferenceComposeError(f"{where}: command must be a non-empty list")
+        x = dict(svc.get("x-tracebed") or {})
+        out: dict[str, Any] = {
+            "image": image,
+            "command": _map_argv(command, paths, where),
+            "environment": {
+                str(k): paths.text(str(v)) for k, v in (svc.get("environment") or {}).items()
+            },
+            "network_mode": "host",
+            # tini as PID 1: forwards SIGTERM to the service and reaps its children.
+            "init": True,
+            "stop_signal": str(x.get("stop_signal") or "SIGTERM"),
+            "stop_grace_period": "5s",
+            "volumes": [mount],
+            "labels": dict(labels),
+        }
+        if svc.get("working_dir"):
+            wd = paths.text(str(svc["working_dir"]))
+            paths.check(wd, where)
+            out["working_dir"] = wd
+        if svc.get("depends_on"):
+            out["depends_on"] = {
+                dep: {"condition": (cond or {}).get("condition", "service_started")}
+                for dep, cond in svc["depends_on"].items()
+            }
+        if svc.get("healthcheck"):
+            out["healthcheck"] = _map_healthcheck(svc["healthcheck"], paths, where)
+        if x:
+            out["x-tracebed"] = x
+        services[name] = out
+    doc: dict[str, Any] = {"services": services}
+    if "x-tracebed-stack" in spec:
+        doc["x-tracebed-stack"] = spec["x-tracebed-stack"]
+    return doc
+
+
+def render(doc: Mapping[str, Any], header: str = "") -> str:
+    lines = [
+        "# Generated by tracebed.stack.reference_compose from tracebed.reference.spec.build_spec;",
+        "# do not edit. Shaped like the demo's compose file: same service names and depends_on.",
+    ]
+    if header:
+        lines += [f"# {line}" for line in header.splitlines()]
+    return "\n".join(lines) + "\n" + yaml.safe_dump(dict(doc), sort_keys=False, width=100)
+
+
+# ---------------------------------------------------------------------------------------------
+# image
+
+
+def build_reference_image(dockerfile_dir: Path = DOCKERFILE_DIR) -> str:
+    """The reference stack's image (base + wheelhouse), built only when its inputs changed."""
+    dockerfile = dockerfile_dir / "Dockerfile"
+    if not dockerfile.is_file():
+        raise images.ImageBuildError(f"{dockerfile} is missing")
+    base = images.ensure_base_image()
+    wheelhouse = images.build_wheelhouse(target_python=images.image_python_version(base))
+    stage = _stage_context(wheelhouse)
+    return images.build_image(stage, dockerfile, IMAGE_REPOSITORY, build_args={"BASE_IMAGE": base})
+
+
+def _stage_context(wheelhouse: Path) -> Path:
+    """The build context: ``deps/`` (dependency wheels + requirements) and ``own/`` (tracebed).
+
+    Files are hard-linked from the wheelhouse (cheap, the wheelhouse stays untouched). The
+    dependency layer's inputs do not include tracebed's own wheel, so docker's layer cache
+    keeps that slow layer across source changes.
+    """
+    stage = images.cache_dir() / "context" / f"reference-{wheelhouse.name}"
+    if (stage / ".complete").exists():
+        return stage
+    stage.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="ctx-", dir=stage.parent))
+    (tmp / "deps").mkdir()
+    (tmp / "own").mkdir()
+    own = sorted(wheelhouse.glob("tracebed-*.whl"))
+    if len(own) != 1:
+        raise images.ImageBuildError(f"expected one tracebed wheel in {wheelhouse}, got {own}")
+    _link_or_copy(str(own[0]), str(tmp / "own" / own[0].name))
+    names = []
+    for wheel in sorted(wheelhouse.glob("*.whl")):
+        if wheel != own[0]:
+            _link_or_copy(str(wheel), str(tmp / "deps" / wheel.name))
+            names.append(wheel.name.split("-")[0])
+    # Install exactly the wheels present (tracebed's closure), by name.
+    (tmp / "deps" / "requirements.txt").write_text("\n".join(sorted(names)) + "\n")
+    shutil.copyfile(wheelhouse / "constraints.txt", tmp / "deps" / "constraints.txt")
+    try:
+        tmp.rename(stage)
+    except OSError:  # another process staged it first
+        shutil.rmtree(tmp, ignore_errors=True)
+        return stage
+    (stage / ".complete").write_text("")
+    images.prune_cache(stage.parent, keep=stage, count=3)
+    return stage
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+# ---------------------------------------------------------------------------------------------
+# command line: render a reference compose project to run by hand
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tracebed.reference.spec import build_spec  # the reference stack is data to us
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tracebed.stack.reference_compose",
+        description="Render the reference stack's configs into WORKDIR and write a compose "
+        "file that runs it in containers (building the image unless --image is given).",
+    )
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--sink", default="127.0.0.1:4317", help="sink OTLP/gRPC host:port")
+    parser.add_argument("--image", help="use this image instead of building the reference image")
+    parser.add_argument("--with-load-generator", action="store_true")
+    parser.add_argument("-o", "--output", type=Path, help="compose file (default: stdout)")
+    args = parser.parse_args(argv)
+    spec = build_spec(args.workdir, args.sink, with_load_generator=args.with_load_generator)
+    image = args.image or build_reference_image()
+    paths = PathMap(args.workdir)
+    rewrite_workdir_configs(args.workdir, paths)
+    doc = compose_from_spec(spec, image=image, workdir=args.workdir)
+    text = render(doc, header=f"workdir {paths.workdir}, sink {args.sink}")
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
