@@ -34,11 +34,11 @@ def _traces(files: tuple[Path, ...], sink: str | None, limit: int) -> list[Trace
     return traces
 
 
-def _topology(compose: tuple[Path, ...]) -> dict[str, set[str]]:
+def _topology(compose: tuple[Path, ...], env_file: Path | None) -> dict[str, set[str]]:
     from tracebed.stack.topology import Topology
 
     try:
-        return declared_dependencies(Topology.from_compose(list(compose)))
+        return declared_dependencies(Topology.from_compose(list(compose), env_file=env_file))
     except Exception as exc:  # the stack layer's errors name the file and the problem
         raise click.ClickException(f"cannot read the topology: {exc}") from None
 
@@ -56,6 +56,11 @@ _compose = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Compose file(s) of the stack (repeatable), for declared dependencies.",
 )
+_env_file = click.option(
+    "--env-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The compose project's .env (default: .env beside the first compose file).",
+)
 
 
 @click.group("contract")
@@ -69,6 +74,7 @@ def command() -> None:
 @_sink
 @_limit
 @_compose
+@_env_file
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
 def draft(
     service: str,
@@ -76,11 +82,12 @@ def draft(
     sink: str | None,
     limit: int,
     compose: tuple[Path, ...],
+    env_file: Path | None,
     output: Path | None,
 ) -> None:
     """Draft SERVICE's contract from observed traces (OTLP/JSON FILES or --sink), to review."""
     traces = _traces(files, sink, limit)
-    declared = _topology(compose) if compose else {}
+    declared = _topology(compose, env_file) if compose else {}
     if compose and service not in declared:
         raise click.ClickException(f"service {service!r} is not in the compose topology")
     try:
@@ -133,6 +140,7 @@ def check(
 
 @command.command("deps")
 @_compose
+@_env_file
 @click.option(
     "--contracts",
     "contracts_dir",
@@ -144,6 +152,7 @@ def check(
 @_limit
 def deps(
     compose: tuple[Path, ...],
+    env_file: Path | None,
     contracts_dir: Path | None,
     files: tuple[Path, ...],
     sink: str | None,
@@ -156,7 +165,7 @@ def deps(
     """
     if not compose:
         raise click.UsageError("--compose is required")
-    declared = _topology(compose)
+    declared = _topology(compose, env_file)
     calls: set[tuple[str, str]] = set()
     callers: set[str] = set()
     if contracts_dir is not None:

@@ -183,7 +183,9 @@ def observed_calls(
         for span in trace:
             if span.kind not in (SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER):
                 continue
-            if span.kind is not SpanKind.CONSUMER and any(
+            # A client's call shows as an edge when its callee is instrumented; a producer's
+            # or consumer's peer is always the broker, whoever consumes the message.
+            if span.kind is SpanKind.CLIENT and any(
                 c.service != span.service for c in trace.children(span)
             ):
                 continue
@@ -196,19 +198,17 @@ def observed_calls(
 def contract_calls(contracts: Iterable[Any]) -> set[tuple[str, str]]:
     """`(service, callee)` for every call the contracts list (operations and runtime calls).
 
-    Messaging edges to a consumer service (producer -> consumer) are left out: they pass
-    through the broker, which the contracts list as a call of its own.
+    An operation's messaging edges to a consumer (producer -> consumer, no exit `span`) are
+    left out: they pass through the broker, which the contracts list as a call of its own.
     """
     out: set[tuple[str, str]] = set()
     for contract in contracts:
-        rules = [
-            *contract.runtime_calls,
-            *(c for op in contract.operations.values() for c in op.calls),
-        ]
-        for rule in rules:
-            if rule.via == "messaging" and rule.span is None:
-                continue
-            out.add((contract.service, rule.service))
+        out |= {(contract.service, rule.service) for rule in contract.runtime_calls}
+        for op in contract.operations.values():
+            for rule in op.calls:
+                if rule.via == "messaging" and rule.span is None:
+                    continue  # producer -> consumer, through the broker
+                out.add((contract.service, rule.service))
     return out
 
 

@@ -112,7 +112,10 @@ def draft_contract(
                 for child in children:
                     if child.service != service:
                         calls_here.add((child.service, edge_kind(span, child), None))
-                if not children and span.kind in (SpanKind.CLIENT, SpanKind.PRODUCER):
+                is_exit = (span.kind is SpanKind.CLIENT and not children) or (
+                    span.kind is SpanKind.PRODUCER  # its peer is the broker, consumers or not
+                )
+                if is_exit:
                     callee = leaf_callee(span, known, aliases or {})
                     if callee and callee != service:
                         calls_here.add((callee, span.span_type.value, span.name))
