@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tracebed.query import EvalContext, QuerySyntaxError, parse_assertion, parse_expression, parse_template
+from tracebed.query import (
+    EvalContext,
+    QuerySyntaxError,
+    parse_assertion,
+    parse_expression,
+    parse_template,
+)
 
 
 def check(text: str, attributes: dict[str, str] | None = None, **kw: object) -> bool:
