@@ -25,7 +25,6 @@ from .procs import (
     clean_env,
     free_port,
     grpc_serving,
-    log_contains,
     python_module,
     tcp_open,
 )
@@ -240,7 +239,10 @@ def backends(
     modules = {name: m for name, (m, _) in {**GRPC_SERVICES, **HTTP_SERVICES}.items()}
     for name, module in CONSUMERS.items():
         modules[name] = module
-        env[name] = {"KAFKA_ADDR": kafka_addr}
+        env[name] = {
+            "KAFKA_ADDR": kafka_addr,
+            "TRACEBED_READY_FILE": str(run_dir / f"{name}.ready"),
+        }
     procs = {
         name: Proc(
             name,
@@ -260,7 +262,9 @@ def backends(
         elif name in HTTP_SERVICES:
             proc.wait_until(tcp_open(ports[name]), timeout=40)
         else:
-            proc.wait_until(log_contains(proc, "consuming orders partitions"), timeout=40)
+            marker = Path(proc.env["TRACEBED_READY_FILE"])
+            proc.wait_until(marker.exists, timeout=40)
+            assert "consuming orders partitions [0]" in proc.log()
 
     result = Backends(addr, procs, sink)
     try:

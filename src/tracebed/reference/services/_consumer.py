@@ -7,9 +7,11 @@ consumer in spans and logs) but nothing is committed.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
@@ -79,6 +81,10 @@ def run_consumer(
         partitions,
         "from the beginning" if from_beginning else "from the end",
     )
+    ready_file = os.environ.get("TRACEBED_READY_FILE")
+    if ready_file:
+        # A marker a readiness probe can test for (consumers listen on no port).
+        Path(ready_file).write_text("assigned\n")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
