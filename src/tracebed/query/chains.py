@@ -247,7 +247,9 @@ class ChainMatcher:
     store: SpanStore | None = None
 
     def match(self, trace: Trace) -> Difference | None:
-        tops = service_tree(trace)
+        return self._match_tops(trace, service_tree(trace))
+
+    def _match_tops(self, trace: Trace, tops: list[Node]) -> Difference | None:
         candidates = [n for n in _all_nodes(tops) if n.service == self.pattern.service]
         if not candidates:
             return Difference(self.pattern, None,
@@ -263,9 +265,10 @@ class ChainMatcher:
         return best
 
     def check(self, trace: Trace) -> None:
-        diff = self.match(trace)
+        tops = service_tree(trace)  # the same nodes the difference points at, for the marks
+        diff = self._match_tops(trace, tops)
         if diff is not None:
-            raise ChainMismatch(self.pattern, service_tree(trace), diff)
+            raise ChainMismatch(self.pattern, tops, diff)
 
     def _async_candidates(self, node: Node, service: str) -> list[Node]:
         """Consumers of `node`'s messages in other traces: by span link, then by attribute."""
