@@ -51,10 +51,8 @@ def test_health_checks_are_not_traced(backends: Backends) -> None:
             "variables SHIPPING_ADDR, PRODUCT_CATALOG_ADDR, CURRENCY_ADDR, PAYMENT_ADDR are "
             "required but not set",
         ),
-        ("currency", {}, "CURRENCY_PORT is required"),
         ("payment", {"PAYMENT_PORT": "http"}, "PAYMENT_PORT='http' is not an integer"),
         ("fraud_detection", {}, "KAFKA_ADDR is required"),
-        ("quote", {"QUOTE_PORT": "99999"}, "QUOTE_PORT=99999 is not a TCP port"),
     ],
 )
 def test_missing_or_bad_configuration_exits_with_a_clear_error(

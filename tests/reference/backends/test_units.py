@@ -93,3 +93,21 @@ def test_recommendation_join_then_split() -> None:
     assert requested_ids(["A1"]) == ["A1"]
     assert requested_ids(list("A1,B2")) == ["A1", "B2"]
     assert requested_ids(["A1", "B2"]) == ["A1B2"]
+
+
+def test_config_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracebed.reference.common.config import ConfigError, env_port, grpc_target, http_base
+
+    monkeypatch.setenv("QUOTE_PORT", "99999")
+    with pytest.raises(ConfigError, match="QUOTE_PORT=99999 is not a TCP port"):
+        env_port("QUOTE_PORT")
+    monkeypatch.delenv("CURRENCY_PORT", raising=False)
+    with pytest.raises(ConfigError, match="CURRENCY_PORT is required"):
+        env_port("CURRENCY_PORT")
+    monkeypatch.setenv("CART_ADDR", "cart")
+    with pytest.raises(ConfigError, match="CART_ADDR='cart' is not host:port"):
+        grpc_target("CART_ADDR")
+    monkeypatch.setenv("SHIPPING_ADDR", "http://shipping:50050")
+    assert grpc_target("SHIPPING_ADDR") == "shipping:50050"
+    monkeypatch.setenv("EMAIL_ADDR", "email:6060")
+    assert http_base("EMAIL_ADDR") == "http://email:6060"
