@@ -252,3 +252,22 @@ def test_missing_sink_fixture_is_explained(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:tracebed", "-p", "no:tracebed_report")
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(["*Tracetest items need the `span_sink` fixture*"])
+
+
+DEMO = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "otel-demo-2.0.2" / "tracetesting"
+
+
+def test_the_demo_suite_collects_as_items(pytester: pytest.Pytester) -> None:
+    if not DEMO.is_dir():
+        pytest.skip(f"demo reference files not found at {DEMO}")
+    result = pytester.runpytest("--collect-only", "-q", "-p", "no:cacheprovider", str(DEMO.resolve()))
+    assert result.ret == 0, result.stdout.str()
+    items = [line for line in result.stdout.lines if "::" in line]
+    # each of the 10 suites runs its steps; a test a suite runs is not collected again on its own
+    assert len(items) == 61, "\n".join(items)
+    assert sum("cart/all.yaml::[5] Cart: check if cart is empty::" in i for i in items) == 2
+    assert not any(i.split("::")[0].endswith("/get.yaml") for i in items)
+    # named explicitly, a step file is collected on its own
+    result = pytester.runpytest("--collect-only", "-q", "-p", "no:cacheprovider",
+                                str((DEMO / "payment" / "valid-credit-card.yaml").resolve()))
+    assert sum("::" in line for line in result.stdout.lines) == 2

@@ -567,6 +567,8 @@ class TracetestItem(pytest.Function):
         item.run = run
         item.spec_index = spec_index
         item.add_marker(pytest.mark.tracetest)
+        # keep a suite's steps on one worker under `pytest -n N --dist loadgroup`
+        item.add_marker(pytest.mark.xdist_group(name=str(parent.path)))
         return item
 
     def check(self, request: pytest.FixtureRequest) -> None:

@@ -7,6 +7,16 @@
 
 from tracebed.query.api import TraceAssertion, assert_that, select
 from tracebed.query.attributes import span_view, to_text
+from tracebed.query.chains import (
+    Call,
+    ChainMismatch,
+    assert_chain,
+    load_chain,
+    load_chains,
+    match_chain,
+    parse_chain,
+    svc,
+)
 from tracebed.query.errors import QueryEvaluationError, QuerySyntaxError
 from tracebed.query.expression import (
     Assertion,
@@ -21,6 +31,14 @@ from tracebed.query.selector import Selector, parse_selector
 from tracebed.query.spec import Spec, SpecResult
 
 __all__ = [
+    "Call",
+    "ChainMismatch",
+    "assert_chain",
+    "load_chain",
+    "load_chains",
+    "match_chain",
+    "parse_chain",
+    "svc",
     "Assertion",
     "AssertionResult",
     "EvalContext",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tracebed.model import Span, Trace
 from tracebed.query.attributes import span_view, to_text
+from tracebed.query.chains import Call, assert_chain
 from tracebed.query.expression import EvalContext, parse_assertion
 from tracebed.query.selector import Selector, parse_selector, select
 from tracebed.query.values import compare_text
+
+if TYPE_CHECKING:
+    from tracebed.model import SpanStore
 
 __all__ = ["TraceAssertion", "assert_that", "select"]
 
@@ -82,6 +86,11 @@ class TraceAssertion:
     def lacks(self, selector: str | Selector) -> None:
         """No span matches `selector`."""
         self.has(selector, count=0)
+
+    def follows(self, chain: str | Call, *, exact: bool = False, correlate: Sequence[str] = (),
+                store: SpanStore | None = None) -> None:
+        """The trace's service calls follow a chain pattern (see `tracebed.query.chains`)."""
+        assert_chain(self.trace, chain, exact=exact, correlate=correlate, store=store)
 
     def _message(self, selector: Selector, spans: list[Span], problems: list[str]) -> str:
         shown = problems[:20] + ([f"… {len(problems) - 20} more"] if len(problems) > 20 else [])
