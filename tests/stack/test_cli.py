@@ -100,17 +100,18 @@ def test_up_detach_status_down(tmp_path: Path, state_dir: Path, reap_pids: list[
     assert requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200
     stats = requests.get(summary["sink"]["http"] + "/api/stats", timeout=5)
     assert stats.status_code == 200
-    status = subprocess.run([*TRACEBED, "status", "--json"], capture_output=True, text=True,
-                            timeout=60, env=env, check=True)
-    doc = json.loads(status.stdout)
+    status = CliRunner().invoke(cli, ["status", "--json"])
+    assert status.exit_code == 0, status.output
+    doc = json.loads(status.output)
     assert doc["running"] is True
     [run] = doc["runs"]
     assert run["state"] == "detached" and run["sink"]["alive"] is True
     assert all(s["alive"] for s in run["services"].values())
     assert run["services"]["web"]["endpoints"]["http"] == f"http://127.0.0.1:{port}"
-    down = subprocess.run([*TRACEBED, "down"], capture_output=True, text=True, timeout=60,
-                          env=env, check=False)
-    assert down.returncode == 0 and "stopped detached run" in down.stderr
+    text = CliRunner().invoke(cli, ["status"]).output
+    assert f"run {run['run_id']} [local, detached]" in text and "tier 1: web" in text
+    down = CliRunner().invoke(cli, ["down"])
+    assert down.exit_code == 0 and "stopped detached run" in down.output
     assert_gone([*pids, sink_pid])
     assert list_records() == []
 

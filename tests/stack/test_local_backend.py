@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tracebed.stack import Stack, StackStartError, Topology
+from tracebed.stack import Stack, StackError, StackStartError, Topology
 from tracebed.stack.backends import LocalBackend
 from tracebed.stack.state import list_records, proc_alive
 
@@ -141,6 +141,15 @@ def test_missing_executable_is_a_start_error(tmp_path: Path) -> None:
         Stack(Topology.from_spec(spec), "local", run_dir=tmp_path).start()
 
 
+def test_start_twice_is_an_error(tmp_path: Path) -> None:
+    spec = {"services": {"noop": {"command": [PY, "-c", "import time; time.sleep(30)"]}}}
+    with Stack(Topology.from_spec(spec), "local", run_dir=tmp_path) as stack:
+        with pytest.raises(StackError, match="already started"):
+            stack.start()
+        pids = up_pids(stack)
+    assert_gone(pids)
+
+
 def test_until_starts_only_the_first_tiers(tmp_path: Path) -> None:
     stack = Stack(Topology.from_spec(three_tier_spec()), "local", run_dir=tmp_path)
     with stack.start(until=1):
@@ -218,7 +227,9 @@ def _read_until(proc: subprocess.Popen[str], key: str, pids: list[int]) -> None:
     raise AssertionError(f"owner exited before {key!r} (code {proc.wait()})")
 
 
-def test_sigterm_during_start_tears_down(tmp_path: Path, reap_pids: list[int]) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_during_start_tears_down(tmp_path: Path, reap_pids: list[int],
+                                        sig: signal.Signals) -> None:
     spec = three_tier_spec()
     spec["services"]["api"]["x-tracebed"]["probe"] = {
         "type": "tcp", "host": "127.0.0.1", "port": free_port(), "timeout_s": 60}
@@ -228,7 +239,7 @@ def test_sigterm_during_start_tears_down(tmp_path: Path, reap_pids: list[int]) -
         _read_until(owner, "up", pids)  # cache is up
         _read_until(owner, "up", pids)  # api is up and never ready: we are mid-start
         reap_pids.extend(pids)
-        owner.send_signal(signal.SIGTERM)
+        owner.send_signal(sig)  # SIGINT is what Ctrl-C sends
         assert owner.wait(timeout=30) != 0
     finally:
         if owner.poll() is None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+
 import click
 
+from tracebed.stack.backends.compose import ComposeBackend
 from tracebed.stack.state import cleanup_record, list_records
 
 
@@ -14,6 +17,10 @@ from tracebed.stack.state import cleanup_record, list_records
 def command(run_id: str | None, grace: float) -> None:
     """Stop what `tracebed up --detach` left running, and anything a killed run left behind."""
     records = [r for r in list_records() if r.detached or r.is_stale()]
+    if run_id is None and shutil.which("docker"):
+        # Compose projects of killed runs are found by their owner label, record or not.
+        for project in ComposeBackend.cleanup_orphans():
+            click.echo(f"removed abandoned compose project {project}", err=True)
     if run_id is not None:
         records = [r for r in list_records() if r.run_id == run_id]
         if not records:

@@ -18,10 +18,10 @@ from tracebed.cli.topology import load_topology
 from tracebed.stack.backends import ComposeBackend, ExternalBackend, LocalBackend
 from tracebed.stack.backends.base import Backend
 from tracebed.stack.errors import StackError, StackStartError
+from tracebed.stack.presets import reference_topology
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.runner import Stack
 from tracebed.stack.state import proc_start_time, state_dir, terminate_groups
-from tracebed.stack.topology import Topology
 
 
 class SinkHandle:
@@ -96,16 +96,6 @@ def make_backend(kind: str) -> Backend:
     return ExternalBackend()
 
 
-def reference_topology(workdir: Path, sink_grpc: str, group_by: str, readiness: str | None,
-                       with_load_generator: bool) -> Topology:
-    # Imported here: the reference package is optional for every other use of `up`.
-    from tracebed.reference.spec import build_spec
-
-    spec = build_spec(workdir, sink_otlp_grpc=sink_grpc, with_load_generator=with_load_generator)
-    return Topology.from_spec(spec, group_by=None if group_by == "depends_on" else group_by,
-                              readiness=Readiness.load(readiness))
-
-
 @click.command("up")
 @click.option("--stack", "kind", type=click.Choice(["local", "compose", "external"]),
               default="local", show_default=True, help="Backend that runs the stack.")
@@ -145,8 +135,9 @@ def command(kind: str, compose: tuple[str, ...], env_file: str | None,
         if compose:
             topo = load_topology(compose, env_file, profiles, group_by, readiness)
         else:
-            topo = reference_topology(work / "reference", sink.grpc_endpoint, group_by,
-                                      readiness, with_load_generator)
+            topo = reference_topology(work / "reference", sink.grpc_endpoint,
+                                      group_by=group_by, readiness=Readiness.load(readiness),
+                                      with_load_generator=with_load_generator)
         stack = Stack(topo, make_backend(kind), run_dir=work / "run")
         stack.start(until=until, progress=None)  # live table only on a terminal
     except StackStartError as exc:

@@ -14,6 +14,7 @@ from tracebed.stack.errors import (
     TopologyError,
 )
 from tracebed.stack.model import Dependency, Healthcheck, PortSpec, ProbeSpec, ServiceDef
+from tracebed.stack.presets import reference_topology
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.runner import Stack
 from tracebed.stack.timeline import Event, OrderingError, Timeline
@@ -36,4 +37,5 @@ __all__ = [
     "Timeline",
     "Topology",
     "TopologyError",
+    "reference_topology",
 ]
