@@ -248,3 +248,10 @@ def test_kafka_queue_problems_sends_extra_copies(backends: Backends, flags: Flag
     assert {s.parent_span_id for s in trace.named("orders receive", "accounting")} == {
         publish.span_id
     }
+    # fraud-detection sleeps a second per record while the flag is on (consumer lag).
+    trace = backends.wait_trace(
+        trace_id, lambda t: bool(t.named("orders process", "fraud-detection")), timeout=20
+    )
+    process = trace.named("orders process", "fraud-detection")[0]
+    assert process.parent_span_id == publish.span_id
+    assert process.duration >= 1.0

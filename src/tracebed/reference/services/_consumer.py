@@ -22,6 +22,8 @@ from tracebed.reference.common.kafka import ORDERS_TOPIC, ensure_topic
 from tracebed.reference.services._runner import setup_logging
 
 BatchHandler = Callable[[Sequence[Message]], None]
+#: Builds the handler; the event is set on SIGTERM so long waits inside it can end early.
+HandlerFactory = Callable[[threading.Event], BatchHandler]
 
 
 def consumer_attrs(group: str, client_id: str) -> dict[str, Any]:
@@ -38,7 +40,7 @@ def run_consumer(
     group: str,
     *,
     from_beginning: bool,
-    make_handler: Callable[[], BatchHandler],
+    make_handler: HandlerFactory,
 ) -> int:
     """Consume ``orders`` until SIGTERM, handing each non-empty poll batch to the handler."""
     log = setup_logging(service_name)
@@ -48,7 +50,8 @@ def run_consumer(
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
-    handler = make_handler()
+    stopped = threading.Event()
+    handler = make_handler(stopped)
     try:
         partitions = ensure_topic(bootstrap, ORDERS_TOPIC, timeout=30)
     except TimeoutError as exc:
@@ -85,7 +88,6 @@ def run_consumer(
     if ready_file:
         # A marker a readiness probe can test for (consumers listen on no port).
         Path(ready_file).write_text("assigned\n")
-    stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     try:

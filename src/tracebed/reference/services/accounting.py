@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 
 from confluent_kafka import Message
@@ -46,7 +47,7 @@ class Accounting:
                 log.info("Order details: %s", json_format.MessageToJson(order, indent=None))
 
 
-def make_handler() -> BatchHandler:
+def make_handler(_stopped: threading.Event) -> BatchHandler:
     return Accounting().handle
 
 

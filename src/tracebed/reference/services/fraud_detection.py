@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -24,8 +23,9 @@ log = logging.getLogger(GROUP)
 
 
 class FraudDetection:
-    def __init__(self, flags: Flags, sleep: float = 1.0) -> None:
+    def __init__(self, flags: Flags, stopped: threading.Event, sleep: float = 1.0) -> None:
         self.flags = flags
+        self.stopped = stopped
         self.sleep = sleep
         self.tracer = trace.get_tracer(GROUP)
         self.total = 0
@@ -76,7 +76,7 @@ class FraudDetection:
         )
         if problems > 0:
             log.info("FeatureFlag 'kafkaQueueProblems' is enabled, sleeping 1 second")
-            time.sleep(self.sleep)  # the flag's effect: consumer lag
+            self.stopped.wait(self.sleep)  # the flag's effect: consumer lag (ends on SIGTERM)
         order = demo_pb2.OrderResult()
         try:
             order.ParseFromString(message.value() or b"")
@@ -93,8 +93,8 @@ class FraudDetection:
         )
 
 
-def make_handler() -> BatchHandler:
-    return FraudDetection(Flags.from_env()).handle
+def make_handler(stopped: threading.Event) -> BatchHandler:
+    return FraudDetection(Flags.from_env(), stopped).handle
 
 
 def main() -> int:
