@@ -88,8 +88,11 @@ def test_missing_call_shows_both_trees_with_the_first_difference() -> None:
     lines = text.splitlines()
     marked = [line for line in lines if line.startswith(">>")]
     assert marked, text
-    assert any("→ email  ✗" in line for line in marked), text  # the expected side
-    assert any("checkout  ◀" in line for line in marked), text  # where it was looked for
+    assert len(marked) == 1, text
+    assert "→ email  ✗" in marked[0] and "(missing)  ◀" in marked[0], text
+    # the rows line up call by call: checkout's actual cell sits beside the expected checkout
+    row = next(line for line in lines if line.strip().startswith("→ checkout"))
+    assert row.count("→ checkout") == 2, text
     header = next(line for line in lines if "expected" in line and "actual" in line)
     assert header.index("actual") > header.index("expected")
     assert any("currency ×2" in line for line in lines)  # repeated calls grouped
@@ -104,6 +107,10 @@ def test_optional_count_and_exact() -> None:
     diff = match_chain(trace, "checkout → {cart, payment}", exact=True)
     assert diff is not None and "unexpected call(s) from checkout to" in diff.reason
     assert "product-catalog" in diff.reason
+    with pytest.raises(ChainMismatch) as info:
+        assert_chain(trace, "checkout → {cart, payment}", exact=True)
+    marked = [line for line in str(info.value).splitlines() if line.startswith(">>")]
+    assert len(marked) == 1 and "(not expected)" in marked[0] and "→ product-catalog  ◀" in marked[0]
 
 
 def test_nested_requirement_checked_on_some_call() -> None:

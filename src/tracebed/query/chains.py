@@ -352,43 +352,63 @@ def assert_chain(trace: Trace, pattern: str | Call, *, exact: bool = False,
 
 
 # -- rendering --------------------------------------------------------------------------------
-def _expected_lines(call: Call, diff: Difference, depth: int = 0) -> list[tuple[str, bool]]:
-    hop = "" if depth == 0 else ("~> " if call.hop == ASYNC else "→ ")
-    lines = [("  " * depth + hop + call.label, call is diff.expected)]
-    for child in call.children:
-        lines += _expected_lines(child, diff, depth + 1)
-    return lines
+Row = tuple[str, str, str]  # expected cell, actual cell, tag ("expected" / "extra" / "")
 
 
-def _actual_lines(nodes: list[Node], diff: Difference, depth: int = 0) -> list[tuple[str, bool]]:
-    lines: list[tuple[str, bool]] = []
-    # Group repeated calls to the same service so the tree stays readable.
+def _group(nodes: Iterable[Node]) -> dict[str, list[Node]]:
     groups: dict[str, list[Node]] = {}
     for node in nodes:
         groups.setdefault(node.service, []).append(node)
-    for service, group in groups.items():
-        hop = "" if depth == 0 else ("~> " if group[0].hop == ASYNC else "→ ")
-        times = f" ×{len(group)}" if len(group) > 1 else ""
-        marked = any(n is diff.actual for n in group)
-        lines.append(("  " * depth + hop + (service or "?") + times, marked))
-        kids = [c for n in group for c in n.children]
-        lines += _actual_lines(kids, diff, depth + 1)
-    return lines
+    return groups
+
+
+def _actual_label(group: list[Node], depth: int) -> str:
+    if not group:
+        return ""
+    hop = "" if depth == 0 else ("~> " if group[0].hop == ASYNC else "→ ")
+    times = f" ×{len(group)}" if len(group) > 1 else ""
+    return "  " * depth + hop + (group[0].service or "?") + times
+
+
+def _extra_rows(group: list[Node], depth: int, tag: str) -> list[Row]:
+    """An actual call the pattern does not mention, with what it called in turn."""
+    rows: list[Row] = [("", _actual_label(group, depth), tag)]
+    for sub in _group(c for n in group for c in n.children).values():
+        rows += _extra_rows(sub, depth + 1, "")
+    return rows
+
+
+def _rows(call: Call, group: list[Node], diff: Difference, depth: int) -> list[Row]:
+    hop = "" if depth == 0 else ("~> " if call.hop == ASYNC else "→ ")
+    tag = "expected" if call is diff.expected else ""
+    rows: list[Row] = [("  " * depth + hop + call.label, _actual_label(group, depth), tag)]
+    children = _group(c for n in group for c in n.children)
+    for child in call.children:
+        rows += _rows(child, children.pop(child.service, []), diff, depth + 1)
+    holds_diff = any(n is diff.actual for n in group)
+    for extra in children.values():
+        rows += _extra_rows(extra, depth + 1, "extra" if holds_diff else "")
+    return rows
 
 
 def render_side_by_side(pattern: Call, tops: list[Node], diff: Difference) -> str:
-    left = _expected_lines(pattern, diff)
-    right = _actual_lines(tops, diff)
-    width = max([len("expected")] + [len(text) for text, _ in left]) + 4
-    rows = [f"call chain differs: {diff.reason}", "", f"   {'expected'.ljust(width)}actual"]
-    for i in range(max(len(left), len(right))):
-        lt, lm = left[i] if i < len(left) else ("", False)
-        rt, rm = right[i] if i < len(right) else ("", False)
-        mark = ">> " if lm or rm else "   "
-        lt = (lt + "  ✗") if lm else lt
-        rt = (rt + "  ◀") if rm else rt
-        rows.append(f"{mark}{lt.ljust(width)}{rt}")
-    return "\n".join(rows)
+    """Expected and actual trees in two columns, aligned call by call; `>>` marks the row of
+    the first difference (✗ on the expected side, ◀ on the actual side)."""
+    roots = [n for n in _all_nodes(tops) if n.service == pattern.service]
+    rows = _rows(pattern, roots, diff, 0)
+    wanted = "extra" if diff.reason.startswith("unexpected") else "expected"
+    target = next((i for i, row in enumerate(rows) if row[2] == wanted), None)
+    width = max([len("(not expected)")] + [len(e) for e, _, _ in rows]) + 7
+    out = [f"call chain differs: {diff.reason}", "", f"   {'expected'.ljust(width)}actual"]
+    for i, (expected, actual, _) in enumerate(rows):
+        if i == target:
+            expected = f"{expected}  ✗" if expected else "(not expected)"
+            actual = f"{actual}  ◀" if actual else "(missing)  ◀"
+        out.append(f"{'>> ' if i == target else '   '}{expected.ljust(width)}{actual}".rstrip())
+    if not roots:
+        services = ", ".join(sorted({n.service for n in _all_nodes(tops)}))
+        out.append(f"   {'':<{width}}(services in the trace: {services})")
+    return "\n".join(out)
 
 
 # -- YAML fixtures ----------------------------------------------------------------------------
