@@ -163,7 +163,7 @@ class FakeFrontend:
         }
         if seen.method == "POST" and path == FLOOD_FLAG_PATH:
             return 200, {"key": "loadGeneratorFloodHomepage", "value": self.flood_count}, {}
-        if seen.method == "GET" and path == "/":
+        if seen.method == "GET" and (path in ("/", "/cart") or path.startswith("/product/")):
             return 200, "<html><body>shop</body></html>", {}
         if seen.method == "GET" and path.startswith("/api/products/"):
             with self._lock:

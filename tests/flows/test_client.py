@@ -301,3 +301,38 @@ def test_trace_through_the_sink_http_api(shop: ShopClient, sink: Sink) -> None:
     assert ChainCheck()(trace) and trace.trace_id == run.trace_id
     result: FlowResult = remote.index()
     assert result.trace(quiet=0.2, timeout=15).tops[0].name == "GET /"
+
+
+def test_browser_tasks_replay_their_pages_requests(
+    shop: ShopClient, frontend: FakeFrontend
+) -> None:
+    run = shop.add_product_to_cart(user="b-1")
+    seen = frontend.api_requests()
+    assert [(s.method, s.path) for s in seen] == [
+        ("GET", "/"),
+        ("GET", "/api/products"),
+        ("GET", "/product/2ZYFJ3GM2N"),
+        ("GET", "/api/products/2ZYFJ3GM2N"),
+        ("GET", "/api/data"),
+        ("GET", "/api/recommendations"),
+        ("POST", "/api/cart"),
+        ("GET", "/cart"),
+    ]
+    assert seen[4].query == {"contextKeys": ["binoculars"]}
+    assert seen[6].body == {"item": {"productId": "2ZYFJ3GM2N", "quantity": 1}, "userId": "b-1"}
+    assert run.main.name == "POST /api/cart" and run.ok
+    assert all("synthetic_request=true" in s.headers["baggage"] for s in seen)
+
+    frontend.reset()
+    run = shop.open_cart_page_and_change_currency(user="b-1", currency="CHF")
+    seen = frontend.api_requests()
+    assert [s.path for s in seen] == [
+        "/cart",
+        "/api/currency",
+        "/api/cart",
+        "/api/cart",
+        "/api/recommendations",
+    ]
+    assert seen[3].query == {"sessionId": ["b-1"], "currencyCode": ["CHF"]}
+    assert run.main.request.url.endswith("currencyCode=CHF")
+    assert seen[4].query["currencyCode"] == ["CHF"]

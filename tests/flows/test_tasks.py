@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from tracebed.flows.client import ShopClient
-from tracebed.flows.tasks import TASK_WEIGHTS, TASK_WEIGHTS_2_2_0, task_mix
+from tracebed.flows.tasks import ALL_TASKS, TASK_WEIGHTS, task_mix
 
 
 def test_demo_weights() -> None:
@@ -27,7 +27,7 @@ def test_demo_weights() -> None:
 
 
 def test_every_task_is_a_client_method() -> None:
-    for name in TASK_WEIGHTS_2_2_0:
+    for name in ALL_TASKS:
         method = getattr(ShopClient, name)
         # Every parameter has a default: the load generator calls each task with none.
         params = list(inspect.signature(method).parameters.values())[1:]

@@ -15,7 +15,7 @@ import requests
 from tracebed.flows import data
 from tracebed.flows.context import TraceContext, baggage_header
 from tracebed.flows.result import FlowRequest, FlowResult, FlowRun, TraceSource
-from tracebed.flows.tasks import TASK_WEIGHTS_2_2_0
+from tracebed.flows.tasks import ALL_TASKS
 
 PersonSpec = Mapping[str, Any] | int | str | None
 ItemSpec = str | tuple[str, int]
@@ -24,6 +24,8 @@ Params = Mapping[str, str | Sequence[str] | None] | None
 _RANDOM: Any = object()  # "choose at random", distinct from an explicit None
 FLOOD_FLAG = "loadGeneratorFloodHomepage"
 AI_QUESTION = "Can you summarize the product reviews?"
+_BROWSER_CART = "open_cart_page_and_change_currency"
+_BROWSER_ADD = "add_product_to_cart"
 
 
 class ShopClient:
@@ -96,8 +98,12 @@ class ShopClient:
         task: str | None = None,
         name: str | None = None,
         headers: Mapping[str, str] | None = None,
+        synthetic: bool | None = None,
     ) -> FlowResult:
-        """One HTTP request with a fresh trace id; never raises for HTTP or network errors."""
+        """One HTTP request with a fresh trace id; never raises for HTTP or network errors.
+
+        `synthetic` overrides the client's choice of `synthetic_request=true` baggage.
+        """
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
         method = method.upper()
@@ -107,7 +113,7 @@ class ShopClient:
             url += ("&" if "?" in url else "?") + query
         ctx = TraceContext.fresh(self.sampled)
         baggage = {"session.id": self.session_id}
-        if self.synthetic:
+        if self.synthetic if synthetic is None else synthetic:
             baggage["synthetic_request"] = "true"
         sent = {
             "traceparent": ctx.traceparent,
@@ -313,12 +319,107 @@ class ShopClient:
             name="POST /api/product-ask-ai-assistant/{productId}",
         )
 
+    # -- the load generator's browser user, replayed as the HTTP calls its pages make -------------
+    def open_cart_page_and_change_currency(
+        self, user: str | None = None, currency: str = "CHF"
+    ) -> FlowRun:
+        """(browser task, HTTP replay) Open /cart, then switch the currency selector.
+
+        No browser runs: these are the requests the cart page makes, with the browser user's
+        `synthetic_request=true` baggage; there are no `frontend-web` spans. Main: the cart
+        fetched in the new currency.
+        """
+        user = user if user is not None else self.session_id
+        steps = [
+            self.get("/cart", task=_BROWSER_CART, synthetic=True, name="GET /cart"),
+            self.get("/api/currency", task=_BROWSER_CART, synthetic=True, name="GET /api/currency"),
+            self.get(
+                "/api/cart",
+                {"sessionId": user, "currencyCode": "USD"},
+                task=_BROWSER_CART,
+                synthetic=True,
+                name="GET /api/cart",
+            ),
+        ]
+        steps.append(
+            self.get(
+                "/api/cart",
+                {"sessionId": user, "currencyCode": currency},
+                task=_BROWSER_CART,
+                synthetic=True,
+                name="GET /api/cart",
+            )
+        )
+        main = len(steps) - 1
+        cart_ids = _cart_product_ids(steps[-1].json) or [self.random_product()]
+        steps.append(
+            self.get(
+                "/api/recommendations",
+                {"productIds": ",".join(cart_ids), "sessionId": user, "currencyCode": currency},
+                task=_BROWSER_CART,
+                synthetic=True,
+                name="GET /api/recommendations",
+            )
+        )
+        return FlowRun(_BROWSER_CART, steps, main_index=main)
+
+    def add_product_to_cart(
+        self, user: str | None = None, product_name: str = "Roof Binoculars"
+    ) -> FlowRun:
+        """(browser task, HTTP replay) Home page, click a product, "Add To Cart", go to /cart.
+
+        Main: the `POST /api/cart`. See `open_cart_page_and_change_currency` for what a replay
+        is and is not.
+        """
+        user = user if user is not None else self.session_id
+        product, categories = data.product_by_name(product_name)
+        task, usd = _BROWSER_ADD, {"currencyCode": "USD"}
+        steps = [
+            self.get("/", task=task, synthetic=True, name="GET /"),
+            self.get("/api/products", usd, task=task, synthetic=True, name="GET /api/products"),
+            self.get(
+                f"/product/{_path_segment(product)}",
+                task=task,
+                synthetic=True,
+                name="GET /product/{productId}",
+            ),
+            self.get(
+                f"/api/products/{product}",
+                usd,
+                task=task,
+                synthetic=True,
+                name="GET /api/products/{productId}",
+            ),
+        ]
+        if categories:  # the page skips the ads call for a product without categories
+            steps.append(
+                self.get(
+                    "/api/data",
+                    {"contextKeys": ",".join(categories)},
+                    task=task,
+                    synthetic=True,
+                    name="GET /api/data",
+                )
+            )
+        steps.append(
+            self.get(
+                "/api/recommendations",
+                {"productIds": product, "sessionId": user, "currencyCode": "USD"},
+                task=task,
+                synthetic=True,
+                name="GET /api/recommendations",
+            )
+        )
+        body = {"item": {"productId": product, "quantity": 1}, "userId": user}
+        steps.append(self.post("/api/cart", body, task=task, synthetic=True, name="POST /api/cart"))
+        main = len(steps) - 1
+        steps.append(self.get("/cart", task=task, synthetic=True, name="GET /cart"))
+        return FlowRun(task, steps, main_index=main)
+
     def run_task(self, name: str) -> FlowResult | FlowRun:
         """Run a load-generator task by name with its random defaults."""
-        if name not in TASK_WEIGHTS_2_2_0:
-            raise ValueError(
-                f"unknown task {name!r}; known: {', '.join(sorted(TASK_WEIGHTS_2_2_0))}"
-            )
+        if name not in ALL_TASKS:
+            raise ValueError(f"unknown task {name!r}; known: {', '.join(sorted(ALL_TASKS))}")
         method: Callable[[], FlowResult | FlowRun] = getattr(self, name)
         return method()
 
@@ -385,6 +486,7 @@ class ShopClient:
             body,
             params={"currencyCode": currency} if currency else None,
             task=task,
+            synthetic=True,
             name="POST /api/checkout",
         )
 
@@ -413,6 +515,11 @@ def _encode_params(params: Params) -> str:
         else:
             pairs.extend((key, v) for v in value)
     return urlencode(pairs)
+
+
+def _cart_product_ids(cart: Any) -> list[str]:
+    items = cart.get("items") if isinstance(cart, dict) else None
+    return [str(i["productId"]) for i in items or [] if isinstance(i, dict) and i.get("productId")]
 
 
 def _path_segment(value: str) -> str:

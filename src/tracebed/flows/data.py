@@ -8,7 +8,7 @@ otherwise from the load generator's product list and the small identity file shi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -112,5 +112,18 @@ def default_products() -> tuple[str, ...]:
     return tuple(load_product_ids())
 
 
-def as_list(values: Sequence[str] | str) -> list[str]:
-    return [values] if isinstance(values, str) else list(values)
+# The product the demo's browser user clicks, for when no catalog file is at hand.
+KNOWN_NAMES = {"Roof Binoculars": ("2ZYFJ3GM2N", ("binoculars",))}
+
+
+def product_by_name(name: str, path: Path | None = None) -> tuple[str, tuple[str, ...]]:
+    """`(id, categories)` of the catalog product called `name`."""
+    path = path or REFERENCE_DATA / "products.json"
+    if path.is_file():
+        data = _read_json(path)
+        for product in data.get("products", []) if isinstance(data, Mapping) else []:
+            if isinstance(product, Mapping) and product.get("name") == name:
+                return str(product["id"]), tuple(product.get("categories") or ())
+    if name in KNOWN_NAMES:
+        return KNOWN_NAMES[name]
+    raise LookupError(f"no product named {name!r} in {path}")

@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 from tracebed.flows.chain import ChainCheck, EdgeLatency, edge_latencies
 from tracebed.flows.result import TraceSource
 from tracebed.flows.tasks import task_mix
-from tracebed.model import Trace, TraceTimeoutError
+from tracebed.model import SpanStore, Trace, TraceTimeoutError
 
 CHECKOUT_ROUTE = "POST /api/checkout"
 MAX_SHOWN = 10  # incomplete traces / errors listed in the text summary
+SETTLE_QUIET_S, SETTLE_LIMIT_S = 1.0, 8.0  # before measuring edges: quiet window, upper bound
 
 
 class LoadRunError(RuntimeError):
@@ -209,6 +210,26 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
+def _settle(source: Any, newest_trace: str | None) -> None:
+    """Return once no span has arrived for `SETTLE_QUIET_S` (at most `SETTLE_LIMIT_S`)."""
+    store = source if isinstance(source, SpanStore) else getattr(source, "store", None)
+    end = time.monotonic() + SETTLE_LIMIT_S
+    if isinstance(store, SpanStore):
+        while (left := end - time.monotonic()) > 0:
+            held = len(store)
+
+            def grew(s: SpanStore, held: int = held) -> bool:
+                return len(s) != held
+
+            try:  # woken by the next arrival; a timeout means the store went quiet
+                store.wait_for(grew, timeout=min(SETTLE_QUIET_S, left))
+            except TimeoutError:
+                return
+    elif newest_trace is not None:  # the HTTP API: the newest trace's quiet window stands in
+        with contextlib.suppress(TraceTimeoutError):
+            source.wait_for_trace(newest_trace, quiet=SETTLE_QUIET_S, timeout=SETTLE_LIMIT_S)
+
+
 def _snapshot(source: Any, trace_id: str) -> Trace | None:
     """The trace as it stands, from a store, a sink or the HTTP API (None if unknown)."""
     getter = getattr(source, "get_trace", None) or getattr(
@@ -328,18 +349,12 @@ def _verify(
         traces[trace_id] = trace
     # The other requests' traces: give the newest one a moment to settle (spans are exported
     # in batches), then take every trace as it stands.
-    others = [r for r in records if r["trace_id"] not in traces][-max_latency_traces:]
-    if others:
-        # A request that never reached the stack times out here: the snapshots are what is there.
-        with contextlib.suppress(TraceTimeoutError):
-            store.wait_for_trace(
-                others[-1]["trace_id"],
-                quiet=0.5,
-                timeout=max(0.05, min(5.0, deadline - time.monotonic())),
-            )
-        for record in others:
-            snapshot = _snapshot(store, record["trace_id"])
-            if snapshot is not None:
-                traces[record["trace_id"]] = snapshot
+    # Per-edge latency over every request's trace as it stands once the stack's exporters have
+    # flushed (some, like Envoy's, export seconds after the services).
+    _settle(store, records[-1]["trace_id"] if records else None)
+    for record in records[-max_latency_traces:]:
+        snapshot = _snapshot(store, record["trace_id"])
+        if snapshot is not None:
+            traces[record["trace_id"]] = snapshot
     client_spans = {r["trace_id"]: r["span_id"] for r in records}
     summary.edges = edge_latencies(traces.values(), client_spans)

@@ -26,6 +26,11 @@ TASK_WEIGHTS_2_2_0: Mapping[str, int] = MappingProxyType(
 )
 
 TASK_WEIGHTS = TASK_WEIGHTS_2_0_2
+
+# The browser user's tasks (Playwright in the demo), replayed as their pages' HTTP calls; in no
+# demo mix by default (the demo runs them as a separate user class), but usable in a custom one.
+BROWSER_TASKS = frozenset({"open_cart_page_and_change_currency", "add_product_to_cart"})
+ALL_TASKS = frozenset(TASK_WEIGHTS_2_2_0) | BROWSER_TASKS
 TASK_MIXES: Mapping[str, Mapping[str, int]] = MappingProxyType(
     {"2.0.2": TASK_WEIGHTS_2_0_2, "2.1.3": TASK_WEIGHTS_2_0_2, "2.2.0": TASK_WEIGHTS_2_2_0}
 )
@@ -51,7 +56,7 @@ def task_mix(spec: str | Mapping[str, int] | None) -> dict[str, int]:
                 )
             mix[name.strip()] = int(weight)
         spec = mix
-    known = set(TASK_WEIGHTS_2_2_0)
+    known = ALL_TASKS
     unknown = sorted(set(spec) - known)
     if unknown:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
