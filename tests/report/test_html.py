@@ -287,3 +287,15 @@ def test_traces_linked_by_span_links_point_at_each_other() -> None:
     assert f'links to <a href="#trace-{producer.trace_id}">' in page
     alone = render_test_page(nodeid="t", outcome="passed", duration_s=0.1, traces=on_page[1:])
     assert f"links to <code>{producer.trace_id}</code>" in alone  # not on the page: no anchor
+
+
+def test_service_map_puts_a_service_right_of_every_caller() -> None:
+    # The real checkout: frontend calls product-catalog directly and through checkout.
+    m = SpanMaker()
+    fe = m.add("frontend", "POST /api/checkout", None, 0, 50, SpanKind.SERVER)
+    co = m.add("checkout", "PlaceOrder", fe, 1, 40, SpanKind.SERVER)
+    m.add("product-catalog", "GetProduct", co, 2, 1, SpanKind.SERVER)
+    m.add("product-catalog", "GetProduct", fe, 45, 1, SpanKind.SERVER)
+    smap = build_service_map(m.trace())
+    layers = {s: n.layer for s, n in smap.nodes.items()}
+    assert layers == {"frontend": 0, "checkout": 1, "product-catalog": 2}

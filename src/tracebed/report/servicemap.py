@@ -49,6 +49,45 @@ def _label(service: str) -> str:
     return service or "(no service.name)"
 
 
+def _longest_path_layers(order: list[str], out: dict[str, list[str]]) -> dict[str, int]:
+    """Layer = longest call distance from a start, so every forward call points right.
+
+    Calls that close a cycle (found by a DFS from the starts, in order) are left out of the
+    layering; they are drawn as back edges.
+    """
+    dag: dict[str, list[str]] = defaultdict(list)
+    state: dict[str, int] = {}  # 1 = on the DFS stack, 2 = done
+    for root in dict.fromkeys(order):
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [(root, iter(out.get(root, ())))]
+        while stack:
+            node, callees = stack[-1]
+            callee = next(callees, None)
+            if callee is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(callee) == 1:
+                continue  # a back edge: it would make a cycle
+            else:
+                dag[node].append(callee)
+                if callee not in state:
+                    state[callee] = 1
+                    stack.append((callee, iter(out.get(callee, ()))))
+    indegree: Counter[str] = Counter(c for callees in dag.values() for c in callees)
+    layer = {n: 0 for n in state}
+    ready = deque(n for n in dict.fromkeys(order) if not indegree[n])
+    while ready:
+        node = ready.popleft()
+        for callee in dag[node]:
+            layer[callee] = max(layer[callee], layer[node] + 1)
+            indegree[callee] -= 1
+            if not indegree[callee]:
+                ready.append(callee)
+    return layer
+
+
 def build_service_map(trace: Trace) -> ServiceMap:
     """Nodes with positions and counted edges for `trace`."""
     calls: Counter[tuple[str, str]] = Counter()
@@ -72,27 +111,8 @@ def build_service_map(trace: Trace) -> ServiceMap:
     for caller, callee in calls:
         out[caller].append(callee)
 
-    layer: dict[str, int] = {}
     starts = list(dict.fromkeys(span.service for span in trace.tops)) or order[:1]
-    queue: deque[str] = deque()
-    for service in starts:
-        layer.setdefault(service, 0)
-        queue.append(service)
-    # BFS from where the trace starts; anything unreachable (e.g. only reached via an orphan
-    # subtree) starts its own BFS at layer 0.
-    pending = [s for s in order if s not in layer]
-    while True:
-        while queue:
-            current = queue.popleft()
-            for callee in out[current]:
-                if callee not in layer:
-                    layer[callee] = layer[current] + 1
-                    queue.append(callee)
-        pending = [s for s in pending if s not in layer]
-        if not pending:
-            break
-        layer[pending[0]] = 0
-        queue.append(pending[0])
+    layer = _longest_path_layers([*starts, *order], out)
 
     columns: dict[int, list[str]] = defaultdict(list)
     for service in order:
@@ -157,6 +177,13 @@ def render_service_map(trace: Trace) -> str:
         "</marker></defs>",
     ]
     bottom = max(n.y + NODE_H for n in smap.nodes.values())
+    # Several calls into one service arrive at different heights, so their labels stay apart.
+    incoming: dict[str, list[str]] = defaultdict(list)
+    for edge in smap.edges:
+        if not _is_back(smap.nodes, edge):
+            incoming[edge.callee].append(edge.caller)
+    for callers in incoming.values():
+        callers.sort(key=lambda c: smap.nodes[c].y)
     for edge in smap.edges:
         a, b = smap.nodes[edge.caller], smap.nodes[edge.callee]
         label = f"{edge.calls}× {'/'.join(edge.kinds) or 'call'}"
@@ -171,11 +198,13 @@ def render_service_map(trace: Trace) -> str:
             anchor = "middle"
         else:
             x1, y1 = a.x + NODE_W, a.y + NODE_H / 2
-            x2, y2 = b.x, b.y + NODE_H / 2
+            arrivals = incoming[edge.callee]
+            slot = arrivals.index(edge.caller)
+            x2, y2 = b.x, b.y + NODE_H * (slot + 1) / (len(arrivals) + 1)
             mid = (x1 + x2) / 2
             path = f"M{x1:.1f},{y1:.1f} C{mid:.1f},{y1:.1f} {mid:.1f},{y2:.1f} {x2:.1f},{y2:.1f}"
             # Label at the arrow's head: fanned-out edges share a start but not an end.
-            lx, ly = x2 - 8, y2 - 5
+            lx, ly = x2 - 8, y2 - 5 - 12 * (len(arrivals) - 1 - slot)
             anchor = "end"
         parts.append(
             f'<g class="edge" data-caller="{escape(edge.caller)}" data-callee="{escape(edge.callee)}">'
