@@ -271,3 +271,43 @@ def test_the_demo_suite_collects_as_items(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--collect-only", "-q", "-p", "no:cacheprovider",
                                 str((DEMO / "payment" / "valid-credit-card.yaml").resolve()))
     assert sum("::" in line for line in result.stdout.lines) == 2
+
+
+def test_traceid_trigger_asserts_on_a_trace_made_elsewhere(
+    suite: pytest.Pytester, running: apps.Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secrets
+
+    import requests
+
+    trace_id = secrets.token_hex(16)
+    response = requests.get(f"{running.apps.shop_url}/api/slow",
+                            headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}, timeout=10)
+    assert response.status_code == 200
+    write(suite, "by-id.yaml", """\
+        type: Test
+        spec:
+          id: by-id
+          name: By id
+          trigger:
+            type: traceid
+            traceid:
+              id: ${env:WANTED_TRACE}
+          specs:
+          - selector: span[name="sleepy"]
+            assertions:
+            - attr:app.step = 1
+            - attr:service.name = "shop"
+        """)
+    monkeypatch.setenv("WANTED_TRACE", trace_id)
+    result = suite.runpytest("-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(['*by-id.yaml::By id::spec 1: span[[]name="sleepy"[]] PASSED*'])
+
+
+def test_missing_proto_is_a_clear_failure(suite: pytest.Pytester) -> None:
+    write(suite, "p.yaml", GRPC_TEST.format(proto="nowhere/other.proto", to="CAD", status=0,
+                                            body='attr:tracetest.response.body != ""'))
+    result = suite.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*trigger failed: protobufFile 'nowhere/other.proto' not found*"])

@@ -618,11 +618,17 @@ class TracetestItem(pytest.Function):
         return super().repr_failure(excinfo)  # type: ignore[arg-type]
 
 
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 def _summary(result: SpecResult) -> str:
+    """One line for `pytest -v`: how many spans matched and each expectation's actual value."""
     parts = [f"{len(result.spans)} span(s)"]
     for outcome in result.outcomes:
-        actual = ", ".join(repr(r.actual) for _, r in outcome.results[:3]) or "-"
-        parts.append(f"{outcome.assertion.text} → {actual}")
+        actual = ", ".join(_short(r.actual) for _, r in outcome.results[:3]) or "-"
+        more = ", …" if len(outcome.results) > 3 else ""
+        parts.append(f"{' '.join(outcome.assertion.text.split())} → {actual}{more}")
     return "; ".join(parts)
 
 
