@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 
 from tracebed.model.span import SpanKind, StatusCode
@@ -69,3 +71,27 @@ def test_ad_failure_flag_fails_about_one_in_ten(backends: Backends, flags: FlagS
     assert span.status.code is StatusCode.ERROR
     assert span.attributes["rpc.grpc.status_code"] == 14
     assert any(e.name == "Error" for e in span.events)
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads: line")
+
+
+def test_ad_high_cpu_flag_starts_and_stops_busy_threads(
+    backends: Backends, flags: FlagService
+) -> None:
+    stub = backends.stub("ad", demo_pb2_grpc.AdServiceStub)
+    proc = backends.procs["ad"]
+    assert proc.popen is not None
+    pid = proc.popen.pid
+    stub.GetAds(demo_pb2.AdRequest())
+    before = _threads(pid)
+    flags.set("adHighCpu", "on")
+    stub.GetAds(demo_pb2.AdRequest())
+    assert _threads(pid) >= before + 4
+    flags.set("adHighCpu", "off")
+    stub.GetAds(demo_pb2.AdRequest())
+    proc.wait_until(lambda: _threads(pid) <= before, timeout=10)
