@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests.flows.fake_frontend import FakeFrontend
 from tracebed.cli import cli
 from tracebed.otlp import Sink
+from tracebed.stack.state import RunRecord
 
 FAST = ["--wait", "0.02", "0.1", "--spawn-rate", "20"]
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run records of stacks elsewhere on the machine must not leak into these tests."""
+    monkeypatch.setenv("TRACEBED_STATE_DIR", str(tmp_path / "state"))
 
 
 def test_load_command_verifies_through_the_sink_api(
@@ -72,3 +80,19 @@ def test_load_command_bad_input(frontend: FakeFrontend) -> None:
     assert result.exit_code == 1 and "sink API at http://127.0.0.1:9 not usable" in result.output
     result = runner.invoke(cli, ["load", "--url", "nohost", "--no-verify", "--duration", "1"])
     assert result.exit_code == 1 and "http(s) URL" in result.output
+
+
+def test_load_command_finds_the_stack_on_record(frontend: FakeFrontend, sink: Sink) -> None:
+    record = RunRecord.new("external")
+    record.detached = True
+    record.info = {"frontend_url": frontend.url, "sink": {"http": sink.http_url}}
+    record.save()
+    args = ["load", "--users", "1", "--duration", "1", *FAST, "--tasks", "checkout=1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert f"verifying through the sink of the stack on record: {sink.http_url}" in result.output
+    assert f"against {frontend.url}" in result.output and "result: OK" in result.output
+
+    record.remove()
+    result = CliRunner().invoke(cli, ["load", "--duration", "1"])
+    assert result.exit_code == 2 and "no stack on record" in result.output

@@ -13,8 +13,38 @@ from tracebed.flows.result import TraceSource
 from tracebed.flows.tasks import task_mix
 
 
+def _stack_on_record(url: str | None) -> tuple[str, str | None]:
+    """`(frontend URL, sink HTTP URL or None)`, from `tracebed up`'s run records when they know."""
+    from tracebed.stack.state import list_records
+
+    stacks = [
+        r for r in list_records() if r.info.get("frontend_url") and (r.detached or r.owner_alive())
+    ]
+    if url is None:
+        if not stacks:
+            raise click.UsageError(
+                "no --url, and no stack on record: pass --url, or start one with `tracebed up --detach`"
+            )
+        if len(stacks) > 1:
+            listed = ", ".join(f"{r.run_id} ({r.info['frontend_url']})" for r in stacks)
+            raise click.UsageError(f"several stacks on record ({listed}): pass --url")
+        record = stacks[0]
+    else:
+        same = [r for r in stacks if str(r.info["frontend_url"]).rstrip("/") == url.rstrip("/")]
+        if not same:
+            return url, None
+        record = same[-1]
+    sink = record.info.get("sink") or {}
+    return str(record.info["frontend_url"]), sink.get("http")
+
+
 @click.command("load")
-@click.option("--url", required=True, help="The shop's front door, e.g. http://127.0.0.1:8080.")
+@click.option(
+    "--url",
+    default=None,
+    help="The shop's front door, e.g. http://127.0.0.1:8080. Default: the frontend of "
+    "the one stack on record (`tracebed up --detach`).",
+)
 @click.option("--users", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option(
     "--spawn-rate",
@@ -97,7 +127,7 @@ from tracebed.flows.tasks import task_mix
     help="Also write the summary as JSON here.",
 )
 def command(
-    url: str,
+    url: str | None,
     users: int,
     spawn_rate: float,
     duration: float,
@@ -116,10 +146,16 @@ def command(
 
     Every checkout's trace must reach checkout, cart, product-catalog, currency, shipping,
     quote, payment and email, and contain the Kafka publish. Against a stack started with
-    `tracebed up`, pass that stack's sink API with --sink. Otherwise a sink is started here,
-    and only spans the stack's collector exports to it can be verified. Exit status 0 only
-    when no request failed and every checkout trace was complete.
+    `tracebed up --detach`, no option is needed: its frontend and its sink's HTTP API are taken
+    from the run record. Otherwise pass --url, and --sink with the HTTP API of the sink the
+    stack's collector exports to; without --sink a sink is started here, and only spans the
+    stack's collector exports to it can be verified. Exit status 0 only when no request failed
+    and every checkout trace was complete.
     """
+    url, recorded_sink = _stack_on_record(url)
+    if sink_url is None and recorded_sink and sink_grpc_port is None:
+        sink_url = recorded_sink
+        click.echo(f"verifying through the sink of the stack on record: {sink_url}", err=True)
     try:
         mix = task_mix(tasks)
     except ValueError as exc:
