@@ -88,15 +88,22 @@ def pytest_runtest_makereport(item, call):
 
 
 def run_pytest(
-    tmp_path: Path, *args: str, source: str = INNER, timeout: float = 120
+    tmp_path: Path,
+    *args: str,
+    source: str = INNER,
+    all_plugins: bool = False,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
+    """Run pytest in `tmp_path`. Only the report plugin is loaded unless `all_plugins` (the
+    other tracebed plugins import the whole harness, a second of start-up per process)."""
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(source), encoding="utf-8")
     (tmp_path / "conftest.py").write_text(INNER_CONFTEST, encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTEST_ADDOPTS", None)
+    isolate = () if all_plugins else ("-p", "no:tracebed", "-p", "no:tracebed_tracetest")
     env.pop("PYTEST_XDIST_WORKER", None)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *isolate, *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -117,7 +124,9 @@ def junit_properties(path: Path) -> dict[str, list[str]]:
 
 
 def test_report_pages_index_and_junit_properties(tmp_path: Path) -> None:
-    result = run_pytest(tmp_path, "--tracebed-report", "report", "--junitxml", "junit.xml")
+    result = run_pytest(
+        tmp_path, "--tracebed-report", "report", "--junitxml", "junit.xml", all_plugins=True
+    )
     assert result.returncode == 1, result.stdout + result.stderr  # one test fails on purpose
     assert "1 failed, 4 passed" in result.stdout, result.stdout
     report = tmp_path / "report"
