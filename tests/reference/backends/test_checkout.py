@@ -255,3 +255,19 @@ def test_kafka_queue_problems_sends_extra_copies(backends: Backends, flags: Flag
     process = trace.named("orders process", "fraud-detection")[0]
     assert process.parent_span_id == publish.span_id
     assert process.duration >= 1.0
+
+
+def test_empty_cart_order_succeeds_though_email_fails(backends: Backends) -> None:
+    """0 items: quote 0, charge 0; email gets no `items` key, answers 500, checkout only logs."""
+    stub = backends.stub("checkout", demo_pb2_grpc.CheckoutServiceStub)
+    trace_id, md = new_traceparent()
+    order = stub.PlaceOrder(_order("empty-" + secrets.token_hex(4)), metadata=md).order
+    assert list(order.items) == []
+    assert (order.shipping_cost.units, order.shipping_cost.nanos) == (0, 0)
+    trace = backends.wait_trace(trace_id, has(PLACE, "POST /send_order_confirmation"))
+    assert one(trace, PLACE, "checkout").attributes["rpc.grpc.status_code"] == 0
+    email = one(trace, "POST /send_order_confirmation")
+    assert email.attributes["http.status_code"] == 500
+    client = one(trace, "HTTP POST", "checkout")
+    assert client.attributes["http.response.status_code"] == 500
+    assert email.parent_span_id == client.span_id
