@@ -1,0 +1,526 @@
+"""Fault scenarios: one test per flag of the demo's flag file (demo-facts §8.2).
+
+Each test switches its flag on through the flag service (`@pytest.mark.flags`), drives the
+flow the flag affects, and asserts where the error appears in the trace, with which status
+and message, and how it reaches the caller; then it switches the flag off through the same
+service and checks the flow is healthy again (the marker restores the whole flag file after
+the test as well).
+
+Services cache flag values briefly (the demo's providers do too), so the first request after
+a switch may still see the old value: effects are awaited with short bounded retries.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+import pytest
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
+
+from tracebed.flows.context import TraceContext
+from tracebed.model import Span, SpanKind, StatusCode, Trace
+from tracebed.plugin.core import trace_timeout
+
+T = TypeVar("T")
+
+EFFECT_TIMEOUT_S = 15.0  # a switched flag must show its effect within this (caches, reloads)
+QUIET_S = 0.3
+RATE_SAMPLES = 200  # calls per probabilistic variant; bounds below are ±6 standard deviations
+
+# paymentFailure's variants and the failure probability each really means ("90%" is 0.95).
+PAYMENT_VARIANTS = {"100%": 1.0, "90%": 0.95, "75%": 0.75, "50%": 0.5, "25%": 0.25, "10%": 0.1}
+VALID_CARD: dict[str, Any] = {
+    "credit_card_number": "4432-8015-6152-0454",
+    "credit_card_cvv": 672,
+    "credit_card_expiration_year": 2039,
+    "credit_card_expiration_month": 1,
+}
+PAYMENT_FAILURE = "Payment request failed. Invalid token. app.loyalty.level=gold"
+CATALOG_FAILURE = "Error: Product Catalog Fail Feature Flag Enabled"
+FAILING_PRODUCT = "OLJCESPC7Z"
+PICTURE = "/images/products/NationalParkFoundationExplorascope.jpg"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def eventually(action: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
+    """Repeat `action` (with back-off, bounded) until `done(result)`; fail naming `what`."""
+    retrying = Retrying(
+        retry=retry_if_result(lambda r: not done(r)),
+        wait=wait_exponential(multiplier=0.05, max=0.5),
+        stop=stop_after_delay(EFFECT_TIMEOUT_S),
+    )
+    try:
+        return retrying(action)
+    except RetryError as exc:
+        last = exc.last_attempt.result() if not exc.last_attempt.failed else exc.last_attempt
+        raise AssertionError(
+            f"{what}: not seen within {EFFECT_TIMEOUT_S}s; last:\n{last}"
+        ) from None
+
+
+def flag_value(demo_stack: Any, key: str) -> Any:
+    """The value the flag service evaluates now (OFREP), as every SDK would get it."""
+    flags = demo_stack.flags
+    if flags is None or flags.ofrep_url is None:
+        pytest.skip("this stack has no OFREP endpoint to read flag values from")
+    response = flags.session.post(
+        f"{flags.ofrep_url}/ofrep/v1/evaluate/flags/{key}", json={"context": {}}, timeout=5
+    )
+    assert response.status_code == 200, f"OFREP {key}: {response.status_code} {response.text}"
+    return response.json()["value"]
+
+
+def switch_off(demo_stack: Any, *flags: str) -> None:
+    demo_stack.flags.set(**{flag: "off" for flag in flags})
+
+
+def one(trace: Trace, service: str, name: str, kind: SpanKind | None = None) -> Span:
+    spans = [s for s in trace.named(name, service) if kind is None or s.kind is kind]
+    assert spans, f"no {service}: {name!r} span in the trace:\n{trace.render()}"
+    return spans[0]
+
+
+def frontend_server(trace: Trace) -> Span:
+    spans = [s for s in trace if s.service == "frontend" and s.kind is SpanKind.SERVER]
+    assert spans, f"no frontend SERVER span in the trace:\n{trace.render()}"
+    return spans[-1]  # after a redirect, the handler's span is the last
+
+
+def settled(step: Any, until: Callable[[Trace], bool] | None = None) -> Callable[[Trace], bool]:
+    """The request's trace has no span whose parent is still missing (and `until` holds).
+
+    The server span's parent is the span id the client sent, which never arrives; any other
+    missing parent is a span still on its way (parents end, and export, after children).
+    """
+
+    def check(trace: Trace) -> bool:
+        ids = {s.span_id for s in trace}
+        parents_here = all(
+            not s.parent_span_id or s.parent_span_id in ids or s.parent_span_id == step.span_id
+            for s in trace
+        )
+        return bool(len(trace)) and parents_here and (until is None or until(trace))
+
+    return check
+
+
+def wait_trace(
+    step: Any, request: pytest.FixtureRequest, until: Callable[[Trace], bool] | None = None
+) -> Trace:
+    trace: Trace = step.trace(
+        until=settled(step, until), quiet=QUIET_S, timeout=trace_timeout(request.config)
+    )
+    return trace
+
+
+def assert_error(span: Span, trace: Trace, message: str | None = None) -> None:
+    assert span.status.code is StatusCode.ERROR, (
+        f"expected ERROR status on {span!r}\n{trace.render(marks={span.span_id})}"
+    )
+    if message is not None:
+        assert message in span.status.message, (
+            f"{span!r}: status message {span.status.message!r} lacks {message!r}"
+        )
+
+
+def assert_healthy(trace: Trace) -> None:
+    assert trace.errors == [], f"ERROR spans in a healthy flow:\n{trace.render()}"
+
+
+def rate_bounds(p: float, n: int = RATE_SAMPLES) -> tuple[int, int]:
+    """Failures expected in n calls at probability p, within ±6 sd (at least 1 when p > 0)."""
+    sd = math.sqrt(n * p * (1 - p))
+    low = max(1, math.floor(n * p - 6 * sd)) if p > 0 else 0
+    return low, min(n, math.ceil(n * p + 6 * sd))
+
+
+def grpc_stub(demo_stack: Any, service: str, stub_name: str) -> tuple[Any, grpc.Channel]:
+    from tracebed.reference.proto import demo_pb2_grpc
+
+    try:
+        target = demo_stack.endpoint(service)
+    except LookupError as exc:
+        pytest.skip(f"cannot reach {service} directly on this stack: {exc}")
+    channel = grpc.insecure_channel(target)
+    return getattr(demo_pb2_grpc, stub_name)(channel), channel
+
+
+def call_traced(method: Callable[..., Any], request: Any) -> tuple[str, grpc.StatusCode, str]:
+    """One direct gRPC call under a trace id of our choosing: (trace_id, code, details)."""
+    ctx = TraceContext.fresh()
+    try:
+        method(request, metadata=[("traceparent", ctx.traceparent)], timeout=10)
+    except grpc.RpcError as err:
+        return ctx.trace_id, err.code(), err.details() or ""  # type: ignore[attr-defined]
+    return ctx.trace_id, grpc.StatusCode.OK, ""
+
+
+# -- payment --------------------------------------------------------------------------------------
+@pytest.mark.flags(paymentFailure="100%")
+def test_payment_failure_100_fails_every_checkout(
+    shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
+) -> None:
+    assert flag_value(demo_stack, "paymentFailure") == 1
+    run = eventually(shop.checkout, lambda r: r.status_code == 500, "checkout failing with 500")
+    trace = wait_trace(run.main, request)
+    # Where: payment's Charge server span, UNKNOWN (2), the demo's message verbatim.
+    charge = one(trace, "payment", "grpc.oteldemo.PaymentService/Charge", SpanKind.SERVER)
+    assert_error(charge, trace, PAYMENT_FAILURE)
+    assert charge.attributes.get("rpc.grpc.status_code") == 2
+    assert charge.attributes.get("grpc.error_message") == PAYMENT_FAILURE
+    # The `charge` span is ended before the throw, with the loyalty level the message names.
+    inner = one(trace, "payment", "charge", SpanKind.INTERNAL)
+    assert inner.attributes.get("app.loyalty.level") == "gold"
+    # Propagation: checkout's client span, then PlaceOrder as INTERNAL, then the frontend 500.
+    client = one(trace, "checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT)
+    assert_error(client, trace, PAYMENT_FAILURE)
+    place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
+    assert_error(place, trace, "failed to charge card: could not charge the card")
+    assert place.attributes.get("rpc.grpc.status_code") == 13  # INTERNAL
+    assert "charged" not in {e.name for e in place.events}
+    assert not trace.named("oteldemo.ShippingService/ShipOrder"), (
+        "no shipping after a failed charge"
+    )
+    front = frontend_server(trace)
+    assert_error(front, trace)
+    assert front.attributes.get("http.status_code") == 500
+    # Healthy again once the flag is off.
+    switch_off(demo_stack, "paymentFailure")
+    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
+    assert_healthy(wait_trace(run.main, request))
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param(v, marks=pytest.mark.flags(paymentFailure=v), id=v)
+        for v in ("90%", "75%", "50%", "25%", "10%")
+    ],
+)
+def test_payment_failure_rate_follows_the_variant(
+    variant: str, shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
+) -> None:
+    from tracebed.reference.proto import demo_pb2
+
+    p = PAYMENT_VARIANTS[variant]
+    assert flag_value(demo_stack, "paymentFailure") == pytest.approx(p)
+    stub, channel = grpc_stub(demo_stack, "payment", "PaymentServiceStub")
+    charge = demo_pb2.ChargeRequest(
+        amount=demo_pb2.Money(currency_code="USD", units=43, nanos=130_000_000),
+        credit_card=demo_pb2.CreditCardInfo(**VALID_CARD),
+    )
+    with channel:
+        # The first failure shows the service uses the new value (its flag cache refreshed).
+        first = eventually(
+            lambda: call_traced(stub.Charge, charge),
+            lambda r: r[1] is not grpc.StatusCode.OK,
+            f"a Charge failing under paymentFailure={variant}",
+        )
+        outcomes = [call_traced(stub.Charge, charge) for _ in range(RATE_SAMPLES)]
+    failed = [o for o in outcomes if o[1] is not grpc.StatusCode.OK]
+    low, high = rate_bounds(p)
+    assert low <= len(failed) <= high, (
+        f"paymentFailure={variant} (p={p}): {len(failed)}/{RATE_SAMPLES} Charge calls failed, "
+        f"expected {low}..{high}"
+    )
+    assert {(code, details) for _, code, details in failed} == {
+        (grpc.StatusCode.UNKNOWN, PAYMENT_FAILURE)
+    }
+    # The failure in the trace: payment's server span, in error with the same message.
+    trace = span_sink.store.wait_for_trace(
+        first[0],
+        until=lambda t: bool(t.named("grpc.oteldemo.PaymentService/Charge")),
+        timeout=trace_timeout(request.config),
+    )
+    span = one(trace, "payment", "grpc.oteldemo.PaymentService/Charge", SpanKind.SERVER)
+    assert_error(span, trace, PAYMENT_FAILURE)
+    assert span.attributes.get("grpc.error_message") == PAYMENT_FAILURE
+    switch_off(demo_stack, "paymentFailure")
+    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
+    assert_healthy(wait_trace(run.main, request))
+
+
+@pytest.mark.flags(paymentUnreachable="on")
+def test_payment_unreachable_fails_checkout_at_the_client(
+    shop: Any, demo_stack: Any, request: pytest.FixtureRequest
+) -> None:
+    run = eventually(shop.checkout, lambda r: r.status_code == 500, "checkout failing with 500")
+    trace = wait_trace(run.main, request)
+    # Where: checkout's own Charge client span (it dials badAddress:50051); payment never sees it.
+    client = one(trace, "checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT)
+    assert_error(client, trace)
+    assert client.attributes.get("rpc.grpc.status_code") == 14  # UNAVAILABLE
+    assert trace.children(client) == [], "the call must not reach any payment server"
+    assert not [s for s in trace if s.service == "payment"], trace.render()
+    place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
+    assert_error(
+        place,
+        trace,
+        "failed to charge card: could not charge the card: rpc error: code = Unavailable",
+    )
+    front = frontend_server(trace)
+    assert_error(front, trace)
+    assert front.attributes.get("http.status_code") == 500
+    switch_off(demo_stack, "paymentUnreachable")
+    run = eventually(
+        shop.checkout, lambda r: r.ok, "checkout succeeding after paymentUnreachable=off"
+    )
+    trace = wait_trace(run.main, request)
+    assert_healthy(trace)
+    assert trace.named("grpc.oteldemo.PaymentService/Charge", "payment")
+
+
+# -- cart -----------------------------------------------------------------------------------------
+@pytest.mark.flags(cartFailure="on")
+def test_cart_failure_breaks_empty_cart_only(
+    shop: Any, demo_stack: Any, request: pytest.FixtureRequest
+) -> None:
+    def emptied_in_error(run: Any) -> bool:
+        if not run.ok:
+            return False
+        trace = wait_trace(run.main, request)
+        return any(s.status.is_error for s in trace.named("POST /oteldemo.CartService/EmptyCart"))
+
+    # Checkout still succeeds: it ignores EmptyCart's error (demo-facts §4.1 step 8).
+    run = eventually(shop.checkout, emptied_in_error, "checkout with a failed EmptyCart")
+    trace = run.main.fetched
+    empty = one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER)
+    assert_error(empty, trace)
+    assert empty.attributes.get("grpc.status_code") == 9  # FAILED_PRECONDITION
+    client = one(trace, "checkout", "oteldemo.CartService/EmptyCart", SpanKind.CLIENT)
+    assert_error(client, trace)
+    place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
+    assert place.status.code is not StatusCode.ERROR, "checkout must swallow the EmptyCart error"
+    assert {s.service for s in trace.errors} == {"cart", "checkout"}
+    # DELETE /api/cart surfaces the same failure to the browser as a 500.
+    deleted = shop.empty_cart(run.main.request.body["userId"] if run.main.request.body else "u")
+    assert deleted.status_code == 500, deleted
+    trace = wait_trace(deleted, request)
+    assert_error(one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER), trace)
+    assert_error(frontend_server(trace), trace)
+    switch_off(demo_stack, "cartFailure")
+    user = "tracebed-fault-cart"
+    deleted = eventually(lambda: shop.empty_cart(user), lambda r: r.status_code == 204, "204 again")
+    assert_healthy(wait_trace(deleted, request))
+
+
+# -- ad -------------------------------------------------------------------------------------------
+@pytest.mark.flags(adFailure="on")
+def test_ad_failure_fails_one_in_ten(
+    shop: Any, demo_stack: Any, request: pytest.FixtureRequest
+) -> None:
+    from tracebed.reference.proto import demo_pb2
+
+    stub, channel = grpc_stub(demo_stack, "ad", "AdServiceStub")
+    ask = demo_pb2.AdRequest(context_keys=["telescopes"])
+    with channel:
+        eventually(
+            lambda: call_traced(stub.GetAds, ask),
+            lambda r: r[1] is not grpc.StatusCode.OK,
+            "a GetAds failing under adFailure",
+        )
+        outcomes = [call_traced(stub.GetAds, ask) for _ in range(RATE_SAMPLES)]
+    failed = [o for o in outcomes if o[1] is not grpc.StatusCode.OK]
+    low, high = rate_bounds(0.1)
+    assert low <= len(failed) <= high, (
+        f"{len(failed)}/{RATE_SAMPLES} GetAds failed, expected 1 in 10"
+    )
+    assert {code for _, code, _ in failed} == {grpc.StatusCode.UNAVAILABLE}
+    # Through the shop: the frontend's /api/data answers 500 when GetAds fails.
+    run = eventually(lambda: shop.get_ads("telescopes"), lambda r: r.status_code == 500, "a 500")
+    trace = wait_trace(run, request)
+    ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
+    assert_error(ad, trace)
+    assert ad.attributes.get("rpc.grpc.status_code") == 14  # UNAVAILABLE
+    assert "Error" in {e.name for e in ad.events}
+    assert_error(one(trace, "frontend", "grpc.oteldemo.AdService/GetAds", SpanKind.CLIENT), trace)
+    assert frontend_server(trace).attributes.get("http.status_code") == 500
+    switch_off(demo_stack, "adFailure")
+    # With the flag off not one call in a row of 30 fails (1 in 10 would: 0.9^30 < 5%).
+    eventually(lambda: shop.get_ads("telescopes"), lambda r: r.ok, "GetAds answering again")
+    for _ in range(30):
+        result = shop.get_ads("telescopes")
+        assert result.ok, result
+    assert_healthy(wait_trace(result, request))
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        pytest.param("adHighCpu", marks=pytest.mark.flags(adHighCpu="on"), id="adHighCpu"),
+        pytest.param("adManualGc", marks=pytest.mark.flags(adManualGc="on"), id="adManualGc"),
+    ],
+)
+def test_ad_resource_flags_keep_ads_answering(
+    flag: str, shop: Any, demo_stack: Any, request: pytest.FixtureRequest
+) -> None:
+    """adHighCpu / adManualGc cost CPU or pauses, never errors: GetAds keeps answering."""
+    assert flag_value(demo_stack, flag) is True
+    for _ in range(5):
+        result = shop.get_ads("telescopes")
+        assert result.ok, result
+        trace = wait_trace(result, request)
+        assert_healthy(trace)
+        ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
+        assert ad.attributes.get("app.ads.ad_response_type") == "TARGETED"
+    switch_off(demo_stack, flag)
+    assert flag_value(demo_stack, flag) is False
+    result = shop.get_ads("telescopes")
+    assert result.ok, result
+    assert_healthy(wait_trace(result, request))
+
+
+# -- product catalog ------------------------------------------------------------------------------
+@pytest.mark.flags(productCatalogFailure="on")
+def test_product_catalog_failure_breaks_one_product(
+    shop: Any, demo_stack: Any, request: pytest.FixtureRequest
+) -> None:
+    run = eventually(
+        lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.status_code == 500, "a 500"
+    )
+    trace = wait_trace(run, request)
+    get = one(
+        trace, "product-catalog", "oteldemo.ProductCatalogService/GetProduct", SpanKind.SERVER
+    )
+    assert_error(get, trace, CATALOG_FAILURE)
+    assert get.attributes.get("rpc.grpc.status_code") == 13  # INTERNAL
+    assert get.attributes.get("app.product.id") == FAILING_PRODUCT
+    client = one(
+        trace, "frontend", "grpc.oteldemo.ProductCatalogService/GetProduct", SpanKind.CLIENT
+    )
+    assert_error(client, trace, CATALOG_FAILURE)
+    assert frontend_server(trace).attributes.get("http.status_code") == 500
+    # Only that product: another one still loads.
+    other = shop.browse_product("66VCHSJNUP")
+    assert other.ok, other
+    assert_healthy(wait_trace(other, request))
+    switch_off(demo_stack, "productCatalogFailure")
+    run = eventually(lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.ok, "200 again")
+    assert_healthy(wait_trace(run, request))
+
+
+# -- recommendation -------------------------------------------------------------------------------
+@pytest.mark.flags(recommendationCacheFailure="on")
+def test_recommendation_cache_failure_turns_the_leaky_cache_on(
+    shop: Any, demo_stack: Any, request: pytest.FixtureRequest
+) -> None:
+    def cache_span(result: Any) -> Span:
+        trace = wait_trace(result, request)
+        assert_healthy(trace)  # a leak, not an error
+        return one(trace, "recommendation", "get_product_list", SpanKind.INTERNAL)
+
+    def cached(result: Any) -> bool:
+        return bool(
+            result.ok and cache_span(result).attributes.get("app.recommendation.cache_enabled")
+        )
+
+    eventually(shop.get_recommendations, cached, "the cache mode in get_product_list")
+    hits = set()
+    for _ in range(20):  # 50% misses: both outcomes show in 20 calls (miss 2^-20 to fail)
+        span = cache_span(shop.get_recommendations())
+        assert span.attributes.get("app.recommendation.cache_enabled") is True
+        hits.add(span.attributes.get("app.cache_hit"))
+    assert hits == {True, False}, f"app.cache_hit values seen: {hits}"
+    switch_off(demo_stack, "recommendationCacheFailure")
+    result = eventually(
+        shop.get_recommendations,
+        lambda r: (
+            r.ok and cache_span(r).attributes.get("app.recommendation.cache_enabled") is False
+        ),
+        "the cache mode off again",
+    )
+    assert "app.cache_hit" not in cache_span(result).attributes
+
+
+# -- kafka ----------------------------------------------------------------------------------------
+@pytest.mark.flags(kafkaQueueProblems="on")
+def test_kafka_queue_problems_floods_the_consumers(
+    shop: Any, demo_stack: Any, request: pytest.FixtureRequest
+) -> None:
+    copies = flag_value(demo_stack, "kafkaQueueProblems")
+    assert copies == 100
+    timeout = trace_timeout(request.config)
+
+    def receives(trace: Trace) -> list[Span]:
+        return [s for s in trace.named("orders receive", "accounting")]
+
+    def flooded(run: Any) -> bool:
+        if not run.ok:
+            return False
+        trace = run.main.trace(until=lambda t: bool(receives(t)), timeout=timeout)
+        return len(trace.named("orders publish", "checkout")) == 1 and len(receives(trace)) > 1
+
+    run = eventually(shop.checkout, flooded, "more than one consumed copy of the order")
+    # One traced publish, then N untraced copies carrying the same context: every copy the
+    # accounting consumer reads becomes a CONSUMER span under the one publish span.
+    trace = run.main.trace(until=lambda t: len(receives(t)) >= 1 + copies, timeout=timeout)
+    publish = one(trace, "checkout", "orders publish", SpanKind.PRODUCER)
+    assert all(s.parent_span_id == publish.span_id for s in receives(trace))
+    assert len(receives(trace)) == 1 + copies
+    assert_healthy(trace)  # the problem is lag, not errors
+    switch_off(demo_stack, "kafkaQueueProblems")
+    run = eventually(shop.checkout, lambda r: r.ok, "checkout after kafkaQueueProblems=off")
+    trace = run.main.trace(until=lambda t: bool(receives(t)), quiet=1.0, timeout=timeout)
+    assert len(receives(trace)) == 1, trace.render()
+
+
+# -- load generator -------------------------------------------------------------------------------
+@pytest.mark.flags(loadGeneratorFloodHomepage="on")
+def test_flood_homepage_sends_n_home_page_requests(
+    shop: Any, demo_stack: Any, request: pytest.FixtureRequest
+) -> None:
+    count = flag_value(demo_stack, "loadGeneratorFloodHomepage")
+    assert count == 100
+    run = shop.flood_home()  # reads the flag over OFREP, as the load generator's task does
+    assert len(run) == count
+    assert run.ok, run
+    timeout = trace_timeout(request.config)
+    for step in (run[0], run[-1]):
+        trace = step.trace(
+            until=lambda t: any(s.service == "frontend" and s.kind is SpanKind.SERVER for s in t),
+            timeout=timeout,
+        )
+        assert frontend_server(trace).name.split("?")[0] == "GET /"
+    assert len({step.trace_id for step in run}) == count  # one trace per request
+    switch_off(demo_stack, "loadGeneratorFloodHomepage")
+    assert len(shop.flood_home()) == 0
+
+
+# -- images (browser) -----------------------------------------------------------------------------
+@pytest.mark.flags(imageSlowLoad="5sec")
+def test_image_slow_load_delays_images_at_the_proxy(
+    shop: Any, demo_stack: Any, request: pytest.FixtureRequest
+) -> None:
+    """The browser sends `x-envoy-fault-delay-request: <flag ms>`; Envoy's fault filter waits."""
+    delay_ms = flag_value(demo_stack, "imageSlowLoad")
+    assert delay_ms == 5000
+
+    def fetch(ms: int) -> Any:
+        headers = {"x-envoy-fault-delay-request": str(ms), "Cache-Control": "no-cache"}
+        return shop.get(
+            PICTURE, task="image", name="GET /images/products/{picture}", headers=headers
+        )
+
+    started = time.monotonic()
+    result = fetch(delay_ms)
+    elapsed = time.monotonic() - started
+    assert result.ok, result
+    assert elapsed >= delay_ms / 1000, f"the image came after {elapsed:.2f}s, not >= 5s"
+    trace = wait_trace(result, request)
+    ingress = one(trace, "frontend-proxy", "ingress", SpanKind.SERVER)
+    assert ingress.duration >= delay_ms / 1000, trace.render()
+    # The delay is the proxy's: the upstream call itself is quick.
+    egress = [s for s in trace if s.service == "frontend-proxy" and s.kind is SpanKind.CLIENT]
+    assert egress and all(s.duration < delay_ms / 1000 for s in egress), trace.render()
+    assert_healthy(trace)
+    switch_off(demo_stack, "imageSlowLoad")
+    off = flag_value(demo_stack, "imageSlowLoad")
+    assert off == 0
+    started = time.monotonic()
+    result = fetch(off)
+    assert result.ok, result
+    assert time.monotonic() - started < delay_ms / 1000
