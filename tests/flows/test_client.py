@@ -13,7 +13,7 @@ from tests.flows.fake_frontend import FakeFrontend
 from tracebed.flows import ChainCheck, FlowResult, FlowRun, HttpTraceSource, NoSinkError, ShopClient
 from tracebed.flows.context import TraceContext
 from tracebed.flows.data import LOADGEN_CATEGORIES, QUANTITIES, default_people, default_products
-from tracebed.model import SpanKind
+from tracebed.model import SpanKind, TraceTimeoutError
 from tracebed.otlp import Sink
 
 
@@ -336,3 +336,26 @@ def test_browser_tasks_replay_their_pages_requests(
     assert seen[3].query == {"sessionId": ["b-1"], "currencyCode": ["CHF"]}
     assert run.main.request.url.endswith("currencyCode=CHF")
     assert seen[4].query["currencyCode"] == ["CHF"]
+
+
+def test_caller_chosen_traceparent_and_baggage(shop: ShopClient, frontend: FakeFrontend) -> None:
+    mine = TraceContext.fresh()
+    result = shop.get("/", headers={"TraceParent": mine.traceparent, "baggage": "k=v"})
+    seen = _only(frontend)
+    assert (result.trace_id, result.span_id) == (mine.trace_id, mine.span_id)
+    assert seen.headers["traceparent"] == mine.traceparent and seen.headers["baggage"] == "k=v"
+    with pytest.raises(ValueError, match="not a W3C traceparent"):
+        shop.get("/", headers={"traceparent": "00-xyz"})
+
+
+def test_trace_defaults_to_the_entry_span_and_keeps_what_arrived_on_timeout(
+    shop: ShopClient,
+) -> None:
+    result = shop.view_cart("u-5")
+    trace = result.trace(timeout=15)  # no until/quiet: waits for the span continuing ours
+    assert [s.name for s in trace if s.parent_span_id == result.span_id] == ["GET /api/cart"]
+
+    other = shop.index()
+    with pytest.raises(TraceTimeoutError, match="never held"):
+        other.trace(until=lambda t: len(t) > 5, timeout=1)
+    assert other.fetched is not None and "GET /" in str(other)

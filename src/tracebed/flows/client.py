@@ -102,7 +102,9 @@ class ShopClient:
     ) -> FlowResult:
         """One HTTP request with a fresh trace id; never raises for HTTP or network errors.
 
-        `synthetic` overrides the client's choice of `synthetic_request=true` baggage.
+        A `traceparent` in `headers` is used instead of a fresh one (to continue a trace of
+        your own); a `baggage` there replaces the client's. `synthetic` overrides the client's
+        choice of `synthetic_request=true` baggage.
         """
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
@@ -111,15 +113,15 @@ class ShopClient:
         query = _encode_params(params)
         if query:
             url += ("&" if "?" in url else "?") + query
-        ctx = TraceContext.fresh(self.sampled)
+        ctx = _given_context(headers) or TraceContext.fresh(self.sampled)
         baggage = {"session.id": self.session_id}
         if self.synthetic if synthetic is None else synthetic:
             baggage["synthetic_request"] = "true"
         sent = {
+            **{k: v for k, v in (headers or {}).items() if k.lower() != "traceparent"},
             "traceparent": ctx.traceparent,
-            "baggage": baggage_header(baggage),
-            **(headers or {}),
         }
+        sent.setdefault("baggage", baggage_header(baggage))
         started = time.perf_counter()
         status, text, error = 0, "", None
         try:
@@ -515,6 +517,14 @@ def _encode_params(params: Params) -> str:
         else:
             pairs.extend((key, v) for v in value)
     return urlencode(pairs)
+
+
+def _given_context(headers: Mapping[str, str] | None) -> TraceContext | None:
+    """A caller-chosen `traceparent` header (any case) wins over a fresh one."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "traceparent":
+            return TraceContext.parse(value)  # ValueError names the bad header
+    return None
 
 
 def _cart_product_ids(cart: Any) -> list[str]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
-from tracebed.model import Trace
+from tracebed.model import Trace, TraceTimeoutError
 
 TracePredicate = Callable[[Trace], bool]
 
 BODY_HEAD = 300  # characters of a request/response body shown in a result's repr
+DEFAULT_QUIET_S = 0.5
 
 
 class TraceSource(Protocol):
@@ -24,6 +26,17 @@ class TraceSource(Protocol):
         quiet: float | None = None,
         timeout: float = 30.0,
     ) -> Trace: ...
+
+
+class EntrySpan:
+    """Trace predicate: the span that continued our traceparent (the front door's) arrived."""
+
+    def __init__(self, parent_span_id: str):
+        self.parent_span_id = parent_span_id
+        self.description = f"entry span (child of our span {parent_span_id}) arrived"
+
+    def __call__(self, trace: Trace) -> bool:
+        return any(span.parent_span_id == self.parent_span_id for span in trace)
 
 
 class NoSinkError(RuntimeError):
@@ -73,7 +86,7 @@ class FlowResult:
     def ok(self) -> bool:
         return 200 <= self.status_code < 400
 
-    @property
+    @cached_property
     def json(self) -> Any:
         """The decoded JSON body (None when the body is empty or not JSON)."""
         if not self.text:
@@ -105,17 +118,29 @@ class FlowResult:
     ) -> Trace:
         """Wait in the sink for this request's trace (see `SpanStore.wait_for_trace`).
 
-        Without `until` it returns once spans stopped arriving for `quiet` (default 0.5 s).
-        The trace is kept on the result, so printing the result shows its tree.
+        - `until`: a predicate on the trace (e.g. `ChainCheck()`); returns once it holds (and,
+          with `quiet`, once no span arrived for `quiet` seconds);
+        - neither: returns once the entry span (the server span whose parent is the span id
+          we sent) is there and no span arrived for 0.5 s — so a front door that exports late
+          (Envoy) is not missed;
+        - only `quiet`: returns once no span arrived for `quiet` seconds.
+        The trace is kept on the result (also what arrived, on timeout), so printing the
+        result shows its tree.
         """
         if self.source is None:
             raise NoSinkError(
                 f"no sink to wait for trace {self.trace_id} in: create the ShopClient with "
                 "sink_store=<SpanStore or HttpTraceSource> (the `shop` fixture does)"
             )
-        self.fetched = self.source.wait_for_trace(
-            self.trace_id, until=until, quiet=quiet, timeout=timeout
-        )
+        if until is None and quiet is None:
+            until, quiet = EntrySpan(self.span_id), DEFAULT_QUIET_S
+        try:
+            self.fetched = self.source.wait_for_trace(
+                self.trace_id, until=until, quiet=quiet, timeout=timeout
+            )
+        except TraceTimeoutError as exc:
+            self.fetched = exc.trace
+            raise
         return self.fetched
 
     # -- printing ------------------------------------------------------------------------
