@@ -299,3 +299,15 @@ def test_service_map_puts_a_service_right_of_every_caller() -> None:
     smap = build_service_map(m.trace())
     layers = {s: n.layer for s, n in smap.nodes.items()}
     assert layers == {"frontend": 0, "checkout": 1, "product-catalog": 2}
+
+
+def test_spans_in_a_parent_loop_are_still_shown() -> None:
+    a = Span("1" * 32, "a" * 16, "a", parent_span_id="b" * 16)
+    b = Span("1" * 32, "b" * 16, "b", parent_span_id="a" * 16)
+    root = Span("1" * 32, "c" * 16, "root")
+    page = render_test_page(
+        nodeid="t", outcome="passed", duration_s=0.1, traces=[Trace("1" * 32, [a, b, root])]
+    )
+    spans = embedded_data(page)["traces"][0]["spans"]
+    assert sorted(s["name"] for s in spans) == ["a", "b", "root"]
+    assert all(s["orphan"] for s in spans if s["name"] != "root")

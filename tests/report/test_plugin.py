@@ -131,6 +131,8 @@ def test_report_pages_index_and_junit_properties(tmp_path: Path) -> None:
     assert "1 failed, 4 passed" in result.stdout, result.stdout
     report = tmp_path / "report"
     assert f"tracebed report: {report / 'index.html'}" in result.stdout
+    failing_page = report / "tests" / f"{slug('test_inner.py::test_payment_failure')}.html"
+    assert f"  test_inner.py::test_payment_failure: {failing_page}" in result.stdout
 
     index = (report / "index.html").read_text(encoding="utf-8")
     for name in ("test_checkout", "test_payment_failure", "test_only_an_id", "test_no_trace"):

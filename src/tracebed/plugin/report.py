@@ -29,6 +29,7 @@ from tracebed.report.writer import ReportedTest, ReportWriter
 
 TRACE_ID_PROPERTY = "tracebed.trace_id"
 MAX_LINKED_TRACES = 10
+MAX_FAILED_LISTED = 10
 
 
 class TraceSource(Protocol):
@@ -176,6 +177,7 @@ class ReportPlugin:
         self.results: list[ReportedTest] = []
         self.index_path: Path | None = None
         self.problems: list[str] = []
+        self.failed_pages: list[tuple[str, Path]] = []
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -271,6 +273,11 @@ class ReportPlugin:
                 all_entries, gantt = self.writer.read_manifests()
                 all_entries.sort(key=lambda entry: entry.nodeid)
                 self.index_path = self.writer.write_index(all_entries, gantt)
+                self.failed_pages = [
+                    (e.nodeid, self.writer.directory / e.page_href)
+                    for e in all_entries
+                    if e.outcome in ("failed", "error") and e.page_href
+                ]
         except (OSError, ValueError) as exc:
             self.problems.append(f"index not written: {exc}")
 
@@ -279,3 +286,9 @@ class ReportPlugin:
             terminalreporter.write_line(f"tracebed report: {problem}", red=True)
         if self.index_path is not None:
             terminalreporter.write_sep("-", f"tracebed report: {self.index_path}")
+            # The page of each failure, so a CI log leads straight to its waterfall.
+            for nodeid, page in self.failed_pages[:MAX_FAILED_LISTED]:
+                terminalreporter.write_line(f"  {nodeid}: {page}")
+            if len(self.failed_pages) > MAX_FAILED_LISTED:
+                more = len(self.failed_pages) - MAX_FAILED_LISTED
+                terminalreporter.write_line(f"  … and {more} more failures (see the index)")

@@ -69,10 +69,19 @@ def trace_payload(trace: Trace) -> dict[str, Any]:
     orphan_ids = {span.span_id for span in trace.orphans}
     children = {span.span_id: len(trace.children(span)) for span in trace}
     spans: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for depth, span in trace.walk():
         if len(spans) >= MAX_SPANS_PER_TRACE:
             break
+        seen.add(span.span_id)
         spans.append(_span_payload(span, depth, start, children, orphan_ids))
+    # Spans whose parent chain loops (broken instrumentation) are not reachable from any top;
+    # show them at the top level rather than lose them.
+    for span in trace:
+        if len(spans) >= MAX_SPANS_PER_TRACE:
+            break
+        if span.span_id not in seen:
+            spans.append(_span_payload(span, 0, start, {}, orphan_ids | {span.span_id}))
     return {
         "traceId": trace.trace_id,
         "durationMs": _ms(trace.end_ns - start) if len(trace) else 0,
