@@ -17,8 +17,8 @@ import pytest
 import requests
 
 from tracebed.stack import Stack, StackStartError, Topology
-from tracebed.stack.backends import ComposeBackend
-from tracebed.stack.backends.compose import PROJECT_LABEL, docker_available
+from tracebed.stack.backends import ComposeBackend, ExternalBackend
+from tracebed.stack.backends.compose import PROJECT_LABEL, compose_command, docker_available
 from tracebed.stack.state import list_records
 
 from .conftest import PY
@@ -38,9 +38,6 @@ def base_image() -> str:
     if not ok:
         _unavailable(reason)
     try:
-        ComposeBackend().__class__  # noqa: B018 - import check only
-        from tracebed.stack.backends.compose import compose_command
-
         compose_command()
     except Exception as exc:  # noqa: BLE001 - any reason is a reason to skip/fail
         _unavailable(str(exc))
@@ -56,10 +53,8 @@ def base_image() -> str:
 
 
 def _docker_ids(kind: str, project: str) -> list[str]:
-    cmd = ["docker", kind, "ls" if kind != "ps" else "-a", "-q", "--filter",
-           f"label={PROJECT_LABEL}={project}"]
-    if kind == "ps":
-        cmd = ["docker", "ps", "-a", "-q", "--filter", f"label={PROJECT_LABEL}={project}"]
+    verb = ["ps", "-a"] if kind == "ps" else [kind, "ls"]
+    cmd = ["docker", *verb, "-q", "--filter", f"label={PROJECT_LABEL}={project}"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
     return res.stdout.split()
 
@@ -122,6 +117,12 @@ def test_three_tiers_with_healthcheck(tmp_path: Path, compose_env: str) -> None:
         host, port = stack.endpoint("api").split(":")
         assert host == "127.0.0.1" and int(port) != 8000  # a random published port
         assert requests.get(stack.url("web"), timeout=5).status_code == 200
+        # The same running project seen as an external stack: only probed, never touched.
+        seen = Stack(topo, ExternalBackend(compose_project=project)).start(progress=False)
+        assert [e.kind for e in seen.timeline.events("cache")][-1] == "seen_ready"
+        assert seen.endpoint("api") == stack.endpoint("api")
+        seen.stop()
+        assert len(_docker_ids("ps", project)) == 3  # stop() of an external stack is a no-op
         labels = subprocess.run(
             ["docker", "inspect", "--format", "{{json .Config.Labels}}",
              _docker_ids("ps", project)[0]], capture_output=True, text=True, check=True)
@@ -163,7 +164,7 @@ services:
 OWNER = """
 import sys, time
 from tracebed.stack import Stack, Topology
-from tracebed.stack.backends import ComposeBackend
+from tracebed.stack.backends import ComposeBackend, ExternalBackend
 backend = ComposeBackend(grace_s=1)
 stack = Stack(Topology.from_compose([sys.argv[1]]), backend, run_dir=sys.argv[2])
 stack.start(progress=False)

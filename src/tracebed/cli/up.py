@@ -88,12 +88,12 @@ def spawn_sink_process(workdir: Path, max_spans: int | None) -> SinkHandle:
                       stop, pid=pid)
 
 
-def make_backend(kind: str) -> Backend:
+def make_backend(kind: str, project: str | None) -> Backend:
     if kind == "local":
         return LocalBackend()
     if kind == "compose":
-        return ComposeBackend()
-    return ExternalBackend()
+        return ComposeBackend(project_name=project)
+    return ExternalBackend(compose_project=project)
 
 
 @click.command("up")
@@ -111,6 +111,9 @@ def make_backend(kind: str) -> Backend:
               help="Where logs and generated configs go (default: under the state dir).")
 @click.option("--with-load-generator", is_flag=True,
               help="Reference stack: include the Locust load generator.")
+@click.option("--project", default=None,
+              help="Compose project name (compose: instead of a unique one; external: the "
+                   "running project whose published ports and health to use).")
 @click.option("--max-spans", type=int, default=None, help="Sink memory bound in spans.")
 @click.option("--detach", "-d", is_flag=True,
               help="Return once ready; `tracebed down` stops the stack (and its sink).")
@@ -119,13 +122,13 @@ def make_backend(kind: str) -> Backend:
 def command(kind: str, compose: tuple[str, ...], env_file: str | None,
             profiles: tuple[str, ...], group_by: str, until: str | None,
             readiness: str | None, workdir: str | None, with_load_generator: bool,
-            max_spans: int | None, detach: bool, as_json: bool) -> None:
+            project: str | None, max_spans: int | None, detach: bool, as_json: bool) -> None:
     """Start a stack tier by tier with live progress, and the OTLP sink it exports to.
 
     In the foreground it runs until Ctrl-C / SIGTERM and then tears everything down.
     """
-    if kind == "compose" and not compose:
-        raise click.UsageError("--stack compose needs --compose FILE")
+    if kind in ("compose", "external") and not compose:
+        raise click.UsageError(f"--stack {kind} needs --compose FILE (the stack's description)")
     work = Path(workdir) if workdir else state_dir() / "work" / uuid.uuid4().hex[:12]
     work = work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -138,7 +141,7 @@ def command(kind: str, compose: tuple[str, ...], env_file: str | None,
             topo = reference_topology(work / "reference", sink.grpc_endpoint,
                                       group_by=group_by, readiness=Readiness.load(readiness),
                                       with_load_generator=with_load_generator)
-        stack = Stack(topo, make_backend(kind), run_dir=work / "run")
+        stack = Stack(topo, make_backend(kind, project), run_dir=work / "run")
         stack.start(until=until, progress=None)  # live table only on a terminal
     except StackStartError as exc:
         sink.stop()

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from tracebed.stack.backends import Backend, LocalBackend, ServiceStartError, make_backend
 from tracebed.stack.backends.compose import ComposeBackend
-from tracebed.stack.errors import StackError, StackStartError
+from tracebed.stack.errors import StackError, StackInterrupted, StackStartError
 from tracebed.stack.model import ProbeSpec, ServiceDef
 from tracebed.stack.progress import LiveProgress
 from tracebed.stack.readiness import check, probe_url
@@ -148,7 +148,11 @@ class Stack:
                     first = min((e for e in errors if isinstance(e, StackStartError)),
                                 key=lambda e: self.timeline.failed_at(e.service) or 0.0,
                                 default=None)
-                    raise first if first is not None else errors[0]  # type: ignore[misc]
+                    if first is not None:
+                        raise first
+                    if all(isinstance(e, _Cancelled) for e in errors):
+                        raise StackInterrupted("the start was cancelled (the stack was stopped)")
+                    raise errors[0]  # type: ignore[misc]
         finally:
             if pending:  # interrupted: make the probe threads return before we go on
                 self._cancel.set()
@@ -159,8 +163,9 @@ class Stack:
         if name not in self._probes:
             probe = self.topology.probe_for(name)
             svc = self.topology.services[name]
-            if probe.type == "healthcheck" and not self.backend.manages_services:
-                # An external stack's healthcheck cannot be run from here: use the default.
+            if probe.type == "healthcheck" and not self.backend.supports_healthcheck():
+                # The healthcheck cannot be evaluated here (an external stack without its
+                # compose project): fall back to the default probe for the service.
                 probe = self.topology.readiness.choose(
                     ServiceDef(name=name, ports=svc.ports), self.topology.env)
             self._probes[name] = probe

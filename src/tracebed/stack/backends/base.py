@@ -66,6 +66,10 @@ class Backend(ABC):
     def log_tail(self, service: ServiceDef, lines: int = 40) -> list[str]:
         return []
 
+    def supports_healthcheck(self) -> bool:
+        """Can `run_healthcheck` evaluate a Compose healthcheck here?"""
+        return True
+
     @abstractmethod
     def stop(self, services: list[ServiceDef]) -> None:
         """Stop these services (one tier), gracefully then forcibly."""

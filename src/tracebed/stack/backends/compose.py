@@ -81,8 +81,6 @@ class ComposeBackend(Backend):
         self._command = command
         self.grace_s = grace_s
         self.up_timeout_s = up_timeout_s
-        self._containers: dict[str, str] = {}
-        self._ports: dict[tuple[str, int], tuple[str, int]] = {}
         self._started: list[str] = []
         self._lock = threading.Lock()
         self._down = False
@@ -95,6 +93,7 @@ class ComposeBackend(Backend):
             raise BackendError("the compose backend needs a topology loaded from compose files")
         self.command = self._command or compose_command()
         self.project_name = self.project_name or f"tracebed-{run_id}"
+        self.docker = DockerProject(self.project_name)
         run_dir.mkdir(parents=True, exist_ok=True)
         owner = f"{os.getpid()}:{proc_start_time(os.getpid())}"
         override = {
@@ -148,45 +147,19 @@ class ComposeBackend(Backend):
             on_up(svc, {"container": cid[:12]})
 
     def _container(self, service: str) -> str | None:
-        if service in self._containers:
-            return self._containers[service]
-        # The docker CLI answers much faster than `compose ps` (v1 is a Python program).
-        res = _docker(["ps", "-a", "-q", "--no-trunc",
-                       "--filter", f"label={PROJECT_LABEL}={self.project_name}",
-                       "--filter", f"label=com.docker.compose.service={service}"], timeout=60)
-        ids = res.stdout.split()
-        if res.returncode != 0 or not ids:
-            return None
-        self._containers[service] = ids[0]
-        return ids[0]
+        return self.docker.container(service)
 
     def _inspect(self, service: ServiceDef) -> dict[str, Any] | None:
-        cid = self._container(service.name)
-        if cid is None:
-            return None
-        res = _docker(["inspect", cid], timeout=30)
-        if res.returncode != 0:
-            return None
-        data = json.loads(res.stdout)
-        return data[0] if data else None
+        return self.docker.inspect(service.name)
 
     def exit_code(self, service: ServiceDef) -> int | None:
-        info = self._inspect(service)
-        if info is None:
-            return None
-        state = info.get("State") or {}
-        if state.get("Status") in ("exited", "dead"):
-            return int(state.get("ExitCode", -1))
-        return None
+        return self.docker.exit_code(service.name)
 
     def is_up(self, service: ServiceDef) -> bool:
-        info = self._inspect(service)
-        return bool(info and (info.get("State") or {}).get("Running"))
+        return self.docker.running(service.name)
 
     def health(self, service: ServiceDef) -> str | None:
-        info = self._inspect(service)
-        health = ((info or {}).get("State") or {}).get("Health")
-        return health.get("Status") if health else None
+        return self.docker.health(service.name)
 
     def run_healthcheck(
         self, service: ServiceDef, hc: Healthcheck, timeout_s: float
@@ -197,32 +170,10 @@ class ComposeBackend(Backend):
     def address(self, service: ServiceDef, port: int | None, host: str | None) -> tuple[str, int]:
         if host:
             return super().address(service, port, host)
-        if port is None:
-            if not service.ports:
-                raise LookupError(f"service {service.name!r} has no port to probe")
-            port = service.ports[0].target
-        key = (service.name, int(port))
-        if key not in self._ports:
-            info = self._inspect(service) or {}
-            ports = ((info.get("NetworkSettings") or {}).get("Ports") or {})
-            bindings = ports.get(f"{port}/tcp") or []
-            if not bindings:
-                raise LookupError(f"{service.name}: container port {port} is not published")
-            h = str(bindings[0].get("HostIp") or "")
-            h = "127.0.0.1" if h in ("0.0.0.0", "::", "") else h
-            self._ports[key] = (h, int(bindings[0]["HostPort"]))
-        return self._ports[key]
+        return self.docker.address(service, port)
 
     def log_tail(self, service: ServiceDef, lines: int = 40) -> list[str]:
-        cid = self._container(service.name)
-        if cid is None:
-            return []
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            res = subprocess.run(["docker", "logs", "--tail", str(lines), cid],
-                                 capture_output=True, text=True, timeout=30, check=False)
-            # stdout and stderr arrive separately; for a tail, stdout then stderr is enough.
-            return (res.stdout.splitlines() + res.stderr.splitlines())[-lines:]
-        return []
+        return self.docker.log_tail(service.name, lines)
 
     def stop(self, services: list[ServiceDef]) -> None:
         ids = [cid for s in services if s.name in self._started
@@ -241,7 +192,8 @@ class ComposeBackend(Backend):
                 timeout=self.grace_s + 120,
             )
         self._down = True
-        self.cleanup(self.state(), grace_s=self.grace_s)  # sweep anything `down` missed
+        if self.project_name:
+            remove_project(self.project_name)  # sweep anything `down` missed (by label)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -296,6 +248,82 @@ class ComposeBackend(Backend):
         for project in sorted(dead):
             remove_project(project)
         return sorted(dead)
+
+
+class DockerProject:
+    """The containers of one compose project, found by their labels with the docker CLI
+    (much faster than `docker-compose ps`/`port`, which is a Python program in v1)."""
+
+    def __init__(self, project: str) -> None:
+        self.project = project
+        self._containers: dict[str, str] = {}
+        self._ports: dict[tuple[str, int], tuple[str, int]] = {}
+
+    def container(self, service: str) -> str | None:
+        if service in self._containers:
+            return self._containers[service]
+        res = _docker(["ps", "-a", "-q", "--no-trunc",
+                       "--filter", f"label={PROJECT_LABEL}={self.project}",
+                       "--filter", f"label=com.docker.compose.service={service}"], timeout=60)
+        ids = res.stdout.split()
+        if res.returncode != 0 or not ids:
+            return None
+        self._containers[service] = ids[0]
+        return ids[0]
+
+    def inspect(self, service: str) -> dict[str, Any] | None:
+        cid = self.container(service)
+        if cid is None:
+            return None
+        res = _docker(["inspect", cid], timeout=30)
+        if res.returncode != 0:
+            return None
+        data = json.loads(res.stdout)
+        return data[0] if data else None
+
+    def exit_code(self, service: str) -> int | None:
+        state = (self.inspect(service) or {}).get("State") or {}
+        if state.get("Status") in ("exited", "dead"):
+            return int(state.get("ExitCode", -1))
+        return None
+
+    def running(self, service: str) -> bool:
+        return bool(((self.inspect(service) or {}).get("State") or {}).get("Running"))
+
+    def health(self, service: str) -> str | None:
+        health = ((self.inspect(service) or {}).get("State") or {}).get("Health")
+        return health.get("Status") if health else None
+
+    def address(self, service: ServiceDef, port: int | None) -> tuple[str, int]:
+        """The host address docker published for a container port of the service."""
+        if port is None:
+            if not service.ports:
+                raise LookupError(f"service {service.name!r} has no port to probe")
+            port = service.ports[0].target
+        key = (service.name, int(port))
+        if key not in self._ports:
+            info = self.inspect(service.name)
+            if info is None:
+                raise LookupError(f"{service.name}: no container in project {self.project!r}")
+            ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+            bindings = ports.get(f"{port}/tcp") or []
+            if not bindings:
+                raise LookupError(f"{service.name}: container port {port} is not published")
+            h = str(bindings[0].get("HostIp") or "")
+            h = "127.0.0.1" if h in ("0.0.0.0", "::", "") else h
+            self._ports[key] = (h, int(bindings[0]["HostPort"]))
+        return self._ports[key]
+
+    def log_tail(self, service: str, lines: int) -> list[str]:
+        cid = self.container(service)
+        if cid is None:
+            return []
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            res = subprocess.run(["docker", "logs", "--tail", str(lines), cid],
+                                 capture_output=True, text=True, timeout=30, check=False)
+            # stdout and stderr arrive separately; for a tail, stdout then stderr is enough.
+            return (res.stdout.splitlines() + res.stderr.splitlines())[-lines:]
+        return []
 
 
 def remove_project(project: str) -> None:

@@ -63,7 +63,7 @@ class LocalBackend(Backend):
         cwd = svc.working_dir
         if cwd is not None and not Path(cwd).is_dir():
             raise ServiceStartError(svc.name, f"working_dir does not exist: {cwd}")
-        with open(log_path, "ab") as log:
+        with open(log_path, "wb") as log:  # a fresh log per run: the tail is this run's
             try:
                 proc = subprocess.Popen(
                     argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
