@@ -33,11 +33,12 @@ BASE_REPOSITORY = "tracebed/base"
 LABEL_INPUTS = "io.tracebed.inputs"
 
 # What the reference stack needs besides Python: python3-venv (pip + venv, to install the
-# wheelhouse), redis-server (valkey-cart), nginx-light (image-provider), prometheus, and
+# wheelhouse), libpython3.11 (the rotel collector binary links against it), redis-server (valkey-cart), nginx-light (image-provider), prometheus, and
 # netcat-openbsd for the demo's kafka healthcheck (`nc -z kafka 9092`). procps gives `ps`/`pgrep`
 # for debugging a running container.
 BASE_PACKAGES: tuple[str, ...] = (
     "ca-certificates",
+    "libpython3.11",
     "netcat-openbsd",
     "nginx-light",
     "procps",
@@ -312,31 +313,24 @@ def build_wheelhouse(
     dest: Path | None = None,
     target_python: str | None = None,
 ) -> Path:
-    """Build wheels of the project and all its dependencies on the host; return the directory.
+    """Wheels of the project and all its dependencies, built on the host; return the directory.
 
-    Versions are pinned to the host environment's. ``target_python`` is the full Python version
-    of the image that installs them (e.g. bookworm's ``3.11.2``): dependencies behind markers
-    such as ``python_full_version < "3.11.3"`` differ from the host's 3.11.x and are added for
-    it. The directory is keyed by a hash of the project's sources, the pins and the target, and
-    is reused as long as none of them changes.
+    Versions are pinned to the host environment's (``constraints.txt`` in the directory).
+    ``target_python`` is the full Python version of the image that installs them (bookworm's
+    ``3.11.2``): dependencies behind markers such as ``python_full_version < "3.11.3"`` differ
+    from the host's 3.11.x and are added for it. The dependency wheels (slow: the index is
+    consulted) are cached by the pins, the target and pyproject.toml; the project's own wheel
+    (fast, offline) by its sources; the wheelhouse joins both with hard links.
     """
     project = (project or project_root()).resolve()
     if not (project / "pyproject.toml").is_file():
         raise ImageBuildError(f"{project} has no pyproject.toml; cannot build its wheel")
     if target_python is not None and not all(p.isdigit() for p in target_python.split(".")):
         raise ValueError(f"target_python must look like 3.11.2, got {target_python!r}")
-    constraints = _host_constraints()
-    key = _digest(
-        [
-            _RECIPE_VERSION,
-            constraints,
-            target_python or "",
-            (project / "pyproject.toml").read_bytes(),
-            hash_tree(project / "src") if (project / "src").is_dir() else "",
-        ]
-    )[:16]
+    deps = _dependency_wheels(project, target_python)
+    own = build_project_wheel(project)
     default_place = dest is None
-    dest = dest or cache_dir() / "wheelhouse" / key
+    dest = dest or cache_dir() / "wheelhouse" / f"{deps.name}-{own.parent.name}"
     done = dest / ".complete"
     if done.exists():
         return dest
@@ -346,32 +340,126 @@ def build_wheelhouse(
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
-        cfile = dest / "constraints.txt"
-        cfile.write_text(constraints)
-        pip = [sys.executable, "-m", "pip"]
-        # A copy of the source without build debris: egg-info and caches change on every run.
+        for item in [*deps.iterdir(), own]:
+            if item.name != ".complete":
+                link_or_copy(item, dest / item.name)
+        done.write_text(dest.name + "\n")
+    if default_place:
+        prune_cache(dest.parent, keep=dest, count=3)
+    return dest
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another filesystem
+        shutil.copy2(src, dst)
+
+
+def _source_copy(project: Path, into: Path) -> Path:
+    """A copy of the source without build debris (egg-info and caches change on every run)."""
+    target = into / "src-tree"
+    shutil.copytree(project, target, ignore=_source_ignore(project), symlinks=True)
+    return target
+
+
+def build_project_wheel(project: Path | None = None) -> Path:
+    """The project's own wheel (no dependencies), cached by a hash of its sources."""
+    project = (project or project_root()).resolve()
+    key = _digest(
+        [
+            _RECIPE_VERSION,
+            (project / "pyproject.toml").read_bytes(),
+            hash_tree(project / "src") if (project / "src").is_dir() else "",
+        ]
+    )[:16]
+    out = cache_dir() / "own" / key
+    wheels = sorted(out.glob("*.whl"))
+    if (out / ".complete").exists() and len(wheels) == 1:
+        return wheels[0]
+    with _locked("own-wheel"):
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
         with tempfile.TemporaryDirectory(prefix="tracebed-src-") as tmp:
-            src_copy = Path(tmp) / "src-tree"
-            shutil.copytree(project, src_copy, ignore=_source_ignore(project), symlinks=True)
+            # --no-build-isolation: setuptools is already here, and isolation would ask the index.
             _run(
                 [
-                    *pip,
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "wheel",
+                    "--quiet",
+                    "--no-deps",
+                    "--no-build-isolation",
+                    "--wheel-dir",
+                    str(out),
+                    str(_source_copy(project, Path(tmp))),
+                ],
+                what="pip wheel of the project",
+            )
+        wheels = sorted(out.glob("*.whl"))
+        if len(wheels) != 1:
+            raise ImageBuildError(f"pip wheel of {project} produced {wheels}, expected one wheel")
+        (out / ".complete").write_text("")
+    prune_cache(out.parent, keep=out, count=3)
+    return wheels[0]
+
+
+def _dependency_wheels(project: Path, target_python: str | None) -> Path:
+    """Wheels of every dependency (not the project itself) plus ``constraints.txt``."""
+    constraints = _host_constraints()
+    key = _digest(
+        [
+            _RECIPE_VERSION,
+            constraints,
+            target_python or "",
+            (project / "pyproject.toml").read_bytes(),
+        ]
+    )[:16]
+    dest = cache_dir() / "deps" / key
+    done = dest / ".complete"
+    if done.exists():
+        return dest
+    with _locked("deps-wheels"):
+        if done.exists():
+            return dest
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        cfile = dest / "constraints.txt"
+        cfile.write_text(constraints)
+        with tempfile.TemporaryDirectory(prefix="tracebed-src-") as tmp:
+            _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
                     "wheel",
                     "--quiet",
                     "--wheel-dir",
                     str(dest),
                     "--constraint",
                     str(cfile),
-                    str(src_copy),
+                    str(_source_copy(project, Path(tmp))),
                 ],
-                what="pip wheel of the project and its dependencies",
+                what="pip wheel of the project's dependencies",
             )
         if target_python:
             _add_marker_dependencies(dest, cfile, target_python)
+        for own in dest.glob(_wheel_glob(project)):
+            own.unlink()
         done.write_text(key + "\n")
-    if default_place:
-        prune_cache(dest.parent, keep=dest, count=3)
+    prune_cache(dest.parent, keep=dest, count=3)
     return dest
+
+
+def _wheel_glob(project: Path) -> str:
+    """``<dist>-*.whl`` for the project's distribution name (from pyproject.toml)."""
+    import tomllib
+
+    name = tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"]
+    return f"{name.replace('-', '_')}-*.whl"
 
 
 def _add_marker_dependencies(wheelhouse: Path, constraints: Path, target_python: str) -> None:
