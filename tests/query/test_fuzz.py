@@ -49,3 +49,27 @@ def test_template_parser_never_crashes(text: str) -> None:
 @given(TEXT)
 def test_chain_parser_never_crashes(text: str) -> None:
     _check(parse_chain, text)
+
+
+ASSERTION_TOKENS = st.sampled_from([
+    "attr:a", "attr:body", "var:V", "env:E", "1", "0", "2.5", "200ms", "1h", '"x"', "'[1, 2]'", "'{\"a\": [1]}'",
+    " = ", " != ", " < ", " >= ", " contains ", " not-contains ", " + ", " - ", " * ", " / ",
+    " | json_path '$.a'", " | json_path '$[*]'", " | regex '[0-9]+'", " | regex_group '(x)(y)'",
+    " | get_index 0", " | get_index 'last'", " | length", " | count", " | type", "[1, 2s]",
+    "uuid()", "randomInt(1, 2)", "randomInt(\"a\", 2)", '"${attr:a}"',
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ASSERTION_TOKENS, min_size=1, max_size=8).map("".join),
+       st.sampled_from(["", "1", "abc", '{"a": [1, 2]}', "[1, 2]", "9" * 400, "1e308"]))
+def test_evaluation_never_crashes(text: str, value: str) -> None:
+    from tracebed.query import EvalContext
+
+    try:
+        assertion = parse_assertion(text)
+    except QuerySyntaxError:
+        return
+    result = assertion.evaluate(EvalContext({"a": value, "body": value}, 1, {"V": value}, {"E": value}))
+    assert isinstance(result.passed, bool)
+    assert result.passed or result.error is None or isinstance(result.error, str)

@@ -12,6 +12,7 @@ count, type. Comparators: = != < > <= >= contains not-contains.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -168,7 +169,12 @@ def _fn_uuid(*args: Value) -> Value:
 
 
 def _fn_random_int(*args: Value) -> Value:
-    low, high = (int(float(str(a))) for a in args)
+    try:
+        low, high = (int(float(str(a))) for a in args)
+    except (ValueError, OverflowError):
+        raise QueryEvaluationError(f"randomInt needs two numbers, got {', '.join(map(str, args))}") from None
+    if low > high:
+        raise QueryEvaluationError(f"randomInt: {low} is greater than {high}")
     return Value.of(str(random.randint(low, high)))
 
 
@@ -223,7 +229,10 @@ def _json_path(value: Value, path: str) -> Value:
         document = json.loads(str(value))
     except json.JSONDecodeError as exc:
         raise QueryEvaluationError(f"json_path: input is not JSON ({exc.msg}): {str(value)[:80]!r}") from None
-    found = [match.value for match in compiled.find(document)]
+    try:
+        found = [match.value for match in compiled.find(document)]
+    except Exception as exc:  # jsonpath-ng raises assorted types on odd documents
+        raise QueryEvaluationError(f"json_path {path!r}: {exc}") from None
     if not found:
         return Value()
     if len(found) == 1:
@@ -316,6 +325,8 @@ def _arith(op: str, left: Value, right: Value) -> Value:
         raise QueryEvaluationError("division by zero")
     result = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else 0.0}[op]
     kind = "duration" if "duration" in (left.type, right.type) else "number"
+    if not math.isfinite(result):
+        raise QueryEvaluationError(f"{str(left)} {op} {str(right)} is out of range")
     text = str(int(result)) if result == int(result) else repr(result)
     return Value.of(text, kind)
 
@@ -384,11 +395,11 @@ class Assertion:
     def evaluate(self, ctx: EvalContext) -> AssertionResult:
         try:
             left = self.left.evaluate(ctx)
-        except QueryEvaluationError as exc:
+        except (QueryEvaluationError, ValueError, TypeError, ArithmeticError) as exc:
             return AssertionResult(False, "", "", f"left side: {exc}")
         try:
             right = self.right.evaluate(ctx)
-        except QueryEvaluationError as exc:
+        except (QueryEvaluationError, ValueError, TypeError, ArithmeticError) as exc:
             return AssertionResult(False, str(left), "", f"right side: {exc}")
         if "duration" in (left.type, right.type) and not left.is_array and not right.is_array:
             left_ns, right_ns = duration_to_ns(str(left)), duration_to_ns(str(right))
