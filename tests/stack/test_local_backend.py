@@ -16,6 +16,7 @@ import requests
 from tracebed.stack import Stack, StackError, StackStartError, Topology
 from tracebed.stack.backends import LocalBackend
 from tracebed.stack.state import list_records, proc_alive
+from tracebed.stack.timeline import Event
 
 from .conftest import PY, SERVERS, assert_gone, free_port
 
@@ -24,7 +25,7 @@ def up_pids(stack: Stack) -> list[int]:
     return [int(e.detail["pid"]) for e in stack.timeline.events(kind="up")]
 
 
-def three_tier_spec() -> dict[str, Any]:
+def three_tier_spec(gate: Path | None = None) -> dict[str, Any]:
     pr, pg, ph = free_port(), free_port(), free_port()
     return {"services": {
         "cache": {
@@ -34,8 +35,9 @@ def three_tier_spec() -> dict[str, Any]:
                            "endpoints": {"redis": f"127.0.0.1:{pr}"}},
         },
         "api": {
-            # NOT_SERVING for 0.3 s after start: the probe must retry until SERVING.
-            "command": [PY, str(SERVERS / "grpc_health_server.py"), str(pg), "0.3"],
+            # NOT_SERVING until the gate file exists (or at once, without a gate).
+            "command": [PY, str(SERVERS / "grpc_health_server.py"), str(pg),
+                        str(gate) if gate else "0"],
             "depends_on": {"cache": {"condition": "service_started"}},
             "x-tracebed": {"probe": {"type": "grpc", "host": "127.0.0.1", "port": pg},
                            "endpoints": {"grpc": f"127.0.0.1:{pg}"}},
@@ -51,9 +53,17 @@ def three_tier_spec() -> dict[str, Any]:
 
 
 def test_three_tiers_start_in_order_and_stop_clean(tmp_path: Path) -> None:
-    topo = Topology.from_spec(three_tier_spec())
+    gate = tmp_path / "gate"
+    topo = Topology.from_spec(three_tier_spec(gate))
     assert topo.tiers == [["cache"], ["api"], ["web"]]
     stack = Stack(topo, LocalBackend(), run_dir=tmp_path / "run")
+
+    def open_gate(ev: Event) -> None:
+        # The server says NOT_SERVING (or is not up yet) until a probe has failed.
+        if ev.service == "api" and ev.kind == "probe" and not ev.detail["ok"]:
+            gate.touch()
+
+    stack.timeline.subscribe(open_gate)
     with stack:
         tl = stack.timeline
         t_cache, t_api, t_web = (tl.ready_at(s) for s in ("cache", "api", "web"))
@@ -65,8 +75,8 @@ def test_three_tiers_start_in_order_and_stop_clean(tmp_path: Path) -> None:
         # the gRPC server said NOT_SERVING first: more than one probe attempt, the first failed
         attempts = tl.events("api", "probe")
         assert len(attempts) > 1 and attempts[0].detail["ok"] is False
-        assert "NOT_SERVING" in attempts[0].detail["detail"] or "UNAVAILABLE" in str(
-            attempts[0].detail["detail"])
+        assert attempts[-1].detail["detail"] == "grpc health SERVING"
+        assert all(not a.detail["ok"] for a in attempts[:-1])
         kinds = [e.kind for e in tl.events("web")]
         assert kinds[0] == "start_requested" and kinds[1] == "up" and kinds[-1] == "ready"
         assert tl.requested_at("api") >= t_cache  # type: ignore[operator]
@@ -81,7 +91,7 @@ def test_three_tiers_start_in_order_and_stop_clean(tmp_path: Path) -> None:
         pids = up_pids(stack)
         assert len(pids) == 3 and all(proc_alive(p) for p in pids)
         assert len(list_records()) == 1  # the run is on record while it runs
-        assert (tmp_path / "run" / "logs" / "api.log").read_text().startswith("grpc health")
+        assert "SERVING" in (tmp_path / "run" / "logs" / "api.log").read_text()
     assert_gone(pids)
     stopped = [e.service for e in stack.timeline.events(kind="stopped")]
     assert stopped == ["web", "api", "cache"]  # reverse tier order
@@ -92,10 +102,11 @@ def test_never_ready_service_fails_with_details(tmp_path: Path) -> None:
     dead_port = free_port()
     spec = three_tier_spec()
     spec["services"]["api"] = {
-        "command": [PY, "-c", "import time\nprint('warming up', flush=True)\ntime.sleep(120)"],
+        # sh prints at once (a Python start-up could outlast a short probe timeout).
+        "command": ["/bin/sh", "-c", "echo warming up; exec sleep 120"],
         "depends_on": {"cache": {"condition": "service_started"}},
         "x-tracebed": {"probe": {"type": "tcp", "host": "127.0.0.1", "port": dead_port,
-                                 "timeout_s": 1.0}},
+                                 "timeout_s": 1.5}},
     }
     stack = Stack(Topology.from_spec(spec), "local", run_dir=tmp_path / "run")
     began = time.monotonic()
@@ -104,9 +115,9 @@ def test_never_ready_service_fails_with_details(tmp_path: Path) -> None:
     err = info.value
     assert err.service == "api" and err.tier == 1
     assert err.probe == f"tcp(host=127.0.0.1, port={dead_port})"
-    assert 1.0 <= err.waited_s < 10
+    assert 1.5 <= err.waited_s < 10
     assert err.log_tail == ["warming up"]
-    assert "not ready after 1s" in str(err) and "warming up" in str(err)
+    assert "not ready after 1.5s" in str(err) and "warming up" in str(err)
     assert time.monotonic() - began < 15
     assert stack.timeline.requested_at("web") is None  # dependents never started
     assert_gone(up_pids(stack))

@@ -156,42 +156,60 @@ def command(kind: str, compose: tuple[str, ...], env_file: str | None,
     except BaseException:
         sink.stop()
         raise
-    summary = {**stack.describe(), "sink": {"http": sink.http_url, "grpc": sink.grpc_endpoint},
-               "run_id": stack.record.run_id, "workdir": str(work)}
     if detach:
+        summary = _summary(stack, sink, work)
         stack.detach(**{**summary, "sink": sink.info()})
-    if not as_json:
-        click.echo(stack.timeline.gantt(), err=True)
-        click.echo(f"frontend: {summary['frontend_url']}  sink: {sink.http_url} "
-                   f"(OTLP/gRPC {sink.grpc_endpoint})", err=True)
-    if as_json:
-        click.echo(json.dumps(summary))
-    if detach:
+        _report(stack, sink, summary, as_json)
         click.echo(f"detached (run {stack.record.run_id}); stop it with `tracebed down`",
                    err=True)
         return
-    _wait_for_interrupt()
+    # Foreground: catch Ctrl-C / SIGTERM from here on, so that no signal can arrive
+    # between "ready" and "waiting" without the stack being torn down.
+    stop = _StopSignal()
     try:
-        stack.stop()
-    finally:
-        sink.stop()
-
-
-def _wait_for_interrupt() -> None:
-    done = threading.Event()
-    got: list[int] = []
-
-    def on_signal(signum: int, frame: object) -> None:
-        got.append(signum)
-        done.set()
-
-    prev_int = signal.signal(signal.SIGINT, on_signal)
-    prev_term = signal.signal(signal.SIGTERM, on_signal)
-    try:
+        _report(stack, sink, _summary(stack, sink, work), as_json)
         click.echo("running; Ctrl-C to stop", err=True)
-        while not done.wait(1.0):
-            pass
+        stop.wait()
     finally:
-        signal.signal(signal.SIGINT, prev_int)
-        signal.signal(signal.SIGTERM, prev_term)
-    click.echo(f"stopping ({signal.Signals(got[0]).name})", err=True)
+        stop.restore()
+        try:
+            stack.stop()
+        finally:
+            sink.stop()
+
+
+def _summary(stack: Stack, sink: SinkHandle, work: Path) -> dict[str, Any]:
+    return {**stack.describe(), "sink": {"http": sink.http_url, "grpc": sink.grpc_endpoint},
+            "run_id": stack.record.run_id, "workdir": str(work)}
+
+
+def _report(stack: Stack, sink: SinkHandle, summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary))  # the last line of stdout, as the issue asks
+        return
+    click.echo(stack.timeline.gantt(), err=True)
+    click.echo(f"frontend: {summary['frontend_url']}  sink: {sink.http_url} "
+               f"(OTLP/gRPC {sink.grpc_endpoint})", err=True)
+
+
+class _StopSignal:
+    """SIGINT/SIGTERM set an event instead of raising, until `restore()`."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.got: list[int] = []
+        self._prev_int = signal.signal(signal.SIGINT, self._on_signal)
+        self._prev_term = signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.got.append(signum)
+        self.done.set()
+
+    def wait(self) -> None:
+        while not self.done.wait(1.0):
+            pass
+        click.echo(f"stopping ({signal.Signals(self.got[0]).name})", err=True)
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGINT, self._prev_int)
+        signal.signal(signal.SIGTERM, self._prev_term)

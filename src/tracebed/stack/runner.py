@@ -105,6 +105,8 @@ class Stack:
         finally:
             if live is not None:
                 live.close()
+        # Where things are, for `tracebed status`/`load` and for a later cleanup.
+        self.record.info.update(self.describe())
         self._save_record()
         return self
 
