@@ -25,14 +25,25 @@ def test_topology_on_every_demo_compose_file(demo: Path, fmt: str) -> None:
     files = sorted(demo.glob("docker-compose*.yml"))
     assert files
     for f in files:
-        res = CliRunner().invoke(cli, ["topology", "--compose", str(f), "--env-file",
-                                       str(demo / "demo.env"), "--format", fmt])
+        res = CliRunner().invoke(
+            cli,
+            [
+                "topology",
+                "--compose",
+                str(f),
+                "--env-file",
+                str(demo / "demo.env"),
+                "--format",
+                fmt,
+            ],
+        )
         assert res.exit_code == 0, res.output
         if fmt == "json":
             data = json.loads(res.output)
             assert data["tiers"][0][0] == "flagd"
             assert data["services"]["frontend-proxy"]["depends_on"]["load-generator"] == (
-                "service_started")
+                "service_started"
+            )
             assert data["services"]["frontend-proxy"]["tier"] == 6
             assert data["conflicts"][0]["service"] == "frontend-proxy"
         elif fmt == "text":
@@ -44,11 +55,23 @@ def test_topology_on_every_demo_compose_file(demo: Path, fmt: str) -> None:
 
 def test_topology_merges_files_and_reports_errors(demo: Path, tmp_path: Path) -> None:
     extra = tmp_path / "extra.yml"
-    extra.write_text("services:\n  frontend-proxy:\n    depends_on: !reset []\n"
-                     "    ports: !override []\n")
-    res = CliRunner().invoke(cli, ["topology", "-f", str(demo / "docker-compose.yml"),
-                                   "-f", str(extra), "--env-file", str(demo / "demo.env"),
-                                   "--format", "json"])
+    extra.write_text(
+        "services:\n  frontend-proxy:\n    depends_on: !reset []\n    ports: !override []\n"
+    )
+    res = CliRunner().invoke(
+        cli,
+        [
+            "topology",
+            "-f",
+            str(demo / "docker-compose.yml"),
+            "-f",
+            str(extra),
+            "--env-file",
+            str(demo / "demo.env"),
+            "--format",
+            "json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["services"]["frontend-proxy"]["tier"] == 0  # its dependencies were reset
@@ -83,9 +106,23 @@ services:
 def test_up_detach_status_down(tmp_path: Path, state_dir: Path, reap_pids: list[int]) -> None:
     f, port = _compose_file(tmp_path)
     env = {**os.environ, "TRACEBED_STATE_DIR": str(state_dir)}
-    res = subprocess.run([*TRACEBED, "up", "--compose", str(f), "--detach", "--json",
-                          "--workdir", str(tmp_path / "work")],
-                         capture_output=True, text=True, timeout=120, env=env, check=False)
+    res = subprocess.run(
+        [
+            *TRACEBED,
+            "up",
+            "--compose",
+            str(f),
+            "--detach",
+            "--json",
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout.strip().splitlines()[-1])
     assert set(summary["services"]) == {"cache", "web"}
@@ -116,12 +153,18 @@ def test_up_detach_status_down(tmp_path: Path, state_dir: Path, reap_pids: list[
     assert list_records() == []
 
 
-def test_up_foreground_tears_down_on_sigint(tmp_path: Path, state_dir: Path,
-                                            reap_pids: list[int]) -> None:
+def test_up_foreground_tears_down_on_sigint(
+    tmp_path: Path, state_dir: Path, reap_pids: list[int]
+) -> None:
     f, port = _compose_file(tmp_path)
     env = {**os.environ, "TRACEBED_STATE_DIR": str(state_dir)}
-    proc = subprocess.Popen([*TRACEBED, "up", "--compose", str(f), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    proc = subprocess.Popen(
+        [*TRACEBED, "up", "--compose", str(f), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         summary = json.loads(proc.stdout.readline())
@@ -149,12 +192,24 @@ services:
     x-tracebed: {{probe: {{type: tcp, host: 127.0.0.1, port: {free_port()}}}}}
 """)
     env = {**os.environ, "TRACEBED_STATE_DIR": str(state_dir)}
-    res = subprocess.run([*TRACEBED, "up", "--compose", str(f), "--json"], capture_output=True,
-                         text=True, timeout=60, env=env, check=False)
+    res = subprocess.run(
+        [*TRACEBED, "up", "--compose", str(f), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
     assert res.returncode == 1
     assert "service 'broken' (tier 0)" in res.stderr and "bad config" in res.stderr
     assert "exited with code 2" in res.stderr
     assert res.stdout == ""
-    res = subprocess.run([*TRACEBED, "up", "--stack", "compose"], capture_output=True,
-                         text=True, timeout=60, env=env, check=False)
+    res = subprocess.run(
+        [*TRACEBED, "up", "--stack", "compose"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
     assert res.returncode == 2 and "--stack compose needs --compose" in res.stderr

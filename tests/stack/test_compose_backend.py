@@ -124,8 +124,17 @@ def test_three_tiers_with_healthcheck(tmp_path: Path, compose_env: str) -> None:
         seen.stop()
         assert len(_docker_ids("ps", project)) == 3  # stop() of an external stack is a no-op
         labels = subprocess.run(
-            ["docker", "inspect", "--format", "{{json .Config.Labels}}",
-             _docker_ids("ps", project)[0]], capture_output=True, text=True, check=True)
+            [
+                "docker",
+                "inspect",
+                "--format",
+                "{{json .Config.Labels}}",
+                _docker_ids("ps", project)[0],
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert json.loads(labels.stdout)["io.tracebed.run"] == stack.record.run_id
     assert_project_gone(project)
     assert list_records() == []
@@ -182,8 +191,12 @@ services:
     command: ["sleep", "300"]
     x-tracebed: {probe: {type: started}}
 """)
-    owner = subprocess.Popen([PY, "-c", OWNER, str(f), str(tmp_path / "run")],
-                             stdout=subprocess.PIPE, text=True, start_new_session=True)
+    owner = subprocess.Popen(
+        [PY, "-c", OWNER, str(f), str(tmp_path / "run")],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         assert owner.stdout is not None
         project = owner.stdout.readline().strip()

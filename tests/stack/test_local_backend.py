@@ -27,29 +27,51 @@ def up_pids(stack: Stack) -> list[int]:
 
 def three_tier_spec(gate: Path | None = None) -> dict[str, Any]:
     pr, pg, ph = free_port(), free_port(), free_port()
-    return {"services": {
-        "cache": {
-            "command": ["redis-server", "--port", str(pr), "--bind", "127.0.0.1",
-                        "--save", "", "--appendonly", "no"],
-            "x-tracebed": {"probe": {"type": "redis", "host": "127.0.0.1", "port": pr},
-                           "endpoints": {"redis": f"127.0.0.1:{pr}"}},
-        },
-        "api": {
-            # NOT_SERVING until the gate file exists (or at once, without a gate).
-            "command": [PY, str(SERVERS / "grpc_health_server.py"), str(pg),
-                        str(gate) if gate else "0"],
-            "depends_on": {"cache": {"condition": "service_started"}},
-            "x-tracebed": {"probe": {"type": "grpc", "host": "127.0.0.1", "port": pg},
-                           "endpoints": {"grpc": f"127.0.0.1:{pg}"}},
-        },
-        "web": {
-            "command": [PY, "-m", "http.server", str(ph), "--bind", "127.0.0.1"],
-            "depends_on": {"api": {"condition": "service_healthy"},
-                           "cache": {"condition": "service_started"}},
-            "x-tracebed": {"probe": {"type": "http", "url": f"http://127.0.0.1:{ph}/",
-                                     "status": 200}},
-        },
-    }}
+    return {
+        "services": {
+            "cache": {
+                "command": [
+                    "redis-server",
+                    "--port",
+                    str(pr),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
+                "x-tracebed": {
+                    "probe": {"type": "redis", "host": "127.0.0.1", "port": pr},
+                    "endpoints": {"redis": f"127.0.0.1:{pr}"},
+                },
+            },
+            "api": {
+                # NOT_SERVING until the gate file exists (or at once, without a gate).
+                "command": [
+                    PY,
+                    str(SERVERS / "grpc_health_server.py"),
+                    str(pg),
+                    str(gate) if gate else "0",
+                ],
+                "depends_on": {"cache": {"condition": "service_started"}},
+                "x-tracebed": {
+                    "probe": {"type": "grpc", "host": "127.0.0.1", "port": pg},
+                    "endpoints": {"grpc": f"127.0.0.1:{pg}"},
+                },
+            },
+            "web": {
+                "command": [PY, "-m", "http.server", str(ph), "--bind", "127.0.0.1"],
+                "depends_on": {
+                    "api": {"condition": "service_healthy"},
+                    "cache": {"condition": "service_started"},
+                },
+                "x-tracebed": {
+                    "probe": {"type": "http", "url": f"http://127.0.0.1:{ph}/", "status": 200}
+                },
+            },
+        }
+    }
 
 
 def test_three_tiers_start_in_order_and_stop_clean(tmp_path: Path) -> None:
@@ -105,8 +127,9 @@ def test_never_ready_service_fails_with_details(tmp_path: Path) -> None:
         # sh prints at once (a Python start-up could outlast a short probe timeout).
         "command": ["/bin/sh", "-c", "echo warming up; exec sleep 120"],
         "depends_on": {"cache": {"condition": "service_started"}},
-        "x-tracebed": {"probe": {"type": "tcp", "host": "127.0.0.1", "port": dead_port,
-                                 "timeout_s": 1.5}},
+        "x-tracebed": {
+            "probe": {"type": "tcp", "host": "127.0.0.1", "port": dead_port, "timeout_s": 1.5}
+        },
     }
     stack = Stack(Topology.from_spec(spec), "local", run_dir=tmp_path / "run")
     began = time.monotonic()
@@ -129,8 +152,9 @@ def test_crashing_service_fails_fast_with_last_40_lines(tmp_path: Path) -> None:
     spec["services"]["api"] = {
         "command": [PY, "-c", "import sys\nfor i in range(50): print(f'line {i}')\nsys.exit(3)"],
         "depends_on": ["cache"],
-        "x-tracebed": {"probe": {"type": "tcp", "host": "127.0.0.1", "port": free_port(),
-                                 "timeout_s": 30}},
+        "x-tracebed": {
+            "probe": {"type": "tcp", "host": "127.0.0.1", "port": free_port(), "timeout_s": 30}
+        },
     }
     stack = Stack(Topology.from_spec(spec), "local", run_dir=tmp_path / "run")
     with pytest.raises(StackStartError) as info:
@@ -223,8 +247,12 @@ time.sleep(120)
 
 
 def _spawn_owner(spec: dict[str, Any], run_dir: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([PY, "-c", SCRIPT, json.dumps(spec), str(run_dir)],
-                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [PY, "-c", SCRIPT, json.dumps(spec), str(run_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _read_until(proc: subprocess.Popen[str], key: str, pids: list[int]) -> None:
@@ -239,11 +267,16 @@ def _read_until(proc: subprocess.Popen[str], key: str, pids: list[int]) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_during_start_tears_down(tmp_path: Path, reap_pids: list[int],
-                                        sig: signal.Signals) -> None:
+def test_signal_during_start_tears_down(
+    tmp_path: Path, reap_pids: list[int], sig: signal.Signals
+) -> None:
     spec = three_tier_spec()
     spec["services"]["api"]["x-tracebed"]["probe"] = {
-        "type": "tcp", "host": "127.0.0.1", "port": free_port(), "timeout_s": 60}
+        "type": "tcp",
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "timeout_s": 60,
+    }
     owner = _spawn_owner(spec, tmp_path / "run")
     pids: list[int] = []
     try:

@@ -100,38 +100,73 @@ def test_probes_against_real_servers(tmp_path: Path) -> None:
     procs = [
         _proc(["redis-server", "--port", str(rp), "--bind", "127.0.0.1", "--save", ""]),
         _proc([PY, str(SERVERS / "grpc_health_server.py"), str(gp), "0"]),
-        _proc([PY, "-m", "http.server", str(hp), "--bind", "127.0.0.1",
-               "--directory", str(tmp_path)]),
+        _proc(
+            [PY, "-m", "http.server", str(hp), "--bind", "127.0.0.1", "--directory", str(tmp_path)]
+        ),
     ]
     for p in procs:
         next(p)
     try:
-        stack = Stack(Topology.from_spec({"services": {
-            "r": {"x-tracebed": {"probe": {"type": "redis", "host": "127.0.0.1", "port": rp}}},
-            "g": {"x-tracebed": {"probe": {"type": "grpc", "host": "127.0.0.1", "port": gp}}},
-            "h": {"x-tracebed": {"probe": {"type": "http", "url": f"http://127.0.0.1:{hp}/"}}},
-        }}), backend).start()  # the external backend only probes: waits until all answer
+        stack = Stack(
+            Topology.from_spec(
+                {
+                    "services": {
+                        "r": {
+                            "x-tracebed": {
+                                "probe": {"type": "redis", "host": "127.0.0.1", "port": rp}
+                            }
+                        },
+                        "g": {
+                            "x-tracebed": {
+                                "probe": {"type": "grpc", "host": "127.0.0.1", "port": gp}
+                            }
+                        },
+                        "h": {
+                            "x-tracebed": {
+                                "probe": {"type": "http", "url": f"http://127.0.0.1:{hp}/"}
+                            }
+                        },
+                    }
+                }
+            ),
+            backend,
+        ).start()  # the external backend only probes: waits until all answer
         assert all(stack.timeline.ready_at(s) is not None for s in "rgh")
         assert stack.timeline.events("r", "seen_ready")
-        ok, detail = check(ProbeSpec("http", {"url": f"http://127.0.0.1:{hp}/nope",
-                                              "status": 200}), svc, backend, 2)
+        ok, detail = check(
+            ProbeSpec("http", {"url": f"http://127.0.0.1:{hp}/nope", "status": 200}),
+            svc,
+            backend,
+            2,
+        )
         assert not ok and "404" in detail
-        ok, _ = check(ProbeSpec("http", {"url": f"http://127.0.0.1:{hp}/nope",
-                                         "status": [200, 404]}), svc, backend, 2)
+        ok, _ = check(
+            ProbeSpec("http", {"url": f"http://127.0.0.1:{hp}/nope", "status": [200, 404]}),
+            svc,
+            backend,
+            2,
+        )
         assert ok
-        ok, detail = check(ProbeSpec("grpc", {"host": "127.0.0.1", "port": gp,
-                                              "service": "unknown.Service"}), svc, backend, 2)
+        ok, detail = check(
+            ProbeSpec("grpc", {"host": "127.0.0.1", "port": gp, "service": "unknown.Service"}),
+            svc,
+            backend,
+            2,
+        )
         assert not ok and "NOT_FOUND" in detail
-        ok, detail = check(ProbeSpec("command", {"argv": ["redis-cli", "-p", str(rp), "ping"]}),
-                           svc, backend, 5)
+        ok, detail = check(
+            ProbeSpec("command", {"argv": ["redis-cli", "-p", str(rp), "ping"]}), svc, backend, 5
+        )
         assert ok, detail
         stack.stop()
     finally:
         for p in procs:
             next(p, None)
-    for kind, params in [("redis", {"host": "127.0.0.1", "port": rp}),
-                         ("grpc", {"host": "127.0.0.1", "port": gp}),
-                         ("tcp", {"host": "127.0.0.1", "port": hp})]:
+    for kind, params in [
+        ("redis", {"host": "127.0.0.1", "port": rp}),
+        ("grpc", {"host": "127.0.0.1", "port": gp}),
+        ("tcp", {"host": "127.0.0.1", "port": hp}),
+    ]:
         ok, detail = check(ProbeSpec(kind, params), svc, backend, 0.5)
         assert not ok, (kind, detail)
 
@@ -148,12 +183,17 @@ def test_kafka_metadata_probe_against_tansu(tmp_path: Path) -> None:
     probe = ProbeSpec("kafka", {"bootstrap": f"127.0.0.1:{port}"})
     ok, detail = check(probe, svc, ExternalBackend(), 0.5)
     assert not ok and "kafka metadata" in detail
-    spec = {"services": {"kafka": {
-        "command": [PY, "-m", "tracebed.reference.infra.kafka", "run", "--port", str(port)],
-        "working_dir": str(tmp_path),
-        "x-tracebed": {"probe": {"type": "kafka", "bootstrap": f"127.0.0.1:{port}",
-                                 "timeout_s": 60}},
-    }}}
+    spec = {
+        "services": {
+            "kafka": {
+                "command": [PY, "-m", "tracebed.reference.infra.kafka", "run", "--port", str(port)],
+                "working_dir": str(tmp_path),
+                "x-tracebed": {
+                    "probe": {"type": "kafka", "bootstrap": f"127.0.0.1:{port}", "timeout_s": 60}
+                },
+            }
+        }
+    }
     with Stack(Topology.from_spec(spec), LocalBackend(), run_dir=tmp_path / "run") as stack:
         last = stack.timeline.events("kafka", "probe")[-1]
         assert last.detail["ok"] and "broker(s)" in last.detail["detail"]
@@ -179,8 +219,12 @@ def test_tcp_probe_rejects_accept_then_close() -> None:
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     try:
-        ok, detail = check(ProbeSpec("tcp", {"host": "127.0.0.1", "port": port}),
-                           ServiceDef("p"), ExternalBackend(), 1)
+        ok, detail = check(
+            ProbeSpec("tcp", {"host": "127.0.0.1", "port": port}),
+            ServiceDef("p"),
+            ExternalBackend(),
+            1,
+        )
         assert not ok and "closed at once" in detail
     finally:
         stop.set()
@@ -190,8 +234,15 @@ def test_tcp_probe_rejects_accept_then_close() -> None:
 
 def test_external_stack_never_seen_ready_fails_clearly() -> None:
     port = free_port()
-    spec = {"services": {"gone": {"x-tracebed": {"probe": {
-        "type": "tcp", "host": "127.0.0.1", "port": port, "timeout_s": 0.5}}}}}
+    spec = {
+        "services": {
+            "gone": {
+                "x-tracebed": {
+                    "probe": {"type": "tcp", "host": "127.0.0.1", "port": port, "timeout_s": 0.5}
+                }
+            }
+        }
+    }
     stack = Stack(Topology.from_spec(spec), ExternalBackend())
     with pytest.raises(StackStartError) as info:
         stack.start()

@@ -18,8 +18,9 @@ class Clock:
         return self.t
 
 
-def build(events: list[tuple[float, str, str]], tiers: list[list[str]],
-          deps: dict[str, dict[str, str]]) -> Timeline:
+def build(
+    events: list[tuple[float, str, str]], tiers: list[list[str]], deps: dict[str, dict[str, str]]
+) -> Timeline:
     clock = Clock()
     tl = Timeline(clock=clock)
     tl.set_plan(tiers, deps)
@@ -30,14 +31,23 @@ def build(events: list[tuple[float, str, str]], tiers: list[list[str]],
 
 
 TIERS = [["db", "cache"], ["api"], ["web"]]
-DEPS = {"api": {"db": "service_healthy", "cache": "service_started"},
-        "web": {"api": "service_started"}}
+DEPS = {
+    "api": {"db": "service_healthy", "cache": "service_started"},
+    "web": {"api": "service_started"},
+}
 GOOD = [
-    (0.0, "db", "start_requested"), (0.0, "cache", "start_requested"),
-    (0.1, "db", "up"), (0.1, "cache", "up"),
-    (0.3, "cache", "ready"), (2.0, "db", "ready"),
-    (2.0, "api", "start_requested"), (2.1, "api", "up"), (2.5, "api", "ready"),
-    (2.5, "web", "start_requested"), (2.6, "web", "up"), (3.0, "web", "ready"),
+    (0.0, "db", "start_requested"),
+    (0.0, "cache", "start_requested"),
+    (0.1, "db", "up"),
+    (0.1, "cache", "up"),
+    (0.3, "cache", "ready"),
+    (2.0, "db", "ready"),
+    (2.0, "api", "start_requested"),
+    (2.1, "api", "up"),
+    (2.5, "api", "ready"),
+    (2.5, "web", "start_requested"),
+    (2.6, "web", "up"),
+    (3.0, "web", "ready"),
 ]
 
 
@@ -64,11 +74,15 @@ def test_good_start() -> None:
 
 def test_violations_are_named() -> None:
     bad = [
-        (0.0, "db", "start_requested"), (0.0, "cache", "start_requested"),
-        (0.1, "cache", "up"), (0.2, "cache", "ready"),
+        (0.0, "db", "start_requested"),
+        (0.0, "cache", "start_requested"),
+        (0.1, "cache", "up"),
+        (0.2, "cache", "ready"),
         (0.3, "api", "start_requested"),  # before tier 0 completed
-        (0.4, "api", "up"), (0.5, "api", "ready"),  # before db was healthy
-        (1.0, "db", "up"), (2.0, "db", "ready"),
+        (0.4, "api", "up"),
+        (0.5, "api", "ready"),  # before db was healthy
+        (1.0, "db", "up"),
+        (2.0, "db", "ready"),
     ]
     tl = build(bad, TIERS, DEPS)
     msgs = [v.message for v in tl.check_order()]
@@ -81,8 +95,11 @@ def test_violations_are_named() -> None:
 
 def test_started_condition_needs_only_up() -> None:
     evs = [
-        (0.0, "cache", "start_requested"), (0.1, "cache", "up"),
-        (0.2, "api", "start_requested"), (0.3, "api", "up"), (0.4, "api", "ready"),
+        (0.0, "cache", "start_requested"),
+        (0.1, "cache", "up"),
+        (0.2, "api", "start_requested"),
+        (0.3, "api", "up"),
+        (0.4, "api", "ready"),
         (0.9, "cache", "ready"),
     ]
     tl = build(evs, [["cache"], ["api"]], {"api": {"cache": "service_started"}})

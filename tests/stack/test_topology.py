@@ -14,8 +14,20 @@ from tracebed.stack.compose import load_compose
 DEMO_TIERS = [
     ["flagd", "grafana", "jaeger", "kafka", "opensearch", "prometheus", "valkey-cart"],
     ["otel-collector"],
-    ["accounting", "ad", "cart", "currency", "email", "flagd-ui", "fraud-detection",
-     "image-provider", "payment", "product-catalog", "quote", "shipping"],
+    [
+        "accounting",
+        "ad",
+        "cart",
+        "currency",
+        "email",
+        "flagd-ui",
+        "fraud-detection",
+        "image-provider",
+        "payment",
+        "product-catalog",
+        "quote",
+        "shipping",
+    ],
     ["checkout", "recommendation"],
     ["frontend"],
     ["load-generator"],
@@ -40,7 +52,8 @@ def test_demo_full_compose_tiers_and_conflict(demo: Path) -> None:
     assert topo.services["kafka"].healthcheck.interval_s == 5.0
     order = [c for c in topo.conflicts if c["kind"] == "order"]
     assert [(c["service"], c["depends_on"]) for c in order] == [
-        ("frontend-proxy", "load-generator")]
+        ("frontend-proxy", "load-generator")
+    ]
     # interpolation from the env file reached the environment and the ports
     assert topo.services["cart"].environment["ASPNETCORE_URLS"] == "http://*:7070"
     assert topo.services["frontend-proxy"].ports[0].published == 8080
@@ -48,8 +61,7 @@ def test_demo_full_compose_tiers_and_conflict(demo: Path) -> None:
 
 
 def test_demo_minimal_compose(demo: Path) -> None:
-    topo = Topology.from_compose([demo / "docker-compose.minimal.yml"],
-                                 env_file=demo / "demo.env")
+    topo = Topology.from_compose([demo / "docker-compose.minimal.yml"], env_file=demo / "demo.env")
     assert len(topo.tiers) == 7
     assert "kafka" not in topo.services and "flagd-ui" not in topo.services
     assert topo.tiers[1] == ["otel-collector"]
@@ -57,15 +69,18 @@ def test_demo_minimal_compose(demo: Path) -> None:
 
 
 def test_seed_grouping_moves_proxy_after_load_generator(demo: Path) -> None:
-    topo = Topology.from_compose([demo / "docker-compose.yml"], env_file=demo / "demo.env",
-                                 group_by="seed")
+    topo = Topology.from_compose(
+        [demo / "docker-compose.yml"], env_file=demo / "demo.env", group_by="seed"
+    )
     flat = [s for t in topo.tiers for s in t]
     assert flat.index("flagd") > flat.index("valkey-cart")  # flags group after infra
     assert flat.index("frontend-proxy") > flat.index("load-generator")
     assert flat.index("otel-collector") > flat.index("opensearch")  # graph wins in a group
     assert topo.tier_names[0] == "infrastructure.0"
-    assert any(c["service"] == "frontend-proxy" and c["dependency_group"] == "load-testing"
-               for c in topo.conflicts)
+    assert any(
+        c["service"] == "frontend-proxy" and c["dependency_group"] == "load-testing"
+        for c in topo.conflicts
+    )
     # every dependency starts in an earlier tier
     for name, svc in topo.services.items():
         for dep in svc.depends_on:
@@ -96,7 +111,9 @@ def test_every_demo_compose_file_json(demo: Path) -> None:
 
 
 def test_merge_several_files(tmp_path: Path) -> None:
-    a = write(tmp_path / "a.yml", """
+    a = write(
+        tmp_path / "a.yml",
+        """
         services:
           db: {image: db, command: ["db", "--a"], ports: ["5432"], environment: [X=1, Y=2]}
           api:
@@ -105,8 +122,11 @@ def test_merge_several_files(tmp_path: Path) -> None:
             environment: {A: "1"}
             labels: [one=1]
             healthcheck: {test: ["CMD", "true"], interval: 1m30s}
-    """)
-    b = write(tmp_path / "b.yml", """
+    """,
+    )
+    b = write(
+        tmp_path / "b.yml",
+        """
         services:
           cache: {image: cache}
           db: {command: "db --b", ports: ["5433:5432"], environment: {Y: "3", Z: "4"}}
@@ -117,14 +137,17 @@ def test_merge_several_files(tmp_path: Path) -> None:
             environment: [B=2]
             labels: {two: "2"}
             healthcheck: {test: ["CMD-SHELL", "curl -f x"], retries: 7}
-    """)
+    """,
+    )
     topo = Topology.from_compose([a, b])
     db, api = topo.services["db"], topo.services["api"]
     assert db.command == "db --b"  # command replaced, not appended
     assert [(p.target, p.published) for p in db.ports] == [(5432, None), (5432, 5433)]
     assert db.environment == {"X": "1", "Y": "3", "Z": "4"}
     assert {d: c.condition for d, c in api.depends_on.items()} == {
-        "db": "service_healthy", "cache": "service_healthy"}
+        "db": "service_healthy",
+        "cache": "service_healthy",
+    }
     assert api.environment == {"A": "1", "B": "2"}
     assert api.raw["labels"] == {"one": "1", "two": "2"}
     assert api.healthcheck is not None
@@ -134,18 +157,24 @@ def test_merge_several_files(tmp_path: Path) -> None:
 
 
 def test_reset_and_override_tags(tmp_path: Path) -> None:
-    a = write(tmp_path / "a.yml", """
+    a = write(
+        tmp_path / "a.yml",
+        """
         services:
           x: {image: x, ports: ["1", "2"], depends_on: [y], environment: {K: v}}
           y: {image: y}
-    """)
-    b = write(tmp_path / "b.yml", """
+    """,
+    )
+    b = write(
+        tmp_path / "b.yml",
+        """
         services:
           x:
             ports: !override ["3"]
             depends_on: !reset []
             environment: !reset {}
-    """)
+    """,
+    )
     topo = Topology.from_compose([a, b])
     x = topo.services["x"]
     assert [p.target for p in x.ports] == [3]
@@ -156,13 +185,16 @@ def test_reset_and_override_tags(tmp_path: Path) -> None:
 def test_interpolation_dotenv_and_env_file(tmp_path: Path) -> None:
     write(tmp_path / ".env", "TAG=from-dotenv\nPORT=9000\n")
     write(tmp_path / "other.env", "TAG=from-env-file\n")
-    f = write(tmp_path / "compose.yml", """
+    f = write(
+        tmp_path / "compose.yml",
+        """
         services:
           web:
             image: "web:${TAG}"
             ports: ["${PORT:-80}"]
             environment: ["MODE=${MODE:-dev}", "PORT", "ESC=$$HOME"]
-    """)
+    """,
+    )
     t1 = Topology.from_compose([f], environ={})
     assert t1.services["web"].image == "web:from-dotenv"
     assert t1.services["web"].ports[0].target == 9000
@@ -182,14 +214,19 @@ def test_required_variable_error(tmp_path: Path) -> None:
 
 
 def test_extends_same_and_other_file(tmp_path: Path) -> None:
-    write(tmp_path / "common.yml", """
+    write(
+        tmp_path / "common.yml",
+        """
         services:
           base:
             image: base
             environment: {LOG: debug, FROM: common}
             healthcheck: {test: "true", interval: 2s}
-    """)
-    f = write(tmp_path / "compose.yml", """
+    """,
+    )
+    f = write(
+        tmp_path / "compose.yml",
+        """
         services:
           tmpl: {image: tmpl, command: ["run"], environment: {A: "1"}}
           one:
@@ -199,7 +236,8 @@ def test_extends_same_and_other_file(tmp_path: Path) -> None:
             extends: {file: common.yml, service: base}
             environment: {FROM: two}
             depends_on: [one]
-    """)
+    """,
+    )
     topo = Topology.from_compose([f], environ={})
     one, two = topo.services["one"], topo.services["two"]
     assert one.command == ["run"] and one.image == "tmpl"
@@ -220,17 +258,23 @@ def test_extends_errors(tmp_path: Path) -> None:
 
 def test_include_with_its_own_env(tmp_path: Path) -> None:
     write(tmp_path / "infra" / ".env", "DB_IMAGE=postgres:17\n")
-    write(tmp_path / "infra" / "compose.yml", """
+    write(
+        tmp_path / "infra" / "compose.yml",
+        """
         services:
           db: {image: "${DB_IMAGE}", env_file: db.env}
-    """)
+    """,
+    )
     write(tmp_path / "infra" / "db.env", "POSTGRES_PASSWORD=secret\n")
-    f = write(tmp_path / "compose.yml", """
+    f = write(
+        tmp_path / "compose.yml",
+        """
         include:
           - infra/compose.yml
         services:
           app: {image: app, depends_on: {db: {condition: service_healthy}}}
-    """)
+    """,
+    )
     topo = Topology.from_compose([f], environ={})
     assert topo.services["db"].image == "postgres:17"
     assert topo.services["db"].environment == {"POSTGRES_PASSWORD": "secret"}
@@ -245,24 +289,37 @@ def test_include_conflict(tmp_path: Path) -> None:
 
 
 def test_profiles(tmp_path: Path) -> None:
-    f = write(tmp_path / "c.yml", """
+    f = write(
+        tmp_path / "c.yml",
+        """
         services:
           app: {image: app}
           debug: {image: dbg, profiles: [debug], depends_on: [app]}
           tools: {image: t, profiles: [tools, ops]}
-    """)
+    """,
+    )
     assert set(Topology.from_compose([f], environ={}).services) == {"app"}
     assert set(Topology.from_compose([f], profiles=["debug"], environ={}).services) == {
-        "app", "debug"}
+        "app",
+        "debug",
+    }
     assert set(Topology.from_compose([f], environ={"COMPOSE_PROFILES": "ops"}).services) == {
-        "app", "tools"}
-    g = write(tmp_path / "g.yml", """
+        "app",
+        "tools",
+    }
+    g = write(
+        tmp_path / "g.yml",
+        """
         services:
           app: {image: app, depends_on: [debug]}
           debug: {image: dbg, profiles: [debug]}
-    """)
-    with pytest.raises(TopologyError, match=r"depends on 'debug', which is only enabled by "
-                                            r"profile\(s\) debug"):
+    """,
+    )
+    with pytest.raises(
+        TopologyError,
+        match=r"depends on 'debug', which is only enabled by "
+        r"profile\(s\) debug",
+    ):
         Topology.from_compose([g], environ={})
 
 
@@ -270,21 +327,27 @@ def test_undefined_dependency_and_optional(tmp_path: Path) -> None:
     f = write(tmp_path / "c.yml", "services:\n  a: {image: a, depends_on: [ghost]}\n")
     with pytest.raises(TopologyError, match="'a' depends on undefined service 'ghost'"):
         Topology.from_compose([f])
-    g = write(tmp_path / "g.yml", """
+    g = write(
+        tmp_path / "g.yml",
+        """
         services:
           a: {image: a, depends_on: {ghost: {condition: service_started, required: false}}}
-    """)
+    """,
+    )
     assert Topology.from_compose([g]).services["a"].depends_on == {}
 
 
 def test_cycle_is_named(tmp_path: Path) -> None:
-    f = write(tmp_path / "c.yml", """
+    f = write(
+        tmp_path / "c.yml",
+        """
         services:
           a: {image: a, depends_on: [b]}
           b: {image: b, depends_on: [c]}
           c: {image: c, depends_on: [a]}
           d: {image: d}
-    """)
+    """,
+    )
     with pytest.raises(TopologyError, match=r"dependency cycle: a -> b -> c -> a"):
         Topology.from_compose([f])
 
@@ -294,8 +357,10 @@ def test_cycle_is_named(tmp_path: Path) -> None:
     [
         ("services: [a]", "'services' must be a mapping"),
         ("- 1", "top level must be a mapping"),
-        ("services:\n  a: {depends_on: {b: {condition: service_happy}}}\n  b: {}",
-         "unknown condition 'service_happy'"),
+        (
+            "services:\n  a: {depends_on: {b: {condition: service_happy}}}\n  b: {}",
+            "unknown condition 'service_happy'",
+        ),
         ("services:\n  a: {ports: ['x:y']}", "invalid port"),
         ("services:\n  a: {healthcheck: {test: [BOGUS]}}", "must start with CMD"),
         ("services:\n  a: {healthcheck: {test: 'true', interval: 5 parsecs}}", "invalid duration"),
@@ -321,16 +386,19 @@ def test_from_spec_contract() -> None:
     spec = {
         "name": "tracebed-reference",
         "services": {
-            "valkey-cart": {"command": ["/usr/bin/redis-server", "--port", "40001"],
-                            "x-tracebed": {"probe": {"type": "redis", "host": "127.0.0.1",
-                                                     "port": 40001}}},
+            "valkey-cart": {
+                "command": ["/usr/bin/redis-server", "--port", "40001"],
+                "x-tracebed": {"probe": {"type": "redis", "host": "127.0.0.1", "port": 40001}},
+            },
             "cart": {
                 "command": ["/usr/bin/python3", "-m", "x"],
                 "environment": {"CART_PORT": "43123"},
                 "depends_on": {"valkey-cart": {"condition": "service_started"}},
-                "x-tracebed": {"probe": {"type": "grpc", "host": "127.0.0.1", "port": 43123},
-                               "endpoints": {"grpc": "127.0.0.1:43123"},
-                               "stop_signal": "SIGINT"},
+                "x-tracebed": {
+                    "probe": {"type": "grpc", "host": "127.0.0.1", "port": 43123},
+                    "endpoints": {"grpc": "127.0.0.1:43123"},
+                    "stop_signal": "SIGINT",
+                },
             },
         },
         "x-tracebed-stack": {"frontend_url": "http://127.0.0.1:1", "absent": {"jaeger": "-"}},
@@ -358,8 +426,9 @@ def test_resolve_until() -> None:
 
 
 def test_mermaid_marks_conflict(demo: Path) -> None:
-    text = Topology.from_compose([demo / "docker-compose.yml"],
-                                 env_file=demo / "demo.env").to_mermaid()
+    text = Topology.from_compose(
+        [demo / "docker-compose.yml"], env_file=demo / "demo.env"
+    ).to_mermaid()
     assert text.startswith("flowchart LR")
     assert "opensearch -->|healthy| otel_collector" in text
     assert "load_generator --> frontend_proxy" in text

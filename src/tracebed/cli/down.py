@@ -12,8 +12,13 @@ from tracebed.stack.state import cleanup_record, list_records
 
 @click.command("down")
 @click.option("--run", "run_id", default=None, help="Only this run id (see `tracebed status`).")
-@click.option("--grace", type=float, default=5.0, show_default=True,
-              help="Seconds between the stop signal and SIGKILL.")
+@click.option(
+    "--grace",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds between the stop signal and SIGKILL.",
+)
 def command(run_id: str | None, grace: float) -> None:
     """Stop what `tracebed up --detach` left running, and anything a killed run left behind."""
     records = [r for r in list_records() if r.detached or r.is_stale()]
@@ -32,5 +37,8 @@ def command(run_id: str | None, grace: float) -> None:
         services = sorted(record.info.get("services") or record.info.get("started") or {})
         cleanup_record(record, grace_s=grace)
         what = "detached" if record.detached else "abandoned"
-        click.echo(f"stopped {what} run {record.run_id} ({record.backend}): "
-                   f"{', '.join(services) or 'no services'}", err=True)
+        click.echo(
+            f"stopped {what} run {record.run_id} ({record.backend}): "
+            f"{', '.join(services) or 'no services'}",
+            err=True,
+        )

@@ -25,8 +25,9 @@ def describe(record: RunRecord) -> dict[str, Any]:
     return {
         "run_id": record.run_id,
         "backend": record.backend,
-        "state": "detached" if record.detached else
-                 ("running" if record.owner_alive() else "abandoned"),
+        "state": "detached"
+        if record.detached
+        else ("running" if record.owner_alive() else "abandoned"),
         "project": record.backend_state.get("project"),
         "services": services,
         "frontend_url": record.info.get("frontend_url"),
@@ -47,8 +48,10 @@ def command(as_json: bool) -> None:
         click.echo("no stack on record")
         return
     for run in runs:
-        click.echo(f"run {run['run_id']} [{run['backend']}, {run['state']}]"
-                   + (f" frontend {run['frontend_url']}" if run["frontend_url"] else ""))
+        click.echo(
+            f"run {run['run_id']} [{run['backend']}, {run['state']}]"
+            + (f" frontend {run['frontend_url']}" if run["frontend_url"] else "")
+        )
         if run["sink"]:
             click.echo(f"  sink: {run['sink'].get('http')} (OTLP/gRPC {run['sink'].get('grpc')})")
         for name, svc in run["services"].items():

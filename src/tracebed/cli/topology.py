@@ -34,27 +34,60 @@ def load_topology(
         raise click.UsageError(
             "no compose file: give --compose FILE (or --seed for the built-in tier map)"
         )
-    return Topology.from_compose(files, env_file=env_file, profiles=profiles,
-                                 group_by=grouping, readiness=ready)
+    return Topology.from_compose(
+        files, env_file=env_file, profiles=profiles, group_by=grouping, readiness=ready
+    )
 
 
 @click.command("topology")
-@click.option("--compose", "-f", "compose", multiple=True, type=click.Path(dir_okay=False),
-              help="Compose file; repeat to merge several in order, as Compose does.")
-@click.option("--env-file", type=click.Path(dir_okay=False),
-              help="Variables for ${...} interpolation (default: .env next to the first file).")
+@click.option(
+    "--compose",
+    "-f",
+    "compose",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Compose file; repeat to merge several in order, as Compose does.",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    help="Variables for ${...} interpolation (default: .env next to the first file).",
+)
 @click.option("--profile", "profiles", multiple=True, help="Activate a Compose profile.")
-@click.option("--group-by", type=click.Choice(["depends_on", "seed"]), default="depends_on",
-              show_default=True,
-              help="Tiers from the depends_on layering, or the seed's named groups.")
-@click.option("--seed", "use_seed", is_flag=True,
-              help="Show the built-in tier map of the demo (seed-service-flow).")
-@click.option("--readiness", type=click.Path(dir_okay=False),
-              help="Readiness overrides (default: fixtures/readiness.yaml when present).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "mermaid"]), default="text",
-              show_default=True)
-def command(compose: tuple[str, ...], env_file: str | None, profiles: tuple[str, ...],
-            group_by: str, use_seed: bool, readiness: str | None, fmt: str) -> None:
+@click.option(
+    "--group-by",
+    type=click.Choice(["depends_on", "seed"]),
+    default="depends_on",
+    show_default=True,
+    help="Tiers from the depends_on layering, or the seed's named groups.",
+)
+@click.option(
+    "--seed",
+    "use_seed",
+    is_flag=True,
+    help="Show the built-in tier map of the demo (seed-service-flow).",
+)
+@click.option(
+    "--readiness",
+    type=click.Path(dir_okay=False),
+    help="Readiness overrides (default: fixtures/readiness.yaml when present).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "mermaid"]),
+    default="text",
+    show_default=True,
+)
+def command(
+    compose: tuple[str, ...],
+    env_file: str | None,
+    profiles: tuple[str, ...],
+    group_by: str,
+    use_seed: bool,
+    readiness: str | None,
+    fmt: str,
+) -> None:
     """Show a stack's services, dependencies (with Compose conditions), tiers, readiness
     probes, and where the declared grouping disagrees with the dependency graph."""
     try:

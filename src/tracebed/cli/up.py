@@ -27,8 +27,9 @@ from tracebed.stack.state import proc_start_time, state_dir, terminate_groups
 class SinkHandle:
     """The sink for this run: in-process (foreground) or a detached `tracebed sink` process."""
 
-    def __init__(self, grpc_endpoint: str, http_url: str, stop: Any,
-                 pid: int | None = None) -> None:
+    def __init__(
+        self, grpc_endpoint: str, http_url: str, stop: Any, pid: int | None = None
+    ) -> None:
         self.grpc_endpoint = grpc_endpoint
         self.http_url = http_url
         self._stop = stop
@@ -48,8 +49,11 @@ def start_sink(detach: bool, workdir: Path, max_spans: int | None) -> SinkHandle
     if not detach:
         from tracebed.otlp.sink import Sink
 
-        sink = (Sink(host="127.0.0.1", grpc_port=0, http_port=0, max_spans=max_spans)
-                if max_spans else Sink(host="127.0.0.1", grpc_port=0, http_port=0)).start()
+        sink = (
+            Sink(host="127.0.0.1", grpc_port=0, http_port=0, max_spans=max_spans)
+            if max_spans
+            else Sink(host="127.0.0.1", grpc_port=0, http_port=0)
+        ).start()
         return SinkHandle(sink.grpc_endpoint, sink.http_url, sink.stop)
     return spawn_sink_process(workdir, max_spans)
 
@@ -59,13 +63,28 @@ def spawn_sink_process(workdir: Path, max_spans: int | None) -> SinkHandle:
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / "sink-ready.json"
     ready.unlink(missing_ok=True)
-    argv = [sys.executable, "-c", "from tracebed.cli import main; main()", "sink",
-            "--grpc-port", "0", "--http-port", "0", "--ready-file", str(ready)]
+    argv = [
+        sys.executable,
+        "-c",
+        "from tracebed.cli import main; main()",
+        "sink",
+        "--grpc-port",
+        "0",
+        "--http-port",
+        "0",
+        "--ready-file",
+        str(ready),
+    ]
     if max_spans:
         argv += ["--max-spans", str(max_spans)]
     with open(workdir / "sink.log", "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 60
     delay = 0.02
     while not ready.is_file():
@@ -84,8 +103,9 @@ def spawn_sink_process(workdir: Path, max_spans: int | None) -> SinkHandle:
         terminate_groups([(pid, proc_start_time(pid), int(signal.SIGTERM))], 5.0)
         proc.poll()
 
-    return SinkHandle(f"127.0.0.1:{ports['grpc_port']}", f"http://127.0.0.1:{ports['http_port']}",
-                      stop, pid=pid)
+    return SinkHandle(
+        f"127.0.0.1:{ports['grpc_port']}", f"http://127.0.0.1:{ports['http_port']}", stop, pid=pid
+    )
 
 
 def make_backend(kind: str, project: str | None) -> Backend:
@@ -97,32 +117,73 @@ def make_backend(kind: str, project: str | None) -> Backend:
 
 
 @click.command("up")
-@click.option("--stack", "kind", type=click.Choice(["local", "compose", "external"]),
-              default="local", show_default=True, help="Backend that runs the stack.")
-@click.option("--compose", "-f", "compose", multiple=True, type=click.Path(dir_okay=False),
-              help="Compose file(s), merged in order. Without: the built-in reference stack.")
+@click.option(
+    "--stack",
+    "kind",
+    type=click.Choice(["local", "compose", "external"]),
+    default="local",
+    show_default=True,
+    help="Backend that runs the stack.",
+)
+@click.option(
+    "--compose",
+    "-f",
+    "compose",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Compose file(s), merged in order. Without: the built-in reference stack.",
+)
 @click.option("--env-file", type=click.Path(dir_okay=False), help="Interpolation variables.")
 @click.option("--profile", "profiles", multiple=True, help="Activate a Compose profile.")
-@click.option("--group-by", type=click.Choice(["depends_on", "seed"]), default="depends_on",
-              show_default=True)
+@click.option(
+    "--group-by", type=click.Choice(["depends_on", "seed"]), default="depends_on", show_default=True
+)
 @click.option("--until", default=None, help="Stop after this tier (number, name or service).")
 @click.option("--readiness", type=click.Path(dir_okay=False), help="Readiness overrides file.")
-@click.option("--workdir", type=click.Path(file_okay=False),
-              help="Where logs and generated configs go (default: under the state dir).")
-@click.option("--with-load-generator", is_flag=True,
-              help="Reference stack: include the Locust load generator.")
-@click.option("--project", default=None,
-              help="Compose project name (compose: instead of a unique one; external: the "
-                   "running project whose published ports and health to use).")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False),
+    help="Where logs and generated configs go (default: under the state dir).",
+)
+@click.option(
+    "--with-load-generator",
+    is_flag=True,
+    help="Reference stack: include the Locust load generator.",
+)
+@click.option(
+    "--project",
+    default=None,
+    help="Compose project name (compose: instead of a unique one; external: the "
+    "running project whose published ports and health to use).",
+)
 @click.option("--max-spans", type=int, default=None, help="Sink memory bound in spans.")
-@click.option("--detach", "-d", is_flag=True,
-              help="Return once ready; `tracebed down` stops the stack (and its sink).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON object (services, frontend_url, sink) as the last line.")
-def command(kind: str, compose: tuple[str, ...], env_file: str | None,
-            profiles: tuple[str, ...], group_by: str, until: str | None,
-            readiness: str | None, workdir: str | None, with_load_generator: bool,
-            project: str | None, max_spans: int | None, detach: bool, as_json: bool) -> None:
+@click.option(
+    "--detach",
+    "-d",
+    is_flag=True,
+    help="Return once ready; `tracebed down` stops the stack (and its sink).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object (services, frontend_url, sink) as the last line.",
+)
+def command(
+    kind: str,
+    compose: tuple[str, ...],
+    env_file: str | None,
+    profiles: tuple[str, ...],
+    group_by: str,
+    until: str | None,
+    readiness: str | None,
+    workdir: str | None,
+    with_load_generator: bool,
+    project: str | None,
+    max_spans: int | None,
+    detach: bool,
+    as_json: bool,
+) -> None:
     """Start a stack tier by tier with live progress, and the OTLP sink it exports to.
 
     In the foreground it runs until Ctrl-C / SIGTERM and then tears everything down.
@@ -138,9 +199,13 @@ def command(kind: str, compose: tuple[str, ...], env_file: str | None,
         if compose:
             topo = load_topology(compose, env_file, profiles, group_by, readiness)
         else:
-            topo = reference_topology(work / "reference", sink.grpc_endpoint,
-                                      group_by=group_by, readiness=Readiness.load(readiness),
-                                      with_load_generator=with_load_generator)
+            topo = reference_topology(
+                work / "reference",
+                sink.grpc_endpoint,
+                group_by=group_by,
+                readiness=Readiness.load(readiness),
+                with_load_generator=with_load_generator,
+            )
         stack = Stack(topo, make_backend(kind, project), run_dir=work / "run")
         stack.start(until=until, progress=None)  # live table only on a terminal
     except StackStartError as exc:
@@ -160,8 +225,7 @@ def command(kind: str, compose: tuple[str, ...], env_file: str | None,
         summary = _summary(stack, sink, work)
         stack.detach(**{**summary, "sink": sink.info()})
         _report(stack, sink, summary, as_json)
-        click.echo(f"detached (run {stack.record.run_id}); stop it with `tracebed down`",
-                   err=True)
+        click.echo(f"detached (run {stack.record.run_id}); stop it with `tracebed down`", err=True)
         return
     # Foreground: catch Ctrl-C / SIGTERM from here on, so that no signal can arrive
     # between "ready" and "waiting" without the stack being torn down.
@@ -179,8 +243,12 @@ def command(kind: str, compose: tuple[str, ...], env_file: str | None,
 
 
 def _summary(stack: Stack, sink: SinkHandle, work: Path) -> dict[str, Any]:
-    return {**stack.describe(), "sink": {"http": sink.http_url, "grpc": sink.grpc_endpoint},
-            "run_id": stack.record.run_id, "workdir": str(work)}
+    return {
+        **stack.describe(),
+        "sink": {"http": sink.http_url, "grpc": sink.grpc_endpoint},
+        "run_id": stack.record.run_id,
+        "workdir": str(work),
+    }
 
 
 def _report(stack: Stack, sink: SinkHandle, summary: dict[str, Any], as_json: bool) -> None:
@@ -188,8 +256,11 @@ def _report(stack: Stack, sink: SinkHandle, summary: dict[str, Any], as_json: bo
         click.echo(json.dumps(summary))  # the last line of stdout, as the issue asks
         return
     click.echo(stack.timeline.gantt(), err=True)
-    click.echo(f"frontend: {summary['frontend_url']}  sink: {sink.http_url} "
-               f"(OTLP/gRPC {sink.grpc_endpoint})", err=True)
+    click.echo(
+        f"frontend: {summary['frontend_url']}  sink: {sink.http_url} "
+        f"(OTLP/gRPC {sink.grpc_endpoint})",
+        err=True,
+    )
 
 
 class _StopSignal:

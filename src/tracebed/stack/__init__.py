@@ -1,9 +1,9 @@
 """tracebed.stack: what a stack is made of, how it starts tier by tier, what was observed.
 
-    from tracebed.stack import Topology, Stack
-    topo = Topology.from_compose(["docker-compose.yml"], env_file=".env")
-    with Stack(topo, "local") as stack:          # or backends.ComposeBackend(), ExternalBackend()
-        stack.timeline.ready_at("cart"); stack.url("frontend")
+from tracebed.stack import Topology, Stack
+topo = Topology.from_compose(["docker-compose.yml"], env_file=".env")
+with Stack(topo, "local") as stack:          # or backends.ComposeBackend(), ExternalBackend()
+    stack.timeline.ready_at("cart"); stack.url("frontend")
 """
 
 from tracebed.stack.errors import (

@@ -244,8 +244,7 @@ def _resolve_extends(
     else:
         if base_name not in services:
             raise TopologyError(f"service {name!r} extends undefined service {base_name!r}")
-        base = _resolve_extends(base_name, services[base_name], services, path, env,
-                                (*chain, key))
+        base = _resolve_extends(base_name, services[base_name], services, path, env, (*chain, key))
     own = {k: v for k, v in svc.items() if k != "extends"}
     base = {k: v for k, v in base.items() if k not in ("x-tracebed-source", "container_name")}
     return merge_service(base, own, where=f"service {name!r} (extends {base_name!r})")
@@ -391,8 +390,9 @@ def service_from_raw(
                 f"{where}: depends_on.{dep}: unknown condition {cond!r} "
                 f"(expected one of {', '.join(CONDITIONS)})"
             )
-        deps[dep] = Dependency(cond, _as_bool(spec.get("required", True)),
-                               _as_bool(spec.get("restart", False)))
+        deps[dep] = Dependency(
+            cond, _as_bool(spec.get("required", True)), _as_bool(spec.get("restart", False))
+        )
     environment: dict[str, str | None] = {}
     for env_file in _env_files(raw.get("env_file"), base_dir):
         path, required = env_file

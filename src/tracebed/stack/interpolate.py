@@ -84,9 +84,7 @@ def _braced(text: str, pos: int, env: Mapping[str, str], where: str) -> tuple[st
                     raise InterpolationError(f"{where}: {name}: {msg}")
                 result = str(value)
             return result, end + 1
-    raise InterpolationError(
-        f"{where}: invalid character {text[i]!r} after ${{{name} in {text!r}"
-    )
+    raise InterpolationError(f"{where}: invalid character {text[i]!r} after ${{{name} in {text!r}")
 
 
 def interpolate_tree(node: Any, env: Mapping[str, str], where: str = "") -> Any:
@@ -94,8 +92,10 @@ def interpolate_tree(node: Any, env: Mapping[str, str], where: str = "") -> Any:
     if isinstance(node, str):
         return interpolate(node, env, where)
     if isinstance(node, dict):
-        return {k: interpolate_tree(v, env, f"{where}.{k}" if where else str(k))
-                for k, v in node.items()}
+        return {
+            k: interpolate_tree(v, env, f"{where}.{k}" if where else str(k))
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [interpolate_tree(v, env, f"{where}[{i}]") for i, v in enumerate(node)]
     return node
@@ -119,7 +119,7 @@ def parse_env_file(path: Path, env: Mapping[str, str] | None = None) -> dict[str
         if not line or line.startswith("#"):
             continue
         if line.startswith("export "):
-            line = line[len("export "):].lstrip()
+            line = line[len("export ") :].lstrip()
         if "=" not in line:
             # A bare name takes its value from the environment, if any.
             if _NAME.fullmatch(line) and line in base:

@@ -56,8 +56,7 @@ class ProbeSpec:
     type: str
     params: dict[str, Any] = field(default_factory=dict)
 
-    TYPES = ("tcp", "http", "grpc", "redis", "kafka", "command", "healthcheck", "started",
-             "exited")
+    TYPES = ("tcp", "http", "grpc", "redis", "kafka", "command", "healthcheck", "started", "exited")
 
     def __post_init__(self) -> None:
         if self.type not in self.TYPES:
@@ -112,8 +111,11 @@ class ServiceDef:
         if self.healthcheck is not None:
             hc = self.healthcheck
             out["healthcheck"] = {
-                "test": hc.test, "interval_s": hc.interval_s, "timeout_s": hc.timeout_s,
-                "retries": hc.retries, "start_period_s": hc.start_period_s,
+                "test": hc.test,
+                "interval_s": hc.interval_s,
+                "timeout_s": hc.timeout_s,
+                "retries": hc.retries,
+                "start_period_s": hc.start_period_s,
             }
         if self.ports:
             out["ports"] = [
@@ -177,12 +179,17 @@ def parse_port(entry: Any, where: str) -> PortSpec:
             return PortSpec(target=int(target_s), protocol=protocol)
         if len(parts) == 2:
             pub, target_s = parts
-            return PortSpec(target=int(target_s.split("-")[0]),
-                            published=int(pub.split("-")[0]) if pub else None,
-                            protocol=protocol)
+            return PortSpec(
+                target=int(target_s.split("-")[0]),
+                published=int(pub.split("-")[0]) if pub else None,
+                protocol=protocol,
+            )
         ip, pub, target_s = parts
-        return PortSpec(target=int(target_s.split("-")[0]),
-                        published=int(pub.split("-")[0]) if pub else None,
-                        host_ip=ip or None, protocol=protocol)
+        return PortSpec(
+            target=int(target_s.split("-")[0]),
+            published=int(pub.split("-")[0]) if pub else None,
+            host_ip=ip or None,
+            protocol=protocol,
+        )
     except ValueError:
         raise TopologyError(f"{where}: invalid port {entry!r}") from None

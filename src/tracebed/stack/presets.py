@@ -25,7 +25,12 @@ def reference_topology(
     # harness imports it only here, when asked for it.
     from tracebed.reference.spec import build_spec
 
-    spec = build_spec(Path(workdir), sink_otlp_grpc=sink_otlp_grpc, ports=ports,
-                      with_load_generator=with_load_generator)
-    return Topology.from_spec(spec, group_by=None if group_by == "depends_on" else group_by,
-                              readiness=readiness)
+    spec = build_spec(
+        Path(workdir),
+        sink_otlp_grpc=sink_otlp_grpc,
+        ports=ports,
+        with_load_generator=with_load_generator,
+    )
+    return Topology.from_spec(
+        spec, group_by=None if group_by == "depends_on" else group_by, readiness=readiness
+    )

@@ -15,8 +15,13 @@ class LiveProgress:
     Quiet (does nothing) unless the stream is a terminal, or `force` is given.
     """
 
-    def __init__(self, tiers: list[list[str]], tier_names: list[str] | None = None,
-                 stream: IO[str] | None = None, force: bool = False) -> None:
+    def __init__(
+        self,
+        tiers: list[list[str]],
+        tier_names: list[str] | None = None,
+        stream: IO[str] | None = None,
+        force: bool = False,
+    ) -> None:
         self.tiers = tiers
         self.tier_names = tier_names or [f"tier {i}" for i in range(len(tiers))]
         self.stream = stream or sys.stderr
@@ -33,8 +38,7 @@ class LiveProgress:
         from rich.live import Live
 
         console = Console(file=self.stream, force_terminal=True)
-        self._live = Live(self._render(), console=console, refresh_per_second=8,
-                          transient=False)
+        self._live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
         self._live.start()
         self._unsubscribe = timeline.subscribe(self._on_event)
         return self
@@ -67,15 +71,24 @@ class LiveProgress:
         table.add_column("service")
         table.add_column("state")
         table.add_column("time / detail")
-        styles = {"ready": "green", "FAILED": "bold red", "probing": "yellow",
-                  "starting": "yellow", "pending": "dim"}
+        styles = {
+            "ready": "green",
+            "FAILED": "bold red",
+            "probing": "yellow",
+            "starting": "yellow",
+            "pending": "dim",
+        }
         with self._lock:
             for i, tier in enumerate(self.tiers):
                 for j, name in enumerate(tier):
                     state, info = self._state[name]
                     style = styles.get(state.split(",")[0], "")
-                    table.add_row(self.tier_names[i] if j == 0 else "", name,
-                                  f"[{style}]{state}[/]" if style else state, info)
+                    table.add_row(
+                        self.tier_names[i] if j == 0 else "",
+                        name,
+                        f"[{style}]{state}[/]" if style else state,
+                        info,
+                    )
         return table
 
     def close(self) -> None:

@@ -50,13 +50,21 @@ class Stack:
         cleanup_stale_runs: bool = True,
     ) -> None:
         self.topology = topology
-        self.backend: Backend = (LocalBackend() if backend is None else
-                                 make_backend(backend) if isinstance(backend, str) else backend)
+        self.backend: Backend = (
+            LocalBackend()
+            if backend is None
+            else make_backend(backend)
+            if isinstance(backend, str)
+            else backend
+        )
         self.timeline = Timeline()
-        self.timeline.set_plan(topology.tiers, {
-            n: {d: c.condition for d, c in s.depends_on.items()}
-            for n, s in topology.services.items()
-        })
+        self.timeline.set_plan(
+            topology.tiers,
+            {
+                n: {d: c.condition for d, c in s.depends_on.items()}
+                for n, s in topology.services.items()
+            },
+        )
         self.record = RunRecord.new(self.backend.name)
         self.run_dir = Path(run_dir) if run_dir else state_dir() / self.record.run_id
         self.cleanup_stale_runs = cleanup_stale_runs
@@ -133,8 +141,9 @@ class Stack:
     def _probe_all(self, names: list[str]) -> None:
         if not names:
             return
-        pool = ThreadPoolExecutor(max_workers=min(32, len(names)),
-                                  thread_name_prefix="tracebed-probe")
+        pool = ThreadPoolExecutor(
+            max_workers=min(32, len(names)), thread_name_prefix="tracebed-probe"
+        )
         futures: dict[Future[None], str] = {
             pool.submit(self._wait_ready, self.topology.services[n]): n for n in names
         }
@@ -147,9 +156,11 @@ class Stack:
                 if errors:
                     self._cancel.set()
                     wait(pending)
-                    first = min((e for e in errors if isinstance(e, StackStartError)),
-                                key=lambda e: self.timeline.failed_at(e.service) or 0.0,
-                                default=None)
+                    first = min(
+                        (e for e in errors if isinstance(e, StackStartError)),
+                        key=lambda e: self.timeline.failed_at(e.service) or 0.0,
+                        default=None,
+                    )
                     if first is not None:
                         raise first
                     if all(isinstance(e, _Cancelled) for e in errors):
@@ -169,7 +180,8 @@ class Stack:
                 # The healthcheck cannot be evaluated here (an external stack without its
                 # compose project): fall back to the default probe for the service.
                 probe = self.topology.readiness.choose(
-                    ServiceDef(name=name, ports=svc.ports), self.topology.env)
+                    ServiceDef(name=name, ports=svc.ports), self.topology.env
+                )
             self._probes[name] = probe
         return self._probes[name]
 
@@ -191,29 +203,40 @@ class Stack:
             if manages and probe.type != "exited":
                 code = self.backend.exit_code(svc)
                 if code is not None:
-                    raise self._failure(svc, svc.tier, probe,
-                                        f"its process exited with code {code} before it was ready")
+                    raise self._failure(
+                        svc,
+                        svc.tier,
+                        probe,
+                        f"its process exited with code {code} before it was ready",
+                    )
             remaining = deadline - time.monotonic()
-            ok, detail = check(probe, svc, self.backend,
-                               max(0.05, min(timing["attempt_timeout_s"], remaining)))
+            ok, detail = check(
+                probe, svc, self.backend, max(0.05, min(timing["attempt_timeout_s"], remaining))
+            )
             attempt += 1
             self.timeline.record(svc.name, "probe", attempt=attempt, ok=ok, detail=detail)
             if ok:
-                self.timeline.record(svc.name, "ready" if manages else "seen_ready",
-                                     probe=probe.describe(), attempts=attempt)
+                self.timeline.record(
+                    svc.name,
+                    "ready" if manages else "seen_ready",
+                    probe=probe.describe(),
+                    attempts=attempt,
+                )
                 return
             if probe.type == "exited" and detail.startswith("exited"):
                 raise self._failure(svc, svc.tier, probe, f"it {detail} (expected 0)")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise self._failure(svc, svc.tier, probe,
-                                    f"not ready after {timeout:g}s; last probe: {detail}")
+                raise self._failure(
+                    svc, svc.tier, probe, f"not ready after {timeout:g}s; last probe: {detail}"
+                )
             # Event wait, not a sleep: a failure elsewhere or Ctrl-C wakes it at once.
             self._cancel.wait(min(interval, remaining))
             interval = min(interval * 1.6, timing["max_interval_s"])
 
-    def _failure(self, svc: ServiceDef, tier: int, probe: ProbeSpec, reason: str
-                 ) -> StackStartError:
+    def _failure(
+        self, svc: ServiceDef, tier: int, probe: ProbeSpec, reason: str
+    ) -> StackStartError:
         self.timeline.record(svc.name, "failed", reason=reason)
         requested = self.timeline.requested_at(svc.name)
         waited = self.timeline.now() - (requested if requested is not None else 0.0)
@@ -345,6 +368,7 @@ class Stack:
 
 
 # -- signals --------------------------------------------------------------------------------
+
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")

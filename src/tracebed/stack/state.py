@@ -29,6 +29,7 @@ def state_dir() -> Path:
 
 # -- processes ------------------------------------------------------------------------------
 
+
 def proc_start_time(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (None if gone or a zombie)."""
     try:
@@ -36,7 +37,7 @@ def proc_start_time(pid: int) -> int | None:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # The command name may contain spaces and parentheses; fields follow the last ')'.
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     if fields[0] in ("Z", "X"):
         return None
     return int(fields[19])
@@ -58,7 +59,7 @@ def group_alive(pgid: int) -> bool:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
             return True
     return False
@@ -93,6 +94,7 @@ def terminate_groups(groups: list[tuple[int, int | None, int]], grace_s: float) 
 
 # -- records --------------------------------------------------------------------------------
 
+
 @dataclass
 class RunRecord:
     run_id: str
@@ -107,8 +109,13 @@ class RunRecord:
     @classmethod
     def new(cls, backend: str) -> RunRecord:
         pid = os.getpid()
-        return cls(run_id=uuid.uuid4().hex[:12], backend=backend, owner_pid=pid,
-                   owner_start=proc_start_time(pid), created=time.time())
+        return cls(
+            run_id=uuid.uuid4().hex[:12],
+            backend=backend,
+            owner_pid=pid,
+            owner_start=proc_start_time(pid),
+            created=time.time(),
+        )
 
     @property
     def path(self) -> Path:

@@ -13,8 +13,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("start_requested", "up", "probe", "ready", "failed", "stopped", "seen_ready",
-         "tier_started", "tier_ready")
+KINDS = (
+    "start_requested",
+    "up",
+    "probe",
+    "ready",
+    "failed",
+    "stopped",
+    "seen_ready",
+    "tier_started",
+    "tier_ready",
+)
 
 
 @dataclass(frozen=True)
@@ -41,8 +50,9 @@ class OrderingError(AssertionError):
 
     def __init__(self, violations: list[OrderViolation]) -> None:
         self.violations = violations
-        super().__init__("startup order violated:\n" +
-                         "\n".join(f"  - {v.message}" for v in violations))
+        super().__init__(
+            "startup order violated:\n" + "\n".join(f"  - {v.message}" for v in violations)
+        )
 
 
 Listener = Callable[[Event], None]
@@ -85,8 +95,7 @@ class Timeline:
 
         return unsubscribe
 
-    def set_plan(self, tiers: list[list[str]], depends_on: Mapping[str, Mapping[str, str]]
-                 ) -> None:
+    def set_plan(self, tiers: list[list[str]], depends_on: Mapping[str, Mapping[str, str]]) -> None:
         """The tiers and dependency conditions the ordering checks compare against."""
         self.tiers = [list(t) for t in tiers]
         self.depends_on = {k: dict(v) for k, v in depends_on.items()}
@@ -96,8 +105,11 @@ class Timeline:
     def events(self, service: str | None = None, kind: str | None = None) -> list[Event]:
         with self._lock:
             evs = list(self._events)
-        return [e for e in evs if (service is None or e.service == service)
-                and (kind is None or e.kind == kind)]
+        return [
+            e
+            for e in evs
+            if (service is None or e.service == service) and (kind is None or e.kind == kind)
+        ]
 
     def _first(self, service: str, *kinds: str) -> float | None:
         for e in self.events(service):
@@ -158,13 +170,21 @@ class Timeline:
                 else:
                     dep_t, what = self.up_at(dep) or self.ready_at(dep), "up"
                 if dep_t is None:
-                    out.append(OrderViolation(svc, dep, cond,
-                                              f"{svc} became ready but {dep} was never {what}"))
+                    out.append(
+                        OrderViolation(
+                            svc, dep, cond, f"{svc} became ready but {dep} was never {what}"
+                        )
+                    )
                 elif dep_t > ready:
-                    out.append(OrderViolation(
-                        svc, dep, cond,
-                        f"{svc} was ready at {ready:.3f}s before {dep} was {what} "
-                        f"at {dep_t:.3f}s ({cond})"))
+                    out.append(
+                        OrderViolation(
+                            svc,
+                            dep,
+                            cond,
+                            f"{svc} was ready at {ready:.3f}s before {dep} was {what} "
+                            f"at {dep_t:.3f}s ({cond})",
+                        )
+                    )
         for i in range(len(self.tiers) - 1):
             readies = [self.ready_at(s) for s in self.tiers[i]]
             if any(r is None for r in readies):
@@ -173,10 +193,15 @@ class Timeline:
             for s in self.tiers[i + 1]:
                 req = self.requested_at(s)
                 if req is not None and req < done:
-                    out.append(OrderViolation(
-                        s, "", "tier",
-                        f"{s} (tier {i + 1}) was started at {req:.3f}s before tier {i} "
-                        f"completed at {done:.3f}s"))
+                    out.append(
+                        OrderViolation(
+                            s,
+                            "",
+                            "tier",
+                            f"{s} (tier {i + 1}) was started at {req:.3f}s before tier {i} "
+                            f"completed at {done:.3f}s",
+                        )
+                    )
         return out
 
     def assert_order(self) -> None:
@@ -219,8 +244,13 @@ class Timeline:
     def gantt(self, width: int = 60) -> str:
         """A text Gantt: `.` requested -> up, `=` up -> probing -> ready, `X` failed."""
         order = [s for tier in self.tiers for s in tier] or self.services()
-        order = [s for s in order if self.requested_at(s) is not None
-                 or self.ready_at(s) is not None or self.failed_at(s) is not None]
+        order = [
+            s
+            for s in order
+            if self.requested_at(s) is not None
+            or self.ready_at(s) is not None
+            or self.failed_at(s) is not None
+        ]
         ends = [t for s in order for t in (self.ready_at(s), self.failed_at(s)) if t is not None]
         total = max(ends, default=0.0) or 1e-9
         scale = width / total
@@ -253,9 +283,14 @@ class Timeline:
     def to_json(self) -> dict[str, Any]:
         return {
             "services": {
-                s: {"requested_at": self.requested_at(s), "up_at": self.up_at(s),
-                    "ready_at": self.ready_at(s), "failed_at": self.failed_at(s),
-                    "stopped_at": self.stopped_at(s), "probe_attempts": self.probe_attempts(s)}
+                s: {
+                    "requested_at": self.requested_at(s),
+                    "up_at": self.up_at(s),
+                    "ready_at": self.ready_at(s),
+                    "failed_at": self.failed_at(s),
+                    "stopped_at": self.stopped_at(s),
+                    "probe_attempts": self.probe_attempts(s),
+                }
                 for s in self.services()
             },
             "tiers": self.tiers,

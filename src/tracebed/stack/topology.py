@@ -86,15 +86,24 @@ class Topology:
             files = [files]
         project = load_compose(files, env_file=env_file, profiles=profiles, environ=environ)
         services = {
-            name: service_from_raw(name, raw, project.env,
-                                   Path(raw.get("x-tracebed-source", project.files[0])).parent)
+            name: service_from_raw(
+                name, raw, project.env, Path(raw.get("x-tracebed-source", project.files[0])).parent
+            )
             for name, raw in project.services.items()
         }
-        return cls(services, group_by=group_by, env=project.env, disabled=project.disabled,
-                   source=", ".join(str(f) for f in project.files), extras=project.extras,
-                   readiness=readiness, project_name=project.name,
-                   compose_files=project.files, env_file=project.env_file,
-                   profiles=project.profiles)
+        return cls(
+            services,
+            group_by=group_by,
+            env=project.env,
+            disabled=project.disabled,
+            source=", ".join(str(f) for f in project.files),
+            extras=project.extras,
+            readiness=readiness,
+            project_name=project.name,
+            compose_files=project.files,
+            env_file=project.env_file,
+            profiles=project.profiles,
+        )
 
     @classmethod
     def from_spec(
@@ -114,8 +123,15 @@ class Topology:
                 raise TopologyError(f"spec service {name!r} must be a mapping")
             services[str(name)] = service_from_raw(str(name), dict(raw), env)
         extras = {k: v for k, v in spec.items() if str(k).startswith("x-")}
-        return cls(services, group_by=group_by, env=env, source="spec", extras=extras,
-                   readiness=readiness, project_name=spec.get("name"))
+        return cls(
+            services,
+            group_by=group_by,
+            env=env,
+            source="spec",
+            extras=extras,
+            readiness=readiness,
+            project_name=spec.get("name"),
+        )
 
     @classmethod
     def seed(cls, *, group_by: str | Grouping | None = "seed") -> Topology:
@@ -152,7 +168,7 @@ class Topology:
             if state.get(name) == 2:
                 return
             if state.get(name) == 1:
-                cycle = path[path.index(name):] + [name]
+                cycle = path[path.index(name) :] + [name]
                 raise TopologyError(f"dependency cycle: {' -> '.join(cycle)}")
             state[name] = 1
             for dep in sorted(self.services[name].depends_on):
@@ -193,11 +209,14 @@ class Topology:
             else:
                 # Not in any group: it goes with its latest dependency (or first group).
                 declared[name] = max((effective[d] for d in deps), default=0)
-                self.conflicts.append({
-                    "kind": "ungrouped", "service": name,
-                    "message": f"{name} is in no declared group; placed in group "
-                               f"{self.grouping[declared[name]][0]!r} after its dependencies",
-                })
+                self.conflicts.append(
+                    {
+                        "kind": "ungrouped",
+                        "service": name,
+                        "message": f"{name} is in no declared group; placed in group "
+                        f"{self.grouping[declared[name]][0]!r} after its dependencies",
+                    }
+                )
             effective[name] = max([declared[name], *(effective[d] for d in deps)])
             for dep in deps:
                 if effective[dep] > declared[name]:
@@ -207,8 +226,9 @@ class Topology:
             same = [d for d in self.services[name].depends_on if effective[d] == effective[name]]
             inner[name] = 1 + max((inner[d] for d in same), default=-1)
         keys = sorted({(effective[n], inner[n]) for n in self.services})
-        self.tiers = [sorted(n for n in self.services if (effective[n], inner[n]) == k)
-                      for k in keys]
+        self.tiers = [
+            sorted(n for n in self.services if (effective[n], inner[n]) == k) for k in keys
+        ]
         self.tier_names = []
         for g, i in keys:
             group = self.grouping[g][0]
@@ -217,8 +237,7 @@ class Topology:
         for t, names in enumerate(self.tiers):
             for name in names:
                 self.services[name].tier = t
-        self._set_groups({n: (effective[n], self.grouping[effective[n]][0])
-                          for n in self.services})
+        self._set_groups({n: (effective[n], self.grouping[effective[n]][0]) for n in self.services})
 
     def _set_groups(self, groups: Mapping[str, tuple[int, str]]) -> None:
         for name, svc in self.services.items():
@@ -267,9 +286,11 @@ class Topology:
 
     def probe_for(self, service: str) -> ProbeSpec:
         svc = self.service(service)
-        awaited = any(s.depends_on.get(service) is not None
-                      and s.depends_on[service].condition == "service_completed_successfully"
-                      for s in self.services.values())
+        awaited = any(
+            s.depends_on.get(service) is not None
+            and s.depends_on[service].condition == "service_completed_successfully"
+            for s in self.services.values()
+        )
         return self.readiness.choose(svc, self.env, awaited_completion=awaited)
 
     def resolve_until(self, until: int | str | None) -> int:
@@ -308,15 +329,21 @@ class Topology:
         }
 
     def to_text(self) -> str:
-        lines = [f"topology of {self.source or 'stack'}: {len(self.services)} services, "
-                 f"{len(self.tiers)} tiers"]
+        lines = [
+            f"topology of {self.source or 'stack'}: {len(self.services)} services, "
+            f"{len(self.tiers)} tiers"
+        ]
         for t, names in enumerate(self.tiers):
             lines.append(f"{self.tier_names[t]}:" if self.grouping else f"tier {t}:")
             for name in names:
                 svc = self.services[name]
                 deps = ", ".join(
-                    d + ("" if c.condition == "service_started"
-                         else f" ({c.condition.removeprefix('service_')})")
+                    d
+                    + (
+                        ""
+                        if c.condition == "service_started"
+                        else f" ({c.condition.removeprefix('service_')})"
+                    )
                     for d, c in sorted(svc.depends_on.items())
                 )
                 probe = self.probe_for(name).describe()
@@ -341,10 +368,12 @@ class Topology:
                 if cond.condition == "service_started":
                     lines.append(f"  {node(dep)} --> {node(name)}")
                 else:
-                    lines.append(f"  {node(dep)} -->|{cond.condition.removeprefix('service_')}|"
-                                 f" {node(name)}")
-        conflict_edges = {(c["depends_on"], c["service"]) for c in self.conflicts
-                          if c.get("kind") == "order"}
+                    lines.append(
+                        f"  {node(dep)} -->|{cond.condition.removeprefix('service_')}| {node(name)}"
+                    )
+        conflict_edges = {
+            (c["depends_on"], c["service"]) for c in self.conflicts if c.get("kind") == "order"
+        }
         edge_no = 0
         for name in sorted(self.services):
             for dep in sorted(self.services[name].depends_on):

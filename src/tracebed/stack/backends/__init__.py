@@ -29,5 +29,13 @@ def make_backend(name: str) -> Backend:
     return backend_class(name)()
 
 
-__all__ = ["Backend", "BackendError", "ComposeBackend", "ExternalBackend", "LocalBackend",
-           "ServiceStartError", "backend_class", "make_backend"]
+__all__ = [
+    "Backend",
+    "BackendError",
+    "ComposeBackend",
+    "ExternalBackend",
+    "LocalBackend",
+    "ServiceStartError",
+    "backend_class",
+    "make_backend",
+]

@@ -46,8 +46,7 @@ class Backend(ABC):
     def is_up(self, service: ServiceDef) -> bool:
         return self.exit_code(service) is None
 
-    def address(self, service: ServiceDef, port: int | None, host: str | None
-                ) -> tuple[str, int]:
+    def address(self, service: ServiceDef, port: int | None, host: str | None) -> tuple[str, int]:
         """Where the harness reaches `port` of the service (host, port)."""
         if port is None:
             if not service.ports:
@@ -59,8 +58,9 @@ class Backend(ABC):
         return None
 
     @abstractmethod
-    def run_healthcheck(self, service: ServiceDef, hc: Healthcheck, timeout_s: float
-                        ) -> tuple[bool, str]:
+    def run_healthcheck(
+        self, service: ServiceDef, hc: Healthcheck, timeout_s: float
+    ) -> tuple[bool, str]:
         """Evaluate the service's Compose healthcheck once."""
 
     def log_tail(self, service: ServiceDef, lines: int = 40) -> list[str]:

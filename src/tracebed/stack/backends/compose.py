@@ -176,12 +176,14 @@ class ComposeBackend(Backend):
         return self.docker.log_tail(service.name, lines)
 
     def stop(self, services: list[ServiceDef]) -> None:
-        ids = [cid for s in services if s.name in self._started
-               and (cid := self._container(s.name)) is not None]
+        ids = [
+            cid
+            for s in services
+            if s.name in self._started and (cid := self._container(s.name)) is not None
+        ]
         if ids and not self._down:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                _docker(["stop", "-t", str(int(self.grace_s)), *ids],
-                        timeout=self.grace_s + 60)
+                _docker(["stop", "-t", str(int(self.grace_s)), *ids], timeout=self.grace_s + 60)
 
     def teardown(self) -> None:
         if self._down or not hasattr(self, "base_args"):
@@ -262,9 +264,19 @@ class DockerProject:
     def container(self, service: str) -> str | None:
         if service in self._containers:
             return self._containers[service]
-        res = _docker(["ps", "-a", "-q", "--no-trunc",
-                       "--filter", f"label={PROJECT_LABEL}={self.project}",
-                       "--filter", f"label=com.docker.compose.service={service}"], timeout=60)
+        res = _docker(
+            [
+                "ps",
+                "-a",
+                "-q",
+                "--no-trunc",
+                "--filter",
+                f"label={PROJECT_LABEL}={self.project}",
+                "--filter",
+                f"label=com.docker.compose.service={service}",
+            ],
+            timeout=60,
+        )
         ids = res.stdout.split()
         if res.returncode != 0 or not ids:
             return None
@@ -319,8 +331,13 @@ class DockerProject:
         if cid is None:
             return []
         with contextlib.suppress(subprocess.TimeoutExpired):
-            res = subprocess.run(["docker", "logs", "--tail", str(lines), cid],
-                                 capture_output=True, text=True, timeout=30, check=False)
+            res = subprocess.run(
+                ["docker", "logs", "--tail", str(lines), cid],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
             # stdout and stderr arrive separately; for a tail, stdout then stderr is enough.
             return (res.stdout.splitlines() + res.stderr.splitlines())[-lines:]
         return []

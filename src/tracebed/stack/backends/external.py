@@ -21,9 +21,12 @@ class ExternalBackend(Backend):
     name = "external"
     manages_services = False
 
-    def __init__(self, hosts: Mapping[str, str] | None = None,
-                 ports: Mapping[str, int] | None = None,
-                 compose_project: str | None = None) -> None:
+    def __init__(
+        self,
+        hosts: Mapping[str, str] | None = None,
+        ports: Mapping[str, int] | None = None,
+        compose_project: str | None = None,
+    ) -> None:
         self.hosts = dict(hosts or {})
         self.ports = dict(ports or {})
         self.docker = DockerProject(compose_project) if compose_project else None
@@ -37,8 +40,7 @@ class ExternalBackend(Backend):
     def is_up(self, service: ServiceDef) -> bool:
         return self.docker.running(service.name) if self.docker else True
 
-    def address(self, service: ServiceDef, port: int | None, host: str | None
-                ) -> tuple[str, int]:
+    def address(self, service: ServiceDef, port: int | None, host: str | None) -> tuple[str, int]:
         if self.docker is not None and host is None and service.name not in self.hosts:
             return self.docker.address(service, port)
         h, p = super().address(service, port, host)
@@ -48,8 +50,9 @@ class ExternalBackend(Backend):
     def health(self, service: ServiceDef) -> str | None:
         return self.docker.health(service.name) if self.docker else None
 
-    def run_healthcheck(self, service: ServiceDef, hc: Healthcheck, timeout_s: float
-                        ) -> tuple[bool, str]:
+    def run_healthcheck(
+        self, service: ServiceDef, hc: Healthcheck, timeout_s: float
+    ) -> tuple[bool, str]:
         if self.docker is None:
             return False, "an external stack's healthcheck needs its compose project; give one"
         status = self.docker.health(service.name)

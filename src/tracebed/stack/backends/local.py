@@ -66,7 +66,11 @@ class LocalBackend(Backend):
         with open(log_path, "wb") as log:  # a fresh log per run: the tail is this run's
             try:
                 proc = subprocess.Popen(
-                    argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
+                    argv,
+                    env=env,
+                    cwd=cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # own process group: stop it and its children
                 )
@@ -93,14 +97,21 @@ class LocalBackend(Backend):
         proc = self._procs.get(service.name)
         return proc is not None and proc.poll() is None
 
-    def run_healthcheck(self, service: ServiceDef, hc: Healthcheck, timeout_s: float
-                        ) -> tuple[bool, str]:
+    def run_healthcheck(
+        self, service: ServiceDef, hc: Healthcheck, timeout_s: float
+    ) -> tuple[bool, str]:
         argv = ["/bin/sh", "-c", hc.test] if isinstance(hc.test, str) else list(hc.test)
         env = dict(os.environ)
         env.update({k: v for k, v in service.environment.items() if v is not None})
         try:
-            res = subprocess.run(argv, env=env, cwd=service.working_dir, capture_output=True,
-                                 timeout=min(timeout_s, hc.timeout_s), check=False)
+            res = subprocess.run(
+                argv,
+                env=env,
+                cwd=service.working_dir,
+                capture_output=True,
+                timeout=min(timeout_s, hc.timeout_s),
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             return False, f"{hc.describe()} timed out"
         except OSError as exc:
@@ -119,8 +130,9 @@ class LocalBackend(Backend):
 
     def stop(self, services: list[ServiceDef]) -> None:
         names = [s.name for s in services if s.name in self._procs]
-        grace = {s.name: (self.grace_s if self.grace_s is not None else s.stop_grace_s)
-                 for s in services}
+        grace = {
+            s.name: (self.grace_s if self.grace_s is not None else s.stop_grace_s) for s in services
+        }
         for name in names:
             proc = self._procs[name]
             if proc.poll() is None:
@@ -145,8 +157,11 @@ class LocalBackend(Backend):
                     self._order.remove(name)
 
     def teardown(self) -> None:
-        by_name = {s.name: s for s in self.topology.services.values()} if hasattr(
-            self, "topology") else {}
+        by_name = (
+            {s.name: s for s in self.topology.services.values()}
+            if hasattr(self, "topology")
+            else {}
+        )
         for name in reversed(list(self._order)):
             svc = by_name.get(name) or ServiceDef(name=name)
             self.stop([svc])
@@ -156,9 +171,13 @@ class LocalBackend(Backend):
             return {
                 "run_dir": str(getattr(self, "run_dir", "")),
                 "processes": {
-                    n: {"pid": p.pid, "pgid": p.pid, "start_time": self._starts.get(n),
+                    n: {
+                        "pid": p.pid,
+                        "pgid": p.pid,
+                        "start_time": self._starts.get(n),
                         "signal": self._signals.get(n, int(signal.SIGTERM)),
-                        "log": str(self._logs.get(n, ""))}
+                        "log": str(self._logs.get(n, "")),
+                    }
                     for n, p in self._procs.items()
                 },
                 "order": list(self._order),
@@ -168,7 +187,13 @@ class LocalBackend(Backend):
     def cleanup(cls, state: dict[str, Any], grace_s: float = 5.0) -> None:
         procs = state.get("processes") or {}
         order = [n for n in reversed(state.get("order") or list(procs)) if n in procs]
-        groups = [(int(procs[n]["pgid"]), procs[n].get("start_time"),
-                   int(procs[n].get("signal", signal.SIGTERM))) for n in order]
+        groups = [
+            (
+                int(procs[n]["pgid"]),
+                procs[n].get("start_time"),
+                int(procs[n].get("signal", signal.SIGTERM)),
+            )
+            for n in order
+        ]
         with contextlib.suppress(OSError):
             terminate_groups(groups, grace_s)
