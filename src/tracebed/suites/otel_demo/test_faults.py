@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 
 import grpc
 import pytest
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_result,
+    stop_after_delay,
+    wait_exponential,
+    wait_none,
+)
 
 from tracebed.flows.context import TraceContext
 from tracebed.model import Span, SpanKind, StatusCode, Trace
@@ -46,19 +53,28 @@ PICTURE = "/images/products/NationalParkFoundationExplorascope.jpg"
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def eventually(action: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
-    """Repeat `action` (with back-off, bounded) until `done(result)`; fail naming `what`."""
+def eventually(
+    action: Callable[[], T], done: Callable[[T], bool], what: str, *, chance: bool = False
+) -> T:
+    """Repeat `action` until `done(result)`, bounded by EFFECT_TIMEOUT_S; fail naming `what`.
+
+    Deterministic effects are retried with back-off (they only wait for caches). For effects
+    that happen by chance (1 call in 10) `chance=True` retries at once: the bound is then
+    time, not attempts, so that hundreds of calls make a miss practically impossible.
+    """
     retrying = Retrying(
         retry=retry_if_result(lambda r: not done(r)),
-        wait=wait_exponential(multiplier=0.05, max=0.5),
+        wait=wait_none() if chance else wait_exponential(multiplier=0.05, max=0.5),
         stop=stop_after_delay(EFFECT_TIMEOUT_S),
     )
     try:
         return retrying(action)
     except RetryError as exc:
-        last = exc.last_attempt.result() if not exc.last_attempt.failed else exc.last_attempt
+        attempt = exc.last_attempt
+        last = attempt.exception() if attempt.failed else attempt.result()
         raise AssertionError(
-            f"{what}: not seen within {EFFECT_TIMEOUT_S}s; last:\n{last}"
+            f"{what}: not seen within {EFFECT_TIMEOUT_S}s ({attempt.attempt_number} attempts); "
+            f"last:\n{last}"
         ) from None
 
 
@@ -219,6 +235,7 @@ def test_payment_failure_rate_follows_the_variant(
             lambda: call_traced(stub.Charge, charge),
             lambda r: r[1] is not grpc.StatusCode.OK,
             f"a Charge failing under paymentFailure={variant}",
+            chance=True,
         )
         outcomes = [call_traced(stub.Charge, charge) for _ in range(RATE_SAMPLES)]
     failed = [o for o in outcomes if o[1] is not grpc.StatusCode.OK]
@@ -322,6 +339,7 @@ def test_ad_failure_fails_one_in_ten(
             lambda: call_traced(stub.GetAds, ask),
             lambda r: r[1] is not grpc.StatusCode.OK,
             "a GetAds failing under adFailure",
+            chance=True,
         )
         outcomes = [call_traced(stub.GetAds, ask) for _ in range(RATE_SAMPLES)]
     failed = [o for o in outcomes if o[1] is not grpc.StatusCode.OK]
@@ -331,7 +349,9 @@ def test_ad_failure_fails_one_in_ten(
     )
     assert {code for _, code, _ in failed} == {grpc.StatusCode.UNAVAILABLE}
     # Through the shop: the frontend's /api/data answers 500 when GetAds fails.
-    run = eventually(lambda: shop.get_ads("telescopes"), lambda r: r.status_code == 500, "a 500")
+    run = eventually(
+        lambda: shop.get_ads("telescopes"), lambda r: r.status_code == 500, "a 500", chance=True
+    )
     trace = wait_trace(run, request)
     ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
     assert_error(ad, trace)
@@ -340,11 +360,17 @@ def test_ad_failure_fails_one_in_ten(
     assert_error(one(trace, "frontend", "grpc.oteldemo.AdService/GetAds", SpanKind.CLIENT), trace)
     assert frontend_server(trace).attributes.get("http.status_code") == 500
     switch_off(demo_stack, "adFailure")
-    # With the flag off not one call in a row of 30 fails (1 in 10 would: 0.9^30 < 5%).
-    eventually(lambda: shop.get_ads("telescopes"), lambda r: r.ok, "GetAds answering again")
-    for _ in range(30):
-        result = shop.get_ads("telescopes")
-        assert result.ok, result
+
+    # With the flag off, 40 calls in a row succeed (under the flag: 0.9^40 < 2%), once the
+    # service's flag cache lets go of "on" — and then 40 more, with no retry.
+    def forty() -> list[Any]:
+        return [shop.get_ads("telescopes") for _ in range(40)]
+
+    eventually(forty, lambda rs: all(r.ok for r in rs), "40 GetAds in a row")
+    results = forty()
+    failed = [r for r in results if not r.ok]
+    assert not failed, f"{len(failed)} of 40 GetAds failed with adFailure off:\n{failed[0]}"
+    result = results[-1]
     assert_healthy(wait_trace(result, request))
 
 
@@ -512,7 +538,8 @@ def test_image_slow_load_delays_images_at_the_proxy(
     assert elapsed >= delay_ms / 1000, f"the image came after {elapsed:.2f}s, not >= 5s"
     trace = wait_trace(result, request)
     ingress = one(trace, "frontend-proxy", "ingress", SpanKind.SERVER)
-    assert ingress.duration >= delay_ms / 1000, trace.render()
+    # (Envoy's timer may fire a hair before the span's start-to-end: allow 5%.)
+    assert ingress.duration >= 0.95 * delay_ms / 1000, trace.render()
     # The delay is the proxy's: the upstream call itself is quick.
     egress = [s for s in trace if s.service == "frontend-proxy" and s.kind is SpanKind.CLIENT]
     assert egress and all(s.duration < delay_ms / 1000 for s in egress), trace.render()
