@@ -176,6 +176,31 @@ def test_missing_executable_is_a_start_error(tmp_path: Path) -> None:
         Stack(Topology.from_spec(spec), "local", run_dir=tmp_path).start()
 
 
+def test_stop_escalates_to_sigkill_after_the_grace_period(tmp_path: Path) -> None:
+    f = tmp_path / "compose.yml"
+    # The shell ignores SIGTERM (and so does its child): only SIGKILL ends the group.
+    f.write_text(f"""
+services:
+  stubborn:
+    command: ["/bin/sh", "-c", "trap '' TERM; echo ignoring; sleep 60 & wait; sleep 60"]
+    stop_grace_period: 300ms
+    x-tracebed: {{probe: {{type: started}}}}
+  polite:
+    command: ["{PY}", "-c", "import time; time.sleep(60)"]
+    stop_signal: SIGINT
+    x-tracebed: {{probe: {{type: started}}}}
+""")
+    topo = Topology.from_compose([f])
+    assert topo.services["stubborn"].stop_grace_s == pytest.approx(0.3)
+    assert topo.services["polite"].stop_signal == "SIGINT"
+    stack = Stack(topo, "local", run_dir=tmp_path / "run").start()
+    pids = up_pids(stack)
+    began = time.monotonic()
+    stack.stop()
+    assert time.monotonic() - began < 5  # 0.3 s grace, then SIGKILL: not the default 5 s
+    assert_gone(pids)
+
+
 def test_start_twice_is_an_error(tmp_path: Path) -> None:
     spec = {"services": {"noop": {"command": [PY, "-c", "import time; time.sleep(30)"]}}}
     with Stack(Topology.from_spec(spec), "local", run_dir=tmp_path) as stack:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -29,7 +30,12 @@ def load_topology(
         topo = Topology.seed(group_by=grouping or "seed")
         topo.readiness = ready
         return topo
-    files = list(compose) or [f for f in DEFAULT_FILES if Path(f).is_file()][:1]
+    files = list(compose)
+    if not files and os.environ.get("COMPOSE_FILE"):
+        # As Compose: COMPOSE_FILE lists the files, separated by the path separator.
+        files = [f for f in os.environ["COMPOSE_FILE"].split(os.pathsep) if f]
+    if not files:
+        files = [f for f in DEFAULT_FILES if Path(f).is_file()][:1]
     if not files:
         raise click.UsageError(
             "no compose file: give --compose FILE (or --seed for the built-in tier map)"
