@@ -13,8 +13,8 @@ from tracebed.flows.result import TraceSource
 from tracebed.flows.tasks import task_mix
 
 
-def _stack_on_record(url: str | None) -> tuple[str, str | None]:
-    """`(frontend URL, sink HTTP URL or None)`, from `tracebed up`'s run records when they know."""
+def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
+    """`(frontend URL, sink HTTP URL, flagd OFREP URL)` from `tracebed up`'s run records."""
     from tracebed.stack.state import list_records
 
     stacks = [
@@ -32,10 +32,12 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None]:
     else:
         same = [r for r in stacks if str(r.info["frontend_url"]).rstrip("/") == url.rstrip("/")]
         if not same:
-            return url, None
+            return url, None, None
         record = same[-1]
     sink = record.info.get("sink") or {}
-    return str(record.info["frontend_url"]), sink.get("http")
+    flagd = (record.info.get("services") or {}).get("flagd") or {}
+    ofrep = (flagd.get("endpoints") or {}).get("ofrep")
+    return str(record.info["frontend_url"]), sink.get("http"), ofrep
 
 
 @click.command("load")
@@ -142,7 +144,7 @@ def command(
     verify_timeout: float,
     json_path: Path | None,
 ) -> None:
-    """Run the demo's load-generator task mix headless against URL and verify the traces.
+    """Run the demo's load-generator task mix headless against the shop; verify the traces.
 
     Every checkout's trace must reach checkout, cart, product-catalog, currency, shipping,
     quote, payment and email, and contain the Kafka publish. Against a stack started with
@@ -152,7 +154,8 @@ def command(
     stack's collector exports to it can be verified. Exit status 0 only when no request failed
     and every checkout trace was complete.
     """
-    url, recorded_sink = _stack_on_record(url)
+    url, recorded_sink, recorded_ofrep = _stack_on_record(url)
+    ofrep_url = ofrep_url or recorded_ofrep
     if sink_url is None and recorded_sink and sink_grpc_port is None:
         sink_url = recorded_sink
         click.echo(f"verifying through the sink of the stack on record: {sink_url}", err=True)

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from tracebed.model import SpanStore, Trace, TraceTimeoutError
 CHECKOUT_ROUTE = "POST /api/checkout"
 MAX_SHOWN = 10  # incomplete traces / errors listed in the text summary
 SETTLE_QUIET_S, SETTLE_LIMIT_S = 1.0, 8.0  # before measuring edges: quiet window, upper bound
+HTTP_EDGE_TRACES = 300  # newest non-checkout traces fetched over a sink's HTTP API for edges
 
 
 class LoadRunError(RuntimeError):
@@ -71,6 +73,7 @@ class LoadSummary:
     incomplete: list[IncompleteTrace] = field(default_factory=list)
     verification: str = "done"  # or why it was skipped
     edges: list[EdgeLatency] = field(default_factory=list)
+    edge_traces: int = 0  # how many traces the edge latencies were measured over
     trace_ids: list[str] = field(default_factory=list)  # every request's trace id, in order
 
     @property
@@ -105,6 +108,7 @@ class LoadSummary:
             "incomplete": [_slots(i) for i in self.incomplete],
             "verification": self.verification,
             "edges": [e.as_dict() for e in self.edges],
+            "edge_traces": self.edge_traces,
             "ok": self.ok,
         }
 
@@ -140,7 +144,9 @@ class LoadSummary:
         if len(self.incomplete) > MAX_SHOWN:
             lines.append(f"  … and {len(self.incomplete) - MAX_SHOWN} more")
         if self.edges:
-            lines.append("edges (latency = the callee's span duration):")
+            lines.append(
+                f"edges over {self.edge_traces} traces (latency = the callee's span duration):"
+            )
             lines.append(f"  {'caller -> callee':<46} {'count':>6} {'p50 ms':>8} {'p95 ms':>8}")
             for e in self.edges:
                 label = f"{e.caller} -> {e.callee}"
@@ -228,6 +234,10 @@ def _settle(source: Any, newest_trace: str | None) -> None:
     elif newest_trace is not None:  # the HTTP API: the newest trace's quiet window stands in
         with contextlib.suppress(TraceTimeoutError):
             source.wait_for_trace(newest_trace, quiet=SETTLE_QUIET_S, timeout=SETTLE_LIMIT_S)
+
+
+def _local_store(source: Any) -> bool:
+    return isinstance(source, SpanStore) or isinstance(getattr(source, "store", None), SpanStore)
 
 
 def _snapshot(source: Any, trace_id: str) -> Trace | None:
@@ -352,9 +362,15 @@ def _verify(
     # Per-edge latency over every request's trace as it stands once the stack's exporters have
     # flushed (some, like Envoy's, export seconds after the services).
     _settle(store, records[-1]["trace_id"] if records else None)
-    for record in records[-max_latency_traces:]:
-        snapshot = _snapshot(store, record["trace_id"])
-        if snapshot is not None:
-            traces[record["trace_id"]] = snapshot
+    # Over HTTP each trace costs a request, so only the newest ones are fetched (in parallel).
+    limit = max_latency_traces if _local_store(store) else min(max_latency_traces, HTTP_EDGE_TRACES)
+    wanted = [r["trace_id"] for r in records[-limit:]]
+    with ThreadPoolExecutor(max_workers=1 if _local_store(store) else 8) as pool:
+        for trace_id, snapshot in zip(
+            wanted, pool.map(lambda t: _snapshot(store, t), wanted), strict=True
+        ):
+            if snapshot is not None:
+                traces[trace_id] = snapshot
+    summary.edge_traces = len(traces)
     client_spans = {r["trace_id"]: r["span_id"] for r in records}
     summary.edges = edge_latencies(traces.values(), client_spans)

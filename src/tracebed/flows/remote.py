@@ -9,25 +9,27 @@ bounded by the deadline.
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import urlsplit
 
 import requests
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tracebed.flows.result import TracePredicate
 from tracebed.model import Trace, TraceTimeoutError
-from tracebed.otlp import codec
-from tracebed.otlp.decode import batch_from_request
+from tracebed.report.otlp_json import spans_from_otlp_json
 
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.05, 1.0
 
 
 def trace_from_otlp_json(trace_id: str, body: bytes) -> Trace:
     """A trace from an OTLP/JSON `ExportTraceServiceRequest` document."""
-    request = codec.parse(body, codec.JSON, ExportTraceServiceRequest())
-    batch = batch_from_request(request).batch
-    return Trace(trace_id, [batch.materialize(i) for i in range(len(batch))])
+    try:
+        document = json.loads(body)
+        spans = spans_from_otlp_json(document)
+    except ValueError as exc:  # JSONDecodeError and the decoder's own errors
+        raise SinkApiError(f"trace {trace_id}: not an OTLP/JSON document: {exc}") from exc
+    return Trace(trace_id, spans)
 
 
 class SinkApiError(RuntimeError):
