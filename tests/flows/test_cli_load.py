@@ -85,13 +85,19 @@ def test_load_command_bad_input(frontend: FakeFrontend) -> None:
 def test_load_command_finds_the_stack_on_record(frontend: FakeFrontend, sink: Sink) -> None:
     record = RunRecord.new("external")
     record.detached = True
-    record.info = {"frontend_url": frontend.url, "sink": {"http": sink.http_url}}
+    record.info = {
+        "frontend_url": frontend.url,
+        "sink": {"http": sink.http_url},
+        # The fake answers OFREP too: flood_home must ask it for loadGeneratorFloodHomepage.
+        "services": {"flagd": {"endpoints": {"ofrep": frontend.url}}},
+    }
     record.save()
-    args = ["load", "--users", "1", "--duration", "1", *FAST, "--tasks", "checkout=1"]
+    args = ["load", "--users", "1", "--duration", "1", *FAST, "--tasks", "checkout=1,flood_home=1"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert f"verifying through the sink of the stack on record: {sink.http_url}" in result.output
     assert f"against {frontend.url}" in result.output and "result: OK" in result.output
+    assert any(s.path.startswith("/ofrep/") for s in frontend.seen)
 
     record.remove()
     result = CliRunner().invoke(cli, ["load", "--duration", "1"])
