@@ -14,11 +14,12 @@ from click.testing import CliRunner
 from tests.regress.test_shape_diff import checkout_trace
 from tracebed.cli import cli
 from tracebed.flows.context import TraceContext
-from tracebed.model import Span, SpanKind, Status, StatusCode
+from tracebed.flows.remote import HttpTraceSource
+from tracebed.model import Span, SpanKind, Status, StatusCode, TraceTimeoutError
 from tracebed.otlp.sink import Sink
 from tracebed.regress.diff import ChangeKind
 from tracebed.regress.files import load_shapes, write_shape
-from tracebed.regress.record import RecordError, SinkTraces, record_flows
+from tracebed.regress.record import record_flows
 from tracebed.regress.shape import normalise
 from tracebed.report.otlp_json import trace_to_otlp_json
 
@@ -90,7 +91,7 @@ def _sink_url(sink: Sink) -> str:
 def test_record_flows_through_the_sink_api(sink: Sink, tmp_path: Path) -> None:
     trace = checkout_trace(trace_id="5" * 32)
     sink.store.add_spans(trace.spans)
-    source = SinkTraces(_sink_url(sink))
+    source = HttpTraceSource(_sink_url(sink))
 
     recorded = record_flows(
         ["checkout"],
@@ -101,7 +102,7 @@ def test_record_flows_through_the_sink_api(sink: Sink, tmp_path: Path) -> None:
     assert recorded[0].shape.to_dict() == normalise(trace, "checkout").to_dict()
     assert (tmp_path / "checkout.shape.json").exists()
 
-    with pytest.raises(RecordError, match="no span arrived"):
+    with pytest.raises(TraceTimeoutError, match="no span of it arrived"):
         source.wait_for_trace("6" * 32, quiet=0.05, timeout=0.2)
 
 
@@ -194,3 +195,32 @@ def test_record_command_drives_flows_and_writes_shapes(
 
 def test_change_kinds_are_plain_words() -> None:
     assert ChangeKind.SPAN_RENAMED.value == "span renamed"
+
+
+def test_record_uses_the_stack_tracebed_up_left_running(
+    sink: Sink, front_door: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracebed.stack.state import RunRecord
+
+    monkeypatch.setenv("TRACEBED_STATE_DIR", str(tmp_path / "state"))
+    out = tmp_path / "rec"
+    code, text = run("record", str(out), "--flow", "index")
+    assert code == 2 and "no running stack on record" in text
+    record = RunRecord.new("local")
+    record.detached = True
+    record.info.update({"frontend_url": front_door, "sink": {"http": sink.http_url}})
+    record.save()
+    code, text = run("record", str(out), "--flow", "index", "--quiet", "0.05")
+    assert code == 0, text
+    assert [n.name for n in load_shapes(out)["index"].roots] == ["GET /"]
+    other = RunRecord.new("local")
+    other.info.update({"frontend_url": front_door, "sink": {"http": sink.http_url}})
+    other.save()
+    code, text = run("record", str(out), "--flow", "index")
+    assert code == 2 and "pick one with --run" in text
+    code, text = run(
+        "record", str(out), "--flow", "index", "--run", record.run_id, "--quiet", "0.05"
+    )
+    assert code == 0, text
+    code, text = run("record", str(out), "--url", front_door)
+    assert code == 2 and "give both --url and --sink" in text

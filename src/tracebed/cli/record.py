@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import click
 
-from tracebed.regress.record import RecordError, SinkTraces, record_flows, shop_driver
+from tracebed.regress.record import RecordError, record_flows, shop_driver
 
 # The load generator's HTTP tasks at 2.0.2, except flood_home: its request count follows a
 # flag (0 by default, so it records nothing).
@@ -23,17 +24,40 @@ DEFAULT_FLOWS = (
 )
 
 
+def stack_on_record(run_id: str | None) -> tuple[str, str]:
+    """(front door, sink query URL) of the stack `tracebed up --detach` left running."""
+    from tracebed.stack.state import list_records
+
+    runs: list[Any] = [
+        r
+        for r in list_records()
+        if r.info.get("frontend_url") and (r.info.get("sink") or {}).get("http")
+    ]
+    if run_id is not None:
+        runs = [r for r in runs if r.run_id == run_id]
+        if not runs:
+            raise click.UsageError(f"no stack with run id {run_id!r} on record (`tracebed status`)")
+    if not runs:
+        raise click.UsageError(
+            "no running stack on record: start one with `tracebed up --detach`, "
+            "or give --url and --sink"
+        )
+    if len(runs) > 1:
+        ids = ", ".join(r.run_id for r in runs)
+        raise click.UsageError(f"several stacks are up ({ids}): pick one with --run")
+    info = runs[0].info
+    return str(info["frontend_url"]), str(info["sink"]["http"])
+
+
 @click.command("record")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--url", required=True, help="Front door of a running stack, e.g. http://127.0.0.1:8080."
-)
+@click.option("--url", help="Front door of a running stack (default: the `tracebed up` stack's).")
 @click.option(
     "--sink",
     "sink_url",
-    required=True,
-    help="HTTP query API of the sink, e.g. http://127.0.0.1:4318.",
+    help="HTTP query API of its sink, e.g. http://127.0.0.1:4318 (default: the `tracebed up` one).",
 )
+@click.option("--run", "run_id", help="Which `tracebed up --detach` stack, if several are up.")
 @click.option(
     "--flow",
     "flows",
@@ -46,17 +70,18 @@ DEFAULT_FLOWS = (
 @click.option(
     "--quiet",
     type=float,
-    default=1.0,
+    default=0.5,
     show_default=True,
-    help="Seconds without new spans that end a trace.",
+    help="Seconds without new spans that end a trace (once no span waits for its parent).",
 )
 @click.option(
     "--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for each trace."
 )
 def command(
     directory: Path,
-    url: str,
-    sink_url: str,
+    url: str | None,
+    sink_url: str | None,
+    run_id: str | None,
     flows: tuple[str, ...],
     seed: int,
     quiet: float,
@@ -64,14 +89,19 @@ def command(
 ) -> None:
     """Drive each flow against a running stack and write DIR/<flow>.shape.json.
 
-    The stack's collector must export to the sink (e.g. a stack from `tracebed up`,
-    or the demo with `tracebed collector-overlay`). Compare two recordings with
-    `tracebed diff`.
+    Without --url/--sink it uses the stack `tracebed up --detach` started (and its sink).
+    Any other stack works if its collector exports to a tracebed sink (for the demo:
+    `tracebed collector-overlay`). Compare two recordings with `tracebed diff`.
     """
     from tracebed.flows.client import ShopClient
+    from tracebed.flows.remote import HttpTraceSource
 
+    if (url is None) != (sink_url is None):
+        raise click.UsageError("give both --url and --sink, or neither (to use `tracebed up`'s)")
+    if url is None or sink_url is None:
+        url, sink_url = stack_on_record(run_id)
     try:
-        source = SinkTraces(sink_url)
+        source = HttpTraceSource(sink_url)
         client = ShopClient(url, sink_store=source, rng=random.Random(seed), timeout=timeout)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None

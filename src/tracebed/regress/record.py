@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tracebed.model import Trace
+from tracebed.model import Trace, TraceTimeoutError
 from tracebed.regress.files import write_shape
 from tracebed.regress.shape import DEFAULT_STABLE_KEYS, TraceShape, normalise_many
 
@@ -69,52 +69,32 @@ def shop_driver(client: Any, *, quiet: float = 1.0, timeout: float = 30.0) -> Fl
         failed = [s for s in steps if not s.ok]
         if failed:
             raise RecordError(f"flow {flow!r} failed, not recording it:\n{failed[0]}")
-        return [step.trace(quiet=quiet, timeout=timeout) for step in steps]
+        traces = []
+        for step in steps:
+            try:
+                traces.append(
+                    step.trace(until=settled_under(step.span_id), quiet=quiet, timeout=timeout)
+                )
+            except TraceTimeoutError as exc:
+                raise RecordError(f"flow {flow!r}: {exc}") from None
+        return traces
 
     return drive
 
 
-class SinkTraces:
-    """Traces from a running sink's query API (`GET /api/traces/{id}?wait=&quiet=`).
+def settled_under(client_span_id: str) -> Callable[[Trace], bool]:
+    """True once no span of the trace waits for its parent.
 
-    The sink waits server-side, woken by arrivals, so one request per trace suffices.
-    Matches the flows layer's `TraceSource` protocol, so it can back a shop client.
+    The request's server span has the client's span id as parent, which never arrives;
+    any other missing parent is a span still in flight (parents end after their children,
+    so they are exported last).
     """
 
-    def __init__(self, base_url: str, session: Any = None):
-        import requests
+    def check(trace: Trace) -> bool:
+        ids = {s.span_id for s in trace}
+        return bool(len(trace)) and all(
+            not s.parent_span_id or s.parent_span_id in ids or s.parent_span_id == client_span_id
+            for s in trace
+        )
 
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"sink URL must be http(s)://host:port, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self.session = session if session is not None else requests.Session()
-
-    def wait_for_trace(
-        self,
-        trace_id: str,
-        until: Callable[[Trace], bool] | None = None,
-        quiet: float | None = None,
-        timeout: float = 30.0,
-    ) -> Trace:
-        import requests
-
-        from tracebed.report.otlp_json import spans_from_otlp_json
-
-        params = {"wait": f"{timeout:g}", "quiet": f"{quiet if quiet is not None else 0.5:g}"}
-        url = f"{self.base_url}/api/traces/{trace_id}"
-        try:
-            response = self.session.get(url, params=params, timeout=timeout + 10)
-        except requests.RequestException as exc:
-            raise RecordError(f"sink at {self.base_url} unreachable: {exc}") from None
-        if response.status_code == 404:
-            raise RecordError(f"trace {trace_id}: no span arrived at the sink within {timeout:g}s")
-        if response.status_code != 200:
-            raise RecordError(
-                f"sink answered {response.status_code} for {url}: {response.text[:200]}"
-            )
-        trace = Trace(trace_id, spans_from_otlp_json(response.json()))
-        if until is not None and not until(trace):
-            raise RecordError(
-                f"trace {trace_id} arrived but not in the expected shape:\n{trace.render()}"
-            )
-        return trace
+    return check
