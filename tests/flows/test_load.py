@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
+from tenacity import Retrying, stop_after_delay, wait_fixed
 
+import tracebed
 from tests.flows.fake_frontend import FakeFrontend
 from tracebed.flows import HttpTraceSource, run_load
 from tracebed.flows.chain import KAFKA_PUBLISH
@@ -101,3 +109,50 @@ def test_bad_arguments(frontend: FakeFrontend) -> None:
         run_load(frontend.url, 0, 1, 1)
     with pytest.raises(ValueError, match="unknown task"):
         run_load(frontend.url, 1, 1, 1, tasks="nope=1")
+
+
+def test_interrupted_runner_stops_early_and_still_reports(
+    frontend: FakeFrontend, tmp_path: Path
+) -> None:
+    config = {
+        "url": frontend.url,
+        "users": 2,
+        "spawn_rate": 50,
+        "duration_s": 120,
+        "wait_min": FAST[0],
+        "wait_max": FAST[1],
+        "tasks": {"browse_product": 1},
+        "max_requests": 100_000,
+        "timeout": 5,
+        "stop_timeout": 5,
+        "ofrep_url": None,
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "out.json"
+    command = [
+        sys.executable,
+        "-m",
+        "tracebed.flows.locust_runner",
+        "--config",
+        str(tmp_path / "config.json"),
+        "--output",
+        str(out),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(tracebed.__file__).resolve().parents[1])}
+    log = tmp_path / "log"
+    with log.open("wb") as sink_log:
+        proc = subprocess.Popen(command, stdout=sink_log, stderr=subprocess.STDOUT, env=env)
+    try:
+        # Probe (short, bounded) until the users are making requests.
+        for attempt in Retrying(stop=stop_after_delay(60), wait=wait_fixed(0.1), reraise=True):
+            with attempt:
+                assert len(frontend.api_requests()) >= 5, "no load yet"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    summary = json.loads(out.read_text())
+    assert summary["stopped_by"] == "interrupted" and summary["elapsed_s"] < 60
+    assert summary["requests"] == len(frontend.api_requests())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -61,7 +62,7 @@ class LoadSummary:
     spawn_rate: float
     duration_s: float
     elapsed_s: float
-    stopped_by: str  # "duration" or "max_requests"
+    stopped_by: str  # "duration", "max_requests" or "interrupted"
     requests: int
     failures: int
     routes: list[RouteStats] = field(default_factory=list)
@@ -167,10 +168,37 @@ def _src_path() -> str:
     return str(Path(__file__).resolve().parents[2])
 
 
+def _wait_child(proc: subprocess.Popen[bytes], timeout: float, grace: float) -> int:
+    """Wait for the Locust child; Ctrl-C asks it to stop early (it still writes its summary)."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)  # the terminal may not have sent it to the child
+        try:
+            returncode = proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            returncode = -1
+        if returncode != 0:  # interrupted before Locust ran, or it did not stop: give up
+            raise KeyboardInterrupt from None
+        return returncode
+
+
 def run_locust(
-    config: Mapping[str, Any], *, timeout: float, python: str = sys.executable
+    config: Mapping[str, Any],
+    *,
+    timeout: float,
+    grace: float = 30.0,
+    python: str = sys.executable,
 ) -> dict[str, Any]:
-    """Run the Locust subprocess with `config`; returns its JSON summary."""
+    """Run the Locust subprocess with `config`; returns its JSON summary.
+
+    Stops it after `timeout` seconds (an error). On Ctrl-C the child is given `grace` seconds
+    to finish its tasks in flight and report, so an interrupted run still has a summary.
+    """
     with tempfile.TemporaryDirectory(prefix="tracebed-load-") as tmp:
         config_path, output_path, log_path = (
             Path(tmp) / n for n in ("config.json", "out.json", "log")
@@ -188,23 +216,19 @@ def run_locust(
             str(output_path),
         ]
         with log_path.open("wb") as log:
+            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
             try:
-                proc = subprocess.run(
-                    command,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    timeout=timeout,
-                    check=False,
-                )
+                returncode = _wait_child(proc, timeout, grace)
             except subprocess.TimeoutExpired:
                 raise LoadRunError(
                     f"locust run did not stop within {timeout:.0f}s; log:\n{_tail(log_path)}"
                 ) from None
-        if proc.returncode != 0 or not output_path.is_file():
-            raise LoadRunError(
-                f"locust run failed (exit {proc.returncode}); log:\n{_tail(log_path)}"
-            )
+            finally:
+                if proc.poll() is None:  # never leave the child behind, whatever happened
+                    proc.kill()
+                    proc.wait()
+        if returncode != 0 or not output_path.is_file():
+            raise LoadRunError(f"locust run failed (exit {returncode}); log:\n{_tail(log_path)}")
         result: dict[str, Any] = json.loads(output_path.read_text(encoding="utf-8"))
         return result
 
@@ -301,7 +325,9 @@ def run_load(
         "ofrep_url": ofrep_url,
     }
     # Startup, the run, a graceful stop, and slack for a slow machine.
-    raw = run_locust(config, timeout=duration_s + stop_timeout + timeout + 60)
+    raw = run_locust(
+        config, timeout=duration_s + stop_timeout + timeout + 60, grace=stop_timeout + 15
+    )
     records: list[dict[str, Any]] = raw["results"]
     summary = LoadSummary(
         url=base_url,

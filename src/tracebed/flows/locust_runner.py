@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -103,8 +104,15 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     runner = env.create_local_runner()
     started, clock = time.time(), time.monotonic()
     runner.start(int(config["users"]), spawn_rate=float(config["spawn_rate"]))
+
     # The runner's own greenlet group can be empty once users are spawned, so the run's end
     # is this event: set by the duration's timeout or by the request bound.
+    def interrupted() -> None:  # Ctrl-C / SIGTERM: end early, still report what was done
+        stopping["reason"] = "interrupted"
+        done.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(sig, interrupted)
     done.wait(timeout=float(config["duration_s"]))
     runner.quit()  # users finish the task in flight (up to stop_timeout), then stop
     elapsed = time.monotonic() - clock
