@@ -75,7 +75,9 @@ def test_topology_merges_files_and_reports_errors(demo: Path, tmp_path: Path) ->
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["services"]["frontend-proxy"]["tier"] == 0  # its dependencies were reset
-    assert data["conflicts"] == []
+    assert [c for c in data["conflicts"] if c["kind"] == "order"] == []
+    [proxy] = [c for c in data["conflicts"] if c["service"] == "frontend-proxy"]
+    assert proxy["kind"] == "placement" and "otel-collector" in proxy["before"]
     bad = tmp_path / "bad.yml"
     bad.write_text("services:\n  a: {depends_on: [b]}\n")
     res = CliRunner().invoke(cli, ["topology", "-f", str(bad)])

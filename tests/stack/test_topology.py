@@ -54,6 +54,9 @@ def test_demo_full_compose_tiers_and_conflict(demo: Path) -> None:
     assert [(c["service"], c["depends_on"]) for c in order] == [
         ("frontend-proxy", "load-generator")
     ]
+    placement = {c["service"]: c["before"] for c in topo.conflicts if c["kind"] == "placement"}
+    # demo-facts §15.3: flagd starts with the infrastructure, load-generator before the proxy
+    assert placement == {"flagd": ["otel-collector"], "load-generator": ["frontend-proxy"]}
     # interpolation from the env file reached the environment and the ports
     assert topo.services["cart"].environment["ASPNETCORE_URLS"] == "http://*:7070"
     assert topo.services["frontend-proxy"].ports[0].published == 8080

@@ -190,7 +190,7 @@ class Topology:
 
     def _layer(self) -> None:
         depth = self.depth()
-        self.conflicts = self._seed_conflicts() if self.grouping is None else []
+        self.conflicts = self._seed_conflicts(depth) if self.grouping is None else []
         if self.grouping is None:
             count = 1 + max(depth.values(), default=-1)
             self.tiers = [sorted(n for n in self.services if depth[n] == t) for t in range(count)]
@@ -257,16 +257,42 @@ class Topology:
             ),
         }
 
-    def _seed_conflicts(self) -> list[dict[str, Any]]:
-        """Edges of the graph that go against the seed's group order (for known services)."""
+    def _seed_conflicts(self, depth: Mapping[str, int]) -> list[dict[str, Any]]:
+        """Where the depends_on layering disagrees with the seed's groups (known services).
+
+        kind "order": a dependency on a service of a later group (the graph forces it after).
+        kind "placement": the layering starts a service before services of an earlier group.
+        """
         index = _group_index(SEED_GROUPS)
         out = []
         for name in self._order:
             for dep in sorted(self.services[name].depends_on):
                 if name in index and dep in index and index[dep][0] > index[name][0]:
-                    self.grouping = [(n, list(s)) for n, s in SEED_GROUPS]
                     out.append(self._conflict(name, dep, index[name][0], index[dep][0]))
-                    self.grouping = None
+        for name in sorted(self.services, key=lambda n: (depth[n], n)):
+            if name not in index:
+                continue
+            later = sorted(
+                other
+                for other in self.services
+                if other in index
+                and index[other][0] < index[name][0]
+                and depth[other] > depth[name]
+            )
+            if later:
+                out.append(
+                    {
+                        "kind": "placement",
+                        "service": name,
+                        "group": index[name][1],
+                        "tier": depth[name],
+                        "before": later,
+                        "message": (
+                            f"{name} (group {index[name][1]!r}) starts in tier {depth[name]}, "
+                            f"before {', '.join(later)} of earlier group(s)"
+                        ),
+                    }
+                )
         return out
 
     # -- queries ------------------------------------------------------------------------
