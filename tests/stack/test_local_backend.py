@@ -338,3 +338,17 @@ def test_killed_run_is_cleaned_up_by_the_next(tmp_path: Path, reap_pids: list[in
     with Stack(Topology.from_spec(spec), "local", run_dir=tmp_path / "run2") as nxt:
         assert_gone(pids)
         assert [r.run_id for r in list_records()] == [nxt.record.run_id]
+
+
+def test_compose_backend_needs_compose_files(tmp_path: Path) -> None:
+    from tracebed.stack.backends import ComposeBackend
+    from tracebed.stack.errors import BackendError
+
+    stack = Stack(
+        Topology.from_spec({"services": {"a": {"command": ["true"]}}}),
+        ComposeBackend(command=["docker-compose"]),
+        run_dir=tmp_path,
+    )
+    with pytest.raises(BackendError, match="needs a topology loaded from compose files"):
+        stack.start()
+    assert not stack.started and list_records() == []

@@ -88,7 +88,11 @@ class Stack:
                 ComposeBackend.cleanup_orphans()
         self.started = True
         self._cancel.clear()
-        self.backend.prepare(self.topology, self.run_dir, self.record.run_id)
+        try:
+            self.backend.prepare(self.topology, self.run_dir, self.record.run_id)
+        except BaseException:
+            self.started = False  # nothing was started: nothing to stop
+            raise
         self._save_record()
         _LIVE_STACKS.add(self)
         shown = self.topology.tiers[: last + 1]
