@@ -8,20 +8,9 @@ from typing import Any
 
 import click
 
-from tracebed.regress.record import RecordError, record_flows, shop_driver
+from tracebed.regress.record import BUNDLED_FLOWS, RecordError, record_flows, shop_driver
 
-# The load generator's HTTP tasks at 2.0.2, except flood_home: its request count follows a
-# flag (0 by default, so it records nothing).
-DEFAULT_FLOWS = (
-    "index",
-    "browse_product",
-    "get_recommendations",
-    "get_ads",
-    "view_cart",
-    "add_to_cart",
-    "checkout",
-    "checkout_multi",
-)
+DEFAULT_FLOWS = tuple(BUNDLED_FLOWS)
 
 
 def stack_on_record(run_id: str | None) -> tuple[str, str]:

@@ -52,6 +52,31 @@ def record_flows(
     return out
 
 
+# The bundled flows as recordings drive them: the load generator's tasks, with the choices
+# that change a trace's shape pinned (an ad category with ads: always the targeted path).
+# Choices that only change counts (products, quantities, people) stay random.
+BUNDLED_FLOWS: dict[str, Callable[[Any], Any]] = {
+    "index": lambda shop: shop.index(),
+    "browse_product": lambda shop: shop.browse_product(),
+    "get_recommendations": lambda shop: shop.get_recommendations(),
+    "get_ads": lambda shop: shop.get_ads("telescopes"),
+    "view_cart": lambda shop: shop.view_cart(),
+    "add_to_cart": lambda shop: shop.add_to_cart(),
+    "checkout": lambda shop: shop.checkout(),
+    "checkout_multi": lambda shop: shop.checkout_multi(),
+}
+
+
+def run_flow(client: Any, flow: str) -> Any:
+    """Drive `flow` on a shop client: a bundled flow, else the client's method of that name."""
+    if flow in BUNDLED_FLOWS:
+        return BUNDLED_FLOWS[flow](client)
+    method = getattr(client, flow, None)
+    if not callable(method) or flow.startswith("_"):
+        raise RecordError(f"the shop client has no flow {flow!r}")
+    return method()
+
+
 def shop_driver(client: Any, *, quiet: float = 1.0, timeout: float = 30.0) -> FlowDriver:
     """A driver over the flows layer's shop client: `client.<task>()` for each flow name.
 
@@ -61,10 +86,7 @@ def shop_driver(client: Any, *, quiet: float = 1.0, timeout: float = 30.0) -> Fl
     """
 
     def drive(flow: str) -> Sequence[Trace]:
-        method = getattr(client, flow, None)
-        if not callable(method):
-            raise RecordError(f"the shop client has no flow {flow!r}")
-        run = method()
+        run = run_flow(client, flow)
         steps = list(getattr(run, "results", [run]))
         failed = [s for s in steps if not s.ok]
         if failed:

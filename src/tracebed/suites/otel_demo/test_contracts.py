@@ -31,6 +31,7 @@ from tracebed.contracts.check import find_entries
 from tracebed.model import Trace, TraceTimeoutError
 from tracebed.paths import fixtures_dir
 from tracebed.plugin.core import trace_timeout
+from tracebed.regress.record import BUNDLED_FLOWS
 
 CONTRACTS: dict[str, Contract] = load_contracts(fixtures_dir() / "contracts")
 QUIET_S = 0.3  # no new span for this long: the request's trace is complete
@@ -186,34 +187,31 @@ def test_runtime_calls_against_declared_dependencies(
 
 
 def _baseline_dir(config: pytest.Config) -> Path | None:
-    try:
-        value = config.getoption("tracebed_baseline")
-    except ValueError:  # the option is registered by the core plugin; older cores lack it
+    """`--tracebed-baseline DIR` (or `tracebed_baseline` in the ini file), if the core has it."""
+    from tracebed.plugin import core
+
+    if "baseline" not in core.OPTIONS:
         return None
+    value = core.option(config, "baseline")
     return Path(value) if value else None
 
 
-BASELINE_FLOWS = (
-    "index",
-    "browse_product",
-    "get_recommendations",
-    "get_ads",
-    "view_cart",
-    "add_to_cart",
-    "checkout",
-    "checkout_multi",
-)
-
-
 @pytest.mark.flow
-@pytest.mark.parametrize("flow", BASELINE_FLOWS)
+@pytest.mark.parametrize("flow", list(BUNDLED_FLOWS))
 def test_flow_shape_matches_baseline(flow: str, shop: Any, request: pytest.FixtureRequest) -> None:
     """With `--tracebed-baseline DIR`: the flow's trace shape equals its recording."""
+    from tracebed.plugin import core
     from tracebed.regress.baseline import assert_matches_baseline
+    from tracebed.regress.record import run_flow
 
+    if "baseline" not in core.OPTIONS:
+        pytest.skip("this tracebed core registers no --tracebed-baseline option")
     directory = _baseline_dir(request.config)
     if directory is None:
         pytest.skip("no --tracebed-baseline DIR given (record one with `tracebed record DIR`)")
     timeout = trace_timeout(request.config)
-    traces = [wait_settled(step, timeout) for step in steps_of(drive(shop, flow))]
+    run = run_flow(shop, flow)  # as `tracebed record` drives it
+    for step in steps_of(run):
+        assert step.ok, f"{flow}: a request failed:\n{step}"
+    traces = [wait_settled(step, timeout) for step in steps_of(run)]
     assert_matches_baseline(flow, traces, directory)
