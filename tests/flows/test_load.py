@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -156,3 +157,22 @@ def test_interrupted_runner_stops_early_and_still_reports(
     summary = json.loads(out.read_text())
     assert summary["stopped_by"] == "interrupted" and summary["elapsed_s"] < 60
     assert summary["requests"] == len(frontend.api_requests())
+
+
+def test_unreachable_shop_counts_every_request_as_failed() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    summary = run_load(
+        f"http://127.0.0.1:{port}",
+        1,
+        10,
+        1,
+        wait_time=FAST,
+        tasks="browse_product=1",
+        timeout=2,
+        verify=False,
+    )
+    assert summary.requests > 0 and summary.failures == summary.requests
+    assert any("ConnectionError" in text for text in summary.errors)
+    assert not summary.ok and summary.verification == "skipped (verify=False)"

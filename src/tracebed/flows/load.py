@@ -83,8 +83,8 @@ class LoadSummary:
 
     @property
     def ok(self) -> bool:
-        """No failed request and no incomplete checkout trace."""
-        return self.failures == 0 and self.traces_incomplete == 0
+        """Requests were made, none failed, and no checkout trace was incomplete."""
+        return self.requests > 0 and self.failures == 0 and self.traces_incomplete == 0
 
     def edge(self, caller: str, callee: str) -> EdgeLatency | None:
         return next((e for e in self.edges if (e.caller, e.callee) == (caller, callee)), None)

@@ -101,6 +101,12 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
                 done.set()
 
     env = Environment(user_classes=[ShopUser], stop_timeout=float(config["stop_timeout"]))
+
+    def user_error(user_instance: Any, exception: BaseException, tb: Any) -> None:
+        key = f"user error: {type(exception).__name__}: {exception}"
+        errors[key] = errors.get(key, 0) + 1
+
+    env.events.user_error.add_listener(user_error)
     runner = env.create_local_runner()
     started, clock = time.time(), time.monotonic()
     runner.start(int(config["users"]), spawn_rate=float(config["spawn_rate"]))
