@@ -50,6 +50,35 @@ DOCKERFILE_DIR = Path(__file__).resolve().parents[3] / "docker" / "reference"
 _SYSTEM_DIRS = ("/usr/", "/bin/", "/sbin/", "/etc/", "/lib/", "/dev/", "/proc/")
 
 
+#: The demo's .env ports (2.0.2) for a hand-run project. With host networking every service
+#: needs its own port, so the two that share 8080 in the demo move: the frontend to 8082 (the
+#: demo's frontend-proxy keeps 8080) and Envoy's admin sits on 10000 as in the demo.
+DEMO_PORTS: dict[str, int] = {
+    "OTEL_COLLECTOR_PORT_GRPC": 4317,
+    "OTEL_COLLECTOR_PORT_HTTP": 4318,
+    "KAFKA_PORT": 9092,
+    "VALKEY_PORT": 6379,
+    "PROMETHEUS_PORT": 9090,
+    "IMAGE_PROVIDER_PORT": 8081,
+    "FLAGD_OFREP_PORT": 8016,
+    "FLAGD_UI_PORT": 4000,
+    "AD_PORT": 9555,
+    "CART_PORT": 7070,
+    "CHECKOUT_PORT": 5050,
+    "CURRENCY_PORT": 7001,
+    "EMAIL_PORT": 6060,
+    "PAYMENT_PORT": 50051,
+    "PRODUCT_CATALOG_PORT": 3550,
+    "QUOTE_PORT": 8090,
+    "RECOMMENDATION_PORT": 9001,
+    "SHIPPING_PORT": 50050,
+    "FRONTEND_PORT": 8082,
+    "ENVOY_PORT": 8080,
+    "ENVOY_ADMIN_PORT": 10000,
+    "LOCUST_WEB_PORT": 8089,
+}
+
+
 class ReferenceComposeError(ValueError):
     """The spec cannot be run in containers as it stands."""
 
@@ -323,8 +352,6 @@ def _stage_context(wheelhouse: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tracebed.reference.spec import build_spec  # the reference stack is data to us
-
     parser = argparse.ArgumentParser(
         prog="python -m tracebed.stack.reference_compose",
         description="Render the reference stack's configs into WORKDIR and write a compose "
@@ -334,14 +361,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sink", default="127.0.0.1:4317", help="sink OTLP/gRPC host:port")
     parser.add_argument("--image", help="use this image instead of building the reference image")
     parser.add_argument("--with-load-generator", action="store_true")
+    parser.add_argument(
+        "--demo-ports",
+        action="store_true",
+        help="the demo's .env ports (8080 front door, 4317 collector, ...) instead of free ones",
+    )
     parser.add_argument("-o", "--output", type=Path, help="compose file (default: stdout)")
     args = parser.parse_args(argv)
-    spec = build_spec(args.workdir, args.sink, with_load_generator=args.with_load_generator)
-    image = args.image or build_reference_image()
-    paths = PathMap(args.workdir)
-    rewrite_workdir_configs(args.workdir, paths)
-    doc = compose_from_spec(spec, image=image, workdir=args.workdir)
-    text = render(doc, header=f"workdir {paths.workdir}, sink {args.sink}")
+    path = write_reference_compose(
+        args.workdir,
+        args.sink,
+        image=args.image,
+        ports=dict(DEMO_PORTS) if args.demo_ports else None,
+        with_load_generator=args.with_load_generator,
+    )
+    text = path.read_text()
     if args.output:
         args.output.write_text(text)
     else:
