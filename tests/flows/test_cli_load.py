@@ -25,6 +25,8 @@ def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_load_command_verifies_through_the_sink_api(
     frontend: FakeFrontend, sink: Sink, tmp_path: Path
 ) -> None:
+    # No checkout trace has email or the Kafka publish; a chain without them passes.
+    frontend.incomplete_every = 1
     out = tmp_path / "summary.json"
     args = [
         "load",
@@ -41,6 +43,9 @@ def test_load_command_verifies_through_the_sink_api(
         sink.http_url,
         "--json",
         str(out),
+        "--chain",
+        "checkout, cart,product-catalog,currency,shipping,quote,payment",
+        "--no-kafka",
     ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -48,6 +53,7 @@ def test_load_command_verifies_through_the_sink_api(
     summary = json.loads(out.read_text())
     assert summary["ok"] and summary["checkouts"] == summary["traces_verified"] > 0
     assert summary["requests"] == len(frontend.api_requests())
+    assert frontend.checkouts_incomplete > 0
 
 
 def test_load_command_own_sink_says_where_spans_must_go(frontend: FakeFrontend) -> None:
@@ -76,6 +82,8 @@ def test_load_command_bad_input(frontend: FakeFrontend) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["load", "--url", frontend.url, "--tasks", "nope=1"])
     assert result.exit_code == 2 and "unknown task" in result.output
+    result = runner.invoke(cli, ["load", "--url", frontend.url, "--chain", " ,", "--no-kafka"])
+    assert result.exit_code == 2 and "needs at least one service" in result.output
     result = runner.invoke(cli, ["load", "--url", frontend.url, "--sink", "http://127.0.0.1:9"])
     assert result.exit_code == 1 and "sink API at http://127.0.0.1:9 not usable" in result.output
     result = runner.invoke(cli, ["load", "--url", "nohost", "--no-verify", "--duration", "1"])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.flows.chain import CHECKOUT_SERVICES, ChainCheck
 from tracebed.flows.load import LoadRunError, LoadSummary, run_load
 from tracebed.flows.remote import HttpTraceSource, SinkApiError
 from tracebed.flows.result import TraceSource
@@ -122,6 +123,17 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
     help="Seconds to wait, after the run, for checkout traces to complete.",
 )
 @click.option(
+    "--chain",
+    "chain_services",
+    default=",".join(CHECKOUT_SERVICES),
+    show_default=True,
+    metavar="SERVICES",
+    help="Services every checkout trace must reach (comma-separated; for forks that rename).",
+)
+@click.option(
+    "--no-kafka", is_flag=True, help="Do not require the Kafka publish in checkout traces."
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -142,6 +154,8 @@ def command(
     max_requests: int,
     ofrep_url: str | None,
     verify_timeout: float,
+    chain_services: str,
+    no_kafka: bool,
     json_path: Path | None,
 ) -> None:
     """Run the demo's load-generator task mix headless against the shop; verify the traces.
@@ -163,6 +177,11 @@ def command(
         mix = task_mix(tasks)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--tasks") from exc
+    services = [s.strip() for s in chain_services.split(",") if s.strip()]
+    try:
+        chain = ChainCheck(services, kafka_publish=not no_kafka)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--chain") from exc
     sink = None
     source: TraceSource | None = None
     if not no_verify:
@@ -203,6 +222,7 @@ def command(
             max_requests=max_requests,
             ofrep_url=ofrep_url,
             verify_timeout=verify_timeout,
+            chain=chain,
         )
         if sink is not None and summary.checkouts and not len(sink.store):
             summary.verification = (

@@ -35,7 +35,8 @@ class ShopClient:
     `baggage: session.id=…`, plus `synthetic_request=true` when `synthetic`, as the load
     generator sends), and returns a `FlowResult`; tasks of several requests return a `FlowRun`.
     Random choices (product, quantity, person, category) use `rng`, so a seeded `rng`
-    repeats the same choices; trace ids and user ids are always fresh.
+    repeats the same choices; trace ids and user ids are always fresh. One client serves one
+    thread at a time (like a `requests.Session`); give each thread or Locust user its own.
     """
 
     def __init__(
@@ -86,6 +87,16 @@ class ShopClient:
 
     def __repr__(self) -> str:
         return f"ShopClient({self.base_url!r}, session_id={self.session_id!r})"
+
+    def close(self) -> None:
+        """Close the HTTP session (its pooled connections)."""
+        self.session.close()
+
+    def __enter__(self) -> ShopClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- the one place requests are made ----------------------------------------------------
     def request(
