@@ -128,7 +128,8 @@ def test_base_image_is_bookworm_with_the_stack_parts(base_image: str) -> None:
             "sh",
             "-c",
             ". /etc/os-release; echo $VERSION_CODENAME; python3 -c 'import platform, venv;"
-            " print(platform.python_version())'; command -v redis-server nginx prometheus nc",
+            " print(platform.python_version())';"
+            " for b in redis-server nginx prometheus nc; do command -v $b; done",
         ],
         capture_output=True,
         text=True,
