@@ -1,0 +1,92 @@
+"""The whole reference stack started through the stack layer (tracebed.stack), with the
+load generator: tier order, a checkout through Envoy with its complete trace, Locust traffic."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from tenacity import Retrying, stop_after_delay, wait_fixed
+
+from tests.reference.infra.conftest import require_debian
+from tests.reference.infra.test_frontend_proxy import PERSON
+from tracebed.model.store import SpanStore
+from tracebed.otlp.sink import Sink
+from tracebed.reference.spec import build_spec
+from tracebed.stack.runner import Stack
+from tracebed.stack.topology import Topology
+
+CHECKOUT_SERVICES = {
+    "frontend-proxy",
+    "frontend",
+    "checkout",
+    "cart",
+    "product-catalog",
+    "currency",
+    "shipping",
+    "quote",
+    "payment",
+    "email",
+}
+
+
+def _load_generator_reached_the_proxy(store: SpanStore) -> bool:
+    for trace in store.traces():
+        for span in trace.named("ingress", "frontend-proxy"):
+            parent = trace.parent(span)
+            if parent is not None and parent.service == "load-generator":
+                return True
+    return False
+
+
+def test_reference_stack_through_the_stack_layer(tmp_path: Path, sink: Sink) -> None:
+    require_debian("redis-server", "nginx", "prometheus")
+    spec = build_spec(tmp_path / "work", sink.grpc_endpoint, with_load_generator=True)
+    topology = Topology.from_spec(spec)
+    # the demo 2.0.2 ordering, quirk included: the proxy waits for the load generator
+    assert topology.tier_of("frontend-proxy") > topology.tier_of("load-generator")
+    assert topology.tier_of("checkout") > topology.tier_of("kafka")
+    t0 = time.monotonic()
+    with Stack(topology, "local", run_dir=tmp_path / "run") as stack:
+        started_in = time.monotonic() - t0
+        timeline = stack.timeline
+        assert timeline.ready_at("frontend-proxy") >= timeline.ready_at("load-generator")  # type: ignore[operator]
+        assert timeline.ready_at("otel-collector") <= timeline.requested_at("checkout")  # type: ignore[operator]
+
+        url = spec["x-tracebed-stack"]["frontend_url"]
+        user = str(uuid.uuid4())
+        requests.post(
+            f"{url}/api/cart",
+            timeout=20,
+            json={"userId": user, "item": {"productId": "L9ECAV7KIM", "quantity": 3}},
+        )
+        trace_id, parent = secrets.token_hex(16), secrets.token_hex(8)
+        r = requests.post(
+            f"{url}/api/checkout",
+            timeout=20,
+            json={**PERSON, "userId": user},
+            headers={"traceparent": f"00-{trace_id}-{parent}-01"},
+        )
+        assert r.status_code == 200, r.text
+        trace = sink.wait_for_trace(
+            trace_id,
+            until=lambda t: (
+                t.services >= CHECKOUT_SERVICES
+                and bool(t.named("orders publish"))
+                and bool(t.named("ingress"))
+            ),
+            timeout=15,
+        )
+        # one tree under Envoy's ingress span, whose parent is our (unexported) client span
+        (top,) = trace.tops
+        assert (top.service, top.name, top.parent_span_id) == ("frontend-proxy", "ingress", parent)
+        assert trace.orphans == [top]
+        # Locust (autostart) sends traffic through Envoy with its own CLIENT spans
+        # (checked outside the store's lock: its traces() cannot run inside wait_for)
+        for attempt in Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.2), reraise=True):
+            with attempt:
+                assert _load_generator_reached_the_proxy(sink.store)
+    assert started_in < 60, f"stack took {started_in:.1f}s to start"
