@@ -9,6 +9,7 @@ are dropped and listed under ``x-tracebed-stack.absent``.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -280,11 +281,17 @@ def build_spec(
             "otlp_http": f"http://{h}:{p['OTEL_COLLECTOR_PORT_HTTP']}",
         },
     )
-    kafka_check = _python("tracebed.reference.infra.kafka", "check", "--port", str(p["KAFKA_PORT"]))
+    # ready = the broker answers and topic ``orders`` exists (the wrapper creates it);
+    # a shell pipeline, not Python, so each probe attempt costs milliseconds
+    kafka_check = [
+        "/bin/sh",
+        "-c",
+        f"{binaries.tansu()} topic list --broker tcp://{h}:{p['KAFKA_PORT']}"
+        ' | grep -q \'"name":"orders"\'',
+    ]
     services["kafka"] = _svc(
         _python("tracebed.reference.infra.kafka", "run", "--port", str(p["KAFKA_PORT"])),
         env("kafka", KAFKA_PORT=str(p["KAFKA_PORT"])),
-        # ready = broker answers and topic ``orders`` exists (the wrapper creates it)
         {"type": "command", "argv": kafka_check},
         {"kafka": f"{h}:{p['KAFKA_PORT']}"},
         # the demo's only healthcheck besides opensearch's (nc -z kafka 9092)
@@ -386,7 +393,15 @@ def build_spec(
             {"http": f"http://{h}:{port}"},
         )
     for name, module in CONSUMERS.items():
-        services[name] = _svc(_python(f"tracebed.reference.services.{module}"), env(name), None)
+        # consumers listen on no port: they write this file once partitions are assigned
+        ready = workdir / name / "ready"
+        ready.parent.mkdir(exist_ok=True)
+        ready.unlink(missing_ok=True)
+        services[name] = _svc(
+            _python(f"tracebed.reference.services.{module}"),
+            env(name, TRACEBED_READY_FILE=str(ready)),
+            {"type": "command", "argv": ["/bin/sh", "-c", f"test -f {shlex.quote(str(ready))}"]},
+        )
 
     # --- front door ---------------------------------------------------------------------
     frontend_url = f"http://{h}:{p['FRONTEND_PORT']}"

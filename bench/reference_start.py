@@ -1,0 +1,127 @@
+"""Reference stack budget: cold start, resident memory, checkout-to-complete-trace latency.
+
+Run: .venv/bin/python bench/reference_start.py [--checkouts 20] [--record]
+Starts the whole reference stack through the stack layer (local backend), as
+``tracebed up --stack local`` does, with a tracebed sink as the collector's exporter.
+
+Budget (issue 4, 2-core machine): all services ready within 15 s of a cold start, the whole
+stack under 1.5 GiB resident, a checkout through Envoy with its complete trace in the sink
+within 1 s (median). Prints a Markdown section; ``--record`` appends it to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import psutil
+import requests
+
+from tracebed.model.trace import Trace
+from tracebed.otlp.sink import Sink
+from tracebed.reference.spec import build_spec
+from tracebed.stack.runner import Stack
+from tracebed.stack.topology import Topology
+
+CHECKOUT_SERVICES = {
+    "frontend-proxy", "frontend", "checkout", "cart", "product-catalog", "currency",
+    "shipping", "quote", "payment", "email",
+}
+PERSON = {
+    "email": "bench@example.com",
+    "userCurrency": "USD",
+    "address": {"streetAddress": "1 Bench Way", "city": "Seattle", "state": "WA",
+                "country": "United States", "zipCode": "98109"},
+    "creditCard": {"creditCardNumber": "4432-8015-6152-0454", "creditCardCvv": 672,
+                   "creditCardExpirationYear": 2039, "creditCardExpirationMonth": 1},
+}
+
+
+def complete(t: Trace) -> bool:
+    return (
+        t.services >= CHECKOUT_SERVICES
+        and bool(t.named("orders publish"))
+        and bool(t.named("ingress"))
+        and bool(t.named("POST /send_order_confirmation"))
+    )
+
+
+def stack_rss_bytes(root_pid: int) -> tuple[int, dict[str, int]]:
+    """Resident memory of every process the stack started (children of this process)."""
+    per: dict[str, int] = {}
+    for child in psutil.Process(root_pid).children(recursive=True):
+        try:
+            name = " ".join(child.cmdline()[:4])
+            per[name] = per.get(name, 0) + child.memory_info().rss
+        except psutil.Error:
+            continue
+    return sum(per.values()), per
+
+
+def checkout_once(url: str, sink: Sink) -> float:
+    user = str(uuid.uuid4())
+    requests.post(f"{url}/api/cart", timeout=20,
+                  json={"userId": user, "item": {"productId": "66VCHSJNUP", "quantity": 2}})
+    trace_id = secrets.token_hex(16)
+    t0 = time.monotonic()
+    r = requests.post(f"{url}/api/checkout", timeout=20, json={**PERSON, "userId": user},
+                      headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+    r.raise_for_status()
+    sink.wait_for_trace(trace_id, until=complete, timeout=20)
+    return time.monotonic() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkouts", type=int, default=20)
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tracebed-bench-ref-") as tmp, Sink() as sink:
+        spec = build_spec(Path(tmp) / "work", sink.grpc_endpoint)
+        topology = Topology.from_spec(spec)
+        t0 = time.monotonic()
+        with Stack(topology, "local", run_dir=Path(tmp) / "run") as stack:
+            start_s = time.monotonic() - t0
+            url = spec["x-tracebed-stack"]["frontend_url"]
+            checkout_once(url, sink)  # warm-up: first connections, lazy imports
+            latencies = [checkout_once(url, sink) for _ in range(args.checkouts)]
+            rss, per = stack_rss_bytes(psutil.Process().pid)
+            tiers = len(stack.topology.tiers)
+            tier_ready = [
+                max(stack.timeline.ready_at(n) or 0.0 for n in names)
+                for names in stack.topology.tiers
+            ]
+    median = statistics.median(latencies)
+    lines = [
+        f"## Reference stack budget ({date.today()}, `bench/reference_start.py`, "
+        f"{psutil.cpu_count()} cores)",
+        "",
+        f"{len(spec['services'])} services in {tiers} tiers (local backend, no load generator).",
+        "",
+        "| measure | value | budget |",
+        "|---|---|---|",
+        f"| cold start to all ready | {start_s:.1f} s | 15 s |",
+        "| tiers ready at | " + ", ".join(f"{t:.1f}" for t in tier_ready) + " s | |",
+        f"| resident memory, whole stack | {rss / 2**20:.0f} MiB | 1536 MiB |",
+        f"| checkout through Envoy to complete trace in sink, median of {len(latencies)} "
+        f"| {median * 1000:.0f} ms | 1000 ms |",
+        f"| same, max | {max(latencies) * 1000:.0f} ms | |",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    biggest = sorted(per.items(), key=lambda kv: -kv[1])[:5]
+    print("largest:", ", ".join(f"{n.split()[-1]} {b / 2**20:.0f} MiB" for n, b in biggest))
+    if args.record:
+        with open(Path(__file__).with_name("RESULTS.md"), "a", encoding="utf-8") as fh:
+            fh.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
