@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -211,6 +212,11 @@ def compose_from_spec(
             }
         if svc.get("healthcheck"):
             out["healthcheck"] = _map_healthcheck(svc["healthcheck"], paths, where)
+        probe = x.get("probe")
+        if out.get("healthcheck") and isinstance(probe, Mapping) and probe.get("type") == "command":
+            # A command probe runs on the host with host paths; in compose the same check is the
+            # container's own healthcheck, which docker evaluates (as the demo's kafka check).
+            x["probe"] = {"type": "healthcheck"}
         if x:
             out["x-tracebed"] = x
         services[name] = out
@@ -227,7 +233,8 @@ def _escape_dollars(node: Any) -> Any:
     if isinstance(node, list):
         return [_escape_dollars(v) for v in node]
     if isinstance(node, dict):
-        return {k: _escape_dollars(v) for k, v in node.items()}
+        # `image` may be a deliberate ${VAR} (the hand-run file); it never comes from the spec.
+        return {k: v if k == "image" else _escape_dollars(v) for k, v in node.items()}
     return node
 
 
@@ -308,7 +315,12 @@ def build_reference_image(dockerfile_dir: Path = DOCKERFILE_DIR) -> str:
     base = images.ensure_base_image()
     wheelhouse = images.build_wheelhouse(target_python=images.image_python_version(base))
     stage = _stage_context(wheelhouse)
-    return images.build_image(stage, dockerfile, IMAGE_REPOSITORY, build_args={"BASE_IMAGE": base})
+    tag = images.build_image(stage, dockerfile, IMAGE_REPOSITORY, build_args={"BASE_IMAGE": base})
+    # `latest` follows the newest build, for the hand-run docker/reference/docker-compose.yml.
+    subprocess.run(
+        ["docker", "tag", tag, f"{IMAGE_REPOSITORY}:latest"], capture_output=True, check=False
+    )
+    return tag
 
 
 def _stage_context(wheelhouse: Path) -> Path:
@@ -358,7 +370,12 @@ def main(argv: list[str] | None = None) -> int:
         "file that runs it in containers (building the image unless --image is given).",
     )
     parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--sink", default="127.0.0.1:4317", help="sink OTLP/gRPC host:port")
+    parser.add_argument(
+        "--sink",
+        default="127.0.0.1:14317",
+        help="the sink's OTLP/gRPC host:port (default 127.0.0.1:14317, i.e. "
+        "`tracebed sink --grpc-port 14317`; the collector itself takes 4317)",
+    )
     parser.add_argument("--image", help="use this image instead of building the reference image")
     parser.add_argument("--with-load-generator", action="store_true")
     parser.add_argument(
@@ -375,7 +392,18 @@ def main(argv: list[str] | None = None) -> int:
         ports=dict(DEMO_PORTS) if args.demo_ports else None,
         with_load_generator=args.with_load_generator,
     )
+    usage = [
+        "Configs were rendered into the workdir by the same command; regenerate both with",
+        f"  python -m tracebed.stack.reference_compose --workdir {args.workdir}"
+        + (" --demo-ports" if args.demo_ports else "")
+        + (f" --sink {args.sink}" if args.sink != "127.0.0.1:14317" else "")
+        + " -o FILE",
+        f"then: tracebed sink --grpc-port {args.sink.rsplit(':', 1)[1]} &  and",
+        "  docker-compose -f FILE up -d   (or `docker compose`; images: build_reference_image())",
+    ]
     text = path.read_text()
+    first_yaml = text.index("services:")
+    text = text[:first_yaml] + "".join(f"# {u}\n" for u in usage) + text[first_yaml:]
     if args.output:
         args.output.write_text(text)
     else:
