@@ -1,0 +1,142 @@
+"""docker-compose.test.yml on a real dockerd: the demo's collector config plus tracebed's overlay
+export to a sink on the host through host-gateway, and the front door is published on 127.0.0.1.
+
+The demo's own images cannot be pulled here, so the project is the demo's shape with stand-ins:
+``otel-collector`` runs the demo's real collector config files (merged with the overlay, as the
+collector merges them) through rotel, ``frontend-proxy`` is a plain HTTP server on the demo's
+port. Everything the overlay adds is exercised for real: the mount, the extra --config, the
+environment, ``host.docker.internal:host-gateway`` and the 127.0.0.1 port.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from tests.compose.conftest import REPO, require_docker
+from tracebed.otlp.sink import Sink
+from tracebed.stack import Stack, Topology
+from tracebed.stack.backends.compose import ComposeBackend
+from tracebed.stack.reference_compose import build_reference_image
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+STANDIN = Path(__file__).resolve().parent / "standin"
+
+
+def _bridge_gateway() -> str:
+    """The address host-gateway resolves to: the default bridge's gateway on the host."""
+    out = subprocess.run(
+        [
+            "docker",
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert out, "the default docker bridge has no gateway address"
+    return out
+
+
+@pytest.fixture(scope="module")
+def gateway_sink() -> Iterator[Sink]:
+    require_docker()
+    # Containers reach the host only on the bridge address, so the sink listens there (not on
+    # every interface).
+    with Sink(host=_bridge_gateway()) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def joined(
+    gateway_sink: Sink, demo_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    image = build_reference_image()
+    work = tmp_path_factory.mktemp("demo-join")
+    demo_shaped = {
+        "services": {
+            "otel-collector": {
+                "image": image,
+                "entrypoint": ["/opt/tracebed/bin/python", "/standin/otelcol.py"],
+                # the demo's own command and config mounts (docker-compose.yml 2.0.2)
+                "command": [
+                    "--config=/etc/otelcol-config.yml",
+                    "--config=/etc/otelcol-config-extras.yml",
+                ],
+                "volumes": [
+                    f"{demo_dir / 'otelcol-config.yml'}:/etc/otelcol-config.yml",
+                    f"{demo_dir / 'otelcol-config-extras.yml'}:/etc/otelcol-config-extras.yml",
+                    f"{STANDIN}:/standin:ro",
+                ],
+                "ports": ["4317"],
+            },
+            "frontend-proxy": {
+                "image": image,
+                "command": ["python", "-m", "http.server", "8080"],
+                "depends_on": {"otel-collector": {"condition": "service_started"}},
+            },
+        }
+    }
+    project = work / "docker-compose.yml"
+    project.write_text(yaml.safe_dump(demo_shaped))
+    env = {
+        "TRACEBED_COLLECTOR_OVERLAY": str(REPO / "collector-config" / "otelcol-tracebed.yml"),
+        "TRACEBED_SINK_OTLP": f"host.docker.internal:{gateway_sink.grpc_port}",
+    }
+    mp = pytest.MonkeyPatch()
+    for k, v in env.items():
+        mp.setenv(k, v)  # compose reads them from the process environment
+    topo = Topology.from_compose([project, REPO / "docker-compose.test.yml"])
+    stack = Stack(topo, ComposeBackend(), run_dir=work / "run")
+    try:
+        stack.start(progress=False)
+        yield stack
+    finally:
+        stack.stop()
+        mp.undo()
+        left = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=io.tracebed.run={stack.record.run_id}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert left == []
+
+
+def test_front_door_is_published_on_loopback(joined: Stack) -> None:
+    svc = joined.topology.services["frontend-proxy"]
+    host, port = joined.backend.address(svc, 8080, None)
+    assert host == "127.0.0.1" and port != 8080
+    assert requests.get(f"http://{host}:{port}/", timeout=10).status_code == 200
+
+
+def test_collector_exports_to_the_host_sink_through_host_gateway(
+    joined: Stack, gateway_sink: Sink
+) -> None:
+    svc = joined.topology.services["otel-collector"]
+    host, port = joined.backend.address(svc, 4317, None)
+    provider = TracerProvider(resource=Resource.create({"service.name": "join-test"}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{host}:{port}", insecure=True))
+    )
+    name = f"join-{secrets.token_hex(4)}"
+    with provider.get_tracer("tracebed.tests").start_as_current_span(name) as span:
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    trace = gateway_sink.wait_for_trace(trace_id, until=lambda t: bool(t.named(name)), timeout=30)
+    assert [s.service for s in trace.named(name)] == ["join-test"]
