@@ -112,10 +112,6 @@ def tcp_open(port: int) -> Callable[[], bool]:
     return probe
 
 
-def log_contains(proc: Proc, text: str) -> Callable[[], bool]:
-    return lambda: text in proc.log()
-
-
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     """os.environ without OTEL_* and demo addresses, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FLAGD_"))}
