@@ -213,6 +213,30 @@ def ensure_base_image(
     return tag
 
 
+def prune_images(repository: str, keep: int = 3) -> list[str]:
+    """Untag all but the ``keep`` newest content-tagged images of ``repository``; return those.
+
+    Each source change makes a new tag; old ones only cost disk. ``docker rmi`` without force
+    refuses an image a container still uses, so a run in progress keeps its image.
+    """
+    res = subprocess.run(
+        ["docker", "images", repository, "--format", "{{.CreatedAt}}\t{{.Repository}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows = sorted(
+        (line.split("\t") for line in res.stdout.splitlines() if "\t" in line),
+        reverse=True,
+    )
+    old = [tag for _, tag in rows if not tag.endswith((":latest", ":<none>"))][keep:]
+    removed = []
+    for tag in old:
+        if subprocess.run(["docker", "rmi", tag], capture_output=True, check=False).returncode == 0:
+            removed.append(tag)
+    return removed
+
+
 def _debootstrap_tarball(
     tarball: Path, packages: Sequence[str], *, suite: str, mirror: str
 ) -> None:

@@ -320,6 +320,7 @@ def build_reference_image(dockerfile_dir: Path = DOCKERFILE_DIR) -> str:
     subprocess.run(
         ["docker", "tag", tag, f"{IMAGE_REPOSITORY}:latest"], capture_output=True, check=False
     )
+    images.prune_images(IMAGE_REPOSITORY, keep=3)
     return tag
 
 
