@@ -107,3 +107,20 @@ def test_flag_file_is_a_private_copy_with_the_demo_flag_keys(tmp_path: Path) -> 
         assert ours[key]["variants"] == flag["variants"], key
         assert ours[key]["defaultVariant"] == flag["defaultVariant"], key
         assert ours[key]["state"] == flag["state"], key
+
+
+def test_free_ports_are_outside_the_ephemeral_range_and_bindable() -> None:
+    import socket
+
+    from tracebed.reference.infra.ports import _ephemeral_range, free_ports
+
+    ports = free_ports(30)
+    assert len(set(ports)) == 30
+    low, _ = _ephemeral_range()
+    assert all(20000 <= p < low for p in ports)
+    with socket.socket() as s:  # taken ports are never handed out
+        s.bind(("127.0.0.1", ports[0]))
+        s.listen()
+        assert ports[0] not in free_ports(2000)
+    with pytest.raises(ValueError):
+        free_ports(-1)
