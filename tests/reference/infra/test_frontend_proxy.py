@@ -255,3 +255,21 @@ def test_fault_filter_delays_on_the_image_slow_load_header(stack: Running) -> No
     r = requests.get(url, headers={"x-envoy-fault-delay-request": "400"}, timeout=5)
     slow = time.monotonic() - t0
     assert r.status_code == 200 and slow >= 0.4 > fast
+
+
+def test_browser_otlp_route_reaches_the_sink(stack: Running) -> None:
+    """What the demo's browser does: OTLP/HTTP to /otlp-http/v1/traces through Envoy."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "frontend-web"}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{stack.url}/otlp-http/v1/traces"))
+    )
+    with provider.get_tracer("browser").start_as_current_span("documentFetch") as span:
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    t = stack.sink.wait_for_trace(trace_id, until=_has("documentFetch", "frontend-web"), timeout=15)
+    assert _one(t, "documentFetch", "frontend-web").kind.name == "INTERNAL"
