@@ -196,7 +196,13 @@ def test_checkout_through_envoy_has_the_complete_trace(stack: Running) -> None:
         "/api/cart",
         json={"userId": user, "item": {"productId": "OLJCESPC7Z", "quantity": 1}},
     )
-    r, tid, _ = stack.call("POST", "/api/checkout", json={**PERSON, "userId": user})
+    # the load generator's baggage crosses Envoy, the frontend and checkout to payment
+    r, tid, _ = stack.call(
+        "POST",
+        "/api/checkout",
+        json={**PERSON, "userId": user},
+        headers={"baggage": f"session.id={user},synthetic_request=true"},
+    )
     assert r.status_code == 200, r.text
     order = r.json()
     assert order["orderId"] and order["shippingTrackingId"]
@@ -210,6 +216,7 @@ def test_checkout_through_envoy_has_the_complete_trace(stack: Running) -> None:
     place = _one(t, "oteldemo.CheckoutService/PlaceOrder", "checkout")
     assert place.attributes["app.user.id"] == user
     assert place.attributes["app.order.items.count"] == 1
+    assert _one(t, "charge", "payment").attributes["app.payment.charged"] is False
     for name in (
         "oteldemo.PaymentService/Charge",
         "oteldemo.ShippingService/ShipOrder",
