@@ -352,3 +352,21 @@ def test_compose_backend_needs_compose_files(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="needs a topology loaded from compose files"):
         stack.start()
     assert not stack.started and list_records() == []
+
+
+def test_reference_preset_infrastructure_tier(tmp_path: Path) -> None:
+    """The built-in reference stack through the same path as `tracebed up` (tier 0 only)."""
+    from tracebed.stack import reference_topology
+
+    try:
+        topo = reference_topology(tmp_path / "ref", f"127.0.0.1:{free_port()}")
+    except Exception as exc:  # noqa: BLE001 - the reference stack needs its binaries
+        pytest.skip(f"the reference stack cannot be described here: {exc}")
+    assert "otel-collector" in topo.tiers[0] and "frontend-proxy" in topo.tiers[-1]
+    assert topo.conflicts == []  # the spec drops the edges to absent services
+    with Stack(topo, "local", run_dir=tmp_path / "run").start(until=0) as stack:
+        assert all(stack.timeline.ready_at(s) is not None for s in topo.tiers[0])
+        assert stack.timeline.requested_at(topo.tiers[1][0]) is None
+        assert stack.frontend_url() == topo.extras["x-tracebed-stack"]["frontend_url"]
+        pids = up_pids(stack)
+    assert_gone(pids)

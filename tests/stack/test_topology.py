@@ -436,3 +436,49 @@ def test_mermaid_marks_conflict(demo: Path) -> None:
     assert "opensearch -->|healthy| otel_collector" in text
     assert "load_generator --> frontend_proxy" in text
     assert "stroke:red" in text
+
+
+def test_grouping_file_matches_the_built_in_seed(demo: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    files = [demo / "docker-compose.yml"]
+    from_file = Topology.from_compose(
+        files, env_file=demo / "demo.env", group_by=repo / "fixtures" / "seed-tiers.yaml"
+    )
+    built_in = Topology.from_compose(files, env_file=demo / "demo.env", group_by="seed")
+    assert from_file.tiers == built_in.tiers
+    assert from_file.tier_names == built_in.tier_names
+    assert from_file.conflicts == built_in.conflicts
+
+
+def test_custom_grouping_file(tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "c.yml",
+        """
+        services:
+          db: {image: db}
+          api: {image: api, depends_on: [db]}
+          ui: {image: ui, depends_on: [api]}
+          tool: {image: tool}
+        """,
+    )
+    groups = write(
+        tmp_path / "groups.yaml",
+        """
+        groups:
+          - {name: data, services: [db]}
+          - {name: apps, services: [ui, api]}
+        """,
+    )
+    topo = Topology.from_compose([f], group_by=str(groups))
+    assert topo.tiers == [["db", "tool"], ["api"], ["ui"]]
+    assert topo.tier_names == ["data", "apps.0", "apps.1"]
+    assert [c["kind"] for c in topo.conflicts] == ["ungrouped"]  # tool is in no group
+    bad = write(
+        tmp_path / "bad.yaml", "groups:\n  - {name: a, services: [x]}\n  - {services: [x]}\n"
+    )
+    with pytest.raises(TopologyError, match="'x' is in group 'a' and 'group-1'"):
+        Topology.from_compose([f], group_by=bad)
+    with pytest.raises(TopologyError, match="grouping file not found"):
+        Topology.from_compose([f], group_by=tmp_path / "none.yaml")
+    with pytest.raises(TopologyError, match="unknown grouping 'alphabetical'"):
+        Topology.from_compose([f], group_by="alphabetical")

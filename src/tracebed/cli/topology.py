@@ -62,10 +62,9 @@ def load_topology(
 @click.option("--profile", "profiles", multiple=True, help="Activate a Compose profile.")
 @click.option(
     "--group-by",
-    type=click.Choice(["depends_on", "seed"]),
     default="depends_on",
     show_default=True,
-    help="Tiers from the depends_on layering, or the seed's named groups.",
+    help="Tiers from the depends_on layering, the seed's named groups, or a groups YAML file.",
 )
 @click.option(
     "--seed",

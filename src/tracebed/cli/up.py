@@ -136,7 +136,10 @@ def make_backend(kind: str, project: str | None) -> Backend:
 @click.option("--env-file", type=click.Path(dir_okay=False), help="Interpolation variables.")
 @click.option("--profile", "profiles", multiple=True, help="Activate a Compose profile.")
 @click.option(
-    "--group-by", type=click.Choice(["depends_on", "seed"]), default="depends_on", show_default=True
+    "--group-by",
+    default="depends_on",
+    show_default=True,
+    help="depends_on (layering), seed (the demo's named groups) or a groups YAML file.",
 )
 @click.option("--until", default=None, help="Stop after this tier (number, name or service).")
 @click.option("--readiness", type=click.Path(dir_okay=False), help="Readiness overrides file.")

@@ -12,7 +12,7 @@ def reference_topology(
     workdir: str | Path,
     sink_otlp_grpc: str,
     *,
-    group_by: str | Grouping | None = None,
+    group_by: str | Path | Grouping | None = None,
     readiness: Readiness | None = None,
     with_load_generator: bool = False,
     ports: dict[str, int] | None = None,

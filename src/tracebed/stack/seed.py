@@ -7,6 +7,12 @@ The topology reports where the two disagree.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
+from tracebed.stack.errors import TopologyError
+
 # Group name -> services, in the order the seed starts them.
 SEED_GROUPS: list[tuple[str, list[str]]] = [
     (
@@ -72,3 +78,34 @@ SEED_DEPENDS_ON: dict[str, list[str]] = {
 def seed_group_of() -> dict[str, tuple[int, str]]:
     """service -> (group index, group name)."""
     return {svc: (i, name) for i, (name, svcs) in enumerate(SEED_GROUPS) for svc in svcs}
+
+
+def load_grouping(path: str | Path) -> list[tuple[str, list[str]]]:
+    """A grouping from YAML: `groups: [{name: ..., services: [...]}, ...]` in start order.
+
+    Lets a fork of the demo declare its own tiers (fixtures/seed-tiers.yaml is the seed's).
+    """
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except FileNotFoundError:
+        raise TopologyError(f"grouping file not found: {p}") from None
+    except yaml.YAMLError as exc:
+        raise TopologyError(f"{p}: invalid YAML: {exc}") from None
+    groups = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(groups, list) or not groups:
+        raise TopologyError(f"{p}: expected 'groups: [{{name, services}}, ...]'")
+    out: list[tuple[str, list[str]]] = []
+    seen: dict[str, str] = {}
+    for i, group in enumerate(groups):
+        if not isinstance(group, dict) or not isinstance(group.get("services"), list):
+            raise TopologyError(f"{p}: groups[{i}] needs a 'name' and a 'services' list")
+        name = str(group.get("name") or f"group-{i}")
+        for svc in group["services"]:
+            if str(svc) in seen:
+                raise TopologyError(
+                    f"{p}: service {svc!r} is in group {seen[str(svc)]!r} and {name!r}"
+                )
+            seen[str(svc)] = name
+        out.append((name, [str(svc) for svc in group["services"]]))
+    return out

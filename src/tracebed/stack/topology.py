@@ -14,7 +14,7 @@ from tracebed.stack.compose import load_compose, service_from_raw
 from tracebed.stack.errors import TopologyError
 from tracebed.stack.model import ProbeSpec, ServiceDef
 from tracebed.stack.readiness import Readiness
-from tracebed.stack.seed import SEED_DEPENDS_ON, SEED_GROUPS
+from tracebed.stack.seed import SEED_DEPENDS_ON, SEED_GROUPS, load_grouping
 
 Grouping = Sequence[tuple[str, Sequence[str]]]
 
@@ -33,7 +33,7 @@ class Topology:
         self,
         services: Mapping[str, ServiceDef],
         *,
-        group_by: str | Grouping | None = None,
+        group_by: str | Path | Grouping | None = None,
         env: Mapping[str, str] | None = None,
         disabled: Mapping[str, list[str]] | None = None,
         source: str = "",
@@ -60,8 +60,12 @@ class Topology:
             self.grouping = [(n, list(s)) for n, s in SEED_GROUPS]
         elif group_by is None or group_by == "depends_on":
             self.grouping = None
-        elif isinstance(group_by, str):
-            raise TopologyError(f"unknown grouping {group_by!r} (expected 'seed' or 'depends_on')")
+        elif isinstance(group_by, str | Path) and Path(group_by).suffix in (".yaml", ".yml"):
+            self.grouping = load_grouping(group_by)
+        elif isinstance(group_by, str | Path):
+            raise TopologyError(
+                f"unknown grouping {group_by!r} (expected 'seed', 'depends_on' or a YAML file)"
+            )
         else:
             self.grouping = [(n, list(s)) for n, s in group_by]
         self.tiers: list[list[str]] = []
@@ -78,7 +82,7 @@ class Topology:
         env_file: str | Path | None = None,
         profiles: Sequence[str] = (),
         *,
-        group_by: str | Grouping | None = None,
+        group_by: str | Path | Grouping | None = None,
         readiness: Readiness | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Topology:
@@ -110,7 +114,7 @@ class Topology:
         cls,
         spec: Mapping[str, Any],
         *,
-        group_by: str | Grouping | None = None,
+        group_by: str | Path | Grouping | None = None,
         readiness: Readiness | None = None,
     ) -> Topology:
         """A topology from a compose-shaped dict (see notes/stack-spec.md)."""
@@ -134,7 +138,7 @@ class Topology:
         )
 
     @classmethod
-    def seed(cls, *, group_by: str | Grouping | None = "seed") -> Topology:
+    def seed(cls, *, group_by: str | Path | Grouping | None = "seed") -> Topology:
         """The demo as the seed describes it: its groups and the dependencies it lists."""
         services: dict[str, ServiceDef] = {}
         for _group, names in SEED_GROUPS:
