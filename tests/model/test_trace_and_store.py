@@ -148,3 +148,24 @@ def test_reject_policy_stores_nothing_of_an_oversized_batch() -> None:
     with pytest.raises(StoreFullError):
         store.add_spans([span("02"), span("03")])
     assert len(store) == 1 and [s.span_id for s in store.trace(T1)] == ["01" * 8]
+
+
+def test_predicate_may_query_the_store_while_waiting() -> None:
+    """A predicate that looks at linked spans (another lock-taking query) must not deadlock."""
+    store = SpanStore()
+    producer = span("01", service="checkout")
+    consumer = span("05", service="accounting", trace_id=T2)
+    consumer.links = (Link(T1, "01" * 8),)
+    store.add_spans([producer])
+    found: list[int] = []
+
+    def waiter() -> None:
+        trace = store.wait_for_trace(T1, until=lambda t: bool(t.linked_spans()), timeout=10)
+        found.append(len(trace.linked_spans()))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    store.add_spans([consumer])  # arrives in another trace: still wakes the waiter
+    thread.join(timeout=10)
+    assert found == [1]
+    store.wait_for(lambda s: len(s.trace_ids()) == 2, timeout=5)

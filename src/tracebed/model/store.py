@@ -189,6 +189,7 @@ class SpanStore:
         self._buckets: OrderedDict[bytes, _Bucket] = OrderedDict()  # oldest trace first
         self._links: dict[bytes, list[tuple[SpanBatch, int]]] = {}
         self._unindexed_links: list[SpanBatch] = []  # links are indexed on first query
+        self._arrivals = 0  # bumped by every batch that stored something; waiters compare it
         self._count = 0
         self._cond = threading.Condition(threading.Lock())
         self.stats = StoreStats()
@@ -236,6 +237,8 @@ class SpanStore:
             if stored:
                 self._unindexed_links.append(batch)
             self._count += stored
+            if stored:
+                self._arrivals += 1
             result.stored, result.duplicates = stored, duplicates
             self.stats.spans_received += len(trace_ids)
             self.stats.spans_stored += stored
@@ -364,31 +367,36 @@ class SpanStore:
         trace_id = trace_id.lower()
         start = time.monotonic()
         deadline = start + timeout
-        with self._cond:
-            while True:
-                now = time.monotonic()
+        while True:
+            with self._cond:
+                seen = self._arrivals
                 bucket = self._buckets.get(key)
-                wake_at = deadline
-                if bucket is not None:
-                    trace = bucket.trace(trace_id, self)
-                    shape_ok = until is None or bool(until(trace))
-                    if shape_ok:
-                        if quiet is None:
-                            return trace
-                        quiet_until = bucket.last_mono + quiet
-                        if now >= quiet_until:
-                            return trace
-                        wake_at = min(deadline, quiet_until)
-                if now >= deadline:
-                    snapshot = bucket.trace(trace_id, self) if bucket else Trace(trace_id, (), self)
-                    if bucket is None:
-                        reason = "no span of it arrived"
-                    elif until is not None and not until(snapshot):
-                        reason = f"condition {_describe(until)} never held"
-                    else:
-                        reason = f"spans kept arriving (quiet window {quiet}s never passed)"
-                    raise TraceTimeoutError(trace_id, snapshot, now - start, reason)
-                self._cond.wait(timeout=max(0.0, wake_at - now))
+                trace = bucket.trace(trace_id, self) if bucket is not None else None
+                last_arrival = bucket.last_mono if bucket is not None else 0.0
+            # The predicate runs outside the lock: it may query the store (linked spans of
+            # other traces) and must never hold up ingest.
+            now = time.monotonic()
+            wake_at = deadline
+            shape_ok = trace is not None and (until is None or bool(until(trace)))
+            if trace is not None and shape_ok:
+                if quiet is None:
+                    return trace
+                quiet_until = last_arrival + quiet
+                if now >= quiet_until:
+                    return trace
+                wake_at = min(deadline, quiet_until)
+            if now >= deadline:
+                if trace is None:
+                    reason = "no span of it arrived"
+                    trace = Trace(trace_id, (), self)
+                elif not shape_ok:
+                    reason = f"condition {_describe(until)} never held"  # type: ignore[arg-type]
+                else:
+                    reason = f"spans kept arriving (quiet window {quiet}s never passed)"
+                raise TraceTimeoutError(trace_id, trace, now - start, reason)
+            with self._cond:
+                if self._arrivals == seen:  # nothing arrived while the predicate ran
+                    self._cond.wait(timeout=max(0.0, wake_at - time.monotonic()))
 
     def wait_for(
         self,
@@ -396,14 +404,19 @@ class SpanStore:
         timeout: float = 30.0,
         description: str = "condition",
     ) -> None:
-        """Block until `predicate(store)` holds, re-checked on every arrival."""
+        """Block until `predicate(store)` holds, re-checked on every arrival (outside the lock)."""
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"{description} did not hold within {timeout}s")
-                self._cond.wait(timeout=remaining)
+        while True:
+            with self._cond:
+                seen = self._arrivals
+            if predicate(self):
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{description} did not hold within {timeout}s")
+            with self._cond:
+                if self._arrivals == seen:
+                    self._cond.wait(timeout=remaining)
 
 
 def _trace_key(trace_id: str) -> bytes:
