@@ -9,7 +9,9 @@ of one stack start per worker.
 from __future__ import annotations
 
 import contextlib
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "through the flag service for this test, restoring them afterwards",
     )
     config.addinivalue_line("markers", "flow: a test that drives shop flows through the front door")
+    # SIGTERM (CI cancelling a job) becomes KeyboardInterrupt, so pytest still finalises the
+    # session fixtures and the stack is torn down instead of left running.
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+
+
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 # -- fixtures ---------------------------------------------------------------------------------
