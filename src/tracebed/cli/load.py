@@ -228,7 +228,7 @@ def command(
             summary.verification = (
                 f"no span arrived at {sink.grpc_endpoint}: export the collector there or use --sink"
             )
-    except (LoadRunError, ValueError) as exc:
+    except (LoadRunError, SinkApiError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if sink is not None:

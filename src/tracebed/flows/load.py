@@ -383,8 +383,6 @@ def _verify(
                 IncompleteTrace(trace_id, tuple(chain.missing(trace)), len(trace))
             )
         traces[trace_id] = trace
-    # The other requests' traces: give the newest one a moment to settle (spans are exported
-    # in batches), then take every trace as it stands.
     # Per-edge latency over every request's trace as it stands once the stack's exporters have
     # flushed (some, like Envoy's, export seconds after the services).
     _settle(store, records[-1]["trace_id"] if records else None)
