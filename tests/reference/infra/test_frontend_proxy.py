@@ -4,7 +4,10 @@ the proxy's routes and fault filter, and the spans that reach the sink."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from tests.reference.infra.conftest import require_debian
 from tests.reference.infra.launcher import Launcher
@@ -83,8 +87,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         sink.stop()
 
 
-def _has(name: str, service: str | None = None) -> Callable[[Trace], bool]:
-    return lambda t: bool(t.named(name, service))
+def _has(*spans: str | tuple[str, str]) -> Callable[[Trace], bool]:
+    """Every span named (``name`` or ``(name, service)``) has arrived: each service exports
+    on its own, so a test waits for every span it then asserts on."""
+    wanted = [(s, None) if isinstance(s, str) else s for s in spans]
+    return lambda t: all(t.named(name, service) for name, service in wanted)
 
 
 def _one(trace: Trace, name: str, service: str | None = None) -> Any:
@@ -99,7 +106,16 @@ def test_product_request_is_traced_from_envoy_to_the_catalog(stack: Running) -> 
     body = r.json()
     assert body["id"] == "0PUK6V6EV0" and body["description"] and body["picture"]
     assert set(body["priceUsd"]) == {"currencyCode", "units", "nanos"} and body["categories"]
-    t = stack.trace(tid, _has("oteldemo.ProductCatalogService/GetProduct", "product-catalog"))
+    t = stack.trace(
+        tid,
+        _has(
+            "router frontend egress",
+            ("GET /api/products/0PUK6V6EV0", "frontend"),
+            ("executing api route (pages) /api/products/[productId]", "frontend"),
+            ("grpc.oteldemo.ProductCatalogService/GetProduct", "frontend"),
+            ("oteldemo.ProductCatalogService/GetProduct", "product-catalog"),
+        ),
+    )
     ingress = _one(t, "ingress", "frontend-proxy")
     assert ingress.parent_span_id == parent  # W3C context from our request
     assert ingress.resource.get("service.namespace") == "opentelemetry-demo"
@@ -122,7 +138,13 @@ def test_products_list_converts_only_for_other_currencies(stack: Running) -> Non
     assert {p["priceUsd"]["currencyCode"] for p in r.json()} == {"USD"}
     r, tid, _ = stack.call("GET", "/api/products?currencyCode=EUR")
     assert {p["priceUsd"]["currencyCode"] for p in r.json()} == {"EUR"}  # key stays priceUsd
-    t = stack.trace(tid, lambda t: len(t.named("Currency/Convert", "currency")) == 10)
+    t = stack.trace(
+        tid,
+        lambda t: (
+            len(t.named("Currency/Convert", "currency")) == 10
+            and bool(t.named("GET /api/products?currencyCode=EUR", "frontend"))
+        ),
+    )
     assert _one(t, "GET /api/products?currencyCode=EUR", "frontend")  # query kept, as Next.js
 
 
@@ -160,7 +182,13 @@ def test_currency_ads_recommendations_shipping(stack: Running) -> None:
     addr = json.dumps(PERSON["address"])
     ship, tid, _ = stack.call("GET", "/api/shipping", params={"itemList": items, "address": addr})
     assert ship.status_code == 200 and ship.json()["currencyCode"] == "USD"
-    t = stack.trace(tid, _has("Currency/Convert", "currency"))  # USD -> USD still converted
+    # USD -> USD is still converted
+    t = stack.trace(
+        tid,
+        _has(
+            ("Currency/Convert", "currency"), ("grpc.oteldemo.ShippingService/GetQuote", "frontend")
+        ),
+    )
     assert _one(t, "grpc.oteldemo.ShippingService/GetQuote", "frontend")
 
 
@@ -182,7 +210,7 @@ def test_backend_failure_is_a_500_with_an_error_span(stack: Running) -> None:
     finally:
         stack.set_flag("productCatalogFailure", "off")
     assert r.status_code == 500
-    t = stack.trace(tid, _has("GET /api/products/OLJCESPC7Z", "frontend"))
+    t = stack.trace(tid, _has(("GET /api/products/OLJCESPC7Z", "frontend")))
     server = _one(t, "GET /api/products/OLJCESPC7Z", "frontend")
     assert server.attributes["http.status_code"] == 500
     assert server.status.code.name == "ERROR"
@@ -207,10 +235,31 @@ def test_checkout_through_envoy_has_the_complete_trace(stack: Running) -> None:
     order = r.json()
     assert order["orderId"] and order["shippingTrackingId"]
     assert order["items"][0]["item"]["product"]["id"] == "OLJCESPC7Z"
+    services = {
+        "frontend-proxy",
+        "frontend",
+        "checkout",
+        "cart",
+        "payment",
+        "shipping",
+        "quote",
+        "currency",
+        "product-catalog",
+        "email",
+    }
     t = stack.trace(
         tid,
         lambda t: (
-            bool(t.named("orders publish")) and bool(t.named("POST /send_order_confirmation"))
+            t.services >= services
+            and _has(
+                "orders publish",
+                "POST /send_order_confirmation",
+                ("oteldemo.CheckoutService/PlaceOrder", "checkout"),
+                ("charge", "payment"),
+                ("oteldemo.PaymentService/Charge", "checkout"),
+                ("oteldemo.ShippingService/ShipOrder", "checkout"),
+                ("oteldemo.CartService/EmptyCart", "checkout"),
+            )(t)
         ),
     )
     place = _one(t, "oteldemo.CheckoutService/PlaceOrder", "checkout")
@@ -278,5 +327,61 @@ def test_browser_otlp_route_reaches_the_sink(stack: Running) -> None:
     with provider.get_tracer("browser").start_as_current_span("documentFetch") as span:
         trace_id = format(span.get_span_context().trace_id, "032x")
     provider.shutdown()
-    t = stack.sink.wait_for_trace(trace_id, until=_has("documentFetch", "frontend-web"), timeout=15)
+    t = stack.sink.wait_for_trace(
+        trace_id, until=_has(("documentFetch", "frontend-web")), timeout=15
+    )
     assert _one(t, "documentFetch", "frontend-web").kind.name == "INTERNAL"
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("no chromium to play the demo's browser (apt-get install chromium)")
+
+
+def test_image_slow_load_delays_pictures_in_a_real_browser(stack: Running, tmp_path: Path) -> None:
+    """imageSlowLoad as in the demo: the browser reads the flag and sends the fault header,
+    Envoy's fault filter delays each picture; the page finishes with all 10 pictures."""
+    chromium = _chromium()
+    stack.set_flag("imageSlowLoad", "5sec")
+    try:
+        out = subprocess.run(
+            [
+                chromium,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--virtual-time-budget=30000",
+                "--dump-dom",
+                f"{stack.url}/",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    finally:
+        stack.set_flag("imageSlowLoad", "off")
+    assert 'data-image-delay-ms="5000"' in out.stdout, out.stdout[-2000:]
+    assert 'data-images-loaded="10"' in out.stdout, re.findall(
+        r'data-images-[a-z]+="[^"]*"', out.stdout
+    )
+    # Envoy's ingress span of a picture request lasts at least the injected delay; the
+    # last spans may still be on their way (checked outside the store's lock)
+    for attempt in Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.1), reraise=True):
+        with attempt:
+            delayed = [
+                s
+                for t in stack.sink.store.traces()
+                for s in t.named("ingress", "frontend-proxy")
+                if "/images/products/" in str(s.attributes.get("http.url", ""))
+                and s.duration >= 4.9  # Envoy's timer may fire a few ms early
+            ]
+            assert len(delayed) >= 10, sorted(
+                (str(s.attributes.get("http.url")), round(s.duration, 2))
+                for t in stack.sink.store.traces()
+                for s in t.named("ingress", "frontend-proxy")
+                if "/images/" in str(s.attributes.get("http.url", ""))
+            )

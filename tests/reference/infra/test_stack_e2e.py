@@ -77,7 +77,9 @@ def test_reference_stack_through_the_stack_layer(tmp_path: Path, sink: Sink) -> 
                 t.services >= CHECKOUT_SERVICES
                 and bool(t.named("orders publish"))
                 and bool(t.named("ingress"))
+                and bool(t.named("POST /api/checkout", "frontend"))
             ),
+            quiet=0.3,  # then no span for 0.3 s: the stragglers of every service are in
             timeout=15,
         )
         # one tree under Envoy's ingress span, whose parent is our (unexported) client span

@@ -15,7 +15,7 @@ import grpc
 from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from tracebed.reference.frontend import shapes
+from tracebed.reference.frontend import pages, shapes
 from tracebed.reference.frontend.gateway import Gateway
 from tracebed.reference.frontend.shapes import BadRequest
 from tracebed.reference.frontend.tracing import run_handler
@@ -229,19 +229,14 @@ def create_app(gw: Gateway) -> Flask:
 
         return api("/api/shipping", handler)
 
-    # --- pages: server-rendered shells; the demo's pages fetch their data in the browser --
+    # --- pages: shells; the demo's pages fetch their data in the browser (see pages.py) ---
 
-    def page(title: str) -> Response:
-        html = (
-            "<!doctype html><html><head><meta charset='utf-8'>"
-            f"<title>{title} | OTel demo (tracebed reference)</title></head>"
-            f"<body><h1>{title}</h1><img src='/images/Banner.png' alt='banner'></body></html>"
-        )
-        return Response(html, mimetype="text/html")
+    def page(title: str, home: bool = False) -> Response:
+        return Response(pages.shell(title, home=home), mimetype="text/html")
 
     @app.get("/")
     def home() -> Response:
-        return page("Astronomy Shop")
+        return page("Astronomy Shop", home=True)
 
     @app.get("/product/<product_id>")
     def product_page(product_id: str) -> Response:
