@@ -45,7 +45,8 @@ def test_load_run_stops_at_its_duration_with_exact_counts(
     print(summary.render())
 
     assert summary.stopped_by == "duration"
-    assert 3.0 <= summary.elapsed_s < 3.0 + 5.0
+    # Stops at its duration; tasks in flight then get up to stop_timeout (5 s) to finish.
+    assert 3.0 <= summary.elapsed_s < 3.0 + 5.0 + 3.0
     assert wall < 3.0 + 5.0 + 3.0 + 30.0  # run, graceful stop, verification; slack for startup
     served = frontend.api_requests()
     # Every request the server answered is counted once (the 308 hop is followed, not counted).
