@@ -64,6 +64,53 @@ UNTRACED_IN_REFERENCE = {
     "image-provider": "the reference stack's nginx (Debian) has no OpenTelemetry module",
 }
 
+
+class DirectCall:
+    """A gRPC call straight to a service (no frontend route reaches it), traced like a flow."""
+
+    def __init__(self, sink: Any, trace_id: str, span_id: str, error: str | None):
+        self.sink, self.trace_id, self.span_id, self.error = sink, trace_id, span_id, error
+        self.ok = error is None
+
+    def trace(self, until: Any = None, quiet: float | None = None, timeout: float = 30.0) -> Trace:
+        trace: Trace = self.sink.store.wait_for_trace(
+            self.trace_id, until=until, quiet=quiet, timeout=timeout
+        )
+        return trace
+
+    def __str__(self) -> str:
+        return f"direct gRPC call, trace {self.trace_id}: {self.error or 'ok'}"
+
+
+def search_products(demo_stack: Any, span_sink: Any) -> DirectCall:
+    """`ProductCatalogService/SearchProducts("Roof Binoculars")`, as the demo's Tracetest does."""
+    import grpc
+
+    from tracebed.flows.context import TraceContext
+    from tracebed.reference.proto import demo_pb2, demo_pb2_grpc
+
+    try:
+        target = demo_stack.endpoint("product-catalog")
+    except LookupError as exc:
+        pytest.skip(f"cannot reach product-catalog directly on this stack: {exc}")
+    ctx = TraceContext.fresh()
+    error = None
+    with grpc.insecure_channel(target) as channel:
+        stub = demo_pb2_grpc.ProductCatalogServiceStub(channel)
+        try:
+            stub.SearchProducts(
+                demo_pb2.SearchProductsRequest(query="Roof Binoculars"),
+                metadata=[("traceparent", ctx.traceparent)],
+                timeout=10,
+            )
+        except grpc.RpcError as err:
+            error = f"{err.code()}: {err.details()}"  # type: ignore[attr-defined]
+    return DirectCall(span_sink, ctx.trace_id, ctx.span_id, error)
+
+
+# Flows that call a service directly, for operations no frontend route reaches.
+DIRECT: dict[str, Callable[[Any, Any], DirectCall]] = {"search_products": search_products}
+
 CASES = [
     pytest.param(service, name, id=f"{service}-{name}")
     for service, contract in CONTRACTS.items()
@@ -145,13 +192,17 @@ def test_service_contract(
         pytest.skip(f"{service} is not part of this stack: {demo_stack.absent[service]}")
     if service in UNTRACED_IN_REFERENCE and is_reference_stack(demo_stack):
         pytest.skip(f"{service} emits no spans here: {UNTRACED_IN_REFERENCE[service]}")
-    flows = [f for f in op.flows if f in DRIVERS]
+    flows = [f for f in op.flows if f in DRIVERS or f in DIRECT]
     if not flows:
         pytest.skip(
             f"no bundled flow reaches {service} {operation} "
             f"(contract flows: {list(op.flows) or 'none'})"
         )
-    run = drive(shop, flows[0])
+    if flows[0] in DIRECT:
+        run = DIRECT[flows[0]](demo_stack, request.getfixturevalue("span_sink"))
+        assert run.ok, str(run)
+    else:
+        run = drive(shop, flows[0])
     traces = traces_of(run, contract, op, trace_timeout(request.config))
     check_operation(contract, op, traces).assert_ok()
 
