@@ -408,7 +408,9 @@ def build_spec(
     services["frontend"] = _svc(
         _python("tracebed.reference.frontend"),
         env("frontend", PORT=str(p["FRONTEND_PORT"]), FRONTEND_PORT=str(p["FRONTEND_PORT"])),
-        {"type": "http", "url": f"{frontend_url}/api/currency", "status": 200},
+        # TCP, not an HTTP request: every frontend request is traced, and readiness probes
+        # must not add traces to the sink (the gRPC clients connect lazily anyway)
+        {"type": "tcp", "host": h, "port": p["FRONTEND_PORT"]},
         {"http": frontend_url},
     )
     envoy_conf = envoy.render_config(
