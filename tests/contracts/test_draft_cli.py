@@ -145,6 +145,13 @@ def test_cli_deps_on_the_demo_compose() -> None:
     assert "frontend -> quote: declared in depends_on, never called" in text
 
 
+def test_cli_deps_on_the_reference_stack() -> None:
+    code, text = run("contract", "deps", "--reference", "--contracts", str(CONTRACTS))
+    assert code == 1
+    assert "fraud-detection -> flagd: start-order race" in text
+    assert "calls outside the topology (not checked): 2" in text  # jaeger, grafana
+
+
 def test_cli_errors_are_clear(tmp_path: Path) -> None:
     code, text = run("contract", "draft", "payment")
     assert code == 2 and "give OTLP/JSON trace files, or --sink" in text
@@ -153,4 +160,4 @@ def test_cli_errors_are_clear(tmp_path: Path) -> None:
     code, text = run("contract", "check", str(CONTRACTS), str(junk))
     assert code == 1 and "junk.json: not JSON" in text
     code, text = run("contract", "deps", "--contracts", str(CONTRACTS))
-    assert code == 2 and "--compose is required" in text
+    assert code == 2 and "give the topology: --compose FILE... or --reference" in text

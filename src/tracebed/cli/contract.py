@@ -138,9 +138,22 @@ def check(
         raise SystemExit(1)
 
 
+def _reference_topology() -> dict[str, set[str]]:
+    """The reference stack's declared dependencies (its spec; nothing is started)."""
+    import tempfile
+
+    from tracebed.reference.spec import build_spec
+    from tracebed.stack.topology import Topology
+
+    with tempfile.TemporaryDirectory(prefix="tracebed-deps-") as work:
+        spec = build_spec(Path(work), "127.0.0.1:4317", with_load_generator=True)
+        return declared_dependencies(Topology.from_spec(spec))
+
+
 @command.command("deps")
 @_compose
 @_env_file
+@click.option("--reference", is_flag=True, help="Use the built-in reference stack's topology.")
 @click.option(
     "--contracts",
     "contracts_dir",
@@ -153,6 +166,7 @@ def check(
 def deps(
     compose: tuple[Path, ...],
     env_file: Path | None,
+    reference: bool,
     contracts_dir: Path | None,
     files: tuple[Path, ...],
     sink: str | None,
@@ -163,9 +177,9 @@ def deps(
     Calls come from contracts (--contracts) and/or observed traces (FILES, --sink).
     Exits 1 when a runtime call has no declared (even transitive) dependency.
     """
-    if not compose:
-        raise click.UsageError("--compose is required")
-    declared = _topology(compose, env_file)
+    if bool(compose) == reference:
+        raise click.UsageError("give the topology: --compose FILE... or --reference")
+    declared = _reference_topology() if reference else _topology(compose, env_file)
     calls: set[tuple[str, str]] = set()
     callers: set[str] = set()
     if contracts_dir is not None:
