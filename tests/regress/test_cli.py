@@ -69,6 +69,19 @@ def test_diff_reads_otlp_json_traces_against_a_recording(tmp_path: Path) -> None
     assert (code, out.strip()) == (0, "no differences")
 
 
+def test_diff_two_report_directories(tmp_path: Path) -> None:
+    from tracebed.report.otlp_json import write_otlp_json
+
+    for report, trace in (("old", checkout_trace()), ("new", checkout_trace(route="/api/buy"))):
+        (tmp_path / report / "tests").mkdir(parents=True)
+        (tmp_path / report / "tests" / "suite-test_checkout.html").write_text("<html></html>")
+        write_otlp_json(tmp_path / report / "tests" / "suite-test_checkout.1.otlp.json", trace)
+    code, out = run("diff", str(tmp_path / "old"), str(tmp_path / "new"))
+    assert code == 1
+    assert out.splitlines()[0] == "flow suite-test_checkout.1: 1 change(s)"
+    assert "value changed: http.route: '/api/checkout' -> '/api/buy'" in out
+
+
 def test_diff_rejects_broken_otlp(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"resourceSpans": [{"scopeSpans": [{"spans": [{}]}]}]}')
     code, out = run("diff", str(tmp_path / "bad.json"), str(tmp_path / "bad.json"))

@@ -112,10 +112,18 @@ def load_file(
 def load_shapes(
     path: Path, stable_keys: Iterable[str] = DEFAULT_STABLE_KEYS
 ) -> dict[str, TraceShape]:
-    """Shapes by flow name from a file or from every `*.json` file of a directory."""
+    """Shapes by flow name from a file or from every `*.json` file of a directory.
+
+    A report directory's traces (`tests/*.otlp.json`) are named after the test and trace
+    number, so two reports of the same suite pair up test by test.
+    """
     keys = tuple(stable_keys)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(".json"))
+        report_traces = path / "tests"
+        if not files and report_traces.is_dir():
+            # A report directory (`--tracebed-report`): its traces are tests/<test>.<n>.otlp.json.
+            return load_shapes(report_traces, keys)
         if not files:
             raise ShapeLoadError(f"{path}: directory holds no .json recordings or traces")
         shapes: dict[str, TraceShape] = {}
