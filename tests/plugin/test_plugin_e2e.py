@@ -1,7 +1,7 @@
 """The plugin end to end: a user's test file against the reference stack, in a subprocess.
 
-One pytest session (one stack start) covers fixtures, the flags marker, failure output with the
-trace tree, JUnit properties and the report.
+One pytest session (one stack start) covers fixtures, the flags marker, a load run, failure
+output with the trace tree, JUnit properties and the report.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ def test_failure_shows_the_flow_and_its_tree(shop):
     result.trace(until=lambda t: "product-catalog" in t.services, timeout=30)
     assert result.status_code == 418, "deliberate failure"
 
+def test_short_load_run(load_run):
+    summary = load_run(users=2, spawn_rate=2, duration_s=6, wait_time=(0.1, 0.3), max_requests=200)
+    assert summary.ok, summary.render()
+    assert summary.requests > 0
+
 def test_demo_stack_urls(demo_stack):
     assert demo_stack.url("frontend-proxy").startswith("http://127.0.0.1:")
     assert demo_stack.timeline.ready_at("frontend-proxy") > demo_stack.timeline.ready_at("frontend")
@@ -51,7 +56,7 @@ def test_user_suite_against_reference_stack(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--junitxml=junit.xml", "--tracebed-report=report", timeout=600
     )
-    result.assert_outcomes(passed=4, failed=1)
+    result.assert_outcomes(passed=5, failed=1)
     output = result.stdout.str()
     # The failure shows the request, the response head and the trace tree.
     assert "tracebed: flows this test drove" in output
@@ -61,3 +66,4 @@ def test_user_suite_against_reference_stack(pytester: pytest.Pytester) -> None:
     props = [p.get("value") for p in junit.iter("property") if p.get("name") == "tracebed.trace_id"]
     assert len(props) >= 5 and all(len(v or "") == 32 for v in props)
     assert (pytester.path / "report" / "index.html").exists()
+

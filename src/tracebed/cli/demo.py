@@ -9,6 +9,7 @@ from typing import Any
 import click
 import pytest
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tracebed.plugin.report import TIMELINE_KEY, trace_ids_of
@@ -63,7 +64,10 @@ def _print_summary(console: Console, summary: _Summary, report_dir: Path, code: 
     table.add_column("trace ids")
     colours = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
     for nodeid, entry in summary.tests.items():
-        name = nodeid.split("::", 1)[-1]
+        # "test_flows.py::test_x[checkout]" -> "flows::test_x[checkout]"; escaped, since rich
+        # would read "[checkout]" as markup.
+        module, _, test = nodeid.rpartition("/")[-1].partition("::")
+        name = escape(f"{module.removesuffix('.py').removeprefix('test_')}::{test}")
         verdict = entry["outcome"]
         ids = entry["trace_ids"]
         shown = ", ".join(ids[:2]) + (f" (+{len(ids) - 2})" if len(ids) > 2 else "")

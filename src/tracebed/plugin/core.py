@@ -9,6 +9,7 @@ of one stack start per worker.
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import tempfile
 import threading
@@ -192,6 +193,20 @@ def shop(request: pytest.FixtureRequest, demo_stack: DemoStack, span_sink: Sink)
         timeout=trace_timeout(request.config),
         ofrep_url=meta_ofrep,
         on_result=on_result,
+    )
+
+
+@pytest.fixture
+def load_run(demo_stack: DemoStack, span_sink: Sink) -> Any:
+    """`load_run(users, spawn_rate, duration_s, **options) -> LoadSummary`: Locust with the demo's
+    task mix against the front door, every checkout's trace verified; stops at its duration."""
+    from tracebed.flows.load import run_load
+
+    return functools.partial(
+        run_load,
+        demo_stack.frontend_url,
+        store=span_sink.store,
+        ofrep_url=demo_stack.flags.ofrep_url if demo_stack.flags else None,
     )
 
 
