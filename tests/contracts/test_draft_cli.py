@@ -77,6 +77,29 @@ def test_draft_from_traces_then_check_them() -> None:
     ]
 
 
+def test_draft_normalises_next_js_names_into_a_match_pattern() -> None:
+    from tests.regress.tracebuild import TraceBuilder
+
+    traces = []
+    for i, product in enumerate(("OLJCESPC7Z", "66VCHSJNUP")):
+        b = TraceBuilder(f"{i + 1:032x}")
+        b.span(
+            "frontend",
+            f"GET /api/products/{product}?currencyCode=",
+            "server",
+            attrs={"http.method": "GET", "http.status_code": 200},
+        )
+        traces.append(b.trace())
+    contract = draft_contract("frontend", traces)
+    assert list(contract.operations) == ["GET /api/products/{productId}"]
+    (op,) = contract.operations.values()
+    assert op.entry.name == "GET /api/products/{productId}"
+    assert op.entry.match is not None
+    assert op.entry.matches("GET /api/products/L9ECAV7KIM?currencyCode=CHF", op.entry.kind)
+    assert op.entry.matches("GET /api/products/{productId}", op.entry.kind)
+    assert check_operation(contract, op.name, traces).ok
+
+
 def test_draft_marks_what_only_some_calls_have_as_optional() -> None:
     with_mail = checkout_2_0_2(trace_id="3" * 32)
     without = checkout_2_0_2(trace_id="4" * 32, without_email=True)

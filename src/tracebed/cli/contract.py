@@ -100,7 +100,7 @@ def draft(
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    text = f"# {contract.description}\n" + dump_contract(contract)
+    text = dump_contract(contract)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -8,6 +8,7 @@ http.route, messaging.destination.name ...) are pinned; business values only typ
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
@@ -15,10 +16,20 @@ from tracebed.contracts.check import edge_kind, local_spans
 from tracebed.contracts.deps import leaf_callee
 from tracebed.contracts.model import AttributeRule, CallRule, Contract, Operation, SpanRule
 from tracebed.model import Span, SpanKind, StatusCode, Trace
-from tracebed.regress.shape import DEFAULT_STABLE_KEYS, value_type
+from tracebed.regress.shape import DEFAULT_STABLE_KEYS, demo_span_name, value_type
 
 # Status codes vary with the run's outcome: typed, never pinned in a draft.
 PINNED_KEYS = frozenset(k for k in DEFAULT_STABLE_KEYS if "status_code" not in k)
+
+
+def name_pattern(name: str, seen: set[str]) -> str | None:
+    """A `match` regex when the names seen differ from the normalised `name` (query strings,
+    product ids in Next.js span names); None when they are all exactly `name`."""
+    if seen == {name}:
+        return None
+    escaped = re.escape(name).replace("\\ ", " ")  # spaces need no escape: keep it legible
+    pattern = escaped.replace(re.escape("{productId}"), "[^/?]+")
+    return pattern + r"(\?.*)?"
 
 
 def _entries(service: str, traces: Iterable[Trace]) -> list[tuple[Trace, Span]]:
@@ -58,12 +69,12 @@ def _status_rule(spans: list[Span]) -> str:
     return "error" if errors == len(spans) else "any"
 
 
-def _operation_name(spans: list[Span]) -> str:
-    first = spans[0]
-    method = first.attributes.get("rpc.method")
+def _operation_name(name: str, spans: list[Span]) -> str:
+    """The RPC method when every call agrees on it, else the (normalised) span name."""
+    method = spans[0].attributes.get("rpc.method")
     if isinstance(method, str) and all(s.attributes.get("rpc.method") == method for s in spans):
         return method
-    return first.name
+    return name
 
 
 def draft_contract(
@@ -83,14 +94,14 @@ def draft_contract(
     all_traces = list(traces)
     groups: dict[tuple[str, SpanKind], list[tuple[Trace, Span]]] = defaultdict(list)
     for trace, span in _entries(service, all_traces):
-        groups[(span.name, span.kind)].append((trace, span))
+        groups[(demo_span_name(span.name), span.kind)].append((trace, span))
     if not groups:
         raise ValueError(f"no span of service {service!r} in the {len(all_traces)} trace(s) given")
     known = set(known_services)
     operations: dict[str, Operation] = {}
     for (name, kind), found in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         entries = [span for _, span in found]
-        op_name = _operation_name(entries)
+        op_name = _operation_name(name, entries)
         if op_name in operations:
             op_name = f"{name} [{kind.label}]"
         n = len(found)
@@ -104,7 +115,8 @@ def draft_contract(
             calls_here: set[tuple[str, str, str | None]] = set()
             for span in local[1:]:
                 parent = trace.parent(span)
-                key = (span.name, span.kind, parent.name if parent else "")
+                parent_name = demo_span_name(parent.name) if parent else ""
+                key = (demo_span_name(span.name), span.kind, parent_name)
                 sub[key].append(span)
                 keys_here.add(key)
             for span in local:
@@ -126,6 +138,7 @@ def draft_contract(
         spans = tuple(
             SpanRule(
                 name=sname,
+                match=name_pattern(sname, {m.name for m in members}),
                 kind=skind,
                 attributes=_attribute_rules(members),
                 status=_status_rule(members),
@@ -146,6 +159,7 @@ def draft_contract(
             name=op_name,
             entry=SpanRule(
                 name=name,
+                match=name_pattern(name, {e.name for e in entries}),
                 kind=kind,
                 attributes=_attribute_rules(entries),
                 status=_status_rule(entries),
