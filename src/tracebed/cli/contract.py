@@ -195,7 +195,13 @@ def deps(
         callers |= {a for a, _ in observed}
     if not calls:
         raise click.UsageError("give --contracts and/or traces (FILES or --sink)")
-    report = analyse_dependencies(calls, declared, callers=callers)
+    note = "declared in depends_on, never called"
+    if contracts_dir is None:
+        note = (
+            "declared in depends_on, not called in these traces (telemetry export and flag "
+            "evaluation leave no spans: add --contracts to count them)"
+        )
+    report = analyse_dependencies(calls, declared, callers=callers, unused_note=note)
     click.echo(report.explain())
     if not report.ok:
         raise SystemExit(1)

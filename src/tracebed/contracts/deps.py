@@ -105,12 +105,14 @@ def analyse_dependencies(
     *,
     callers: Iterable[str] | None = None,
     ignore: Iterable[str] = (),
+    unused_note: str = "declared in depends_on, never called",
 ) -> DependencyReport:
     """Compare runtime `calls` (caller, callee) with `declared` dependencies.
 
     `callers`: services whose calls are all known (only their unused dependencies are
     reported); default: every caller in `calls`. `ignore`: services left out on both sides
-    (e.g. infrastructure whose calls are not observed).
+    (e.g. infrastructure whose calls are not observed). `unused_note` words the unused
+    findings (say where the calls came from).
     """
     deps = {s: set(d) for s, d in declared.items()}
     skip = set(ignore)
@@ -141,7 +143,7 @@ def analyse_dependencies(
     for caller in sorted(known_callers - skip):
         for dep in sorted(deps.get(caller, set()) - skip):
             if (caller, dep) not in observed:
-                report.unused.append(Finding(caller, dep, "declared in depends_on, never called"))
+                report.unused.append(Finding(caller, dep, unused_note))
     return report
 
 
