@@ -109,18 +109,29 @@ def test_flag_file_is_a_private_copy_with_the_demo_flag_keys(tmp_path: Path) -> 
         assert ours[key]["state"] == flag["state"], key
 
 
-def test_free_ports_are_outside_the_ephemeral_range_and_bindable() -> None:
+def test_free_ports_are_outside_the_ephemeral_range_and_bindable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import socket
 
-    from tracebed.reference.infra.ports import _ephemeral_range, free_ports
+    from tracebed.reference.infra import ports as ports_mod
 
-    ports = free_ports(30)
+    monkeypatch.setattr(ports_mod, "REGISTRY", tmp_path / "ports.json")
+    ports = ports_mod.free_ports(30)
     assert len(set(ports)) == 30
-    low, _ = _ephemeral_range()
+    low, _ = ports_mod._ephemeral_range()
     assert all(20000 <= p < low for p in ports)
-    with socket.socket() as s:  # taken ports are never handed out
-        s.bind(("127.0.0.1", ports[0]))
+    # deterministic candidate order: the first candidates are the ones just handed out
+    monkeypatch.setattr(ports_mod.random, "shuffle", lambda pool: pool.sort())
+    first = ports_mod.free_ports(3)
+    assert first == sorted(first) and len(first) == 3
+    # reserved for a while: a concurrent allocation does not get them again
+    assert not set(first) & set(ports_mod.free_ports(3))
+    # a port something listens on is never handed out
+    with socket.socket() as s:
+        monkeypatch.setattr(ports_mod, "REGISTRY", tmp_path / "fresh.json")
+        s.bind(("127.0.0.1", first[0]))
         s.listen()
-        assert ports[0] not in free_ports(2000)
+        assert first[0] not in ports_mod.free_ports(3)
     with pytest.raises(ValueError):
-        free_ports(-1)
+        ports_mod.free_ports(-1)
