@@ -189,3 +189,57 @@ def test_overlay_restates_the_demo_collector_command(demo_dir: Path) -> None:
     ]
     assert set(ours["services"]) == {"otel-collector", "frontend-proxy"}
     assert set(ours) == {"services"}
+
+
+def _demo_checkout(demo: Path, dest: Path) -> Path:
+    """A demo checkout's layout: compose file at the top, collector configs in src/."""
+    dest.mkdir(parents=True, exist_ok=True)
+    # A copy in the scratch checkout (tracebed's loader resolves symlinks to find the project).
+    compose = dest / "docker-compose.yml"
+    compose.write_text((demo / "docker-compose.yml").read_text())
+    collector = dest / "src" / "otel-collector"
+    collector.mkdir(parents=True, exist_ok=True)
+    for name in ("otelcol-config.yml", "otelcol-config-extras.yml"):
+        (collector / name).symlink_to(demo / name)
+    return compose
+
+
+def test_join_environment_generates_the_overlay_from_the_checkout(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    from tracebed.stack.collector_overlay import (
+        OverlayError,
+        collector_config_files,
+        join_environment,
+        render_overlay,
+    )
+
+    compose = _demo_checkout(demo_dir, tmp_path / "demo")
+    env_file = demo_dir / "demo.env"
+    bases = collector_config_files([compose], env_file=env_file)
+    assert bases == [
+        tmp_path / "demo" / "src" / "otel-collector" / "otelcol-config.yml",
+        tmp_path / "demo" / "src" / "otel-collector" / "otelcol-config-extras.yml",
+    ]
+    # With tracebed's overlay in the project too, its own file is not a base.
+    assert collector_config_files([compose, OVERLAY], env_file=env_file) == bases
+
+    env = join_environment([compose], 4999, tmp_path / "run", env_file=env_file)
+    assert env["TRACEBED_SINK_OTLP"] == "host.docker.internal:4999"
+    generated = Path(env["TRACEBED_COLLECTOR_OVERLAY"]).read_text()
+    assert generated == render_overlay(
+        [demo_dir / "otelcol-config.yml", demo_dir / "otelcol-config-extras.yml"]
+    )
+    assert generated == SHIPPED_COLLECTOR_OVERLAY.read_text()
+
+    with pytest.raises(OverlayError, match="sink port"):
+        join_environment([compose], 0, tmp_path / "run", env_file=env_file)
+    other = tmp_path / "other.yml"
+    other.write_text("services:\n  web:\n    image: x\n")
+    with pytest.raises(OverlayError, match="no 'otel-collector' service"):
+        collector_config_files([other])
+    other.write_text(
+        "services:\n  otel-collector:\n    image: x\n    command: ['--config=/etc/c.yml']\n"
+    )
+    with pytest.raises(OverlayError, match="not a file mounted from the host"):
+        collector_config_files([other])

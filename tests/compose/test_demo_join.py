@@ -27,6 +27,7 @@ from tests.compose.conftest import REPO, require_docker
 from tracebed.otlp.sink import Sink
 from tracebed.stack import Stack, Topology
 from tracebed.stack.backends.compose import ComposeBackend
+from tracebed.stack.collector_overlay import docker_bridge_gateway, join_environment
 from tracebed.stack.reference_compose import build_reference_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -34,31 +35,12 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 STANDIN = Path(__file__).resolve().parent / "standin"
 
 
-def _bridge_gateway() -> str:
-    """The address host-gateway resolves to: the default bridge's gateway on the host."""
-    out = subprocess.run(
-        [
-            "docker",
-            "network",
-            "inspect",
-            "bridge",
-            "--format",
-            "{{(index .IPAM.Config 0).Gateway}}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert out, "the default docker bridge has no gateway address"
-    return out
-
-
 @pytest.fixture(scope="module")
 def gateway_sink() -> Iterator[Sink]:
     require_docker()
     # Containers reach the host only on the bridge address, so the sink listens there (not on
     # every interface).
-    with Sink(host=_bridge_gateway()) as sink:
+    with Sink(host=docker_bridge_gateway()) as sink:
         yield sink
 
 
@@ -94,10 +76,8 @@ def joined(
     }
     project = work / "docker-compose.yml"
     project.write_text(yaml.safe_dump(demo_shaped))
-    env = {
-        "TRACEBED_COLLECTOR_OVERLAY": str(REPO / "collector-config" / "otelcol-tracebed.yml"),
-        "TRACEBED_SINK_OTLP": f"host.docker.internal:{gateway_sink.grpc_port}",
-    }
+    # The overlay is generated from the project's own collector configs, as the harness does.
+    env = join_environment([project], gateway_sink.grpc_port, work / "overlay")
     mp = pytest.MonkeyPatch()
     for k, v in env.items():
         mp.setenv(k, v)  # compose reads them from the process environment

@@ -11,6 +11,7 @@ every original exporter, including after a demo upgrade changes them.
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -146,3 +147,113 @@ def render_overlay(
     ]
     body = yaml.safe_dump(overlay, sort_keys=False, default_flow_style=False)
     return "\n".join(header) + "\n" + body
+
+
+# ---------------------------------------------------------------------------------------------
+# joining a real demo compose project (docker-compose.test.yml)
+
+OVERLAY_TARGET = "/etc/otelcol-tracebed.yml"
+
+
+def collector_config_files(
+    compose_files: Sequence[str | Path],
+    env_file: str | Path | None = None,
+    service: str = "otel-collector",
+    environ: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """The host files behind the collector's ``--config=`` arguments, in order.
+
+    Read from the project's own compose files: the service's ``command`` names container paths,
+    its ``volumes`` say which host file is mounted there (relative paths from the project
+    directory, as compose resolves them). tracebed's own overlay is left out.
+    """
+    from tracebed.stack.compose import load_compose  # the stack layer's compose reader
+
+    project = load_compose(list(compose_files), env_file=env_file, environ=environ)
+    svc = project.services.get(service)
+    if svc is None:
+        raise OverlayError(f"the compose project has no {service!r} service")
+    command = svc.get("command") or []
+    if isinstance(command, str):
+        command = command.split()
+    targets = [str(a).split("=", 1)[1] for a in command if str(a).startswith("--config=")]
+    mounts: dict[str, str] = {}
+    for vol in svc.get("volumes") or []:
+        if isinstance(vol, Mapping):
+            src, dst = str(vol.get("source", "")), str(vol.get("target", ""))
+        else:
+            parts = str(vol).split(":")
+            if len(parts) < 2:
+                continue
+            src, dst = parts[0], parts[1]
+        mounts[dst] = src
+    files: list[Path] = []
+    for target in targets:
+        if target == OVERLAY_TARGET:
+            continue
+        if target not in mounts:
+            raise OverlayError(
+                f"{service}: --config={target} is not a file mounted from the host; "
+                "pass the collector configs with --base instead"
+            )
+        path = Path(mounts[target])
+        # normpath, not resolve: compose mounts the path as written, symlinks and all.
+        files.append(Path(os.path.normpath(project.project_dir / path)))
+    if not files:
+        raise OverlayError(f"{service}: its command has no --config=FILE mounted from the host")
+    return files
+
+
+def join_environment(
+    compose_files: Sequence[str | Path],
+    sink_grpc_port: int,
+    out_dir: Path,
+    env_file: str | Path | None = None,
+    sink_host: str = "host.docker.internal",
+) -> dict[str, str]:
+    """What ``docker-compose.test.yml`` needs in compose's environment for this run.
+
+    Generates the collector overlay from the project's own collector configs into ``out_dir``
+    and returns ``TRACEBED_COLLECTOR_OVERLAY`` and ``TRACEBED_SINK_OTLP`` (the sink as the
+    collector sees it: ``host.docker.internal`` is the host through ``host-gateway``).
+    """
+    if not 0 < int(sink_grpc_port) < 65536:
+        raise OverlayError(f"sink port {sink_grpc_port} is not a TCP port")
+    bases = collector_config_files(compose_files, env_file=env_file)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    overlay = out_dir / "otelcol-tracebed.yml"
+    overlay.write_text(render_overlay(bases))
+    return {
+        "TRACEBED_COLLECTOR_OVERLAY": str(overlay.resolve()),
+        "TRACEBED_SINK_OTLP": check_endpoint(f"{sink_host}:{int(sink_grpc_port)}"),
+    }
+
+
+def docker_bridge_gateway() -> str:
+    """The host's address on docker's default bridge: where ``host-gateway`` points.
+
+    A sink that the demo's containers export to must listen there (not only on 127.0.0.1).
+    """
+    import subprocess
+
+    res = subprocess.run(
+        [
+            "docker",
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    gateway = res.stdout.strip()
+    if res.returncode != 0 or not gateway:
+        raise OverlayError(
+            "cannot read the docker bridge gateway (is dockerd running?): "
+            + (res.stderr.strip() or "no address")
+        )
+    return gateway
