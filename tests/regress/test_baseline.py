@@ -35,3 +35,20 @@ def test_missing_baseline_says_how_to_record_it(tmp_path: Path) -> None:
     (tmp_path / "view_cart.shape.json").write_text("{}")
     with pytest.raises(BaselineMissing, match="neither a shape recording"):
         compare_with_baseline("view_cart", checkout_trace(), tmp_path)
+
+
+def test_settled_under_waits_for_missing_parents() -> None:
+    from tests.regress.tracebuild import TraceBuilder
+    from tracebed.regress.record import settled_under
+
+    b = TraceBuilder()
+    client_span = "00000000000000aa"  # what the shop sent in traceparent: never arrives
+    root = b.span("frontend", "GET /", "server", parent=client_span)
+    child = b.span("frontend", "grpc.oteldemo.X/Y", "client", root)
+    b.span("x", "oteldemo.X/Y", "server", child)
+    complete = b.trace()
+    assert settled_under(client_span)(complete)
+    # The middle span has not arrived: its child waits for it.
+    partial = type(complete)(complete.trace_id, [s for s in complete if s.span_id != child])
+    assert not settled_under(client_span)(partial)
+    assert not settled_under(client_span)(type(complete)(complete.trace_id, []))

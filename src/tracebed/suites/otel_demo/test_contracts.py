@@ -31,7 +31,7 @@ from tracebed.contracts.check import find_entries
 from tracebed.model import Trace, TraceTimeoutError
 from tracebed.paths import fixtures_dir
 from tracebed.plugin.core import trace_timeout
-from tracebed.regress.record import BUNDLED_FLOWS
+from tracebed.regress.record import BUNDLED_FLOWS, settled_under
 
 CONTRACTS: dict[str, Contract] = load_contracts(fixtures_dir() / "contracts")
 QUIET_S = 0.3  # no new span for this long: the request's trace is complete
@@ -128,21 +128,9 @@ def steps_of(run: Any) -> list[Any]:
 
 
 def settled(step: Any, until: Callable[[Trace], bool] | None = None) -> Callable[[Trace], bool]:
-    """The request's trace has no span whose parent is still missing (and `until` holds).
-
-    The server span's parent is the span id the client sent, which never arrives; any other
-    missing parent is a span still on its way (parents end, and export, after children).
-    """
-
-    def check(trace: Trace) -> bool:
-        ids = {s.span_id for s in trace}
-        parents_here = all(
-            not s.parent_span_id or s.parent_span_id in ids or s.parent_span_id == step.span_id
-            for s in trace
-        )
-        return bool(len(trace)) and parents_here and (until is None or until(trace))
-
-    return check
+    """No span of the request's trace waits for its parent any more, and `until` holds."""
+    complete = settled_under(step.span_id)
+    return lambda trace: complete(trace) and (until is None or until(trace))
 
 
 def wait_settled(step: Any, timeout: float, until: Callable[[Trace], bool] | None = None) -> Trace:

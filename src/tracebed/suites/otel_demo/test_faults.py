@@ -31,6 +31,7 @@ from tenacity import (
 from tracebed.flows.context import TraceContext
 from tracebed.model import Span, SpanKind, StatusCode, Trace
 from tracebed.plugin.core import trace_timeout
+from tracebed.regress.record import settled_under
 
 T = TypeVar("T")
 
@@ -107,21 +108,9 @@ def frontend_server(trace: Trace) -> Span:
 
 
 def settled(step: Any, until: Callable[[Trace], bool] | None = None) -> Callable[[Trace], bool]:
-    """The request's trace has no span whose parent is still missing (and `until` holds).
-
-    The server span's parent is the span id the client sent, which never arrives; any other
-    missing parent is a span still on its way (parents end, and export, after children).
-    """
-
-    def check(trace: Trace) -> bool:
-        ids = {s.span_id for s in trace}
-        parents_here = all(
-            not s.parent_span_id or s.parent_span_id in ids or s.parent_span_id == step.span_id
-            for s in trace
-        )
-        return bool(len(trace)) and parents_here and (until is None or until(trace))
-
-    return check
+    """No span of the request's trace waits for its parent any more, and `until` holds."""
+    complete = settled_under(step.span_id)
+    return lambda trace: complete(trace) and (until is None or until(trace))
 
 
 def wait_trace(
