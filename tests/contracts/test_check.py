@@ -266,3 +266,33 @@ def test_contract_files_with_errors_name_the_file(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(ContractError, match="no \\*.yaml contracts"):
         load_contracts(empty)
+
+
+def test_upgrade_attribute_renames_show_in_the_diff_and_break_the_contract(
+    contracts: dict[str, Contract],
+) -> None:
+    """3.0.0 renamed app.* attributes (demo-facts §14.2): what `tracebed diff` and the
+    2.0.2 contract each say about a PlaceOrder span that carries the new names."""
+    from tracebed.regress import ChangeKind, diff_shapes, normalise
+
+    place = "oteldemo.CheckoutService/PlaceOrder"
+    old = checkout_2_0_2()
+    new = checkout_2_0_2(
+        drop=((place, "app.user.id"), (place, "app.order.id")),
+        override={(place, "user.id"): "u-1", (place, "demo.order.id"): "o-1"},
+    )
+    changes = diff_shapes(normalise(old, "checkout"), normalise(new, "checkout"))
+    assert sorted((c.kind, c.detail) for c in changes) == [
+        (ChangeKind.ATTRIBUTE_ADDED, "demo.order.id (string)"),
+        (ChangeKind.ATTRIBUTE_ADDED, "user.id (string)"),
+        (ChangeKind.ATTRIBUTE_REMOVED, "app.order.id (string)"),
+        (ChangeKind.ATTRIBUTE_REMOVED, "app.user.id (string)"),
+    ]
+    assert all(c.where.endswith(f"checkout: {place}") for c in changes)
+    messages = [
+        v.message for v in check_operation(contracts["checkout"], "PlaceOrder", new).violations
+    ]
+    assert messages == [
+        f"span '{place}' [server]: missing attribute app.user.id (string)",
+        f"span '{place}' [server]: missing attribute app.order.id (string)",
+    ]
