@@ -33,8 +33,8 @@ def demo_bases(demo_dir: Path) -> list[Path]:
 
 
 def test_merge_follows_the_collector_rules() -> None:
-    base = {"a": {"x": 1, "l": [1, 2]}, "keep": {"k": True}}
-    over = {"a": {"y": 2, "l": [3]}, "new": None}
+    base: dict[str, Any] = {"a": {"x": 1, "l": [1, 2]}, "keep": {"k": True}}
+    over: dict[str, Any] = {"a": {"y": 2, "l": [3]}, "new": None}
     assert merge(base, over) == {
         "a": {"x": 1, "y": 2, "l": [3]},  # maps merged, list replaced
         "keep": {"k": True},

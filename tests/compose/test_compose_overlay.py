@@ -58,7 +58,11 @@ def _config(cli: list[str], demo: Path, files: list[Path]) -> dict[str, Any]:
 
 def _as_env_dict(value: Any) -> dict[str, Any]:
     if isinstance(value, list):
-        return dict(str(v).split("=", 1) if "=" in str(v) else (str(v), None) for v in value)
+        out: dict[str, Any] = {}
+        for item in value:
+            key, sep, val = str(item).partition("=")
+            out[key] = val if sep else None
+        return out
     return dict(value or {})
 
 
