@@ -9,6 +9,7 @@ import pytest
 from tracebed.model import Link, Span, SpanKind, SpanStore, Trace
 from tracebed.query import QuerySyntaxError
 from tracebed.query.chains import (
+    ChainMatcher,
     ChainMismatch,
     assert_chain,
     load_chain,
@@ -202,3 +203,22 @@ def test_chain_syntax_errors(text: str, column: int, expected: str) -> None:
     with pytest.raises(QuerySyntaxError) as info:
         parse_chain(text)
     assert info.value.column == column and expected in info.value.expected, str(info.value)
+
+
+def test_wait_follows_arrivals_across_traces() -> None:
+    import threading
+
+    store = SpanStore()
+    store.add_spans(checkout_spans(consumers_in_trace=False))
+    matcher = load_chains(FIXTURES)["checkout"].matcher(store)
+    late = [span(1, "c", service=s, kind=SpanKind.CONSUMER, trace_id=t, app__order__id="o-1")
+            for s, t in (("accounting", OTHER_TRACE), ("fraud-detection", "3" * 32))]
+    timer = threading.Timer(0.2, store.add_spans, args=(late,))
+    timer.start()
+    try:
+        trace = matcher.wait(TRACE_ID, timeout=10)
+    finally:
+        timer.cancel()
+    assert trace.trace_id == TRACE_ID
+    with pytest.raises(ChainMismatch, match="from checkout to ad"):
+        ChainMatcher(parse_chain("checkout → ad"), store=store).wait(TRACE_ID, timeout=0.3)

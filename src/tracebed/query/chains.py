@@ -18,6 +18,7 @@ shows the expected and the actual trees side by side with the first difference m
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,6 +264,35 @@ class ChainMatcher:
             if best is None or diff.depth > best.depth:
                 best = diff
         return best
+
+    def wait(self, trace_id: str, timeout: float = 30.0) -> Trace:
+        """Wait until the trace (and, for async hops, the other traces) follow the pattern.
+
+        Event-driven: re-checks on every span arrival. (Not via `wait_for_trace(until=...)`:
+        that calls its predicate under the store's lock, and a matcher with a store reads the
+        store to follow async hops.) Raises ChainMismatch with both trees on timeout.
+        """
+        if self.store is None:
+            raise ValueError("ChainMatcher.wait needs a store")
+        store = self.store
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = len(store)  # read before matching, so no arrival is missed in between
+            trace = store.trace(trace_id)
+            tops = service_tree(trace)
+            diff = self._match_tops(trace, tops)
+            if diff is None:
+                return trace
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChainMismatch(self.pattern, tops, diff)
+            def grew(s: SpanStore, seen: int = seen) -> bool:
+                return len(s) != seen  # len() takes no lock: safe inside wait_for's predicate
+
+            try:
+                store.wait_for(grew, timeout=remaining, description="a new span")
+            except TimeoutError:
+                continue  # one last check above, then the mismatch
 
     def check(self, trace: Trace) -> None:
         tops = service_tree(trace)  # the same nodes the difference points at, for the marks
