@@ -10,8 +10,12 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tracebed.stack import Stack
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared"
@@ -61,6 +65,24 @@ def require_demo() -> Path:
     if not (DEMO / "docker-compose.yml").is_file():
         unavailable(f"the demo 2.0.2 reference files are not at {DEMO}")
     return DEMO
+
+
+def labelled(kind: str, label: str) -> list[str]:
+    argv = {"container": ["docker", "ps", "-a", "-q"]}.get(kind, ["docker", kind, "ls", "-q"])
+    res = subprocess.run(
+        [*argv, "--filter", f"label={label}"], capture_output=True, text=True, check=True
+    )
+    return res.stdout.split()
+
+
+def assert_nothing_left(stack: Stack) -> None:
+    """No container of the run (its label) and no container, network or volume of its project."""
+    project = f"com.docker.compose.project={stack.backend.project_name}"  # type: ignore[attr-defined]
+    left = {
+        "run containers": labelled("container", f"io.tracebed.run={stack.record.run_id}"),
+        **{f"project {k}s": labelled(k, project) for k in ("container", "network", "volume")},
+    }
+    assert all(not v for v in left.values()), left
 
 
 @pytest.fixture(scope="session")

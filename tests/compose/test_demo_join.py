@@ -11,7 +11,6 @@ environment, ``host.docker.internal:host-gateway`` and the 127.0.0.1 port.
 from __future__ import annotations
 
 import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tests.compose.conftest import REPO, require_docker
+from tests.compose.conftest import REPO, assert_nothing_left, require_docker
 from tracebed.otlp.sink import Sink
 from tracebed.stack import Stack, Topology
 from tracebed.stack.backends.compose import ComposeBackend
@@ -89,13 +88,7 @@ def joined(
     finally:
         stack.stop()
         mp.undo()
-        left = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=io.tracebed.run={stack.record.run_id}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()
-        assert left == []
+        assert_nothing_left(stack)
 
 
 def test_front_door_is_published_on_loopback(joined: Stack) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.compose.conftest import require_docker
+from tests.compose.conftest import assert_nothing_left, labelled, require_docker
 from tracebed.flows.client import ShopClient
 from tracebed.otlp.sink import Sink
 from tracebed.stack import Stack
@@ -20,14 +20,6 @@ from tracebed.stack.reference_compose import (
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-
-def _labelled(kind: str, label: str) -> list[str]:
-    argv = {"container": ["docker", "ps", "-a", "-q"]}.get(kind, ["docker", kind, "ls", "-q"])
-    res = subprocess.run(
-        [*argv, "--filter", f"label={label}"], capture_output=True, text=True, check=True
-    )
-    return res.stdout.split()
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +41,13 @@ def compose_stack(
     workdir = tmp_path_factory.mktemp("reference-compose")
     topology = reference_compose_topology(workdir, sink.grpc_endpoint, image=reference_image)
     stack = Stack(topology, ComposeBackend(), run_dir=workdir / "run")
-    run_label = f"io.tracebed.run={stack.record.run_id}"
     try:
         stack.start(progress=False)
         yield stack
     finally:
         stack.stop()
         # Every container, network and volume of the run is gone, failure or not.
-        left = {k: _labelled(k, run_label) for k in ("container", "network", "volume")}
-        assert left == {"container": [], "network": [], "volume": []}, left
+        assert_nothing_left(stack)
 
 
 def test_compose_file_is_shaped_like_the_demo(compose_stack: Stack) -> None:
@@ -82,7 +72,7 @@ def test_tiers_start_in_order_with_readiness(compose_stack: Stack) -> None:
 def test_all_containers_run_from_the_reference_image(
     compose_stack: Stack, reference_image: str
 ) -> None:
-    ids = _labelled("container", f"io.tracebed.run={compose_stack.record.run_id}")
+    ids = labelled("container", f"io.tracebed.run={compose_stack.record.run_id}")
     assert len(ids) == len(compose_stack.topology.services)
     res = subprocess.run(
         [
