@@ -67,7 +67,12 @@ def _shop_handler(tracer: Any, currency_address: str) -> type[BaseHTTPRequestHan
             ctx = propagate.extract(dict(self.headers.items()))
             with tracer.start_as_current_span(f"GET {self.path}", context=ctx, kind=SpanKind.SERVER,
                                               attributes={"http.method": "GET", "http.route": self.path}) as span:
-                if self.path == "/api/price":
+                if self.path.startswith("/api/whoami"):
+                    query = self.path.partition("?")[2]
+                    body = {"authorization": self.headers.get("Authorization", ""),
+                            "apiKey": self.headers.get("X-Api-Key", ""), "query": query}
+                    status = 200
+                elif self.path == "/api/price":
                     body = self._price()
                     status = 200
                 elif self.path == "/api/slow":

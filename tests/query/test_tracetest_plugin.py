@@ -311,3 +311,46 @@ def test_missing_proto_is_a_clear_failure(suite: pytest.Pytester) -> None:
     result = suite.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*trigger failed: protobufFile 'nowhere/other.proto' not found*"])
+
+
+AUTH_TEST = """\
+type: Test
+spec:
+  id: auth-{kind}
+  name: Auth {kind}
+  trigger:
+    type: http
+    httpRequest:
+      url: ${{var:SHOP_ADDR}}/api/whoami
+      method: GET
+      auth:
+{auth}
+  specs:
+  - selector: span[name="Tracetest trigger"]
+    assertions:
+    - attr:tracetest.response.body | json_path '$.{field}' = "{expected}"
+"""
+
+
+def test_http_auth_settings(suite: pytest.Pytester) -> None:
+    cases = {
+        "bearer": ("        type: bearer\n        bearer:\n          token: ${var:TOKEN}", "authorization",
+                   "Bearer s3cret"),
+        "basic": ("        type: basic\n        basic:\n          username: ann\n          password: pw", "authorization",
+                  "Basic YW5uOnB3"),
+        "apikey": ("        type: apiKey\n        apiKey:\n          key: X-Api-Key\n          value: k1\n"
+                   "          in: header", "apiKey", "k1"),
+        "query": ("        type: apiKey\n        apiKey:\n          key: token\n          value: q1\n          in: query",
+                  "query", "token=q1"),
+    }
+    for kind, (auth, field_, expected) in cases.items():
+        write(suite, f"{kind}.yaml", AUTH_TEST.format(kind=kind, auth=auth, field=field_, expected=expected))
+    result = suite.runpytest("-p", "no:cacheprovider", "--tracebed-var=TOKEN=s3cret")
+    result.assert_outcomes(passed=4)
+
+
+def test_collection_can_be_switched_off(suite: pytest.Pytester) -> None:
+    write(suite, "price.yaml", PRICE_TEST)
+    result = suite.runpytest("-p", "no:cacheprovider", "--tracebed-no-tracetest")
+    result.assert_outcomes()
+    assert "no tests ran" in result.stdout.str()

@@ -435,11 +435,23 @@ def _http(trigger: HttpTrigger, ctx: EvalContext, hosts: HostMap, traceparent: s
     url = hosts.url(trigger.url.render(ctx))
     headers = {_render(k, ctx): _render(v, ctx) for k, v in trigger.headers}
     headers["traceparent"] = traceparent
+    auth: tuple[str, str] | None = None
+    params: dict[str, str] = {}
+    if trigger.auth is not None:
+        first, second = _render(trigger.auth.first, ctx), _render(trigger.auth.second, ctx)
+        if trigger.auth.kind == "basic":
+            auth = (first, second)
+        elif trigger.auth.kind == "bearer":
+            headers["Authorization"] = f"Bearer {first}"
+        elif trigger.auth.where == "query":
+            params[first] = second
+        else:
+            headers[first] = second
     body = _render(trigger.body, ctx)
     start = time.time_ns()
     try:
         response = requests.request(trigger.method, url, headers=headers, data=body.encode() or None,
-                                    timeout=timeout)
+                                    auth=auth, params=params or None, timeout=timeout)
     except requests.RequestException as exc:
         raise TriggerError(f"{trigger.method} {url}: {exc}") from None
     end = time.time_ns()

@@ -34,11 +34,23 @@ class TracetestFileError(Exception):
 
 # -- definitions ----------------------------------------------------------------------------
 @dataclass(frozen=True)
+class HttpAuth:
+    """Tracetest's `httpRequest.auth`: basic (username, password), bearer (token), or
+    apiKey (key, value, in: header|query)."""
+
+    kind: str
+    first: Template
+    second: Template | None = None
+    where: str = "header"
+
+
+@dataclass(frozen=True)
 class HttpTrigger:
     method: str
     url: Template
     headers: tuple[tuple[Template, Template], ...] = ()
     body: Template | None = None
+    auth: HttpAuth | None = None
 
 
 @dataclass(frozen=True)
@@ -269,6 +281,7 @@ def _trigger(path: Path, node: yaml.Node | None) -> Trigger | None:
             url=url,
             headers=_pairs(path, _get(req, "headers"), "httpRequest.headers"),
             body=_template(path, _get(req, "body"), "httpRequest.body"),
+            auth=_auth(path, _get(req, "auth")),
         )
     if kind == "grpc":
         req = _get(node, "grpc")
@@ -296,6 +309,27 @@ def _trigger(path: Path, node: yaml.Node | None) -> Trigger | None:
         return TraceIdTrigger(trace_id)
     raise _error(path, _get(node, "type") or node,
                  f"unsupported trigger type {kind!r} (supported: http, grpc, traceid)")
+
+
+def _auth(path: Path, node: yaml.Node | None) -> HttpAuth | None:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
+        return None
+    kind = _str(path, _get(node, "type"), "auth.type")
+    body = _get(node, kind) if kind else None
+    if kind == "basic" and body is not None:
+        user = _template(path, _get(body, "username"), "auth.basic.username") or parse_template("")
+        return HttpAuth("basic", user, _template(path, _get(body, "password"), "auth.basic.password"))
+    if kind == "bearer" and body is not None:
+        token = _template(path, _get(body, "token"), "auth.bearer.token") or parse_template("")
+        return HttpAuth("bearer", token)
+    if kind == "apiKey" and body is not None:
+        key = _template(path, _get(body, "key"), "auth.apiKey.key") or parse_template("")
+        where = _str(path, _get(body, "in"), "auth.apiKey.in") or "header"
+        if where not in ("header", "query"):
+            raise _error(path, _get(body, "in") or body, "auth.apiKey.in must be header or query")
+        return HttpAuth("apiKey", key, _template(path, _get(body, "value"), "auth.apiKey.value"), where)
+    raise _error(path, node, "auth needs `type: basic|bearer|apiKey` and its settings "
+                             "(e.g. `bearer: {token: ...}`)")
 
 
 def _test(path: Path, spec: yaml.MappingNode) -> TestDefinition:
