@@ -57,6 +57,11 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "30",
         "string",
     ),
+    "baseline": (
+        "directory of flow shape recordings (`tracebed record`); the bundled suite fails on differences",
+        None,
+        "string",
+    ),
     "flag-settle": (
         "seconds to wait after a flag switch is served, for SDK flag caches",
         "0",
