@@ -310,7 +310,8 @@ def test_fault_filter_delays_on_the_image_slow_load_header(stack: Running) -> No
     t0 = time.monotonic()
     r = requests.get(url, headers={"x-envoy-fault-delay-request": "400"}, timeout=5)
     slow = time.monotonic() - t0
-    assert r.status_code == 200 and slow >= 0.4 > fast
+    # Envoy's timer may fire a fraction of a millisecond early
+    assert r.status_code == 200 and slow >= 0.39 and fast < slow - 0.3
 
 
 def test_browser_otlp_route_reaches_the_sink(stack: Running) -> None:

@@ -42,9 +42,11 @@ class ServerSpans:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         headers = _headers(environ)
         method = environ.get("REQUEST_METHOD", "GET")
-        path = environ.get("PATH_INFO", "/") or "/"
-        query = environ.get("QUERY_STRING", "")
-        target = path + (f"?{query}" if query else "")
+        # the request target as sent (still percent-encoded), as Next.js's req.url
+        target = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+        if not target:
+            query = environ.get("QUERY_STRING", "")
+            target = (environ.get("PATH_INFO") or "/") + (f"?{query}" if query else "")
         name = f"{method} {target}"
         host = headers.get("host", "")
         attrs: dict[str, Any] = {
