@@ -248,9 +248,9 @@ class ChainMatcher:
     store: SpanStore | None = None
 
     def match(self, trace: Trace) -> Difference | None:
-        return self._match_tops(trace, service_tree(trace))
+        return self.match_tree(trace, service_tree(trace))
 
-    def _match_tops(self, trace: Trace, tops: list[Node]) -> Difference | None:
+    def match_tree(self, trace: Trace, tops: list[Node]) -> Difference | None:
         candidates = [n for n in _all_nodes(tops) if n.service == self.pattern.service]
         if not candidates:
             return Difference(self.pattern, None,
@@ -280,7 +280,7 @@ class ChainMatcher:
             seen = len(store)  # read before matching, so no arrival is missed in between
             trace = store.trace(trace_id)
             tops = service_tree(trace)
-            diff = self._match_tops(trace, tops)
+            diff = self.match_tree(trace, tops)
             if diff is None:
                 return trace
             remaining = deadline - time.monotonic()
@@ -296,7 +296,7 @@ class ChainMatcher:
 
     def check(self, trace: Trace) -> None:
         tops = service_tree(trace)  # the same nodes the difference points at, for the marks
-        diff = self._match_tops(trace, tops)
+        diff = self.match_tree(trace, tops)
         if diff is not None:
             raise ChainMismatch(self.pattern, tops, diff)
 
