@@ -31,23 +31,16 @@ from tracebed.contracts.check import find_entries
 from tracebed.model import Trace, TraceTimeoutError
 from tracebed.paths import fixtures_dir
 from tracebed.plugin.core import trace_timeout
-from tracebed.regress.record import BUNDLED_FLOWS, settled_under
+from tracebed.regress.record import BUNDLED_FLOWS
+from tracebed.suites.otel_demo.waiting import QUIET_S, settled
 
 CONTRACTS: dict[str, Contract] = load_contracts(fixtures_dir() / "contracts")
-QUIET_S = 0.3  # no new span for this long: the request's trace is complete
 PICTURE = "NationalParkFoundationExplorascope.jpg"
 
 # Flow names the contracts use -> how the shop drives them (the load generator's tasks, plus
 # the direct API calls the browser makes).
 DRIVERS: dict[str, Callable[[Any], Any]] = {
-    "index": lambda shop: shop.index(),
-    "browse_product": lambda shop: shop.browse_product(),
-    "get_recommendations": lambda shop: shop.get_recommendations(),
-    "get_ads": lambda shop: shop.get_ads("telescopes"),
-    "view_cart": lambda shop: shop.view_cart(),
-    "add_to_cart": lambda shop: shop.add_to_cart(),
-    "checkout": lambda shop: shop.checkout(),
-    "checkout_multi": lambda shop: shop.checkout_multi(),
+    **BUNDLED_FLOWS,
     "place_order": lambda shop: shop.checkout(),
     "list_products": lambda shop: shop.list_products(),
     "get_currencies": lambda shop: shop.get_currencies(),
@@ -125,12 +118,6 @@ def is_reference_stack(demo_stack: Any) -> bool:
 
 def steps_of(run: Any) -> list[Any]:
     return list(getattr(run, "results", [run]))
-
-
-def settled(step: Any, until: Callable[[Trace], bool] | None = None) -> Callable[[Trace], bool]:
-    """No span of the request's trace waits for its parent any more, and `until` holds."""
-    complete = settled_under(step.span_id)
-    return lambda trace: complete(trace) and (until is None or until(trace))
 
 
 def wait_settled(step: Any, timeout: float, until: Callable[[Trace], bool] | None = None) -> Trace:

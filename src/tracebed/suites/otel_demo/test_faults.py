@@ -31,12 +31,11 @@ from tenacity import (
 from tracebed.flows.context import TraceContext
 from tracebed.model import Span, SpanKind, StatusCode, Trace
 from tracebed.plugin.core import trace_timeout
-from tracebed.regress.record import settled_under
+from tracebed.suites.otel_demo.waiting import QUIET_S, settled
 
 T = TypeVar("T")
 
 EFFECT_TIMEOUT_S = 15.0  # a switched flag must show its effect within this (caches, reloads)
-QUIET_S = 0.3
 RATE_SAMPLES = 200  # calls per probabilistic variant; bounds below are ±6 standard deviations
 
 # paymentFailure's variants and the failure probability each really means ("90%" is 0.95).
@@ -105,12 +104,6 @@ def frontend_server(trace: Trace) -> Span:
     spans = [s for s in trace if s.service == "frontend" and s.kind is SpanKind.SERVER]
     assert spans, f"no frontend SERVER span in the trace:\n{trace.render()}"
     return spans[-1]  # after a redirect, the handler's span is the last
-
-
-def settled(step: Any, until: Callable[[Trace], bool] | None = None) -> Callable[[Trace], bool]:
-    """No span of the request's trace waits for its parent any more, and `until` holds."""
-    complete = settled_under(step.span_id)
-    return lambda trace: complete(trace) and (until is None or until(trace))
 
 
 def wait_trace(

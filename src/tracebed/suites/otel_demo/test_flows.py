@@ -11,9 +11,9 @@ from tracebed.otlp import Sink
 from tracebed.paths import fixtures_dir
 from tracebed.plugin.core import trace_timeout
 from tracebed.query.chains import ChainFixture, load_chains
+from tracebed.suites.otel_demo.waiting import QUIET_S
 
 CHAINS = load_chains(fixtures_dir() / "chains")
-QUIET_S = 0.3  # after the chain is complete, let stragglers of the same trace land
 
 
 def wait_for_chain(result: Any, chain: ChainFixture, store: SpanStore, timeout: float) -> Trace:
