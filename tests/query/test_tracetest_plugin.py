@@ -98,9 +98,11 @@ def test_http_trigger_end_to_end(suite: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3)
     # each spec is its own line, with how many spans matched and the actual values
     result.stdout.fnmatch_lines([
-        "*price.yaml::Shop: price::It answered PASSED (1 span(s); attr:tracetest.response.status = 200 → '200'*",
-        "*price.yaml::Shop: price::Currency converted PASSED (1 span(s);*→ 'EUR'*",
-        "*::The shop called currency PASSED (1 span(s)*",
+        "*price.yaml::Shop: price::It answered PASSED (span[[]tracetest.span.type=\"general\" "
+        "name=\"Tracetest trigger\"[]] → 1 span(s); attr:tracetest.response.status = 200 → '200'*",
+        "*price.yaml::Shop: price::Currency converted PASSED (span*→ 1 span(s);*→ 'EUR'*",
+        "*::The shop called currency PASSED (span[[]service.name=\"shop\"[]] span[[]service.name=\"currency\"[]]"
+        " → 1 span(s)*",
     ])
 
 

@@ -635,8 +635,12 @@ def _short(text: str, limit: int = 40) -> str:
 
 
 def _summary(result: SpecResult) -> str:
-    """One line for `pytest -v`: how many spans matched and each expectation's actual value."""
-    parts = [f"{len(result.spans)} span(s)"]
+    """One line for `pytest -v`: the selector, how many spans it matched, and each
+    expectation's actual value."""
+    selector = " ".join((result.spec.selector.text or "(all spans)").split())
+    if len(selector) > 80:
+        selector = selector[:79] + "…"
+    parts = [f"{selector} → {len(result.spans)} span(s)"]
     for outcome in result.outcomes:
         actual = ", ".join(_short(r.actual) for _, r in outcome.results[:3]) or "-"
         more = ", …" if len(outcome.results) > 3 else ""
