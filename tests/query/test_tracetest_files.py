@@ -135,6 +135,10 @@ def test_other_yaml_is_not_a_tracetest_resource(tmp_path: Path) -> None:
     assert not looks_like_tracetest(write(tmp_path, "services:\n  a: {}\n", "compose.yaml"))
     assert not looks_like_tracetest(write(tmp_path, "kind: Test\nspec: {}\n", "k.yaml"))
     assert load(write(tmp_path, "type: DataStore\nspec: {}\n", "d.yaml")) is None
+    # another tool's `type: Test` without Tracetest's shape is not ours either
+    assert load(write(tmp_path, "type: Test\nspec:\n  cases: [1]\n", "x.yaml")) is None
+    assert load(write(tmp_path, "type: Test\nname: unit\n", "y.yaml")) is None
+    assert load(write(tmp_path, "type: TestSuite\nspec:\n  id: s\n", "z.yaml")) is None
 
 
 def test_suite_steps_by_id(tmp_path: Path) -> None:

@@ -130,8 +130,13 @@ def load(path: Path) -> TestDefinition | SuiteDefinition | None:
     if kind not in TEST_KINDS + SUITE_KINDS:
         return None
     spec = _get(root, "spec")
+    # Only a document shaped like a Tracetest resource is ours: other tools' YAML may also say
+    # `type: Test`. A Test has a trigger or specs; a suite has steps.
     if not isinstance(spec, yaml.MappingNode):
-        raise _error(path, spec or root, f"a {kind} needs a `spec:` mapping")
+        return None
+    wanted = ("trigger", "specs") if kind in TEST_KINDS else ("steps", "tests")
+    if all(_get(spec, key) is None for key in wanted):
+        return None
     if kind in TEST_KINDS:
         return _test(path, spec)
     return _suite(path, spec, kind)
