@@ -222,3 +222,17 @@ def test_wait_follows_arrivals_across_traces() -> None:
     assert trace.trace_id == TRACE_ID
     with pytest.raises(ChainMismatch, match="from checkout to ad"):
         ChainMatcher(parse_chain("checkout → ad"), store=store).wait(TRACE_ID, timeout=0.3)
+
+
+def test_mismatch_shows_consumers_found_in_other_traces() -> None:
+    store = SpanStore()
+    store.add_spans(checkout_spans(consumers_in_trace=False))
+    store.add_spans([span(1, "c", service="accounting", kind=SpanKind.CONSUMER, trace_id=OTHER_TRACE,
+                          app__order__id="o-1")])
+    matcher = load_chains(FIXTURES)["checkout"].matcher(store)
+    with pytest.raises(ChainMismatch) as info:
+        matcher.check(store.trace(TRACE_ID))
+    lines = str(info.value).splitlines()
+    assert any("~> accounting" in line and "~> accounting (trace 11111111…)" in line for line in lines), lines
+    marked = [line for line in lines if line.startswith(">>")]
+    assert len(marked) == 1 and "~> fraud-detection  ✗" in marked[0] and "(missing)  ◀" in marked[0]

@@ -140,6 +140,6 @@ def chain_command(files: tuple[Path, ...], pattern: str | None, fixture: Path | 
             click.echo(f"trace {trace.trace_id}: follows {matcher.pattern}")
         else:
             failed = True
-            click.echo(f"trace {trace.trace_id}: " + render_side_by_side(matcher.pattern, tops, diff))
+            click.echo(f"trace {trace.trace_id}: " + render_side_by_side(matcher.pattern, tops, diff, matcher.async_candidates))
     if failed:
         raise SystemExit(1)

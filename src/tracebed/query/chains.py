@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -235,9 +235,9 @@ class Difference:
 
 
 class ChainMismatch(AssertionError):
-    def __init__(self, pattern: Call, tops: list[Node], diff: Difference):
+    def __init__(self, pattern: Call, tops: list[Node], diff: Difference, lookup: Lookup | None = None):
         self.pattern, self.tops, self.difference = pattern, tops, diff
-        super().__init__(render_side_by_side(pattern, tops, diff))
+        super().__init__(render_side_by_side(pattern, tops, diff, lookup))
 
 
 @dataclass
@@ -285,7 +285,7 @@ class ChainMatcher:
                 return trace
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ChainMismatch(self.pattern, tops, diff)
+                raise ChainMismatch(self.pattern, tops, diff, self.async_candidates)
             def grew(s: SpanStore, seen: int = seen) -> bool:
                 return len(s) != seen  # len() takes no lock: safe inside wait_for's predicate
 
@@ -298,9 +298,9 @@ class ChainMatcher:
         tops = service_tree(trace)  # the same nodes the difference points at, for the marks
         diff = self.match_tree(trace, tops)
         if diff is not None:
-            raise ChainMismatch(self.pattern, tops, diff)
+            raise ChainMismatch(self.pattern, tops, diff, self.async_candidates)
 
-    def _async_candidates(self, node: Node, service: str) -> list[Node]:
+    def async_candidates(self, node: Node, service: str) -> list[Node]:
         """Consumers of `node`'s messages in other traces: by span link, then by attribute."""
         if self.store is None:
             return []
@@ -335,7 +335,7 @@ class ChainMatcher:
         for child in pattern.children:
             candidates = [n for n in node.children if n.service == child.service]
             if child.hop == ASYNC and not candidates:
-                candidates = self._async_candidates(node, child.service)
+                candidates = self.async_candidates(node, child.service)
             if child.count is not None and len(candidates) != child.count:
                 return Difference(child, node, f"expected {child.count} call(s) from {node.service} to "
                                                f"{child.service}, found {len(candidates)}", depth + 1)
@@ -392,12 +392,13 @@ def _group(nodes: Iterable[Node]) -> dict[str, list[Node]]:
     return groups
 
 
-def _actual_label(group: list[Node], depth: int) -> str:
+def _actual_label(group: list[Node], depth: int, elsewhere: bool = False) -> str:
     if not group:
         return ""
-    hop = "" if depth == 0 else ("~> " if group[0].hop == ASYNC else "→ ")
+    hop = "" if depth == 0 else ("~> " if group[0].hop == ASYNC or elsewhere else "→ ")
     times = f" ×{len(group)}" if len(group) > 1 else ""
-    return "  " * depth + hop + (group[0].service or "?") + times
+    where = f" (trace {group[0].trace_id[:8]}…)" if elsewhere else ""
+    return "  " * depth + hop + (group[0].service or "?") + times + where
 
 
 def _extra_rows(group: list[Node], depth: int, tag: str) -> list[Row]:
@@ -408,24 +409,35 @@ def _extra_rows(group: list[Node], depth: int, tag: str) -> list[Row]:
     return rows
 
 
-def _rows(call: Call, group: list[Node], diff: Difference, depth: int) -> list[Row]:
+Lookup = Callable[[Node, str], list[Node]]
+
+
+def _rows(call: Call, group: list[Node], diff: Difference, depth: int, lookup: Lookup | None,
+          elsewhere: bool = False) -> list[Row]:
     hop = "" if depth == 0 else ("~> " if call.hop == ASYNC else "→ ")
     tag = "expected" if call is diff.expected else ""
-    rows: list[Row] = [("  " * depth + hop + call.label, _actual_label(group, depth), tag)]
+    rows: list[Row] = [("  " * depth + hop + call.label, _actual_label(group, depth, elsewhere), tag)]
     children = _group(c for n in group for c in n.children)
     for child in call.children:
-        rows += _rows(child, children.pop(child.service, []), diff, depth + 1)
+        found = children.pop(child.service, [])
+        other = False
+        if not found and child.hop == ASYNC and lookup is not None:
+            # consumers in other traces (span link or correlating attribute)
+            found = [c for n in group for c in lookup(n, child.service)]
+            other = bool(found)
+        rows += _rows(child, found, diff, depth + 1, lookup, other)
     holds_diff = any(n is diff.actual for n in group)
     for extra in children.values():
         rows += _extra_rows(extra, depth + 1, "extra" if holds_diff else "")
     return rows
 
 
-def render_side_by_side(pattern: Call, tops: list[Node], diff: Difference) -> str:
+def render_side_by_side(pattern: Call, tops: list[Node], diff: Difference, lookup: Lookup | None = None) -> str:
     """Expected and actual trees in two columns, aligned call by call; `>>` marks the row of
-    the first difference (✗ on the expected side, ◀ on the actual side)."""
+    the first difference (✗ on the expected side, ◀ on the actual side). With `lookup`,
+    asynchronous consumers found in other traces are shown too."""
     roots = [n for n in _all_nodes(tops) if n.service == pattern.service]
-    rows = _rows(pattern, roots, diff, 0)
+    rows = _rows(pattern, roots, diff, 0, lookup)
     wanted = "extra" if diff.reason.startswith("unexpected") else "expected"
     target = next((i for i, row in enumerate(rows) if row[2] == wanted), None)
     width = max([len("(not expected)")] + [len(e) for e, _, _ in rows]) + 7
