@@ -3,7 +3,11 @@ Prometheus."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import subprocess
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -138,3 +142,23 @@ def test_prometheus_starts_and_scrapes_itself(
     config = requests.get(f"{base}/api/v1/status/config", timeout=5).json()["data"]["yaml"]
     jobs = {c["job_name"] for c in yaml.safe_load(config)["scrape_configs"]}
     assert jobs == {"prometheus", "frontend-proxy"}
+
+
+def test_processes_stop_promptly_on_sigterm(
+    spec: dict[str, Any], launch: Callable[..., Launcher]
+) -> None:
+    """Each process exits on SIGTERM (the spec's stop_signal) and leaves nothing behind."""
+    require_debian("redis-server", "nginx", "prometheus")
+    launcher = launch("kafka", "flagd-ui", "image-provider", "valkey-cart", "prometheus")
+    tansu = subprocess.run(
+        ["pgrep", "-g", str(launcher.procs["kafka"].pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert len(tansu) == 2  # the wrapper and the broker, one process group
+    for name, proc in launcher.procs.items():
+        t0 = time.monotonic()
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+        assert time.monotonic() - t0 < 5, name
+    for pid in tansu:
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
