@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
-from tracebed.plugin.harness import DemoStack, StackOptions, start_demo_stack
+from tracebed.plugin.harness import DemoStack, StackOptions, sink_host_for, start_demo_stack
 from tracebed.plugin.report import attach_trace, attach_trace_id, set_timeline, set_trace_source
 
 # name: (help, default, type) — each is `--tracebed-NAME` on the command line and
@@ -144,7 +144,7 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
 def span_sink(pytestconfig: pytest.Config) -> Iterator[Sink]:
     """The OTLP sink the stack's collector exports to (session-wide; free ports by default)."""
     sink = Sink(
-        host=option(pytestconfig, "sink-host"),
+        host=sink_host_for(stack_options(pytestconfig), option(pytestconfig, "sink-host")),
         grpc_port=int(option(pytestconfig, "sink-grpc-port")),
         http_port=int(option(pytestconfig, "sink-http-port")),
         max_spans=int(option(pytestconfig, "sink-max-spans")),

@@ -6,6 +6,7 @@ Kept free of pytest so that `tracebed demo` and scripts can use the same bring-u
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,8 +114,38 @@ def _backend(kind: StackKind) -> Backend:
     return {"local": LocalBackend, "compose": ComposeBackend, "external": ExternalBackend}[kind]()
 
 
+def joins_the_sink(compose_files: Sequence[str]) -> bool:
+    """Whether the files include tracebed's overlay (docker-compose.test.yml or one like it)."""
+    return any("TRACEBED_SINK_OTLP" in Path(f).read_text(errors="replace") for f in compose_files)
+
+
+def sink_host_for(options: StackOptions, configured: str) -> str:
+    """A demo joined through docker-compose.test.yml exports from its containers, which reach
+    the host at docker's bridge gateway: the sink must listen there, not only on 127.0.0.1."""
+    if (
+        options.kind == "compose"
+        and configured == "127.0.0.1"
+        and options.compose_files
+        and joins_the_sink(options.compose_files)
+    ):
+        from tracebed.stack.collector_overlay import docker_bridge_gateway
+
+        return docker_bridge_gateway()
+    return configured
+
+
 def build_topology(options: StackOptions, sink: Sink, workdir: Path) -> Topology | None:
     if options.compose_files:
+        if options.kind == "compose" and joins_the_sink(options.compose_files):
+            from tracebed.stack.collector_overlay import join_environment
+
+            # The overlay reads these from compose's environment: the generated collector
+            # overlay and the sink as the collector sees it (host-gateway).
+            os.environ.update(
+                join_environment(
+                    options.compose_files, sink.grpc_port, workdir / "collector", options.env_file
+                )
+            )
         return Topology.from_compose(list(options.compose_files), env_file=options.env_file)
     if options.kind == "local":
         from tracebed.reference.spec import build_spec  # the built-in reference stack
@@ -122,7 +153,13 @@ def build_topology(options: StackOptions, sink: Sink, workdir: Path) -> Topology
         spec = build_spec(workdir / "reference", sink_otlp_grpc=sink.grpc_endpoint)
         return Topology.from_spec(spec)
     if options.kind == "compose":
-        raise ValueError("--tracebed-stack=compose needs --tracebed-compose FILE (one or more)")
+        # The reference stack in containers (images built offline, reused when unchanged).
+        from tracebed.stack.reference_compose import reference_compose_topology
+
+        topology: Topology = reference_compose_topology(
+            workdir / "reference-compose", sink.grpc_endpoint
+        )
+        return topology
     return None
 
 

@@ -54,29 +54,76 @@ from tracebed.query.tracetest_file import (
 )
 
 TRIGGER_SPAN_NAME = "Tracetest trigger"
-_EMPTY_JSON_OBJECT = "{\n  \n}"  # how Tracetest prints an empty gRPC response (cart tests rely on it)
+_EMPTY_JSON_OBJECT = (
+    "{\n  \n}"  # how Tracetest prints an empty gRPC response (cart tests rely on it)
+)
 
 
 # -- options ----------------------------------------------------------------------------------
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tracebed-tracetest", "tracebed: Tracetest YAML files")
     options: list[tuple[str, dict[str, Any]]] = [
-        ("--tracebed-var", {"action": "append", "default": [], "metavar": "NAME=VALUE",
-                            "help": "a variable for Tracetest files (repeatable)"}),
-        ("--tracebed-vars-file", {"action": "append", "default": [], "metavar": "PATH",
-                                  "help": "variables file: Tracetest VariableSet, YAML mapping or KEY=VALUE"}),
-        ("--tracebed-host-map", {"action": "append", "default": [], "metavar": "NAME=HOST:PORT",
-                                 "help": "where a host of the Tracetest files really is, e.g. "
-                                         "frontend:8080=127.0.0.1:41234 (repeatable)"}),
-        ("--tracebed-proto-path", {"action": "append", "default": [], "metavar": "DIR",
-                                   "help": "directories searched for a trigger's protobufFile"}),
-        ("--tracebed-tracetest-quiet", {"default": "0.5", "metavar": "SECONDS",
-                                        "help": "quiet window that ends the wait for a trace"}),
-        ("--tracebed-tracetest-timeout", {"default": None, "metavar": "SECONDS",
-                                          "help": "how long to wait for a trace (default: "
-                                                  "--tracebed-trace-timeout, else 30)"}),
-        ("--tracebed-no-tracetest", {"action": "store_true", "default": False,
-                                     "help": "do not collect Tracetest YAML files"}),
+        (
+            "--tracebed-var",
+            {
+                "action": "append",
+                "default": [],
+                "metavar": "NAME=VALUE",
+                "help": "a variable for Tracetest files (repeatable)",
+            },
+        ),
+        (
+            "--tracebed-vars-file",
+            {
+                "action": "append",
+                "default": [],
+                "metavar": "PATH",
+                "help": "variables file: Tracetest VariableSet, YAML mapping or KEY=VALUE",
+            },
+        ),
+        (
+            "--tracebed-host-map",
+            {
+                "action": "append",
+                "default": [],
+                "metavar": "NAME=HOST:PORT",
+                "help": "where a host of the Tracetest files really is, e.g. "
+                "frontend:8080=127.0.0.1:41234 (repeatable)",
+            },
+        ),
+        (
+            "--tracebed-proto-path",
+            {
+                "action": "append",
+                "default": [],
+                "metavar": "DIR",
+                "help": "directories searched for a trigger's protobufFile",
+            },
+        ),
+        (
+            "--tracebed-tracetest-quiet",
+            {
+                "default": "0.5",
+                "metavar": "SECONDS",
+                "help": "quiet window that ends the wait for a trace",
+            },
+        ),
+        (
+            "--tracebed-tracetest-timeout",
+            {
+                "default": None,
+                "metavar": "SECONDS",
+                "help": "how long to wait for a trace (default: --tracebed-trace-timeout, else 30)",
+            },
+        ),
+        (
+            "--tracebed-no-tracetest",
+            {
+                "action": "store_true",
+                "default": False,
+                "help": "do not collect Tracetest YAML files",
+            },
+        ),
     ]
     for name, kwargs in options:
         with contextlib.suppress(ValueError):  # another tracebed plugin already registered it
@@ -120,7 +167,9 @@ _SUITE_STEPS_KEY = pytest.StashKey[dict[Path, set[Path]]]()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix not in (".yaml", ".yml") or parent.config.getoption("tracebed_no_tracetest"):
+    if file_path.suffix not in (".yaml", ".yml") or parent.config.getoption(
+        "tracebed_no_tracetest"
+    ):
         return None
     if not looks_like_tracetest(file_path):
         return None
@@ -145,7 +194,9 @@ class TracetestFile(pytest.File):
         suite = SuiteRun(self.config)
         steps = resource.steps if isinstance(resource, SuiteDefinition) else (resource,)
         for index, test in enumerate(steps, 1):
-            prefix = f"[{index}] {test.title}" if isinstance(resource, SuiteDefinition) else test.title
+            prefix = (
+                f"[{index}] {test.title}" if isinstance(resource, SuiteDefinition) else test.title
+            )
             run = TestRun(test, suite, index)
             suite.runs.append(run)
             if not test.specs:
@@ -317,8 +368,10 @@ class TestRun:
         try:
             sink = request.getfixturevalue("span_sink")
         except pytest.FixtureLookupError:
-            self.error = ("Tracetest items need the `span_sink` fixture (tracebed.plugin.core provides "
-                          "it; in a conftest, any object with `.store` or a SpanStore will do)")
+            self.error = (
+                "Tracetest items need the `span_sink` fixture (tracebed.plugin.core provides "
+                "it; in a conftest, any object with `.store` or a SpanStore will do)"
+            )
             return
         store: SpanStore = getattr(sink, "store", sink)
         hosts = HostMap(config, request)
@@ -355,17 +408,26 @@ class TestRun:
         for output in self.test.outputs:
             spans = output.selector.select(self.trace)
             if not spans:
-                self.notes.append(f"output {output.name}: selector {output.selector.text!r} matched no span")
+                self.notes.append(
+                    f"output {output.name}: selector {output.selector.text!r} matched no span"
+                )
                 continue
             try:
-                value = output.value.evaluate(EvalContext(span_view(spans[0]), len(spans), variables))
+                value = output.value.evaluate(
+                    EvalContext(span_view(spans[0]), len(spans), variables)
+                )
             except QueryEvaluationError as exc:
                 self.notes.append(f"output {output.name}: {exc}")
                 continue
             self.suite.outputs[output.name] = str(value)
 
-    def _wait(self, store: SpanStore, trigger_span: Span | None, variables: Variables,
-              config: pytest.Config) -> Trace:
+    def _wait(
+        self,
+        store: SpanStore,
+        trigger_span: Span | None,
+        variables: Variables,
+        config: pytest.Config,
+    ) -> Trace:
         extra = [trigger_span] if trigger_span else []
 
         def view(trace: Trace) -> Trace:
@@ -383,9 +445,13 @@ class TestRun:
             return view(store.trace(self.trace_id))
         quiet = float(config.getoption("tracebed_tracetest_quiet") or 0.5)
         try:
-            trace = store.wait_for_trace(self.trace_id, until=complete, quiet=quiet, timeout=_timeout(config))
+            trace = store.wait_for_trace(
+                self.trace_id, until=complete, quiet=quiet, timeout=_timeout(config)
+            )
         except TraceTimeoutError as exc:
-            self.timeout_reason = f"trace {self.trace_id} not complete after {exc.waited:.1f}s: {exc.reason}"
+            self.timeout_reason = (
+                f"trace {self.trace_id} not complete after {exc.waited:.1f}s: {exc.reason}"
+            )
             trace = exc.trace
         return view(trace)
 
@@ -408,7 +474,9 @@ def _trigger_span(trace_id: str, span_id: str, response: TriggerResponse) -> Spa
         kind=SpanKind.INTERNAL,
         start_ns=response.start_ns,
         end_ns=response.end_ns,
-        status=Status(StatusCode.ERROR if response.error else StatusCode.UNSET, response.error or ""),
+        status=Status(
+            StatusCode.ERROR if response.error else StatusCode.UNSET, response.error or ""
+        ),
         attributes={
             "tracetest.span.type": "general",
             "tracetest.response.status": str(response.status),
@@ -428,8 +496,9 @@ def _render(template: Template | None, ctx: EvalContext) -> str:
     return template.render(ctx) if template is not None else ""
 
 
-def _http(trigger: HttpTrigger, ctx: EvalContext, hosts: HostMap, traceparent: str,
-          timeout: float) -> TriggerResponse:
+def _http(
+    trigger: HttpTrigger, ctx: EvalContext, hosts: HostMap, traceparent: str, timeout: float
+) -> TriggerResponse:
     import requests
 
     url = hosts.url(trigger.url.render(ctx))
@@ -450,8 +519,15 @@ def _http(trigger: HttpTrigger, ctx: EvalContext, hosts: HostMap, traceparent: s
     body = _render(trigger.body, ctx)
     start = time.time_ns()
     try:
-        response = requests.request(trigger.method, url, headers=headers, data=body.encode() or None,
-                                    auth=auth, params=params or None, timeout=timeout)
+        response = requests.request(
+            trigger.method,
+            url,
+            headers=headers,
+            data=body.encode() or None,
+            auth=auth,
+            params=params or None,
+            timeout=timeout,
+        )
     except requests.RequestException as exc:
         raise TriggerError(f"{trigger.method} {url}: {exc}") from None
     end = time.time_ns()
@@ -478,8 +554,10 @@ def _find_proto(name: str, test_path: Path, config: pytest.Config) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise TriggerError(f"protobufFile {name!r} not found (looked in {', '.join(str(c) for c in candidates)}); "
-                       "add --tracebed-proto-path DIR")
+    raise TriggerError(
+        f"protobufFile {name!r} not found (looked in {', '.join(str(c) for c in candidates)}); "
+        "add --tracebed-proto-path DIR"
+    )
 
 
 def _descriptor_pool(proto: Path) -> Any:
@@ -493,8 +571,16 @@ def _descriptor_pool(proto: Path) -> Any:
         include = resources.files("grpc_tools") / "_proto"
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "set.pb"
-            code = protoc.main(["protoc", f"-I{proto.parent}", f"-I{include}", f"--descriptor_set_out={out}",
-                                "--include_imports", str(proto)])
+            code = protoc.main(
+                [
+                    "protoc",
+                    f"-I{proto.parent}",
+                    f"-I{include}",
+                    f"--descriptor_set_out={out}",
+                    "--include_imports",
+                    str(proto),
+                ]
+            )
             if code != 0 or not out.exists():
                 raise TriggerError(f"protoc could not compile {proto} (exit {code})")
             files = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
@@ -505,8 +591,14 @@ def _descriptor_pool(proto: Path) -> Any:
         return pool
 
 
-def _grpc(trigger: GrpcTrigger, ctx: EvalContext, hosts: HostMap, traceparent: str, test_path: Path,
-          config: pytest.Config) -> TriggerResponse:
+def _grpc(
+    trigger: GrpcTrigger,
+    ctx: EvalContext,
+    hosts: HostMap,
+    traceparent: str,
+    test_path: Path,
+    config: pytest.Config,
+) -> TriggerResponse:
     import grpc
     from google.protobuf import json_format, message_factory
 
@@ -526,7 +618,9 @@ def _grpc(trigger: GrpcTrigger, ctx: EvalContext, hosts: HostMap, traceparent: s
         try:
             json_format.Parse(text, request_msg)
         except json_format.ParseError as exc:
-            raise TriggerError(f"request is not a valid {method.input_type.full_name}: {exc}") from None
+            raise TriggerError(
+                f"request is not a valid {method.input_type.full_name}: {exc}"
+            ) from None
     address = hosts.address(trigger.address.render(ctx).strip())
     metadata = [(_render(k, ctx).lower(), _render(v, ctx)) for k, v in trigger.metadata]
     metadata.append(("traceparent", traceparent))
@@ -538,13 +632,19 @@ def _grpc(trigger: GrpcTrigger, ctx: EvalContext, hosts: HostMap, traceparent: s
             response_deserializer=response_cls.FromString,
         )
         try:
-            response, info = call.with_call(request_msg, metadata=metadata, timeout=_timeout(config))
+            response, info = call.with_call(
+                request_msg, metadata=metadata, timeout=_timeout(config)
+            )
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
             details = exc.details() if hasattr(exc, "details") else str(exc)
             trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
             return TriggerResponse(
-                status=code.value[0], body="", headers=_md(trailing), start_ns=start, end_ns=time.time_ns(),
+                status=code.value[0],
+                body="",
+                headers=_md(trailing),
+                start_ns=start,
+                end_ns=time.time_ns(),
                 error=f"gRPC {code.name}: {details}",
             )
     body = json_format.MessageToJson(response, indent=2, always_print_fields_with_no_presence=True)
@@ -569,7 +669,9 @@ class TracetestItem(pytest.Function):
     spec_index: int | None
 
     @classmethod
-    def create(cls, parent: TracetestFile, name: str, run: TestRun, spec_index: int | None) -> TracetestItem:
+    def create(
+        cls, parent: TracetestFile, name: str, run: TestRun, spec_index: int | None
+    ) -> TracetestItem:
         def tracetest_spec(request: pytest.FixtureRequest) -> None:
             item = request.node
             assert isinstance(item, TracetestItem)
