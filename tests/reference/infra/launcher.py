@@ -69,6 +69,8 @@ class Launcher:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ready_at: dict[str, float] = {}
+        #: services that did not exit within the grace period after SIGTERM
+        self.killed: list[str] = []
 
     def closure(self, names: Iterable[str]) -> set[str]:
         services = self.spec["services"]
@@ -152,10 +154,11 @@ class Launcher:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs.values():
+        for name, proc in self.procs.items():
             try:
                 proc.wait(timeout=8)
             except subprocess.TimeoutExpired:
+                self.killed.append(name)
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)

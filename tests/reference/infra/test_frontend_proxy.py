@@ -81,8 +81,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     sink = Sink(host="127.0.0.1", grpc_port=0, http_port=0).start()
     try:
         spec = build_spec(tmp / "work", sink.grpc_endpoint)
-        with Launcher(spec, tmp / "logs").start(timeout=40) as launcher:
+        launcher = Launcher(spec, tmp / "logs").start(timeout=40)
+        try:
             yield Running(spec, sink, launcher)
+        finally:
+            launcher.stop()
+        # every service of the stack exits on SIGTERM within the grace period
+        assert launcher.killed == [], f"had to SIGKILL {launcher.killed}"
     finally:
         sink.stop()
 
