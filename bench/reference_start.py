@@ -30,16 +30,33 @@ from tracebed.stack.runner import Stack
 from tracebed.stack.topology import Topology
 
 CHECKOUT_SERVICES = {
-    "frontend-proxy", "frontend", "checkout", "cart", "product-catalog", "currency",
-    "shipping", "quote", "payment", "email",
+    "frontend-proxy",
+    "frontend",
+    "checkout",
+    "cart",
+    "product-catalog",
+    "currency",
+    "shipping",
+    "quote",
+    "payment",
+    "email",
 }
 PERSON = {
     "email": "bench@example.com",
     "userCurrency": "USD",
-    "address": {"streetAddress": "1 Bench Way", "city": "Seattle", "state": "WA",
-                "country": "United States", "zipCode": "98109"},
-    "creditCard": {"creditCardNumber": "4432-8015-6152-0454", "creditCardCvv": 672,
-                   "creditCardExpirationYear": 2039, "creditCardExpirationMonth": 1},
+    "address": {
+        "streetAddress": "1 Bench Way",
+        "city": "Seattle",
+        "state": "WA",
+        "country": "United States",
+        "zipCode": "98109",
+    },
+    "creditCard": {
+        "creditCardNumber": "4432-8015-6152-0454",
+        "creditCardCvv": 672,
+        "creditCardExpirationYear": 2039,
+        "creditCardExpirationMonth": 1,
+    },
 }
 
 
@@ -66,12 +83,19 @@ def stack_rss_bytes(root_pid: int) -> tuple[int, dict[str, int]]:
 
 def checkout_once(url: str, sink: Sink) -> float:
     user = str(uuid.uuid4())
-    requests.post(f"{url}/api/cart", timeout=20,
-                  json={"userId": user, "item": {"productId": "66VCHSJNUP", "quantity": 2}})
+    requests.post(
+        f"{url}/api/cart",
+        timeout=20,
+        json={"userId": user, "item": {"productId": "66VCHSJNUP", "quantity": 2}},
+    )
     trace_id = secrets.token_hex(16)
     t0 = time.monotonic()
-    r = requests.post(f"{url}/api/checkout", timeout=20, json={**PERSON, "userId": user},
-                      headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+    r = requests.post(
+        f"{url}/api/checkout",
+        timeout=20,
+        json={**PERSON, "userId": user},
+        headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+    )
     r.raise_for_status()
     sink.wait_for_trace(trace_id, until=complete, timeout=20)
     return time.monotonic() - t0
