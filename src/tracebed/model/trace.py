@@ -197,6 +197,12 @@ class Trace:
         """`(span, trace_id, span_id)` for every link a span of this trace carries."""
         return [(span, link.trace_id, link.span_id) for span in self._spans for link in span.links]
 
+    def select(self, selector: str) -> list[Span]:
+        """Spans matching a Tracetest selector (see `tracebed.query.select`)."""
+        from tracebed.query import select  # the query layer sits above the model
+
+        return select(self, selector)
+
     def render(self, **options: object) -> str:
         """The text tree (see `tracebed.model.render.render_tree`)."""
         from tracebed.model.render import render_tree
