@@ -22,10 +22,19 @@ def load_topology(
     group_by: str,
     readiness: str | None,
     use_seed: bool = False,
+    use_reference: bool = False,
 ) -> Topology:
     """The topology named by CLI options (shared by topology/up)."""
     ready = Readiness.load(readiness)
     grouping = None if group_by == "depends_on" else group_by
+    if use_reference:
+        import tempfile
+
+        from tracebed.stack.presets import reference_topology
+
+        # Only the shape is wanted: ports are allocated but nothing is started.
+        with tempfile.TemporaryDirectory(prefix="tracebed-topology-") as workdir:
+            return reference_topology(workdir, "127.0.0.1:4317", group_by=grouping, readiness=ready)
     if use_seed:
         topo = Topology.seed(group_by=grouping or "seed")
         topo.readiness = ready
@@ -73,6 +82,13 @@ def load_topology(
     help="Show the built-in tier map of the demo (seed-service-flow).",
 )
 @click.option(
+    "--reference",
+    "use_reference",
+    is_flag=True,
+    help="Show the built-in reference stack (what `tracebed up --stack local` starts), "
+    "including the demo services it leaves out and why.",
+)
+@click.option(
     "--readiness",
     type=click.Path(dir_okay=False),
     help="Readiness overrides (default: fixtures/readiness.yaml when present).",
@@ -90,13 +106,16 @@ def command(
     profiles: tuple[str, ...],
     group_by: str,
     use_seed: bool,
+    use_reference: bool,
     readiness: str | None,
     fmt: str,
 ) -> None:
     """Show a stack's services, dependencies (with Compose conditions), tiers, readiness
     probes, and where the declared grouping disagrees with the dependency graph."""
     try:
-        topo = load_topology(compose, env_file, profiles, group_by, readiness, use_seed)
+        topo = load_topology(
+            compose, env_file, profiles, group_by, readiness, use_seed, use_reference
+        )
         click.echo(topo.dumps(fmt))
     except StackError as exc:
         raise click.ClickException(str(exc)) from None

@@ -259,6 +259,8 @@ def _report(stack: Stack, sink: SinkHandle, summary: dict[str, Any], as_json: bo
         click.echo(json.dumps(summary))  # the last line of stdout, as the issue asks
         return
     click.echo(stack.timeline.gantt(), err=True)
+    for name, why in sorted(stack.topology.absent.items()):
+        click.echo(f"left out: {name} ({why})", err=True)
     click.echo(
         f"frontend: {summary['frontend_url']}  sink: {sink.http_url} "
         f"(OTLP/gRPC {sink.grpc_endpoint})",

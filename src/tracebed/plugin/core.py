@@ -168,6 +168,10 @@ def demo_stack(pytestconfig: pytest.Config, span_sink: Sink) -> Iterator[DemoSta
     with suspended:
         stack = start_demo_stack(options, span_sink, workdir)
     set_timeline(pytestconfig, stack.gantt_rows)
+    reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
+    if reporter is not None and stack.absent:
+        left_out = ", ".join(f"{name} ({why})" for name, why in sorted(stack.absent.items()))
+        reporter.write_line(f"tracebed: left out of this stack: {left_out}")
     try:
         yield stack
     finally:

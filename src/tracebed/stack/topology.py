@@ -355,8 +355,15 @@ class Topology:
             "tiers": [list(t) for t in self.tiers],
             "tier_names": list(self.tier_names),
             "conflicts": list(self.conflicts),
+            "absent": self.absent,
             "source": self.source,
         }
+
+    @property
+    def absent(self) -> dict[str, str]:
+        """Services of the demo this stack leaves out, with why (the reference stack says)."""
+        meta = self.extras.get("x-tracebed-stack") or {}
+        return {str(k): str(v) for k, v in (meta.get("absent") or {}).items()}
 
     def to_text(self) -> str:
         lines = [
@@ -381,6 +388,9 @@ class Topology:
         if self.conflicts:
             lines.append("conflicts with the declared grouping:")
             lines.extend(f"  - {c['message']}" for c in self.conflicts)
+        if self.absent:
+            lines.append("left out of this stack:")
+            lines.extend(f"  - {name}: {why}" for name, why in sorted(self.absent.items()))
         return "\n".join(lines)
 
     def to_mermaid(self) -> str:
