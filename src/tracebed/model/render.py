@@ -54,13 +54,17 @@ def interesting_attributes(span: Span) -> list[tuple[str, AttrValue]]:
     return shown
 
 
-def render_span_line(span: Span, *, orphan: bool = False) -> str:
+def render_span_line(span: Span, *, orphan: bool = False, entry: bool = False) -> str:
     status = ""
     if span.status.code is StatusCode.ERROR:
         status = " ERROR" + (f" {span.status.message!r}" if span.status.message else "")
     elif span.status.code is StatusCode.OK:
         status = " OK"
-    tag = " (orphan: parent not received)" if orphan else ""
+    tag = ""
+    if entry:
+        tag = " (entry: its parent is the caller's span)"
+    elif orphan:
+        tag = " (orphan: parent not received)"
     return (
         f"{span.service or '?'}: {span.name} [{span.kind.label}] "
         f"{_format_duration(span.duration_ns)}{status}{tag}"
@@ -78,6 +82,10 @@ def render_tree(
     if not len(trace):
         return f"trace {trace.trace_id}: no spans received"
     orphan_ids = {span.span_id for span in trace.orphans}
+    tops = trace.tops
+    # A trace started by a caller outside it (a test's traceparent) has one top whose parent
+    # is that caller's span: that is its entry, not a lost parent.
+    entry_id = tops[0].span_id if len(tops) == 1 and tops[0].span_id in orphan_ids else ""
     lines = [
         f"trace {trace.trace_id}: {len(trace)} spans, services: {', '.join(sorted(trace.services))}"
     ]
@@ -87,7 +95,10 @@ def render_tree(
             break
         margin = ">> " if span.span_id in marks else "   "
         indent = "  " * depth
-        lines.append(f"{margin}{indent}{render_span_line(span, orphan=span.span_id in orphan_ids)}")
+        line = render_span_line(
+            span, orphan=span.span_id in orphan_ids, entry=span.span_id == entry_id
+        )
+        lines.append(f"{margin}{indent}{line}")
         if attributes:
             for key, value in interesting_attributes(span):
                 lines.append(f"   {indent}    {key}={_format_value(value)}")
