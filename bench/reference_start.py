@@ -23,24 +23,15 @@ from pathlib import Path
 import psutil
 import requests
 
+from tracebed.flows.chain import CHECKOUT_SERVICES as CHAIN_SERVICES
 from tracebed.model.trace import Trace
 from tracebed.otlp.sink import Sink
 from tracebed.reference.spec import build_spec
 from tracebed.stack.runner import Stack
 from tracebed.stack.topology import Topology
 
-CHECKOUT_SERVICES = {
-    "frontend-proxy",
-    "frontend",
-    "checkout",
-    "cart",
-    "product-catalog",
-    "currency",
-    "shipping",
-    "quote",
-    "payment",
-    "email",
-}
+# The services a checkout reaches through the front door.
+CHECKOUT_SERVICES = {"frontend-proxy", "frontend", *CHAIN_SERVICES}
 PERSON = {
     "email": "bench@example.com",
     "userCurrency": "USD",

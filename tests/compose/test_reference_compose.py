@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.compose.conftest import assert_nothing_left, labelled, require_docker
+from tracebed.flows.chain import CHECKOUT_SERVICES as CHAIN_SERVICES
 from tracebed.flows.client import ShopClient
 from tracebed.otlp.sink import Sink
 from tracebed.stack import Stack
@@ -90,18 +91,8 @@ def test_all_containers_run_from_the_reference_image(
     assert rows == {(reference_image, "tracebed-reference", "true")}
 
 
-CHECKOUT_SERVICES = {
-    "frontend-proxy",
-    "frontend",
-    "checkout",
-    "cart",
-    "product-catalog",
-    "currency",
-    "shipping",
-    "quote",
-    "payment",
-    "email",
-}
+# The services a checkout reaches through the front door.
+CHECKOUT_SERVICES = {"frontend-proxy", "frontend", *CHAIN_SERVICES}
 
 
 def test_checkout_trace_reaches_the_sink_on_the_host(compose_stack: Stack, sink: Sink) -> None:

@@ -13,24 +13,15 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from tests.reference.infra.conftest import require_debian
 from tests.reference.infra.test_frontend_proxy import PERSON
+from tracebed.flows.chain import CHECKOUT_SERVICES as CHAIN_SERVICES
 from tracebed.model.store import SpanStore
 from tracebed.otlp.sink import Sink
 from tracebed.reference.spec import build_spec
 from tracebed.stack.runner import Stack
 from tracebed.stack.topology import Topology
 
-CHECKOUT_SERVICES = {
-    "frontend-proxy",
-    "frontend",
-    "checkout",
-    "cart",
-    "product-catalog",
-    "currency",
-    "shipping",
-    "quote",
-    "payment",
-    "email",
-}
+# The services a checkout reaches through the front door.
+CHECKOUT_SERVICES = {"frontend-proxy", "frontend", *CHAIN_SERVICES}
 
 
 def _load_generator_reached_the_proxy(store: SpanStore) -> bool:
