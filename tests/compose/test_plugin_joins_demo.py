@@ -1,0 +1,89 @@
+"""The pytest plugin joining a demo-shaped compose project through docker-compose.test.yml.
+
+`--tracebed-stack=compose --tracebed-compose PROJECT --tracebed-compose docker-compose.test.yml`:
+the harness generates the collector overlay from the project's own collector configs, sets the
+variables the overlay reads, and listens on docker's bridge gateway so the containers reach the
+sink. (The demo's images cannot be pulled here: the project is the stand-in of test_demo_join.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.compose.conftest import REPO, labelled
+from tracebed.stack.reference_compose import build_reference_image
+
+pytest_plugins = ["pytester"]
+
+STANDIN = Path(__file__).resolve().parent / "standin"
+
+USER_TEST = '''
+import secrets
+import requests
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+def test_collector_reaches_the_plugins_sink(demo_stack, span_sink):
+    assert span_sink.host != "127.0.0.1"  # the bridge gateway, where containers reach the host
+    assert demo_stack.frontend_url.startswith("http://127.0.0.1:")
+    assert requests.get(demo_stack.frontend_url + "/", timeout=10).status_code == 200
+    provider = TracerProvider(resource=Resource.create({"service.name": "plugin-join"}))
+    exporter = OTLPSpanExporter(endpoint=demo_stack.endpoint("otel-collector"), insecure=True)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    name = "join-" + secrets.token_hex(4)
+    with provider.get_tracer("t").start_as_current_span(name) as span:
+        trace_id = format(span.get_span_context().trace_id, "032x")
+    provider.shutdown()
+    trace = span_sink.wait_for_trace(trace_id, until=lambda t: bool(t.named(name)), timeout=30)
+    assert [s.service for s in trace.named(name)] == ["plugin-join"]
+'''
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_plugin_joins_a_demo_shaped_project(
+    pytester: pytest.Pytester, docker_daemon: None, demo_dir: Path
+) -> None:
+    image = build_reference_image()
+    project = {
+        "services": {
+            "otel-collector": {
+                "image": image,
+                "entrypoint": ["/opt/tracebed/bin/python", "/standin/otelcol.py"],
+                "command": [
+                    "--config=/etc/otelcol-config.yml",
+                    "--config=/etc/otelcol-config-extras.yml",
+                ],
+                "volumes": [
+                    f"{demo_dir / 'otelcol-config.yml'}:/etc/otelcol-config.yml",
+                    f"{demo_dir / 'otelcol-config-extras.yml'}:/etc/otelcol-config-extras.yml",
+                    f"{STANDIN}:/standin:ro",
+                ],
+                "ports": ["4317"],
+            },
+            "frontend-proxy": {
+                "image": image,
+                "command": ["python", "-m", "http.server", "8080"],
+                "depends_on": {"otel-collector": {"condition": "service_started"}},
+            },
+        }
+    }
+    compose_file = pytester.path / "docker-compose.yml"
+    compose_file.write_text(yaml.safe_dump(project))
+    pytester.makepyfile(test_join=USER_TEST)
+    before = set(labelled("container", "io.tracebed.run"))
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--tracebed-stack=compose",
+        f"--tracebed-compose={compose_file}",
+        f"--tracebed-compose={REPO / 'docker-compose.test.yml'}",
+        timeout=600,
+    )
+    result.assert_outcomes(passed=1)
+    assert not set(labelled("container", "io.tracebed.run")) - before
