@@ -81,11 +81,10 @@ def render_tree(
     """Render the tree; spans whose id is in `marks` get a `>>` in the margin."""
     if not len(trace):
         return f"trace {trace.trace_id}: no spans received"
-    orphan_ids = {span.span_id for span in trace.orphans}
-    tops = trace.tops
-    # A trace started by a caller outside it (a test's traceparent) has one top whose parent
-    # is that caller's span: that is its entry, not a lost parent.
-    entry_id = tops[0].span_id if len(tops) == 1 and tops[0].span_id in orphan_ids else ""
+    orphan_ids = {span.span_id for span in trace.lost_parents}
+    entry = trace.entry
+    # An entry whose parent is not in the trace was called from outside it (a test's traceparent).
+    entry_id = entry.span_id if entry is not None and entry.parent_span_id else ""
     lines = [
         f"trace {trace.trace_id}: {len(trace)} spans, services: {', '.join(sorted(trace.services))}"
     ]

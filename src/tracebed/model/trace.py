@@ -107,6 +107,19 @@ class Trace:
         """Where the tree starts: roots, then orphans (both in start order)."""
         return sorted(self.roots + self.orphans, key=_start_order)
 
+    @property
+    def entry(self) -> Span | None:
+        """Where the trace enters, when it has a single top: a root, or a span whose parent is
+        the caller's (a test's traceparent), which is then not an orphan in any useful sense."""
+        tops = self.tops
+        return tops[0] if len(tops) == 1 else None
+
+    @property
+    def lost_parents(self) -> list[Span]:
+        """Orphans other than the entry: spans whose parent should be in the trace but is not."""
+        entry = self.entry
+        return [s for s in self.orphans if entry is None or s.span_id != entry.span_id]
+
     def walk(self) -> Iterator[tuple[int, Span]]:
         """Depth-first (depth, span) over the tree, roots and orphans at depth 0."""
         stack: list[tuple[int, Span]] = [(0, s) for s in reversed(self.tops)]

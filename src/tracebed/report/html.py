@@ -66,7 +66,7 @@ def _ms(ns: int) -> float:
 def trace_payload(trace: Trace) -> dict[str, Any]:
     """What the waterfall script draws: spans in tree order, times in ms from the trace start."""
     start = trace.start_ns
-    orphan_ids = {span.span_id for span in trace.orphans}
+    orphan_ids = {span.span_id for span in trace.lost_parents}
     children = {span.span_id: len(trace.children(span)) for span in trace}
     spans: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -196,8 +196,8 @@ def render_trace_section(
         if errors
         else "no errors",
     ]
-    if trace.orphans:
-        facts.append(f"{len(trace.orphans)} orphan spans (parent not received)")
+    if trace.lost_parents:
+        facts.append(f"{len(trace.lost_parents)} orphan spans (parent not received)")
     facts += _link_facts(trace, page_ids)
     if json_href:
         facts.append(f'<a href="{escape(json_href)}" class="json-link">OTLP/JSON</a>')
