@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -93,3 +93,36 @@ def docker_daemon() -> None:
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     return require_demo()
+
+
+STANDIN = Path(__file__).resolve().parent / "standin"
+
+
+def demo_shaped_project(image: str, demo_dir: Path) -> dict[str, Any]:
+    """A compose project shaped like the demo, with stand-ins for images that cannot be pulled:
+    `otel-collector` runs the demo's own collector configs (merged with any overlay, as the
+    collector merges them) through rotel; `frontend-proxy` is a plain HTTP server."""
+    return {
+        "services": {
+            "otel-collector": {
+                "image": image,
+                "entrypoint": ["/opt/tracebed/bin/python", "/standin/otelcol.py"],
+                # the demo's own command and config mounts (docker-compose.yml 2.0.2)
+                "command": [
+                    "--config=/etc/otelcol-config.yml",
+                    "--config=/etc/otelcol-config-extras.yml",
+                ],
+                "volumes": [
+                    f"{demo_dir / 'otelcol-config.yml'}:/etc/otelcol-config.yml",
+                    f"{demo_dir / 'otelcol-config-extras.yml'}:/etc/otelcol-config-extras.yml",
+                    f"{STANDIN}:/standin:ro",
+                ],
+                "ports": ["4317"],
+            },
+            "frontend-proxy": {
+                "image": image,
+                "command": ["python", "-m", "http.server", "8080"],
+                "depends_on": {"otel-collector": {"condition": "service_started"}},
+            },
+        }
+    }

@@ -22,7 +22,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tests.compose.conftest import REPO, assert_nothing_left, require_docker
+from tests.compose.conftest import REPO, assert_nothing_left, demo_shaped_project, require_docker
 from tracebed.otlp.sink import Sink
 from tracebed.stack import Stack, Topology
 from tracebed.stack.backends.compose import ComposeBackend
@@ -30,8 +30,6 @@ from tracebed.stack.collector_overlay import docker_bridge_gateway, join_environ
 from tracebed.stack.reference_compose import build_reference_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-STANDIN = Path(__file__).resolve().parent / "standin"
 
 
 @pytest.fixture(scope="module")
@@ -49,30 +47,7 @@ def joined(
 ) -> Iterator[Stack]:
     image = build_reference_image()
     work = tmp_path_factory.mktemp("demo-join")
-    demo_shaped = {
-        "services": {
-            "otel-collector": {
-                "image": image,
-                "entrypoint": ["/opt/tracebed/bin/python", "/standin/otelcol.py"],
-                # the demo's own command and config mounts (docker-compose.yml 2.0.2)
-                "command": [
-                    "--config=/etc/otelcol-config.yml",
-                    "--config=/etc/otelcol-config-extras.yml",
-                ],
-                "volumes": [
-                    f"{demo_dir / 'otelcol-config.yml'}:/etc/otelcol-config.yml",
-                    f"{demo_dir / 'otelcol-config-extras.yml'}:/etc/otelcol-config-extras.yml",
-                    f"{STANDIN}:/standin:ro",
-                ],
-                "ports": ["4317"],
-            },
-            "frontend-proxy": {
-                "image": image,
-                "command": ["python", "-m", "http.server", "8080"],
-                "depends_on": {"otel-collector": {"condition": "service_started"}},
-            },
-        }
-    }
+    demo_shaped = demo_shaped_project(image, demo_dir)
     project = work / "docker-compose.yml"
     project.write_text(yaml.safe_dump(demo_shaped))
     # The overlay is generated from the project's own collector configs, as the harness does.

@@ -13,14 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.compose.conftest import REPO, labelled
+from tests.compose.conftest import REPO, demo_shaped_project, labelled
 from tracebed.stack.reference_compose import build_reference_image
 
 pytest_plugins = ["pytester"]
 
-STANDIN = Path(__file__).resolve().parent / "standin"
-
-USER_TEST = '''
+USER_TEST = """
 import secrets
 import requests
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -41,7 +39,7 @@ def test_collector_reaches_the_plugins_sink(demo_stack, span_sink):
     provider.shutdown()
     trace = span_sink.wait_for_trace(trace_id, until=lambda t: bool(t.named(name)), timeout=30)
     assert [s.service for s in trace.named(name)] == ["plugin-join"]
-'''
+"""
 
 
 @pytest.mark.docker
@@ -50,29 +48,7 @@ def test_plugin_joins_a_demo_shaped_project(
     pytester: pytest.Pytester, docker_daemon: None, demo_dir: Path
 ) -> None:
     image = build_reference_image()
-    project = {
-        "services": {
-            "otel-collector": {
-                "image": image,
-                "entrypoint": ["/opt/tracebed/bin/python", "/standin/otelcol.py"],
-                "command": [
-                    "--config=/etc/otelcol-config.yml",
-                    "--config=/etc/otelcol-config-extras.yml",
-                ],
-                "volumes": [
-                    f"{demo_dir / 'otelcol-config.yml'}:/etc/otelcol-config.yml",
-                    f"{demo_dir / 'otelcol-config-extras.yml'}:/etc/otelcol-config-extras.yml",
-                    f"{STANDIN}:/standin:ro",
-                ],
-                "ports": ["4317"],
-            },
-            "frontend-proxy": {
-                "image": image,
-                "command": ["python", "-m", "http.server", "8080"],
-                "depends_on": {"otel-collector": {"condition": "service_started"}},
-            },
-        }
-    }
+    project = demo_shaped_project(image, demo_dir)
     compose_file = pytester.path / "docker-compose.yml"
     compose_file.write_text(yaml.safe_dump(project))
     pytester.makepyfile(test_join=USER_TEST)
