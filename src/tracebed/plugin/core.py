@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shutil
 import signal
 import tempfile
 import threading
@@ -157,7 +158,9 @@ def span_sink(pytestconfig: pytest.Config) -> Iterator[Sink]:
 
 
 @pytest.fixture(scope="session")
-def demo_stack(pytestconfig: pytest.Config, span_sink: Sink) -> Iterator[DemoStack]:
+def demo_stack(
+    request: pytest.FixtureRequest, pytestconfig: pytest.Config, span_sink: Sink
+) -> Iterator[DemoStack]:
     """The stack under test, brought up tier by tier once per session (per xdist worker)."""
     options = stack_options(pytestconfig)
     workdir = Path(tempfile.mkdtemp(prefix="tracebed-stack-"))
@@ -182,6 +185,11 @@ def demo_stack(pytestconfig: pytest.Config, span_sink: Sink) -> Iterator[DemoSta
             )
         else:
             stack.stop()
+            # Service logs and rendered configs stay for a session that failed, to read.
+            if request.session.testsfailed:
+                print(f"\ntracebed: service logs of this run are in {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
