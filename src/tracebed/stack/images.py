@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 # Bump when the way an image is made changes, so old tags are not reused.
@@ -78,6 +78,29 @@ def _locked(name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+COMPLETE = ".complete"  # written last: a cache directory without it is half-made
+
+
+def fill_once(dest: Path, lock: str, fill: Callable[[Path], None]) -> bool:
+    """Make the cache directory `dest` with `fill` unless a complete one is there.
+
+    Serialised across processes by `lock`; a half-made directory (a killed run) is made again.
+    Returns whether this call made it.
+    """
+    done = dest / COMPLETE
+    if done.exists():
+        return False
+    with _locked(lock):
+        if done.exists():
+            return False
+        if dest.exists():
+            shutil.rmtree(dest)
+        dest.mkdir(parents=True)
+        fill(dest)
+        done.write_text(dest.name + "\n")
+    return True
 
 
 def _run(argv: Sequence[str], *, env: Mapping[str, str] | None = None, what: str) -> str:
@@ -355,19 +378,13 @@ def build_wheelhouse(
     own = build_project_wheel(project)
     default_place = dest is None
     dest = dest or cache_dir() / "wheelhouse" / f"{deps.name}-{own.parent.name}"
-    done = dest / ".complete"
-    if done.exists():
-        return dest
-    with _locked("wheelhouse"):
-        if done.exists():
-            return dest
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
+
+    def fill(directory: Path) -> None:
         for item in [*deps.iterdir(), own]:
-            if item.name != ".complete":
-                link_or_copy(item, dest / item.name)
-        done.write_text(dest.name + "\n")
+            if item.name != COMPLETE:
+                link_or_copy(item, directory / item.name)
+
+    fill_once(dest, "wheelhouse", fill)
     if default_place:
         prune_cache(dest.parent, keep=dest, count=3)
     return dest
@@ -399,7 +416,7 @@ def build_project_wheel(project: Path | None = None) -> Path:
     )[:16]
     out = cache_dir() / "own" / key
     wheels = sorted(out.glob("*.whl"))
-    if (out / ".complete").exists() and len(wheels) == 1:
+    if (out / COMPLETE).exists() and len(wheels) == 1:
         return wheels[0]
     with _locked("own-wheel"):
         if out.exists():
@@ -425,7 +442,7 @@ def build_project_wheel(project: Path | None = None) -> Path:
         wheels = sorted(out.glob("*.whl"))
         if len(wheels) != 1:
             raise ImageBuildError(f"pip wheel of {project} produced {wheels}, expected one wheel")
-        (out / ".complete").write_text("")
+        (out / COMPLETE).write_text("")
     prune_cache(out.parent, keep=out, count=3)
     return wheels[0]
 
@@ -442,16 +459,9 @@ def _dependency_wheels(project: Path, target_python: str | None) -> Path:
         ]
     )[:16]
     dest = cache_dir() / "deps" / key
-    done = dest / ".complete"
-    if done.exists():
-        return dest
-    with _locked("deps-wheels"):
-        if done.exists():
-            return dest
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
-        cfile = dest / "constraints.txt"
+
+    def fill(directory: Path) -> None:
+        cfile = directory / "constraints.txt"
         cfile.write_text(constraints)
         with tempfile.TemporaryDirectory(prefix="tracebed-src-") as tmp:
             _run(
@@ -462,7 +472,7 @@ def _dependency_wheels(project: Path, target_python: str | None) -> Path:
                     "wheel",
                     "--quiet",
                     "--wheel-dir",
-                    str(dest),
+                    str(directory),
                     "--constraint",
                     str(cfile),
                     str(_source_copy(project, Path(tmp))),
@@ -470,10 +480,11 @@ def _dependency_wheels(project: Path, target_python: str | None) -> Path:
                 what="pip wheel of the project's dependencies",
             )
         if target_python:
-            _add_marker_dependencies(dest, cfile, target_python)
-        for own in dest.glob(_wheel_glob(project)):
+            _add_marker_dependencies(directory, cfile, target_python)
+        for own in directory.glob(_wheel_glob(project)):
             own.unlink()
-        done.write_text(key + "\n")
+
+    fill_once(dest, "deps-wheels", fill)
     prune_cache(dest.parent, keep=dest, count=3)
     return dest
 
@@ -550,7 +561,7 @@ def _missing_for(wheelhouse: Path, target_python: str) -> list[str]:
 def prune_cache(parent: Path, keep: Path, count: int) -> None:
     """Drop all but the ``count`` newest complete entries of a cache directory (each ~100 MB)."""
     entries = sorted(
-        (p for p in parent.iterdir() if (p / ".complete").exists() and p != keep),
+        (p for p in parent.iterdir() if (p / COMPLETE).exists() and p != keep),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
