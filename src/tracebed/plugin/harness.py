@@ -56,10 +56,7 @@ class DemoStack:
     @property
     def absent(self) -> dict[str, str]:
         """Demo services the stack leaves out, with the reason (reference stack)."""
-        if self.topology is None:
-            return {}
-        meta = self.topology.extras.get("x-tracebed-stack") or {}
-        return dict(meta.get("absent") or {})
+        return self.topology.absent if self.topology is not None else {}
 
     def url(self, service: str) -> str:
         if service in ("frontend-proxy", "front-door"):
