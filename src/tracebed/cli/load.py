@@ -185,7 +185,7 @@ def command(
             frontend_url=url,
             ofrep_url=ofrep_url,
             sink_url=None if no_verify else sink_url,
-            sink="none" if no_verify else "here",
+            sink_mode="none" if no_verify else "here",
             sink_grpc_port=sink_grpc_port or 0,
             sink_http_port=sink_http_port,
         )

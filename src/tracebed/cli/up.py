@@ -110,7 +110,7 @@ def command(
             needs_front_door=False,
             workdir=work.resolve(),
             progress=None,  # live table only on a terminal
-            sink="process" if detach else "here",
+            sink_mode="process" if detach else "here",
             sink_max_spans=max_spans,
         )
     )

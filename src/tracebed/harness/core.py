@@ -69,7 +69,7 @@ class HarnessOptions:
     progress: bool | None = None
     #: a running sink's HTTP API to read traces from, instead of starting a sink
     sink_url: str | None = None
-    sink: SinkMode = "here"
+    sink_mode: SinkMode = "here"
     sink_host: str = "127.0.0.1"
     sink_grpc_port: int = 0
     sink_http_port: int = 0
@@ -248,16 +248,16 @@ class Harness:
             o = self.options
             if o.sink_url:
                 self.sink = SinkHandle.remote(o.sink_url)
-            elif o.sink == "none":
-                raise ValueError("this harness runs without a sink (sink='none')")
+            elif o.sink_mode == "none":
+                raise ValueError("this harness runs without a sink (sink_mode='none')")
             else:
                 self.sink = start_sink(
                     host=self.sink_host(),
                     grpc_port=o.sink_grpc_port,
                     http_port=o.sink_http_port,
                     max_spans=o.sink_max_spans,
-                    process=o.sink == "process",
-                    workdir=self.workdir if o.sink == "process" else None,
+                    process=o.sink_mode == "process",
+                    workdir=self.workdir if o.sink_mode == "process" else None,
                 )
         return self.sink
 
@@ -311,7 +311,7 @@ class Harness:
         if self.demo_stack is not None:
             return self.demo_stack
         opened_here = self.sink is None and (
-            self.options.sink_url is not None or self.options.sink != "none"
+            self.options.sink_url is not None or self.options.sink_mode != "none"
         )
         sink = self.open_sink() if opened_here else self.sink
         try:
