@@ -45,6 +45,19 @@ def test_external_stack_known_by_its_front_door(tmp_path: Path) -> None:
     assert tmp_path.is_dir()
 
 
+def test_own_work_directory_removed_after_a_clean_exit_only() -> None:
+    with Harness(kind="external", frontend_url="http://x:1", sink_mode="none") as harness:
+        made = harness.workdir
+        assert made.is_dir()
+    assert not made.exists()
+    with pytest.raises(KeyError), Harness(kind="external", frontend_url="http://x:1") as failing:
+        kept = failing.workdir
+        raise KeyError("the test failed")
+    assert kept.is_dir()  # its logs stay to read
+    failing.remove_workdir()
+    assert not kept.exists()
+
+
 def test_a_sink_handed_in_stays_its_owners() -> None:
     sink = Sink().start()
     try:

@@ -164,7 +164,8 @@ class Harness:
         harness.shop().checkout(); harness.demo_stack.timeline.ready_at("cart")
 
     `open_sink()` and `start()` may also be called one by one (the pytest fixtures do); each
-    is done once. `stop()` undoes what was brought up, unless it was detached or kept.
+    is done once. `stop()` undoes what was brought up, unless it was detached or kept;
+    leaving the `with` block cleanly also removes the work directory the harness made.
     """
 
     def __init__(
@@ -422,8 +423,11 @@ class Harness:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.stop()
+        # As the plugin does: a clean run leaves nothing behind, a failed one its logs.
+        if exc_type is None and not self.detached:
+            self.remove_workdir()
 
 
 def _exported_to(sink: SinkHandle | None) -> SinkHandle:
