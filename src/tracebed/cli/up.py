@@ -116,8 +116,10 @@ def command(
     )
     try:
         harness.start()  # on failure it stops what it started, the sink included
-    except (StackStartError, StackError, SinkStartError) as exc:
+    except (StackStartError, StackError, SinkStartError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a sink port taken
+        raise click.ClickException(f"cannot start the sink: {exc}") from None
     except KeyboardInterrupt:
         click.echo("interrupted: everything started was stopped", err=True)
         sys.exit(130)
