@@ -40,4 +40,10 @@ _register_subcommands()
 
 
 def main() -> None:
-    cli()
+    from tracebed.extras import MissingExtraError
+
+    try:
+        cli()
+    except MissingExtraError as exc:  # one line naming the extra, no traceback
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(1) from None

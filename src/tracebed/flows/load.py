@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracebed import extras
 from tracebed.flows.chain import ChainCheck, EdgeLatency, edge_latencies
 from tracebed.flows.result import TraceSource
 from tracebed.flows.tasks import task_mix
@@ -199,6 +200,8 @@ def run_locust(
     Stops it after `timeout` seconds (an error). On Ctrl-C the child is given `grace` seconds
     to finish its tasks in flight and report, so an interrupted run still has a summary.
     """
+    if python == sys.executable:
+        extras.require("load")  # one line naming the extra, before a child fails to import
     with tempfile.TemporaryDirectory(prefix="tracebed-load-") as tmp:
         config_path, output_path, log_path = (
             Path(tmp) / n for n in ("config.json", "out.json", "log")

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tracebed.extras import MissingExtraError
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
 from tracebed.plugin.harness import DemoStack, StackOptions, sink_host_for, start_demo_stack
 from tracebed.plugin.report import attach_trace, attach_trace_id, set_timeline, set_trace_source
@@ -169,7 +170,11 @@ def demo_stack(
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
     with suspended:
-        stack = start_demo_stack(options, span_sink, workdir)
+        try:
+            stack = start_demo_stack(options, span_sink, workdir)
+        except MissingExtraError as exc:  # one line, once, not an error per test
+            shutil.rmtree(workdir, ignore_errors=True)
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     set_timeline(pytestconfig, stack.gantt_rows)
     reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
     if reporter is not None and stack.absent:

@@ -475,7 +475,8 @@ def _dependency_wheels(project: Path, target_python: str | None) -> Path:
                     str(directory),
                     "--constraint",
                     str(cfile),
-                    str(_source_copy(project, Path(tmp))),
+                    # the image runs the stand-in: the core and the `reference` extra
+                    f"{_source_copy(project, Path(tmp))}[reference]",
                 ],
                 what="pip wheel of the project's dependencies",
             )
