@@ -280,8 +280,9 @@ def test_event_stream_sends_ready_then_each_flag_file_change(flagd: Callable[...
         assert r.status_code == 200
         change = _next_event(stream)
         assert change.type == "configuration_change"
+        source = str(f.flag_file)
         assert json_format.MessageToDict(change.data) == {
-            "flags": {"paymentFailure": {"type": "update"}}
+            "flags": {"paymentFailure": {"type": "update", "source": source}}
         }
         # and by editing the file itself: a new flag is a "write", a removed one a "delete"
         doc = json.loads(f.flag_file.read_text())
@@ -290,9 +291,14 @@ def test_event_stream_sends_ready_then_each_flag_file_change(flagd: Callable[...
         f.flag_file.write_text(json.dumps(doc))
         change = _next_event(stream)
         assert json_format.MessageToDict(change.data)["flags"] == {
-            "tracebedNew": {"type": "write"},
-            "adHighCpu": {"type": "delete"},
+            "tracebedNew": {"type": "write", "source": source},
+            "adHighCpu": {"type": "delete", "source": source},
         }
+        # a rewrite that changes no flag is still announced, with no flags (as flagd does)
+        f.flag_file.write_text(json.dumps(doc, indent=4))
+        change = _next_event(stream)
+        assert change.type == "configuration_change"
+        assert json_format.MessageToDict(change.data) == {"flags": {}}
     finally:
         stream.cancel()
 

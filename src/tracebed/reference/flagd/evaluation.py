@@ -154,20 +154,23 @@ class Evaluator:
         return Resolution(key, res.value, res.variant, reason, dict(res.flag_metadata or {}))
 
 
-#: A change notification: flag key -> {"type": "write" | "update" | "delete"} (flagd's).
+#: A change notification, flagd's: flag key -> {"type": "write" | "update" | "delete",
+#: "source": the flag file}.
 Changes = dict[str, dict[str, str]]
 
 
 class FlagStore:
     """The flag file, its evaluator, and the listeners told about every change."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, source: str | None = None) -> None:
         self.watched = WatchedFlagFile(path)
+        #: named in change notifications, as flagd names the sync source (its ``--uri`` path)
+        self.source = source if source is not None else str(path)
         self._evaluator = Evaluator()
         self._lock = threading.Lock()
         self._listeners: list[Callable[[Changes], None]] = []
         self._keys: set[str] = set()
-        self._loaded = False
+        self._generation: int | None = None
         self.refresh()
 
     @property
@@ -175,9 +178,15 @@ class FlagStore:
         return self.watched.last_error
 
     def refresh(self) -> int:
-        """Re-read the file if it changed; tell the listeners what changed. The generation."""
+        """Re-read the file if it changed and tell the listeners; return the generation.
+
+        As flagd, every successful re-read is announced, listing only the flags whose
+        definition changed (possibly none); a broken file announces nothing.
+        """
         doc, generation = self.watched.current()
         with self._lock:
+            if generation == self._generation:
+                return generation
             changed = self._evaluator.load(doc, generation)
             new_keys = set(doc["flags"])
             changes: Changes = {}
@@ -188,13 +197,13 @@ class FlagStore:
                     kind = "write"
                 else:
                     kind = "update"
-                changes[key] = {"type": kind}
-            first = not self._loaded
-            self._loaded = True
+                changes[key] = {"type": kind, "source": self.source}
+            first = self._generation is None
+            self._generation = generation
             self._keys = new_keys
             listeners = list(self._listeners)
-        if changes and not first:
-            log.info("flags changed: %s", ", ".join(sorted(changes)))
+        if not first:
+            log.info("flag file re-read; changed: %s", ", ".join(sorted(changes)) or "none")
             for listener in listeners:
                 listener(changes)
         return generation

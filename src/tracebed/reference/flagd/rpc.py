@@ -12,9 +12,10 @@ As flagd does (``flagd/pkg/service/flag-evaluation``):
     reason DEFAULT and no value or variant, so the caller's default applies.
   * ResolveInt of a fractional number truncates; ResolveFloat of an integer flag succeeds.
   * ResolveAll (v1 only) leaves disabled flags out and sends every number as a double.
-  * EventStream sends ``provider_ready`` first, ``configuration_change`` with
-    ``{"flags": {key: {"type": "write" | "update" | "delete"}}}`` after each change of the
-    file, and ``keep_alive`` every 20 s.
+  * EventStream sends ``provider_ready`` first, then ``configuration_change`` with
+    ``{"flags": {key: {"type": "write" | "update" | "delete", "source": file}}}`` after
+    every re-read of the file (only changed flags are listed, maybe none), and
+    ``keep_alive`` every 20 s.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     ofrep_port = args.port if args.port is not None else env_port("FLAGD_OFREP_PORT", 8016)
     host = env("BIND_HOST", "127.0.0.1")
     try:
-        store = FlagStore(_flag_path(args.uri))
+        store = FlagStore(_flag_path(args.uri), source=args.uri.removeprefix("file:"))
     except FlagFileError as exc:
         raise SystemExit(f"flagd: {exc}") from None
     try:
