@@ -271,19 +271,27 @@ def _next_event(stream: Iterator[Any]) -> Any:
 def test_event_stream_sends_ready_then_each_flag_file_change(flagd: Callable[..., Flagd]) -> None:
     f = flagd(None, "flagd-ui")
     stream = f.v1.EventStream(v1.EventStreamRequest(), timeout=20)
+    others = [
+        f.v1.EventStream(v1.EventStreamRequest(), timeout=20),
+        f.v2.EventStream(v2.EventStreamRequest(), timeout=20),
+    ]
     try:
-        assert _next_event(stream).type == "provider_ready"
+        for s in [stream, *others]:
+            assert _next_event(s).type == "provider_ready"
         # through flagd-ui's write path, as a harness or a person switches a flag
         r = requests.post(
             f"{f.ui_url}/api/flags/paymentFailure", json={"defaultVariant": "50%"}, timeout=5
         )
         assert r.status_code == 200
-        change = _next_event(stream)
-        assert change.type == "configuration_change"
         source = str(f.flag_file)
-        assert json_format.MessageToDict(change.data) == {
-            "flags": {"paymentFailure": {"type": "update", "source": source}}
-        }
+        for s in [stream, *others]:  # every open stream hears of it
+            change = _next_event(s)
+            assert change.type == "configuration_change"
+            assert json_format.MessageToDict(change.data) == {
+                "flags": {"paymentFailure": {"type": "update", "source": source}}
+            }
+        for s in others:
+            s.cancel()
         # and by editing the file itself: a new flag is a "write", a removed one a "delete"
         doc = json.loads(f.flag_file.read_text())
         doc["flags"]["tracebedNew"] = copy.deepcopy(EXTRA_FLAGS["tracebedNoMatch"])
@@ -300,7 +308,8 @@ def test_event_stream_sends_ready_then_each_flag_file_change(flagd: Callable[...
         assert change.type == "configuration_change"
         assert json_format.MessageToDict(change.data) == {"flags": {}}
     finally:
-        stream.cancel()
+        for s in [stream, *others]:
+            s.cancel()
 
 
 def test_openfeature_python_flagd_provider_sees_switches_through_the_event_stream(

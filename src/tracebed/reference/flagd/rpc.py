@@ -215,7 +215,10 @@ def build_server(store: FlagStore, host: str, port: int) -> tuple[grpc.Server, i
 
     Returns the server and the bound port (``port`` 0 picks a free one).
     """
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=MAX_WORKERS))
+    # no SO_REUSEPORT: a port already taken must fail the start, not be shared silently
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=MAX_WORKERS), options=[("grpc.so_reuseport", 0)]
+    )
     v1_grpc.add_ServiceServicer_to_server(EvaluationV1(store), server)
     v2_grpc.add_ServiceServicer_to_server(EvaluationV2(store), server)
     health_servicer = health.HealthServicer()
