@@ -26,6 +26,8 @@ from openfeature.schemas.protobuf.flagd.evaluation.v1 import evaluation_pb2 as v
 from openfeature.schemas.protobuf.flagd.evaluation.v1 import evaluation_pb2_grpc as v1_grpc
 from openfeature.schemas.protobuf.flagd.evaluation.v2 import evaluation_pb2 as v2
 from openfeature.schemas.protobuf.flagd.evaluation.v2 import evaluation_pb2_grpc as v2_grpc
+from openfeature.schemas.protobuf.schema.v1 import schema_pb2 as old
+from openfeature.schemas.protobuf.schema.v1 import schema_pb2_grpc as old_grpc
 
 from tests.reference.infra.launcher import Launcher
 from tracebed.reference.flagd.evaluation import flag_type
@@ -119,6 +121,7 @@ class Flagd:
         self.channel = grpc.insecure_channel(self.grpc_target)
         self.v1 = v1_grpc.ServiceStub(self.channel)
         self.v2 = v2_grpc.ServiceStub(self.channel)
+        self.old = old_grpc.ServiceStub(self.channel)  # the deprecated schema.v1
 
     def ofrep(self, key: str, ctx: dict[str, Any]) -> requests.Response:
         url = f"{self.ofrep_url}/ofrep/v1/evaluate/flags/{key}"
@@ -174,7 +177,7 @@ def test_grpc_answers_equal_ofrep_for_every_flag(release: str, flagd: Callable[.
                 disabled += 1
                 continue
             want = ofrep.json()
-            for pb, stub in ((v1, f.v1), (v2, f.v2)):
+            for pb, stub in ((v1, f.v1), (v2, f.v2), (old, f.old)):
                 got = f.call(pb, stub, rpc, key, ctx)
                 assert (_value(got, rpc), got.variant, got.reason) == (
                     want["value"],
@@ -240,6 +243,7 @@ def test_errors_carry_flagds_status_codes(flagd: Callable[..., Flagd]) -> None:
         grpc.StatusCode.NOT_FOUND,
         "Flag is disabled",
     )
+    assert status(old, f.old, "ResolveInt", "noSuchFlag")[0] == grpc.StatusCode.NOT_FOUND
     # v2: an unknown flag is not an error; the caller's default applies
     missing = f.call(v2, f.v2, "ResolveBoolean", "noSuchFlag", {})
     assert missing.reason == "DEFAULT"

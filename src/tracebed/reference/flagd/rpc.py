@@ -1,9 +1,10 @@
 """flagd's gRPC evaluation protocol, as the demo's services reach flagd on ``FLAGD_PORT``.
 
 Serves ``flagd.evaluation.v1.Service`` (what every demo provider in RPC mode speaks: Go,
-Java, .NET, Node, Python 0.5, Ruby, Rust) and ``flagd.evaluation.v2.Service`` (what the
-current Python provider, 0.6, speaks), with the stubs the ``openfeature-provider-flagd``
-package ships. Both answer from the same ``FlagStore`` as OFREP.
+Java, .NET, Node, Python 0.5, Ruby, Rust), ``flagd.evaluation.v2.Service`` (what the
+current Python provider, 0.6, speaks) and the deprecated ``schema.v1.Service`` (older
+providers; flagd still serves it), with the stubs the ``openfeature-provider-flagd``
+package ships. All answer from the same ``FlagStore`` as OFREP.
 
 As flagd does (``flagd/pkg/service/flag-evaluation``):
   * v1 errors: unknown or disabled flag NOT_FOUND "Flag not found" / "Flag is disabled";
@@ -41,6 +42,8 @@ from openfeature.schemas.protobuf.flagd.evaluation.v2 import (
 from openfeature.schemas.protobuf.flagd.evaluation.v2 import (
     evaluation_pb2_grpc as v2_grpc,
 )
+from openfeature.schemas.protobuf.schema.v1 import schema_pb2 as old
+from openfeature.schemas.protobuf.schema.v1 import schema_pb2_grpc as old_grpc
 
 from tracebed.reference.flagd.evaluation import (
     FLAG_DISABLED,
@@ -60,6 +63,7 @@ log = logging.getLogger("flagd")
 
 V1_SERVICE = "flagd.evaluation.v1.Service"
 V2_SERVICE = "flagd.evaluation.v2.Service"
+OLD_SERVICE = "schema.v1.Service"
 KEEP_ALIVE_SECONDS = 20.0  # flagd's EventStream keep-alive period
 #: Every open EventStream holds a worker thread; the demo opens about one per service.
 MAX_WORKERS = 128
@@ -174,15 +178,12 @@ class _Evaluation:
         finally:
             unsubscribe()
 
-
-class EvaluationV1(_Evaluation, v1_grpc.ServiceServicer):
-    def __init__(self, store: FlagStore) -> None:
-        super().__init__(store, v1, not_found_is_default=False)
-
-    def ResolveAll(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def _resolve_all(self, request: Any, with_metadata: bool) -> Any:
         ctx = context_from_dict(_context(request))
         _, results = self.store.resolve_all(ctx)
-        out = v1.ResolveAllResponse(metadata=_struct(self.store.flag_set_metadata()))
+        out = self.pb.ResolveAllResponse()
+        if with_metadata:
+            out.metadata.CopyFrom(_struct(self.store.flag_set_metadata()))
         for res in results:
             if isinstance(res, FlagError):
                 # flagd skips disabled flags; a flag that fails to evaluate is left out here
@@ -192,7 +193,8 @@ class EvaluationV1(_Evaluation, v1_grpc.ServiceServicer):
             flag.reason = res.reason
             if res.variant is not None:
                 flag.variant = res.variant
-            flag.metadata.CopyFrom(_struct(res.metadata))
+            if with_metadata:
+                flag.metadata.CopyFrom(_struct(res.metadata))
             v = res.value
             if isinstance(v, bool):
                 flag.bool_value = v
@@ -205,13 +207,31 @@ class EvaluationV1(_Evaluation, v1_grpc.ServiceServicer):
         return out
 
 
+class EvaluationV1(_Evaluation, v1_grpc.ServiceServicer):
+    def __init__(self, store: FlagStore) -> None:
+        super().__init__(store, v1, not_found_is_default=False)
+
+    def ResolveAll(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._resolve_all(request, with_metadata=True)
+
+
+class EvaluationSchemaV1(_Evaluation, old_grpc.ServiceServicer):
+    """The deprecated ``schema.v1.Service`` that flagd still serves for older providers."""
+
+    def __init__(self, store: FlagStore) -> None:
+        super().__init__(store, old, not_found_is_default=False)
+
+    def ResolveAll(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._resolve_all(request, with_metadata=False)
+
+
 class EvaluationV2(_Evaluation, v2_grpc.ServiceServicer):
     def __init__(self, store: FlagStore) -> None:
         super().__init__(store, v2, not_found_is_default=True)
 
 
 def build_server(store: FlagStore, host: str, port: int) -> tuple[grpc.Server, int]:
-    """The evaluation server (v1, v2, grpc.health.v1) bound to ``host:port``; not started.
+    """The evaluation server (v1, v2, schema.v1, grpc.health.v1) on ``host:port``; not started.
 
     Returns the server and the bound port (``port`` 0 picks a free one).
     """
@@ -221,8 +241,9 @@ def build_server(store: FlagStore, host: str, port: int) -> tuple[grpc.Server, i
     )
     v1_grpc.add_ServiceServicer_to_server(EvaluationV1(store), server)
     v2_grpc.add_ServiceServicer_to_server(EvaluationV2(store), server)
+    old_grpc.add_ServiceServicer_to_server(EvaluationSchemaV1(store), server)
     health_servicer = health.HealthServicer()
-    for name in ("", V1_SERVICE, V2_SERVICE):
+    for name in ("", V1_SERVICE, V2_SERVICE, OLD_SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     bound = server.add_insecure_port(f"{host}:{port}")
