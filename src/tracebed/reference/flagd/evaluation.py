@@ -185,8 +185,9 @@ class FlagStore:
         """
         doc, generation = self.watched.current()
         with self._lock:
-            if generation == self._generation:
-                return generation
+            if self._generation is not None and generation <= self._generation:
+                # a concurrent refresh already loaded this or a newer read of the file
+                return self._generation
             changed = self._evaluator.load(doc, generation)
             new_keys = set(doc["flags"])
             changes: Changes = {}
