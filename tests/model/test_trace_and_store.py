@@ -168,7 +168,7 @@ def test_predicate_may_query_the_store_while_waiting() -> None:
     store.add_spans([consumer])  # arrives in another trace: still wakes the waiter
     thread.join(timeout=10)
     assert found == [1]
-    store.wait_for(lambda s: len(s.trace_ids()) == 2, timeout=5)
+    store.wait(lambda: len(store.trace_ids()) == 2, timeout=5)
 
 
 def test_single_top_with_a_foreign_parent_is_the_entry_not_an_orphan() -> None:
