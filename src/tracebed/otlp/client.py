@@ -110,8 +110,10 @@ class SinkClient:
     def traces(self, limit: int | None = None) -> list[Trace]:
         """The traces held (the newest `limit` of them), one request each."""
         ids = self.trace_ids()
+        if limit is not None:
+            ids = ids[max(0, len(ids) - limit) :]
         traces = []
-        for trace_id in ids[-limit:] if limit is not None else ids:
+        for trace_id in ids:
             trace = self.get_trace(trace_id)
             if trace is not None:  # None: evicted between the listing and now
                 traces.append(trace)
