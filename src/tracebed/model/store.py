@@ -244,15 +244,22 @@ class SpanStore:
             if stored:
                 self._unindexed_links.append(batch)
             self._count += stored
-            if stored:
-                self._arrivals["spans"] = self._arrivals.get("spans", 0) + 1
-                self._last_arrival["spans"] = now_mono
             result.stored, result.duplicates = stored, duplicates
             self.stats.spans_received += len(trace_ids)
             self.stats.spans_stored += stored
             self.stats.spans_duplicate += duplicates
-            self._cond.notify_all()
+            if stored:
+                self._arrived("spans", now_mono)
         return result
+
+    def _arrived(self, on: Signal, now_mono: float) -> None:
+        """Count an arrival of signal `on` and wake every waiter. Caller holds the lock.
+
+        Every signal's ingest ends here, so `wait(..., on=signal)` works the same for each.
+        """
+        self._arrivals[on] = self._arrivals.get(on, 0) + 1
+        self._last_arrival[on] = now_mono
+        self._cond.notify_all()
 
     def _count_fresh(self, trace_ids: Sequence[bytes], span_ids: Sequence[bytes]) -> int:
         seen: set[tuple[bytes, bytes]] = set()
