@@ -260,14 +260,6 @@ def _local_store(source: Any) -> bool:
     return isinstance(source, SpanStore) or isinstance(getattr(source, "store", None), SpanStore)
 
 
-def _snapshot(source: Any, trace_id: str) -> Trace | None:
-    """The trace as it stands, from a store, a sink or the HTTP API (None if unknown)."""
-    getter = getattr(source, "get_trace", None) or getattr(
-        getattr(source, "store", None), "get_trace", None
-    )
-    return getter(trace_id) if getter is not None else None
-
-
 def run_load(
     base_url: str,
     users: int,
@@ -387,7 +379,7 @@ def _verify(
     wanted = [r["trace_id"] for r in records[-limit:]]
     with ThreadPoolExecutor(max_workers=1 if _local_store(store) else 8) as pool:
         for trace_id, snapshot in zip(
-            wanted, pool.map(lambda t: _snapshot(store, t), wanted), strict=True
+            wanted, pool.map(store.get_trace, wanted), strict=True
         ):
             if snapshot is not None:
                 traces[trace_id] = snapshot

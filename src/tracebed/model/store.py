@@ -181,7 +181,8 @@ class _Bucket:
 
 
 class SpanStore:
-    """Holds spans by trace; bounded by `max_spans`; wakes `wait_for_trace` callers on arrival."""
+    """Holds spans by trace; bounded by `max_spans`; wakes waiters (`wait`, `wait_for_trace`)
+    the moment something arrives. A `TraceSource`."""
 
     def __init__(self, max_spans: int = 1_000_000, when_full: FullPolicy = "evict"):
         if max_spans <= 0:
