@@ -16,6 +16,7 @@ from tracebed.model import (
     Status,
     StatusCode,
     StoreFullError,
+    Trace,
     TraceTimeoutError,
 )
 
@@ -168,7 +169,7 @@ def test_predicate_may_query_the_store_while_waiting() -> None:
     store.add_spans([consumer])  # arrives in another trace: still wakes the waiter
     thread.join(timeout=10)
     assert found == [1]
-    store.wait_for(lambda s: len(s.trace_ids()) == 2, timeout=5)
+    store.wait(lambda: len(store.trace_ids()) == 2, timeout=5)
 
 
 def test_single_top_with_a_foreign_parent_is_the_entry_not_an_orphan() -> None:
@@ -178,3 +179,43 @@ def test_single_top_with_a_foreign_parent_is_the_entry_not_an_orphan() -> None:
     rendered = store.trace(T1).render()
     assert "frontend-proxy: op-01 [server] 1.0ms (entry: its parent is the caller's span)" in rendered
     assert "orphan" not in rendered
+
+
+def test_store_wait_looks_again_when_the_check_asks_without_an_arrival() -> None:
+    """`wait`'s check may return a time to re-check at (a quiet window ending): honoured even
+    though nothing arrives, so the second look comes long before the deadline."""
+    store = SpanStore()
+    start = time.monotonic()
+    calls: list[float] = []
+
+    def check() -> bool | float:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return calls[0] + 0.05
+        return calls[-1] - start < 4.0  # False only if we slept to the deadline
+
+    store.wait(check, timeout=5)
+    assert len(calls) == 2
+    with pytest.raises(TimeoutError, match="a thing did not hold within 0.1s"):
+        store.wait(lambda: False, timeout=0.1, description="a thing")
+
+
+def test_last_arrival_moves_with_each_stored_batch() -> None:
+    store = SpanStore()
+    assert store.last_arrival() == 0.0
+    store.add_spans([span("01")])
+    first = store.last_arrival()
+    assert first > 0.0 and store.last_arrival("logs") == 0.0
+    store.add_spans([span("01")])  # a duplicate stores nothing: no arrival
+    assert store.last_arrival() == first
+
+
+def test_trace_is_a_value_whose_links_resolve_through_its_source() -> None:
+    store = SpanStore()
+    consumer = span("05", service="accounting", trace_id=T2)
+    consumer.links = (Link(T1, "01" * 8),)
+    store.add_spans([span("01"), consumer])
+    trace = store.trace(T1)
+    assert trace.source is store and [s.span_id for s in trace.linked_spans()] == ["05" * 8]
+    assert Trace(T1, list(trace)).linked_spans() == []
+    assert not hasattr(trace, "select")

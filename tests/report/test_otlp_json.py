@@ -21,7 +21,7 @@ from opentelemetry.trace import StatusCode as OtelStatusCode
 
 from tests.report.factory import T0, checkout_trace, span_with_everything
 from tracebed.model import Scope, Span, SpanKind, StatusCode, Trace
-from tracebed.report.otlp_json import (
+from tracebed.otlp.otlp_json import (
     OtlpJsonError,
     read_otlp_json,
     spans_from_otlp_json,

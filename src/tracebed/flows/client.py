@@ -14,8 +14,9 @@ import requests
 
 from tracebed.flows import data
 from tracebed.flows.context import TraceContext, baggage_header
-from tracebed.flows.result import FlowRequest, FlowResult, FlowRun, TraceSource
+from tracebed.flows.result import FlowRequest, FlowResult, FlowRun
 from tracebed.flows.tasks import ALL_TASKS
+from tracebed.model.source import TraceSource
 
 PersonSpec = Mapping[str, Any] | int | str | None
 ItemSpec = str | tuple[str, int]

@@ -53,8 +53,8 @@ def _name_from_path(path: Path) -> str:
 
 
 def spans_from_otlp(data: Mapping[str, Any]) -> list[Span]:
-    """Decode OTLP/JSON (`{"resourceSpans": [...]}`) with the report layer's decoder."""
-    from tracebed.report.otlp_json import spans_from_otlp_json
+    """Decode OTLP/JSON (`{"resourceSpans": [...]}`) with the otlp layer's decoder."""
+    from tracebed.otlp.otlp_json import spans_from_otlp_json
 
     return list(spans_from_otlp_json(dict(data)))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tracebed.model import Trace, TraceTimeoutError
+from tracebed.query.conditions import settled
 from tracebed.regress.files import write_shape
 from tracebed.regress.shape import DEFAULT_STABLE_KEYS, TraceShape, normalise_many
 
@@ -95,7 +96,7 @@ def shop_driver(client: Any, *, quiet: float = 1.0, timeout: float = 30.0) -> Fl
         for step in steps:
             try:
                 traces.append(
-                    step.trace(until=settled_under(step.span_id), quiet=quiet, timeout=timeout)
+                    step.trace(until=settled(step.span_id), quiet=quiet, timeout=timeout)
                 )
             except TraceTimeoutError as exc:
                 raise RecordError(f"flow {flow!r}: {exc}") from None
@@ -104,19 +105,5 @@ def shop_driver(client: Any, *, quiet: float = 1.0, timeout: float = 30.0) -> Fl
     return drive
 
 
-def settled_under(client_span_id: str) -> Callable[[Trace], bool]:
-    """True once no span of the trace waits for its parent.
-
-    The request's server span has the client's span id as parent, which never arrives;
-    any other missing parent is a span still in flight (parents end after their children,
-    so they are exported last).
-    """
-
-    def check(trace: Trace) -> bool:
-        ids = {s.span_id for s in trace}
-        return bool(len(trace)) and all(
-            not s.parent_span_id or s.parent_span_id in ids or s.parent_span_id == client_span_id
-            for s in trace
-        )
-
-    return check
+# The condition's older name here (tests and the bundled suite's helpers used it).
+settled_under = settled
