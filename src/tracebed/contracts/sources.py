@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from tracebed.errors import SinkError
 from tracebed.model import Trace
 
 
-class TraceSourceError(ValueError):
+class TraceSourceError(SinkError, ValueError):
     """Traces could not be read; the message names the file or URL."""
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from tracebed.errors import SinkError
 from tracebed.flows.result import TracePredicate
 from tracebed.model import Trace, TraceTimeoutError
 from tracebed.report.otlp_json import spans_from_otlp_json
@@ -32,7 +33,7 @@ def trace_from_otlp_json(trace_id: str, body: bytes) -> Trace:
     return Trace(trace_id, spans)
 
 
-class SinkApiError(RuntimeError):
+class SinkApiError(SinkError, RuntimeError):
     """The sink's HTTP API cannot be reached or answered something unexpected."""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from tracebed.errors import ExpectationFailed, SinkError
 from tracebed.model import Trace, TraceTimeoutError
 
 TracePredicate = Callable[[Trace], bool]
@@ -39,7 +40,7 @@ class EntrySpan:
         return any(span.parent_span_id == self.parent_span_id for span in trace)
 
 
-class NoSinkError(RuntimeError):
+class NoSinkError(SinkError, RuntimeError):
     """`.trace()` was called on a result of a client that has no sink to wait in."""
 
 
@@ -106,7 +107,7 @@ class FlowResult:
 
     def raise_for_status(self) -> FlowResult:
         if not self.ok:
-            raise AssertionError(f"request failed:\n{self}")
+            raise ExpectationFailed(f"request failed:\n{self}")
         return self
 
     # -- trace ---------------------------------------------------------------------------
@@ -237,7 +238,7 @@ class FlowRun:
 
     def raise_for_status(self) -> FlowRun:
         if not self.ok:
-            raise AssertionError(f"{self.task}: a step failed:\n{self}")
+            raise ExpectationFailed(f"{self.task}: a step failed:\n{self}")
         return self
 
     def trace(

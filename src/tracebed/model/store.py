@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from tracebed.errors import SinkError, TraceTimeout
 from tracebed.model.span import Span
 from tracebed.model.trace import Trace
 
@@ -66,7 +67,7 @@ class SpanListBatch:
         return self._spans[index]
 
 
-class StoreFullError(Exception):
+class StoreFullError(SinkError):
     """The store is at its limit and its policy is to refuse (the sender should retry later)."""
 
     def __init__(self, needed: int, room: int, limit: int):
@@ -76,7 +77,7 @@ class StoreFullError(Exception):
         self.needed, self.room, self.limit = needed, room, limit
 
 
-class TraceTimeoutError(AssertionError):
+class TraceTimeoutError(TraceTimeout):
     """`wait_for_trace` gave up; the message shows what did arrive."""
 
     def __init__(self, trace_id: str, trace: Trace, waited: float, reason: str):

@@ -32,7 +32,9 @@ MAX_LINKED_TRACES = 10
 MAX_FAILED_LISTED = 10
 
 
-class TraceSource(Protocol):
+class TraceLookup(Protocol):
+    """Where the report fetches a trace by id (the sink's `SpanStore`); not a wait."""
+
     def get_trace(self, trace_id: str) -> Trace | None: ...
 
 
@@ -40,7 +42,7 @@ TimelineRows = Iterable[Any] | Callable[[], Iterable[Any]]
 
 TRACES_KEY = pytest.StashKey[list[Trace]]()
 TIMELINE_KEY = pytest.StashKey[TimelineRows]()
-TRACE_SOURCE_KEY = pytest.StashKey[TraceSource]()
+TRACE_SOURCE_KEY = pytest.StashKey[TraceLookup]()
 _PHASES_KEY = pytest.StashKey[list[pytest.TestReport]]()
 _PLUGIN_NAME = "tracebed-report-writer"
 
@@ -89,7 +91,7 @@ def set_timeline(config: pytest.Config, rows: TimelineRows) -> None:
     config.stash[TIMELINE_KEY] = rows
 
 
-def set_trace_source(config: pytest.Config, source: TraceSource) -> None:
+def set_trace_source(config: pytest.Config, source: TraceLookup) -> None:
     config.stash[TRACE_SOURCE_KEY] = source
 
 
@@ -214,7 +216,7 @@ class ReportPlugin:
             )
         return report
 
-    def _refresh(self, result: ReportedTest, source: TraceSource | None) -> None:
+    def _refresh(self, result: ReportedTest, source: TraceLookup | None) -> None:
         """Take the latest snapshot of each trace: spans of async consumers may have arrived
         after the test moved on."""
         if source is None:

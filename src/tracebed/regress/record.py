@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tracebed.errors import FlowError
 from tracebed.model import Trace, TraceTimeoutError
 from tracebed.regress.files import write_shape
 from tracebed.regress.shape import DEFAULT_STABLE_KEYS, TraceShape, normalise_many
@@ -19,7 +20,7 @@ from tracebed.regress.shape import DEFAULT_STABLE_KEYS, TraceShape, normalise_ma
 FlowDriver = Callable[[str], Sequence[Trace]]
 
 
-class RecordError(RuntimeError):
+class RecordError(FlowError, RuntimeError):
     """A flow could not be recorded (it failed, or its trace never arrived)."""
 
 

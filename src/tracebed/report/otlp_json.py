@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from tracebed.errors import SinkError
 from tracebed.model.span import (
     Attributes,
     AttrValue,
@@ -35,7 +36,7 @@ JsonDict = dict[str, Any]
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-class OtlpJsonError(ValueError):
+class OtlpJsonError(SinkError, ValueError):
     """The document is not a valid OTLP/JSON trace export; the message names the place."""
 
 
