@@ -39,7 +39,9 @@ def _exception_classes() -> list[str]:
             if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
                 bases = [ast.unparse(b).rsplit(".", 1)[-1] for b in node.bases]
                 found[f"{module}.{node.name}"] = bases
-    builtin = {n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)}
+    builtin = {
+        n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException)
+    }
     known = builtin | {"ClickException"}
     names: list[str] = []
     grew = True
@@ -86,7 +88,9 @@ def test_kinds_keep_the_builtin_base_callers_catch() -> None:
     from tracebed.stack.errors import TopologyError
 
     assert issubclass(OverlayError, ValueError) and issubclass(OverlayError, ConfigError)
-    assert issubclass(TraceTimeoutError, TraceTimeout) and issubclass(TraceTimeoutError, AssertionError)
+    assert issubclass(TraceTimeoutError, TraceTimeout) and issubclass(
+        TraceTimeoutError, AssertionError
+    )
     assert issubclass(ExpectationFailed, AssertionError)
     assert issubclass(TopologyError, StackError) and issubclass(TopologyError, ConfigError)
     # One name, one class: the layers re-export the root's kinds rather than define their own.

@@ -85,7 +85,11 @@ FLOWS: Mapping[str, Flow] = _flows(
     Flow("get_product_reviews", "task", _method("get_product_reviews")),
     Flow("ask_product_ai_assistant", "task", _method("ask_product_ai_assistant")),
     # The browser user's tasks (Playwright in the demo), replayed as their pages' HTTP calls.
-    Flow("open_cart_page_and_change_currency", "browser", _method("open_cart_page_and_change_currency")),
+    Flow(
+        "open_cart_page_and_change_currency",
+        "browser",
+        _method("open_cart_page_and_change_currency"),
+    ),
     Flow("add_product_to_cart", "browser", _method("add_product_to_cart")),
     # Direct API calls, for the contract operations no task isolates.
     Flow("place_order", "api", _method("checkout")),  # the order is placed by a checkout
