@@ -78,7 +78,9 @@ def make_span(
         kind=SpanKind.parse(kind),
         start_ns=start_ns,
         end_ns=start_ns + MS if end_ns is None else end_ns,
-        status=Status(StatusCode.ERROR, error) if error else Status(StatusCode.parse(status), message),
+        status=Status(StatusCode.ERROR, error)
+        if error
+        else Status(StatusCode.parse(status), message),
         attributes=attributes_of(attributes, attrs),
         resource={**res, **(resource or {})},
         scope=scope if scope is not None else Scope(),
