@@ -78,7 +78,7 @@ def test_draft_from_traces_then_check_them() -> None:
 
 
 def test_draft_normalises_next_js_names_into_a_match_pattern() -> None:
-    from tests.regress.tracebuild import TraceBuilder
+    from tests.factories import TraceBuilder
 
     traces = []
     for i, product in enumerate(("OLJCESPC7Z", "66VCHSJNUP")):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
+from tests.factories import make_span
 from tracebed.model import (
     Link,
     Span,
@@ -24,26 +26,9 @@ T1 = "11" * 16
 T2 = "22" * 16
 
 
-def span(
-    span_id: str,
-    parent: str = "",
-    service: str = "svc",
-    name: str | None = None,
-    trace_id: str = T1,
-    start: int = 0,
-    **attrs: object,
-) -> Span:
-    return Span(
-        trace_id=trace_id,
-        span_id=span_id * 8 if len(span_id) == 2 else span_id,
-        parent_span_id=(parent * 8 if len(parent) == 2 else parent),
-        name=name or f"op-{span_id}",
-        kind=SpanKind.SERVER,
-        start_ns=start,
-        end_ns=start + 1_000_000,
-        attributes={k.replace("_", "."): v for k, v in attrs.items()},
-        resource={"service.name": service},
-    )
+def span(span_id: str, parent: str = "", **fields: Any) -> Span:
+    """A server span of trace T1 unless told otherwise (`tests.factories.make_span`)."""
+    return make_span(span_id, parent, **{"kind": SpanKind.SERVER, "trace_id": T1, **fields})
 
 
 def test_tree_children_in_start_order_and_orphans() -> None:
@@ -51,8 +36,8 @@ def test_tree_children_in_start_order_and_orphans() -> None:
     store.add_spans(
         [
             span("01", service="frontend"),
-            span("03", "01", service="cart", start=20),
-            span("02", "01", service="checkout", start=10),
+            span("03", "01", service="cart", start_ns=20),
+            span("02", "01", service="checkout", start_ns=10),
             span("04", "99", service="email"),  # parent never arrives
         ]
     )
@@ -68,9 +53,9 @@ def test_tree_children_in_start_order_and_orphans() -> None:
 
 def test_edges_carry_the_kind_of_call() -> None:
     trace_spans = [
-        span("01", service="frontend", http_request_method="GET"),
-        span("02", "01", service="checkout", rpc_system="grpc"),
-        span("03", "02", service="accounting", messaging_system="kafka"),
+        span("01", service="frontend", http__request__method="GET"),
+        span("02", "01", service="checkout", rpc__system="grpc"),
+        span("03", "02", service="accounting", messaging__system="kafka"),
         span("04", "02", service="checkout"),  # same service: no edge
     ]
     store = SpanStore()
@@ -83,7 +68,7 @@ def test_edges_carry_the_kind_of_call() -> None:
 
 
 def test_span_type_and_status() -> None:
-    assert span("01", db_system="redis").span_type is SpanType.DATABASE
+    assert span("01", db__system="redis").span_type is SpanType.DATABASE
     assert span("01").span_type is SpanType.GENERAL
     assert Status(StatusCode.ERROR, "x").is_error
     assert SpanKind.parse("SPAN_KIND_CLIENT") is SpanKind.CLIENT

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.factories import make_span
 from tests.regress.test_shape_diff import checkout_trace
 from tracebed.cli import cli
 from tracebed.flows.context import TraceContext
-from tracebed.model import Span, SpanKind, Status, StatusCode, TraceTimeoutError
+from tracebed.model import SpanKind, TraceTimeoutError
 from tracebed.otlp.client import SinkClient
 from tracebed.otlp.otlp_json import trace_to_otlp_json
 from tracebed.otlp.sink import Sink
@@ -140,16 +141,16 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         self.server.sink.store.add_spans(
             [
-                Span(
+                make_span(
+                    TraceContext.fresh().span_id,
+                    ctx.span_id,
                     trace_id=ctx.trace_id,
-                    span_id=TraceContext.fresh().span_id,
-                    parent_span_id=ctx.span_id,
                     # Named as Next.js names it: with the query string and the product id.
                     name=f"{self.command} {self.path}",
                     kind=SpanKind.SERVER,
-                    status=Status(StatusCode.UNSET),
+                    end_ns=0,
                     attributes={"http.method": self.command, "http.status_code": 200},
-                    resource={"service.name": "frontend"},
+                    service="frontend",
                 )
             ]
         )

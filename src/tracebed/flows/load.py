@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tracebed import extras
+from tracebed.errors import FlowError
 from tracebed.flows.chain import ChainCheck, EdgeLatency, edge_latencies
 from tracebed.flows.tasks import task_mix
 from tracebed.model import SpanStore, Trace, TraceTimeoutError
@@ -35,7 +36,7 @@ SETTLE_QUIET_S, SETTLE_LIMIT_S = 1.0, 8.0  # before measuring edges: quiet windo
 HTTP_EDGE_TRACES = 300  # newest non-checkout traces fetched over a sink's HTTP API for edges
 
 
-class LoadRunError(RuntimeError):
+class LoadRunError(FlowError, RuntimeError):
     """The Locust subprocess failed or produced no summary."""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from tracebed.errors import ExpectationFailed, SinkError
 from tracebed.model import Trace, TraceTimeoutError
 from tracebed.model.source import DEFAULT_QUIET_S, TracePredicate, TraceSource
 from tracebed.query.conditions import entry_span
@@ -15,7 +16,7 @@ from tracebed.query.conditions import entry_span
 BODY_HEAD = 300  # characters of a request/response body shown in a result's repr
 
 
-class NoSinkError(RuntimeError):
+class NoSinkError(SinkError, RuntimeError):
     """`.trace()` was called on a result of a client that has no sink to wait in."""
 
 
@@ -82,7 +83,7 @@ class FlowResult:
 
     def raise_for_status(self) -> FlowResult:
         if not self.ok:
-            raise AssertionError(f"request failed:\n{self}")
+            raise ExpectationFailed(f"request failed:\n{self}")
         return self
 
     # -- trace ---------------------------------------------------------------------------
@@ -213,7 +214,7 @@ class FlowRun:
 
     def raise_for_status(self) -> FlowRun:
         if not self.ok:
-            raise AssertionError(f"{self.task}: a step failed:\n{self}")
+            raise ExpectationFailed(f"{self.task}: a step failed:\n{self}")
         return self
 
     def trace(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from tracebed.errors import SinkError, TraceTimeout, WaitTimeout
 from tracebed.model.source import TracePredicate, quiet_of, why_not
 from tracebed.model.span import Span
 from tracebed.model.trace import Trace
@@ -70,7 +71,7 @@ class SpanListBatch:
         return self._spans[index]
 
 
-class StoreFullError(Exception):
+class StoreFullError(SinkError):
     """The store is at its limit and its policy is to refuse (the sender should retry later)."""
 
     def __init__(self, needed: int, room: int, limit: int):
@@ -80,7 +81,7 @@ class StoreFullError(Exception):
         self.needed, self.room, self.limit = needed, room, limit
 
 
-class TraceTimeoutError(AssertionError):
+class TraceTimeoutError(TraceTimeout):
     """`wait_for_trace` gave up; the message shows what did arrive."""
 
     def __init__(self, trace_id: str, trace: Trace, waited: float, reason: str):
@@ -393,7 +394,7 @@ class SpanStore:
                 return
             now = time.monotonic()
             if now >= deadline:
-                raise TimeoutError(f"{description} did not hold within {timeout}s")
+                raise WaitTimeout(f"{description} did not hold within {timeout}s")
             wake_at = deadline if verdict is False else min(deadline, float(verdict))
             with self._cond:
                 if self._arrivals.get(on, 0) == seen:  # nothing arrived while `check` ran

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from tracebed.errors import SinkError
 from tracebed.model import Span, Trace, TraceTimeoutError
 from tracebed.model.source import TracePredicate, quiet_of, why_not
 from tracebed.otlp.otlp_json import spans_from_otlp_json
@@ -23,7 +24,7 @@ from tracebed.otlp.otlp_json import spans_from_otlp_json
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.05, 1.0
 
 
-class SinkApiError(RuntimeError):
+class SinkApiError(SinkError, RuntimeError):
     """The sink's HTTP API cannot be reached or answered something unexpected."""
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from tracebed.errors import SinkError
 from tracebed.model.span import (
     Attributes,
     AttrValue,
@@ -36,7 +37,7 @@ from tracebed.otlp.encode import spans_to_request
 JsonDict = dict[str, Any]
 
 
-class OtlpJsonError(ValueError):
+class OtlpJsonError(SinkError, ValueError):
     """The document is not a valid OTLP/JSON trace export; the message names the place."""
 
 

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tracebed.errors import ExpectationFailed, FlowError
 from tracebed.model import Span, SpanKind, SpanStore, Status, StatusCode, Trace, TraceTimeoutError
 from tracebed.query.attributes import span_view
 from tracebed.query.errors import QueryEvaluationError
@@ -325,7 +326,7 @@ class TriggerResponse:
     error: str | None = None
 
 
-class TracetestFailure(AssertionError):
+class TracetestFailure(ExpectationFailed):
     """A spec (or the trigger) failed; the message is the whole story, no traceback needed."""
 
 
@@ -488,7 +489,7 @@ def _trigger_span(trace_id: str, span_id: str, response: TriggerResponse) -> Spa
 
 
 # -- triggers ---------------------------------------------------------------------------------
-class TriggerError(Exception):
+class TriggerError(FlowError):
     pass
 
 

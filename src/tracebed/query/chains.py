@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tracebed.errors import ExpectationFailed
 from tracebed.model import Span, SpanKind, Trace
 from tracebed.query.errors import QuerySyntaxError
 
@@ -234,7 +235,7 @@ class Difference:
     depth: int = 0
 
 
-class ChainMismatch(AssertionError):
+class ChainMismatch(ExpectationFailed):
     def __init__(self, pattern: Call, tops: list[Node], diff: Difference, lookup: Lookup | None = None):
         self.pattern, self.tops, self.difference = pattern, tops, diff
         super().__init__(render_side_by_side(pattern, tops, diff, lookup))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from tracebed.errors import ConfigError
 from tracebed.query.errors import QuerySyntaxError
 from tracebed.query.expression import Expr, Template, parse_expression, parse_template
 from tracebed.query.selector import Selector, parse_selector
@@ -24,7 +25,7 @@ SUITE_KINDS = ("TestSuite", "Transaction")
 _TYPE_LINE = re.compile(r"^type:\s*[\"']?(Test|TestSuite|Transaction)[\"']?\s*(#.*)?$", re.MULTILINE)
 
 
-class TracetestFileError(Exception):
+class TracetestFileError(ConfigError):
     """A Tracetest file that cannot be used; the message starts with `path:line:column:`."""
 
     def __init__(self, path: Path, line: int, column: int, message: str):

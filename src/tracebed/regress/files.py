@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tracebed.errors import ConfigError
 from tracebed.model import Span, Trace
 from tracebed.regress.shape import (
     DEFAULT_STABLE_KEYS,
@@ -25,7 +26,7 @@ from tracebed.regress.shape import (
 SUFFIX = ".shape.json"
 
 
-class ShapeLoadError(ValueError):
+class ShapeLoadError(ConfigError, ValueError):
     """A path that cannot be read as shapes; the message says which file and why."""
 
 

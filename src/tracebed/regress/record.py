@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tracebed.errors import FlowError
+from tracebed.flows.registry import FLOWS
 from tracebed.model import Trace, TraceTimeoutError
 from tracebed.query.conditions import settled
 from tracebed.regress.files import write_shape
@@ -20,7 +22,7 @@ from tracebed.regress.shape import DEFAULT_STABLE_KEYS, TraceShape, normalise_ma
 FlowDriver = Callable[[str], Sequence[Trace]]
 
 
-class RecordError(RuntimeError):
+class RecordError(FlowError, RuntimeError):
     """A flow could not be recorded (it failed, or its trace never arrived)."""
 
 
@@ -53,25 +55,11 @@ def record_flows(
     return out
 
 
-# The bundled flows as recordings drive them: the load generator's tasks, with the choices
-# that change a trace's shape pinned (an ad category with ads: always the targeted path).
-# Choices that only change counts (products, quantities, people) stay random.
-BUNDLED_FLOWS: dict[str, Callable[[Any], Any]] = {
-    "index": lambda shop: shop.index(),
-    "browse_product": lambda shop: shop.browse_product(),
-    "get_recommendations": lambda shop: shop.get_recommendations(),
-    "get_ads": lambda shop: shop.get_ads("telescopes"),
-    "view_cart": lambda shop: shop.view_cart(),
-    "add_to_cart": lambda shop: shop.add_to_cart(),
-    "checkout": lambda shop: shop.checkout(),
-    "checkout_multi": lambda shop: shop.checkout_multi(),
-}
-
-
 def run_flow(client: Any, flow: str) -> Any:
-    """Drive `flow` on a shop client: a bundled flow, else the client's method of that name."""
-    if flow in BUNDLED_FLOWS:
-        return BUNDLED_FLOWS[flow](client)
+    """Drive `flow` on a shop client: a flow of the registry, else the client's method of that
+    name (a custom client's own flow)."""
+    if flow in FLOWS:
+        return FLOWS[flow].drive(client)
     method = getattr(client, flow, None)
     if not callable(method) or flow.startswith("_"):
         raise RecordError(f"the shop client has no flow {flow!r}")

@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 import tracebed
+from tracebed.errors import StackError
 from tracebed.stack import images
 from tracebed.stack.images import link_or_copy
 
@@ -81,7 +82,7 @@ DEMO_PORTS: dict[str, int] = {
 }
 
 
-class ReferenceComposeError(ValueError):
+class ReferenceComposeError(StackError, ValueError):
     """The spec cannot be run in containers as it stands."""
 
 
