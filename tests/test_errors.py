@@ -21,6 +21,7 @@ SRC = Path(tracebed.__file__).resolve().parent
 # into gRPC/HTTP statuses as the demo does) and a Locust-side marker (see tracebed.errors).
 NOT_ROOTED = {
     "tracebed.reference.common.rpc_tracing.RpcError",
+    "tracebed.reference.flagd.evaluation.FlagError",
     "tracebed.reference.flagd.ofrep.OfrepError",
     "tracebed.reference.frontend.shapes.BadRequest",
     "tracebed.reference.services.checkout.MoneyError",

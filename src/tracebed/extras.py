@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from tracebed.errors import ConfigError
+
 # extra: (what it gives, modules it brings)
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "reference": (
@@ -18,7 +20,7 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-class MissingExtraError(ImportError):
+class MissingExtraError(ConfigError, ImportError):
     """A command needs an optional part of tracebed that is not installed."""
 
     def __init__(self, extra: str, missing: list[str]) -> None:
