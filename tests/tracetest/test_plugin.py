@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.query import apps
+from tests.tracetest import apps
 
 pytest_plugins = ["pytester"]
 
 CONFTEST = """
 import pytest
-from tests.query import apps
+from tests.tracetest import apps
 
 @pytest.fixture(scope="session")
 def span_sink():
