@@ -9,7 +9,7 @@ steps in order, the `outputs` of each becoming variables of the later ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +57,17 @@ class Verdict:
     title: str
     index: int | None
     passed: bool
-    message: str  # failed: what went wrong, with the marked trace tree; passed: the spec's result
+    detail: str  # failed: what went wrong; passed: the spec's result
     summary: str = ""  # one line: selector, span count, actual values
+    marks: tuple[str, ...] = ()  # the spans the spec selected
+    trace: Trace | None = field(default=None, repr=False)
+
+    @property
+    def message(self) -> str:
+        """The detail and, for a failed spec, the trace tree with its selected spans marked."""
+        if self.passed or self.trace is None:
+            return self.detail
+        return f"{self.detail}\n{self.trace.render(marks=list(self.marks))}"
 
 
 @dataclass
@@ -94,9 +103,9 @@ class TestResult:
         if not result.spans and self.timeout_reason:
             lines.append(self.timeout_reason)
         lines += [f"note: {note}" for note in self.notes]
-        if self.trace is not None:
-            lines.append(self.trace.render(marks=result.span_ids))
-        return Verdict(title, index, False, "\n".join(lines), summary)
+        return Verdict(
+            title, index, False, "\n".join(lines), summary, tuple(result.span_ids), self.trace
+        )
 
     def verdicts(self) -> list[Verdict]:
         return [self.verdict(index) for index, _ in checks(self.test)]
@@ -213,8 +222,10 @@ def run_resource(
     timeout: float = DEFAULT_TIMEOUT_S,
     quiet: float = DEFAULT_QUIET_S,
     proto_path: Sequence[str | Path] = (),
+    on_result: Callable[[TestResult], None] | None = None,
 ) -> list[TestResult]:
-    """A test, or a suite's steps in order (each step's outputs are variables of the later ones)."""
+    """A test, or a suite's steps in order (each step's outputs are variables of the later
+    ones); `on_result` sees each step's result as soon as it is there."""
     steps = resource.steps if isinstance(resource, SuiteDefinition) else (resource,)
     outputs: dict[str, str] = {}
     results: list[TestResult] = []
@@ -225,6 +236,8 @@ def run_resource(
         )
         outputs.update(step.outputs)
         results.append(step)
+        if on_result is not None:
+            on_result(step)
     return results
 
 
