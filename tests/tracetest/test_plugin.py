@@ -356,3 +356,24 @@ def test_collection_can_be_switched_off(suite: pytest.Pytester) -> None:
     result = suite.runpytest("-p", "no:cacheprovider", "--tracebed-no-tracetest")
     result.assert_outcomes()
     assert "no tests ran" in result.stdout.str()
+
+
+def test_ini_keys_work_for_tracetest_items(suite: pytest.Pytester, running: apps.Running) -> None:
+    # the trace timeout and the variables come from the ini file, as for every tracebed option
+    port = running.apps.shop_url.rsplit(":", 1)[1]
+    write(suite, "never.yaml", PRICE_TEST.replace('name="Currency/Convert" rpc.system="grpc"',
+                                                   'name="Never/Happens"')
+          .replace("${var:SHOP_ADDR}", "http://${var:FRONTEND_ADDR}"))
+    suite.makeini(f"""
+        [pytest]
+        tracebed_trace_timeout = 1.5
+        tracebed_tracetest_quiet = 0.1
+        tracebed_var = FRONTEND_ADDR=127.0.0.1:{port}
+        """)
+    result = suite.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*not complete after 1.*s: condition every spec's selector*"])
+    # the command line wins over the ini file
+    result = suite.runpytest("-p", "no:cacheprovider", "--tracebed-tracetest-timeout=0.5")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*not complete after 0.*s: condition every spec's selector*"])
