@@ -158,6 +158,39 @@ def run_command(
         raise click.ClickException(f"no Tracetest files in {', '.join(map(str, paths))}")
     pretty = output == "pretty"
     runs: list[_FileRun] = []
+    try:
+        _run_files(files, runs, source, hosts, variables, pretty, timeout, quiet, proto_path)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise SystemExit(130) from None
+    checks = [v for r in runs for t in r.results for v in t.verdicts()]
+    failed = sum(not v.passed for v in checks)
+    broken = sum(r.error is not None for r in runs)
+    if junit is not None:
+        _write_junit(junit, runs)
+    if pretty:
+        line = f"{len(checks)} spec(s): {len(checks) - failed} passed, {failed} failed"
+        if broken:
+            line += f"; {broken} file(s) with errors"
+        click.echo(line)
+    else:
+        click.echo(json.dumps(_document(runs, len(checks), failed, broken), indent=2))
+    if failed or broken:
+        raise SystemExit(1)
+
+
+def _run_files(
+    files: list[Path],
+    runs: list[_FileRun],
+    source: HttpTraceSource,
+    hosts: HostMap,
+    variables: Variables,
+    pretty: bool,
+    timeout: float,
+    quiet: float,
+    proto_path: tuple[str, ...],
+) -> None:
+    """Each file in turn, its results appended to `runs` (pretty: printed as they come)."""
     for path in files:
         file_run = _FileRun(path)
         runs.append(file_run)
@@ -192,20 +225,6 @@ def run_command(
             proto_path=proto_path,
             on_result=show,
         )
-    checks = [v for r in runs for t in r.results for v in t.verdicts()]
-    failed = sum(not v.passed for v in checks)
-    broken = sum(r.error is not None for r in runs)
-    if junit is not None:
-        _write_junit(junit, runs)
-    if pretty:
-        line = f"{len(checks)} spec(s): {len(checks) - failed} passed, {failed} failed"
-        if broken:
-            line += f"; {broken} file(s) with errors"
-        click.echo(line)
-    else:
-        click.echo(json.dumps(_document(runs, len(checks), failed, broken), indent=2))
-    if failed or broken:
-        raise SystemExit(1)
 
 
 # -- the stack: its sink and where its services are --------------------------------------------
