@@ -15,7 +15,7 @@ from tracebed.cli import cli
 from tracebed.stack.state import RunRecord
 
 from . import apps
-from .test_plugin import GRPC_TEST, PRICE_TEST, PROTO
+from .test_plugin import GRPC_TEST, PRICE_TEST, PROTO, SUITE, USE_OUTPUT_TEST
 
 
 @pytest.fixture(scope="module")
@@ -79,24 +79,8 @@ def test_failing_spec_exits_one_with_its_story_in_json(running: apps.Running, tm
 
 def test_suite_outputs_feed_later_steps_and_junit(running: apps.Running, tmp_path: Path) -> None:
     write(tmp_path / "flow" / "1-price.yaml", PRICE_TEST)
-    write(tmp_path / "flow" / "2-use.yaml", """\
-type: Test
-spec:
-  id: use-output
-  name: Use output
-  trigger:
-    type: http
-    httpRequest:
-      url: ${var:SHOP_ADDR}/api/slow
-      method: GET
-  specs:
-  - name: It saw the output of step 1
-    selector: span[name="sleepy"]
-    assertions:
-    - '"${var:CONVERTED_TO}" = "EUR"'
-""")
-    write(tmp_path / "flow" / "all.yaml",
-          "type: TestSuite\nspec:\n  id: all\n  name: All\n  steps:\n  - ./1-price.yaml\n  - ./2-use.yaml\n")
+    write(tmp_path / "flow" / "2-use.yaml", USE_OUTPUT_TEST)
+    write(tmp_path / "flow" / "all.yaml", SUITE)
     junit = tmp_path / "junit.xml"
     result = tracetest("-f", str(tmp_path / "flow"), "--sink", running.sink.http_url,
                        "--host-map", shop_host(running), "--junit", str(junit))

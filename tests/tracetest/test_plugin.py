@@ -177,35 +177,40 @@ def test_grpc_trigger_builds_the_request_from_the_proto(suite: pytest.Pytester) 
     result.assert_outcomes(passed=4)
 
 
+USE_OUTPUT_TEST = """\
+type: Test
+spec:
+  id: use-output
+  name: Use output
+  trigger:
+    type: http
+    httpRequest:
+      url: ${var:SHOP_ADDR}/api/slow
+      method: GET
+  specs:
+  - name: It saw the output of step 1
+    selector: span[name="sleepy"]
+    assertions:
+    - attr:app.step = 1
+    - '"${var:CONVERTED_TO}" = "EUR"'
+    - attr:tracetest.span.duration >= 50ms
+"""
+
+SUITE = """\
+type: TestSuite
+spec:
+  id: all
+  name: All
+  steps:
+  - ./1-price.yaml
+  - ./2-use.yaml
+"""
+
+
 def test_suite_runs_steps_in_order_and_outputs_feed_later_steps(suite: pytest.Pytester) -> None:
     write(suite, "flow/1-price.yaml", PRICE_TEST)
-    write(suite, "flow/2-use.yaml", """\
-        type: Test
-        spec:
-          id: use-output
-          name: Use output
-          trigger:
-            type: http
-            httpRequest:
-              url: ${var:SHOP_ADDR}/api/slow
-              method: GET
-          specs:
-          - name: It saw the output of step 1
-            selector: span[name="sleepy"]
-            assertions:
-            - attr:app.step = 1
-            - '"${var:CONVERTED_TO}" = "EUR"'
-            - attr:tracetest.span.duration >= 50ms
-        """)
-    write(suite, "flow/all.yaml", """\
-        type: TestSuite
-        spec:
-          id: all
-          name: All
-          steps:
-          - ./1-price.yaml
-          - ./2-use.yaml
-        """)
+    write(suite, "flow/2-use.yaml", USE_OUTPUT_TEST)
+    write(suite, "flow/all.yaml", SUITE)
     result = suite.runpytest("-v", "-p", "no:cacheprovider", "flow")
     result.assert_outcomes(passed=4)  # the steps run through the suite only, not twice
     result.stdout.fnmatch_lines(["*all.yaml::[[]1[]] Shop: price::It answered PASSED*",
