@@ -11,9 +11,9 @@ from tracebed.cli import cli
 from tracebed.model import Trace
 from tracebed.otlp.otlp_json import write_otlp_json
 
+from ..tracetest.test_definition import DEMO
 from .helpers import TRACE_ID
 from .test_chains import checkout_spans
-from .test_tracetest_files import DEMO
 
 
 @pytest.fixture

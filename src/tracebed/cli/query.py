@@ -16,7 +16,7 @@ from tracebed.query.chains import (
 )
 from tracebed.query.errors import QuerySyntaxError
 from tracebed.query.spec import Spec
-from tracebed.query.tracetest_file import (
+from tracebed.tracetest.definition import (
     SuiteDefinition,
     TestDefinition,
     TracetestFileError,

@@ -57,6 +57,7 @@ class FlowResult:
     error: str | None = None
     source: TraceSource | None = field(default=None, repr=False)
     fetched: Trace | None = field(default=None, repr=False)
+    response_headers: dict[str, str] = field(default_factory=dict, repr=False)
 
     # -- response ----------------------------------------------------------------------
     @property
