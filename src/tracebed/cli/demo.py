@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tracebed import extras
 from tracebed.plugin.report import TIMELINE_KEY, trace_ids_of
 
 SUITE = "tracebed.suites.otel_demo"
@@ -115,6 +116,8 @@ def command(
 
     Extra arguments go to pytest (e.g. `tracebed demo -- -k checkout -x`).
     """
+    if stack == "local" or (stack == "compose" and not compose):
+        extras.require("reference")  # the stand-in: one line before any test runs
     report = Path(report_dir)
     args = [
         "--pyargs",

@@ -9,9 +9,9 @@ import click
 
 from tracebed.flows.chain import CHECKOUT_SERVICES, ChainCheck
 from tracebed.flows.load import LoadRunError, LoadSummary
-from tracebed.flows.remote import SinkApiError
 from tracebed.flows.tasks import task_mix
 from tracebed.harness import Harness, HarnessOptions
+from tracebed.otlp.client import SinkApiError
 
 
 def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:

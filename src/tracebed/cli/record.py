@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from tracebed.regress.record import BUNDLED_FLOWS, RecordError, record_flows, shop_driver
+from tracebed.flows.registry import RECORDED_FLOWS
+from tracebed.regress.record import RecordError, record_flows, shop_driver
 
-DEFAULT_FLOWS = tuple(BUNDLED_FLOWS)
+DEFAULT_FLOWS = RECORDED_FLOWS
 
 
 def stack_on_record(run_id: str | None) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from tracebed.stack.topology import Topology
 
 if TYPE_CHECKING:
     from tracebed.flows.client import ShopClient
-    from tracebed.flows.result import TraceSource
+    from tracebed.model.source import TraceSource
 
 StackKind = Literal["local", "compose", "external"]
 #: here: a sink in this process; process: `tracebed sink` in its own session (it outlives this

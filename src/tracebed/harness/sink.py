@@ -11,18 +11,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracebed.errors import SinkError
+from tracebed.otlp.client import SinkClient
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
 from tracebed.stack.state import proc_start_time, terminate_groups
 
 if TYPE_CHECKING:
-    from tracebed.flows.remote import HttpTraceSource
-    from tracebed.flows.result import TraceSource
+    from tracebed.model.source import TraceSource
 
 # Where a client reaches a sink listening on every address.
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
-class SinkStartError(RuntimeError):
+class SinkStartError(SinkError, RuntimeError):
     """The sink could not be started (its process exited, or never reported its ports)."""
 
 
@@ -44,7 +45,7 @@ class SinkHandle:
         self.sink = sink
         self.pid = pid
         self._stop = stop
-        self._remote: HttpTraceSource | None = None
+        self._remote: SinkClient | None = None
 
     @classmethod
     def of(cls, sink: Sink, *, owned: bool = True) -> SinkHandle:
@@ -71,7 +72,7 @@ class SinkHandle:
             return self.sink.store
         return self._api()
 
-    def _api(self) -> HttpTraceSource:
+    def _api(self) -> SinkClient:
         if self._remote is None:
             self._remote = _http_source(self.http_url)
         return self._remote
@@ -94,10 +95,8 @@ class SinkHandle:
         return out
 
 
-def _http_source(http_url: str) -> HttpTraceSource:
-    from tracebed.flows.remote import HttpTraceSource
-
-    return HttpTraceSource(http_url)
+def _http_source(http_url: str) -> SinkClient:
+    return SinkClient(http_url)
 
 
 def start_sink(

@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 import tracebed
+from tracebed.errors import StackError
 from tracebed.refstack import images
 from tracebed.refstack.images import link_or_copy
 from tracebed.stack.meta import KEY as STACK_META_KEY
@@ -66,6 +67,7 @@ DEMO_PORTS: dict[str, int] = {
     "PROMETHEUS_PORT": 9090,
     "IMAGE_PROVIDER_PORT": 8081,
     "FLAGD_OFREP_PORT": 8016,
+    "FLAGD_PORT": 8013,
     "FLAGD_UI_PORT": 4000,
     "AD_PORT": 9555,
     "CART_PORT": 7070,
@@ -84,7 +86,7 @@ DEMO_PORTS: dict[str, int] = {
 }
 
 
-class ReferenceComposeError(ValueError):
+class ReferenceComposeError(StackError, ValueError):
     """The spec cannot be run in containers as it stands."""
 
 

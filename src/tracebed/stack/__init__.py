@@ -17,13 +17,12 @@ from tracebed.stack.meta import StackMeta
 from tracebed.stack.model import Dependency, Healthcheck, PortSpec, ProbeSpec, ServiceDef
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.runner import Stack
-from tracebed.stack.timeline import Event, OrderingError, Timeline
+from tracebed.stack.timeline import OrderingError, Timeline, TimelineEvent
 from tracebed.stack.topology import Topology
 
 __all__ = [
     "BackendError",
     "Dependency",
-    "Event",
     "Healthcheck",
     "OrderingError",
     "PortSpec",
@@ -36,6 +35,7 @@ __all__ = [
     "StackMeta",
     "StackStartError",
     "Timeline",
+    "TimelineEvent",
     "Topology",
     "TopologyError",
 ]

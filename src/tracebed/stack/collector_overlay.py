@@ -13,11 +13,13 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tracebed.errors import ConfigError
 
 EXPORTER_NAME = "otlp/tracebed"
 # The collector expands ${env:...} when it loads the file, so one overlay serves every sink port;
@@ -28,7 +30,7 @@ _ENDPOINT_RE = re.compile(r"^(?:[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$"
 _ENV_REF_RE = re.compile(r"^\$\{(?:env:)?[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$")
 
 
-class OverlayError(ValueError):
+class OverlayError(ConfigError, ValueError):
     """A collector configuration cannot be overlaid (bad YAML, no traces pipeline, ...)."""
 
 
@@ -234,26 +236,84 @@ def docker_bridge_gateway() -> str:
 
     A sink that the demo's containers export to must listen there (not only on 127.0.0.1).
     """
+    import json
     import subprocess
 
-    res = subprocess.run(
-        [
-            "docker",
-            "network",
-            "inspect",
-            "bridge",
-            "--format",
-            "{{(index .IPAM.Config 0).Gateway}}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
-    gateway = res.stdout.strip()
-    if res.returncode != 0 or not gateway:
+    try:
+        res = subprocess.run(
+            ["docker", "network", "inspect", "bridge", "--format", "{{json .}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise OverlayError(f"cannot read the docker bridge gateway: docker: {exc}") from None
+    if res.returncode != 0:
         raise OverlayError(
             "cannot read the docker bridge gateway (is dockerd running?): "
-            + (res.stderr.strip() or "no address")
+            + (res.stderr.strip().splitlines() or ["docker network inspect bridge failed"])[-1]
         )
-    return gateway
+    try:
+        network = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        raise OverlayError("cannot read the docker bridge gateway: unreadable network inspect") from None
+    return bridge_gateway(network, interface_ipv4)
+
+
+def bridge_gateway(
+    network: Mapping[str, Any], interface_address: Callable[[str], str | None]
+) -> str:
+    """The gateway of docker's ``bridge`` network as dockerd resolves ``host-gateway``.
+
+    dockerd uses the default bridge's address; a freshly started dockerd 20.10 may report an
+    IPAM config with only ``Subnet``, so: the IPAM ``Gateway``, else the address of the bridge's
+    interface (``docker0``), else the first host of the subnet.
+    """
+    import ipaddress
+
+    configs = [c for c in (network.get("IPAM") or {}).get("Config") or [] if isinstance(c, Mapping)]
+    ipv4 = [c for c in configs if ":" not in str(c.get("Subnet") or c.get("Gateway") or "")]
+    tried: list[str] = []
+    for config in ipv4:
+        gateway = str(config.get("Gateway") or "").split("/")[0]
+        if gateway:
+            return gateway
+    tried.append("IPAM gateway: none")
+    options = network.get("Options") or {}
+    interface = str(options.get("com.docker.network.bridge.name") or "docker0")
+    address = interface_address(interface)
+    if address:
+        return address
+    tried.append(f"interface {interface}: no IPv4 address")
+    for config in ipv4:
+        subnet = str(config.get("Subnet") or "")
+        if subnet:
+            try:
+                net = ipaddress.ip_network(subnet, strict=False)
+            except ValueError:
+                tried.append(f"subnet {subnet!r}: not a network")
+                continue
+            if net.num_addresses > 2:
+                return str(net.network_address + 1)
+            tried.append(f"subnet {subnet}: no host address")
+    if not any(c.get("Subnet") for c in ipv4):
+        tried.append("subnet: none")
+    raise OverlayError("cannot find the docker bridge gateway; tried " + "; ".join(tried))
+
+
+def interface_ipv4(name: str) -> str | None:
+    """The IPv4 address of a network interface (Linux ``SIOCGIFADDR``), None when it has none."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifaddr = 0x8915
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            packed = fcntl.ioctl(
+                sock.fileno(), siocgifaddr, struct.pack("256s", name.encode()[:15])
+            )
+    except OSError:
+        return None
+    return socket.inet_ntoa(packed[20:24])

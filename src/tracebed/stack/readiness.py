@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from tracebed.paths import fixtures_dir
 from tracebed.stack.errors import TopologyError
 from tracebed.stack.model import Healthcheck, ProbeSpec, ServiceDef
 
@@ -41,7 +42,8 @@ class Readiness:
     def load(cls, path: str | Path | None = None) -> Readiness:
         """Built-in defaults plus overrides from `path`.
 
-        Without `path`: `$TRACEBED_READINESS`, else `./fixtures/readiness.yaml` when present.
+        Without `path`: `$TRACEBED_READINESS`, else `./fixtures/readiness.yaml` when present
+        (a project's own), else the overrides shipped with tracebed.
         """
         base = _read_readiness(DEFAULTS_FILE)
         chosen: Path | None = None
@@ -53,6 +55,8 @@ class Readiness:
             chosen = Path(os.environ["TRACEBED_READINESS"])
         elif Path("fixtures/readiness.yaml").is_file():
             chosen = Path("fixtures/readiness.yaml")
+        elif (fixtures_dir() / "readiness.yaml").is_file():
+            chosen = fixtures_dir() / "readiness.yaml"
         out = cls(
             defaults=dict(base.get("defaults") or {}),
             services={k: dict(v) for k, v in (base.get("services") or {}).items()},
