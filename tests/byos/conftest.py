@@ -1,0 +1,239 @@
+"""Bring your own service: real services (Node payment, Python recommendation) run against
+the stand-in's flagd (gRPC evaluation protocol) and a tracebed sink, with the environment
+the demo's compose file gives them (src/tracebed/reference/README.md, "Bring your own
+service")."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from tenacity import retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import Retrying
+
+from tests.reference.backends.procs import Proc, clean_env, free_port, grpc_serving, python_module
+from tracebed.otlp.sink import Sink
+from tracebed.reference.flagd import flagfile
+
+HERE = Path(__file__).resolve().parent
+NODE_PAYMENT = HERE / "node_payment"
+PY_RECOMMENDATION = HERE / "python_recommendation" / "recommendation_server.py"
+#: Bounds: a cold `npm ci` on a slow runner, a service start on 2 busy cores.
+NPM_TIMEOUT = 300.0
+START_TIMEOUT = 60.0
+#: The harness's short export delay (ms), so a span reaches the sink soon after it ends.
+EXPORT_DELAY_MS = "50"
+
+
+def new_traceparent() -> tuple[str, list[tuple[str, str]]]:
+    """A fresh trace id and the gRPC metadata carrying it."""
+    trace_id = secrets.token_hex(16)
+    return trace_id, [("traceparent", f"00-{trace_id}-{secrets.token_hex(8)}-01")]
+
+
+def retrying(timeout: float = 20.0) -> Retrying:
+    """Retry an attempt that raises AssertionError, with short backoff, for at most ``timeout``."""
+    return Retrying(
+        retry=retry_if_exception_type(AssertionError),
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.05, max=0.5),
+        reraise=True,
+    )
+
+
+def _npm_missing(what: str) -> None:
+    reason = f"{what} is not installed: the Node payment service needs Node.js 20+ and npm"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI has Node.js, so this is a broken CI image)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def node_modules(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``npm ci`` of node_payment's lock file, once per lock file, into pytest's cache dir."""
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if npm is None or node is None:
+        _npm_missing("npm" if npm is None else "node")
+    assert npm is not None
+    files = [NODE_PAYMENT / "package.json", NODE_PAYMENT / "package-lock.json"]
+    key = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
+    cache = getattr(pytestconfig, "cache", None)
+    base = cache.mkdir("byos-npm") if cache is not None else tmp_path_factory.mktemp("byos-npm")
+    root = base / key
+    done = root / ".installed"
+    if not done.exists():
+        for old in base.iterdir():  # one install kept: an older lock file's is removed
+            if old != root:
+                shutil.rmtree(old, ignore_errors=True)
+        root.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copyfile(f, root / f.name)
+        # --ignore-scripts: the only install script (protobufjs) checks its CLI's versions.
+        argv = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
+        try:
+            run = subprocess.run(
+                argv, cwd=root, capture_output=True, text=True, timeout=NPM_TIMEOUT
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"npm ci did not finish within {NPM_TIMEOUT:.0f}s in {root}")
+        if run.returncode != 0:
+            tail = (run.stdout + run.stderr)[-2000:]
+            pytest.fail(f"npm ci failed in {root} (exit {run.returncode}):\n{tail}")
+        done.write_text("ok\n")
+    return root / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("byos")
+
+
+@pytest.fixture(scope="session")
+def sink() -> Iterator[Sink]:
+    s = Sink(host="127.0.0.1", grpc_port=0, http_port=0).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@dataclass
+class Flagd:
+    path: Path
+    host: str
+    grpc_port: int
+    ofrep_port: int
+    original: dict[str, object]
+
+    def set(self, key: str, variant: str) -> None:
+        flagfile.set_default_variant(self.path, key, variant)
+
+    def reset(self) -> None:
+        flagfile.write(self.path, self.original)
+
+
+@pytest.fixture(scope="session")
+def flagd(run_dir: Path) -> Iterator[Flagd]:
+    """The stand-in's flag service alone, on a copy of the project's flag file."""
+    path = run_dir / "flags.json"
+    shutil.copyfile(flagfile.bundled_flag_file(), path)
+    ofrep, grpc_port = free_port(), free_port()
+    argv = python_module("tracebed.reference.flagd") + [
+        "start", "--uri", f"file:{path}", "--port", str(ofrep), "--grpc-port", str(grpc_port),
+    ]  # fmt: skip
+    proc = Proc("flagd", argv, clean_env({}), run_dir / "flagd.log").start()
+
+    def ready() -> bool:  # /readyz answers only once the gRPC port is bound too
+        try:
+            return requests.get(f"http://127.0.0.1:{ofrep}/readyz", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        proc.wait_until(ready, timeout=START_TIMEOUT)
+        yield Flagd(path, "127.0.0.1", grpc_port, ofrep, flagfile.read(path))
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def flags(flagd: Flagd) -> Iterator[Flagd]:
+    """The flag file, back to all-off after the test."""
+    flagd.reset()
+    try:
+        yield flagd
+    finally:
+        flagd.reset()
+
+
+def demo_env(service: str, port_var: str, port: int, sink: Sink, flagd: Flagd) -> dict[str, str]:
+    """The environment the demo's compose file gives ``service``, pointed at this test's parts.
+
+    The same contract the harness's ``--replace`` gives a replacement (reference README).
+    """
+    return clean_env(
+        {
+            port_var: str(port),
+            "OTEL_SERVICE_NAME": service,
+            "OTEL_RESOURCE_ATTRIBUTES": "service.namespace=opentelemetry-demo,service.version=2.0.2",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sink.grpc_endpoint}",
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
+            "OTEL_BSP_SCHEDULE_DELAY": EXPORT_DELAY_MS,
+            "OTEL_BLRP_SCHEDULE_DELAY": EXPORT_DELAY_MS,
+            "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+            "FLAGD_HOST": flagd.host,
+            "FLAGD_PORT": str(flagd.grpc_port),
+        }
+    )
+
+
+def _serve(proc: Proc, addr: str) -> Iterator[str]:
+    proc.start()
+    try:
+        proc.wait_until(grpc_serving(addr), timeout=START_TIMEOUT)
+        yield addr
+    finally:
+        code = proc.stop()
+        assert not proc.alive(), f"{proc.name} still runs after stop"
+        # SIGTERM must flush and exit cleanly, as the stand-in's services do.
+        assert code == 0, f"{proc.name} exited with {code} on SIGTERM:\n{proc.log()[-2000:]}"
+
+
+@pytest.fixture(scope="session")
+def node_payment(
+    node_modules: Path, sink: Sink, flagd: Flagd, run_dir: Path
+) -> Iterator[str]:
+    """The Node payment service's address (host:port)."""
+    port = free_port()
+    env = demo_env("payment", "PAYMENT_PORT", port, sink, flagd)
+    env["NODE_PATH"] = str(node_modules)  # node_modules live in the cache, not the tree
+    node = shutil.which("node")
+    assert node is not None
+    argv = [node, "--require", str(NODE_PAYMENT / "opentelemetry.js"), str(NODE_PAYMENT / "index.js")]
+    yield from _serve(Proc("payment", argv, env, run_dir / "payment.log"), f"127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+def product_catalog(sink: Sink, flagd: Flagd, run_dir: Path) -> Iterator[str]:
+    """The stand-in's product-catalog, which recommendation calls."""
+    port = free_port()
+    env = clean_env(
+        {
+            "PRODUCT_CATALOG_PORT": str(port),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sink.grpc_endpoint}",
+            "FLAGD_HOST": flagd.host,
+            "FLAGD_OFREP_PORT": str(flagd.ofrep_port),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    argv = python_module("tracebed.reference.services.product_catalog")
+    proc = Proc("product-catalog", argv, env, run_dir / "product-catalog.log")
+    yield from _serve(proc, f"127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+def python_recommendation(
+    product_catalog: str, sink: Sink, flagd: Flagd, run_dir: Path
+) -> Iterator[str]:
+    """The Python recommendation service's address (host:port)."""
+    port = free_port()
+    env = demo_env("recommendation", "RECOMMENDATION_PORT", port, sink, flagd)
+    env.update(
+        {
+            "PRODUCT_CATALOG_ADDR": product_catalog,
+            "OTEL_PYTHON_LOG_CORRELATION": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    argv = [sys.executable, str(PY_RECOMMENDATION)]
+    proc = Proc("recommendation", argv, env, run_dir / "recommendation.log")
+    yield from _serve(proc, f"127.0.0.1:{port}")
