@@ -55,7 +55,9 @@ def charge(
         return trace_id, err
 
 
-def test_valid_card_is_charged_and_traced(payment: demo_pb2_grpc.PaymentServiceStub, sink: Sink, flags: Flagd) -> None:
+def test_valid_card_is_charged_and_traced(
+    payment: demo_pb2_grpc.PaymentServiceStub, sink: Sink, flags: Flagd
+) -> None:
     trace_id, reply = charge(payment, request())
     assert isinstance(reply, demo_pb2.ChargeResponse), reply
     assert len(reply.transaction_id) == 36  # a UUID v4
@@ -79,7 +81,9 @@ def test_valid_card_is_charged_and_traced(payment: demo_pb2_grpc.PaymentServiceS
     assert inner.attributes["app.loyalty.level"] in {"platinum", "gold", "silver", "bronze"}
 
 
-def test_synthetic_request_is_not_charged(payment: demo_pb2_grpc.PaymentServiceStub, sink: Sink, flags: Flagd) -> None:
+def test_synthetic_request_is_not_charged(
+    payment: demo_pb2_grpc.PaymentServiceStub, sink: Sink, flags: Flagd
+) -> None:
     trace_id, reply = charge(payment, request(), baggage="session.id=s-1,synthetic_request=true")
     assert isinstance(reply, demo_pb2.ChargeResponse), reply
     trace = sink.wait_for_trace(trace_id, until=has("charge"), timeout=30)
@@ -99,7 +103,12 @@ def test_synthetic_request_is_not_charged(payment: demo_pb2_grpc.PaymentServiceS
     ],
 )
 def test_rejected_card_gives_the_demo_error(
-    payment: demo_pb2_grpc.PaymentServiceStub, sink: Sink, flags: Flagd, number: str, year: int, message: str
+    payment: demo_pb2_grpc.PaymentServiceStub,
+    sink: Sink,
+    flags: Flagd,
+    number: str,
+    year: int,
+    message: str,
 ) -> None:
     trace_id, reply = charge(payment, request(number, year))
     assert isinstance(reply, grpc.RpcError), reply

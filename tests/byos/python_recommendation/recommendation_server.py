@@ -17,13 +17,13 @@ tracebed. It reads the environment the demo's compose file gives recommendation
 from __future__ import annotations
 
 import importlib
-from concurrent import futures
 import os
 import random
 import signal
 import sys
 import tempfile
 import threading
+from concurrent import futures
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,15 +36,23 @@ from openfeature.contrib.provider.flagd import FlagdProvider
 from openfeature.contrib.provider.flagd.config import ResolverType
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.grpc import GrpcInstrumentorClient, GrpcInstrumentorServer
-from opentelemetry.instrumentation.grpc import filters
+from opentelemetry.instrumentation.grpc import (
+    GrpcInstrumentorClient,
+    GrpcInstrumentorServer,
+    filters,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 PROTO = Path(
     os.environ.get("DEMO_PROTO")
-    or Path(__file__).resolve().parents[3] / "src" / "tracebed" / "reference" / "proto" / "demo.proto"
+    or Path(__file__).resolve().parents[3]
+    / "src"
+    / "tracebed"
+    / "reference"
+    / "proto"
+    / "demo.proto"
 )
 MAX_RESPONSES = 5
 #: The demo's leak grows without bound; stop at this many ids so a long run stays bounded.
@@ -63,8 +71,13 @@ def compile_proto(proto: Path) -> tuple[ModuleType, ModuleType]:
     """demo_pb2 and demo_pb2_grpc, generated into a temporary directory at start."""
     out = tempfile.mkdtemp(prefix="recommendation-pb-")
     code = protoc.main(
-        ["protoc", f"-I{proto.parent}", f"--python_out={out}", f"--grpc_python_out={out}",
-         proto.name]
+        [
+            "protoc",
+            f"-I{proto.parent}",
+            f"--python_out={out}",
+            f"--grpc_python_out={out}",
+            proto.name,
+        ]
     )
     if code != 0:
         print(f"recommendation: cannot compile {proto}", file=sys.stderr)
