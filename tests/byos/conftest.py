@@ -5,21 +5,20 @@ service")."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from tests.byos.support import Flagd
 from tests.reference.backends.procs import Proc, clean_env, free_port, grpc_serving, python_module
 from tracebed.otlp.sink import Sink
 from tracebed.reference.flagd import flagfile
@@ -34,22 +33,6 @@ START_TIMEOUT = 60.0
 EXPORT_DELAY_MS = "50"
 
 
-def new_traceparent() -> tuple[str, list[tuple[str, str]]]:
-    """A fresh trace id and the gRPC metadata carrying it."""
-    trace_id = secrets.token_hex(16)
-    return trace_id, [("traceparent", f"00-{trace_id}-{secrets.token_hex(8)}-01")]
-
-
-def retrying(timeout: float = 20.0) -> Retrying:
-    """Retry an attempt that raises AssertionError, with short backoff, for at most ``timeout``."""
-    return Retrying(
-        retry=retry_if_exception_type(AssertionError),
-        stop=stop_after_delay(timeout),
-        wait=wait_exponential(multiplier=0.05, max=0.5),
-        reraise=True,
-    )
-
-
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -59,6 +42,25 @@ def unavailable(reason: str) -> None:
     if in_ci():
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def _npm_ci(npm: str, base: Path, root: Path, files: list[Path]) -> None:
+    for old in base.iterdir():  # only one install is kept: an older lock file's goes
+        if old != root and old.name != ".lock":
+            shutil.rmtree(old, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        shutil.copyfile(f, root / f.name)
+    # --ignore-scripts: the only install script (protobufjs's) checks its CLI's versions.
+    argv = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
+    try:
+        run = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=NPM_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"npm ci did not finish within {NPM_TIMEOUT:.0f}s in {root}", pytrace=False)
+    if run.returncode != 0:
+        tail = (run.stdout + run.stderr)[-2000:]
+        pytest.fail(f"npm ci failed in {root} (exit {run.returncode}):\n{tail}", pytrace=False)
+    (root / ".installed").write_text("ok\n")
 
 
 @pytest.fixture(scope="session")
@@ -74,26 +76,10 @@ def node_modules(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathF
     cache = getattr(pytestconfig, "cache", None)
     base = cache.mkdir("byos-npm") if cache is not None else tmp_path_factory.mktemp("byos-npm")
     root = base / key
-    done = root / ".installed"
-    if not done.exists():
-        for old in base.iterdir():  # one install kept: an older lock file's is removed
-            if old != root:
-                shutil.rmtree(old, ignore_errors=True)
-        root.mkdir(parents=True, exist_ok=True)
-        for f in files:
-            shutil.copyfile(f, root / f.name)
-        # --ignore-scripts: the only install script (protobufjs) checks its CLI's versions.
-        argv = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
-        try:
-            run = subprocess.run(
-                argv, cwd=root, capture_output=True, text=True, timeout=NPM_TIMEOUT
-            )
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"npm ci did not finish within {NPM_TIMEOUT:.0f}s in {root}", pytrace=False)
-        if run.returncode != 0:
-            tail = (run.stdout + run.stderr)[-2000:]
-            pytest.fail(f"npm ci failed in {root} (exit {run.returncode}):\n{tail}", pytrace=False)
-        done.write_text("ok\n")
+    with (base / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers: one install, the others wait
+        if not (root / ".installed").exists():
+            _npm_ci(npm, base, root, files)
     return root / "node_modules"
 
 
@@ -109,21 +95,6 @@ def sink() -> Iterator[Sink]:
         yield s
     finally:
         s.stop()
-
-
-@dataclass
-class Flagd:
-    path: Path
-    host: str
-    grpc_port: int
-    ofrep_port: int
-    original: dict[str, object]
-
-    def set(self, key: str, variant: str) -> None:
-        flagfile.set_default_variant(self.path, key, variant)
-
-    def reset(self) -> None:
-        flagfile.write(self.path, self.original)
 
 
 @pytest.fixture(scope="session")

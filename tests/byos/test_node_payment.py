@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from tests.byos.conftest import Flagd, new_traceparent, retrying
+from tests.byos.support import Flagd, has, new_traceparent, retrying
 from tracebed.model.span import SpanKind, StatusCode
 from tracebed.model.trace import Trace
 from tracebed.otlp.sink import Sink
@@ -37,10 +37,6 @@ def request(number: str = VALID, year: int = 2039, month: int = 1) -> demo_pb2.C
 def payment(node_payment: str) -> Iterator[demo_pb2_grpc.PaymentServiceStub]:
     with grpc.insecure_channel(node_payment) as channel:
         yield demo_pb2_grpc.PaymentServiceStub(channel)
-
-
-def has(*names: str):  # type: ignore[no-untyped-def]
-    return lambda t: all(t.named(n) for n in names)
 
 
 def charge(

@@ -3,13 +3,13 @@ stand-in's flagd (OpenFeature flagd provider, RPC mode) and product-catalog."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import grpc
 import pytest
 
-from tests.byos.conftest import Flagd, new_traceparent, retrying
-from tracebed.model.span import Span, SpanKind
+from tests.byos.support import Flagd, has, new_traceparent, one, retrying
+from tracebed.model.span import SpanKind
 from tracebed.model.trace import Trace
 from tracebed.otlp.sink import Sink
 from tracebed.reference.proto import demo_pb2, demo_pb2_grpc
@@ -31,16 +31,6 @@ def recommendation(
 ) -> Iterator[demo_pb2_grpc.RecommendationServiceStub]:
     with grpc.insecure_channel(python_recommendation) as channel:
         yield demo_pb2_grpc.RecommendationServiceStub(channel)
-
-
-def has(*names: str) -> Callable[[Trace], bool]:
-    return lambda t: all(t.named(n) for n in names)
-
-
-def one(trace: Trace, name: str) -> Span:
-    found = trace.named(name)
-    assert len(found) == 1, f"expected one {name!r} span:\n{trace}"
-    return found[0]
 
 
 def recommend(
