@@ -18,14 +18,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.byos.support import Flagd
+from tests.byos.support import NODE_PAYMENT, PY_RECOMMENDATION, Flagd
 from tests.reference.backends.procs import Proc, clean_env, free_port, grpc_serving, python_module
 from tracebed.otlp.sink import Sink
 from tracebed.reference.flagd import flagfile
 
-HERE = Path(__file__).resolve().parent
-NODE_PAYMENT = HERE / "node_payment"
-PY_RECOMMENDATION = HERE / "python_recommendation" / "recommendation_server.py"
 #: Bounds: a cold `npm ci` on a slow runner, a service start on 2 busy cores.
 NPM_TIMEOUT = 300.0
 START_TIMEOUT = 60.0

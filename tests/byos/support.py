@@ -14,6 +14,10 @@ from tracebed.model.span import Span
 from tracebed.model.trace import Trace
 from tracebed.reference.flagd import flagfile
 
+HERE = Path(__file__).resolve().parent
+NODE_PAYMENT = HERE / "node_payment"
+PY_RECOMMENDATION = HERE / "python_recommendation" / "recommendation_server.py"
+
 
 def new_traceparent() -> tuple[str, list[tuple[str, str]]]:
     """A fresh trace id and the gRPC metadata carrying it."""
