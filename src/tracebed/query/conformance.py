@@ -35,7 +35,7 @@ class Level(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return _LABELS[self]
 
     @classmethod
     def parse(cls, value: str | Level) -> Level:
@@ -48,6 +48,8 @@ class Level(enum.IntEnum):
                 f"unknown finding level {value!r} (violation, improvement, information)"
             ) from None
 
+
+_LABELS = {level: level.name.lower() for level in Level}
 
 # Live-check's finding ids and the level each has by default.
 DEFAULT_LEVELS: dict[str, Level] = {
@@ -386,9 +388,15 @@ class _Where:
 class _KeyInfo:
     """Everything about an attribute key that does not depend on its value (cached)."""
 
+    ignored: bool
     attribute: AttributeDef | None
     template: AttributeDef | None
-    namespace_findings: tuple[tuple[str, str, dict[str, Any]], ...]  # (id, message, context)
+    namespace_findings: tuple[_Spec, ...]
+
+
+# A finding before it is placed on a sample: (id, message, context).
+_Spec = tuple[str, str, dict[str, Any]]
+_SPEC_CACHE_LIMIT = 50_000
 
 
 def value_type(value: Any) -> str:
@@ -442,6 +450,7 @@ class Checker:
             coverage_metrics=coverage_metrics,
         )
         self._keys: dict[str, _KeyInfo] = {}
+        self._specs: dict[tuple[str, str, Any], tuple[_Spec, ...]] = {}
         self._resources: set[tuple[tuple[str, str], ...]] = set()
         self._levels = {
             finding_id: self.policy.level_of(finding_id) for finding_id in DEFAULT_LEVELS
@@ -572,18 +581,22 @@ class Checker:
     def _attributes(self, attributes: Attributes, where: _Where) -> int:
         """Check each attribute as its own sample; returns 0 (its findings are its own)."""
         for key, value in attributes.items():
-            if self.policy.ignores(key):
-                continue
-            self._sample("attribute", self._attribute(key, value, where))
+            info = self._keys.get(key) or self._key_info(key)
+            if not info.ignored:
+                self._sample("attribute", self._attribute(key, value, info, where))
         return 0
 
     def _key_info(self, key: str) -> _KeyInfo:
         info = self._keys.get(key)
         if info is not None:
             return info
+        if self.policy.ignores(key):
+            info = _KeyInfo(True, None, None, ())
+            self._keys[key] = info
+            return info
         attribute = self.registry.attribute(key)
         template = self.registry.template_for(key) if attribute is None else None
-        namespace: list[tuple[str, str, dict[str, Any]]] = []
+        namespace: list[_Spec] = []
         if "." not in key:
             namespace.append(
                 (
@@ -625,42 +638,63 @@ class Checker:
                         {"attribute_key": key, "namespace": known[-1]},
                     )
                 )
-        info = _KeyInfo(attribute, template, tuple(namespace))
+        info = _KeyInfo(False, attribute, template, tuple(namespace))
         self._keys[key] = info
         return info
 
-    def _attribute(self, key: str, value: Any, where: _Where) -> int:
-        info = self._key_info(key)
-        found = 0
-        definition = info.attribute
-        if definition is None and info.template is not None:
-            definition = info.template
-            found += self._emit(
-                "template_attribute",
-                f"Attribute '{key}' is a template of '{info.template.key}'.",
-                where,
-                "attribute",
-                {"attribute_key": key, "template": info.template.key},
-            )
-        seen = self.stats.seen_registry_attributes
+    def _attribute(self, key: str, value: Any, info: _KeyInfo, where: _Where) -> int:
+        definition = info.attribute or info.template
         if definition is None:
             self.stats.seen_non_registry_attributes[key] += 1
-            found += self._emit(
-                "missing_attribute",
-                f"Attribute '{key}' does not exist in the registry.",
-                where,
-                "attribute",
-                {"attribute_key": key},
-            )
         else:
+            seen = self.stats.seen_registry_attributes
             seen[definition.key] = seen.get(definition.key, 0) + 1
-            found += self._definition(key, value, definition, where)
-        for finding_id, message, context in info.namespace_findings:
+        actual = value_type(value)
+        # What an attribute's findings are depends on its key, its value's type and, for an
+        # enum, the value itself: worked out once per combination.
+        is_enum = definition is not None and definition.type.is_enum
+        cache_key = (key, actual, value if is_enum and actual in ("string", "int") else None)
+        specs = self._specs.get(cache_key)
+        if specs is None:
+            specs = self._attribute_specs(key, value, actual, info)
+            if len(self._specs) < _SPEC_CACHE_LIMIT:
+                self._specs[cache_key] = specs
+        found = 0
+        for finding_id, message, context in specs:
             found += self._emit(finding_id, message, where, "attribute", context)
         return found
 
-    def _definition(self, key: str, value: Any, definition: AttributeDef, where: _Where) -> int:
-        found = 0
+    def _attribute_specs(
+        self, key: str, value: Any, actual: str, info: _KeyInfo
+    ) -> tuple[_Spec, ...]:
+        specs: list[_Spec] = []
+        definition = info.attribute
+        if definition is None and info.template is not None:
+            definition = info.template
+            specs.append(
+                (
+                    "template_attribute",
+                    f"Attribute '{key}' is a template of '{info.template.key}'.",
+                    {"attribute_key": key, "template": info.template.key},
+                )
+            )
+        if definition is None:
+            specs.append(
+                (
+                    "missing_attribute",
+                    f"Attribute '{key}' does not exist in the registry.",
+                    {"attribute_key": key},
+                )
+            )
+        else:
+            specs += self._definition_specs(key, value, actual, definition)
+        specs += info.namespace_findings
+        return tuple(specs)
+
+    def _definition_specs(
+        self, key: str, value: Any, actual: str, definition: AttributeDef
+    ) -> list[_Spec]:
+        specs: list[_Spec] = []
         if definition.deprecated is not None:
             deprecated = definition.deprecated
             context: dict[str, Any] = {
@@ -674,50 +708,49 @@ class Checker:
             elif deprecated.note.strip():
                 context["deprecation_note"] = deprecated.note.strip()
                 message += f", note = '{deprecated.note.strip()}'"
-            found += self._emit("deprecated", message + ".", where, "attribute", context)
+            specs.append(("deprecated", message + ".", context))
         if definition.stability and definition.stability != "stable":
-            found += self._emit(
-                "not_stable",
-                f"Attribute '{key}' is not stable; stability = {definition.stability}.",
-                where,
-                "attribute",
-                {"attribute_key": key, "stability": definition.stability},
+            specs.append(
+                (
+                    "not_stable",
+                    f"Attribute '{key}' is not stable; stability = {definition.stability}.",
+                    {"attribute_key": key, "stability": definition.stability},
+                )
             )
-        actual = value_type(value)
         attr_type = definition.type
         if attr_type.is_enum:
             if actual not in ("string", "int"):
-                found += self._emit(
-                    "type_mismatch",
-                    f"Enum attribute '{key}' has type '{actual}'. Enum value type should be "
-                    "'string' or 'int'.",
-                    where,
-                    "attribute",
-                    {"attribute_key": key, "attribute_type": actual},
+                specs.append(
+                    (
+                        "type_mismatch",
+                        f"Enum attribute '{key}' has type '{actual}'. Enum value type should be "
+                        "'string' or 'int'.",
+                        {"attribute_key": key, "attribute_type": actual},
+                    )
                 )
             elif not any(
                 m.value == value and type(m.value) is type(value) for m in attr_type.members
             ):
-                found += self._emit(
-                    "undefined_enum_variant",
-                    f"Enum attribute '{key}' has value '{value}' which is not documented.",
-                    where,
-                    "attribute",
-                    {
-                        "attribute_key": key,
-                        "attribute_value": value,
-                        "members": [m.value for m in attr_type.members],
-                    },
+                specs.append(
+                    (
+                        "undefined_enum_variant",
+                        f"Enum attribute '{key}' has value '{value}' which is not documented.",
+                        {
+                            "attribute_key": key,
+                            "attribute_value": value,
+                            "members": [m.value for m in attr_type.members],
+                        },
+                    )
                 )
         elif not _compatible(actual, attr_type.name):
-            found += self._emit(
-                "type_mismatch",
-                f"Attribute '{key}' has type '{actual}'. Type should be '{attr_type.name}'.",
-                where,
-                "attribute",
-                {"attribute_key": key, "attribute_type": actual, "expected": attr_type.name},
+            specs.append(
+                (
+                    "type_mismatch",
+                    f"Attribute '{key}' has type '{actual}'. Type should be '{attr_type.name}'.",
+                    {"attribute_key": key, "attribute_type": actual, "expected": attr_type.name},
+                )
             )
-        return found
+        return specs
 
     def _signal_level(self, signal: Signal, name: str, noun: str, where: _Where) -> int:
         found = 0
