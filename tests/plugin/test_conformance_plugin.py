@@ -80,6 +80,11 @@ def test_marked(request, span_sink):
     emit(request, span_sink, {"demo.order.amount": "12.50"})
 
 
+@pytest.mark.conformance
+def test_marked_without_flows():
+    pass
+
+
 @pytest.mark.conformance(exclude=["missing_attribute", "extends_namespace"])
 def test_marked_with_policy(request, span_sink):
     emit(request, span_sink, {"demo.order.note": "x"})
@@ -104,7 +109,7 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def test_fixture_and_marker_check_each_tests_own_flows(suite: pytest.Pytester) -> None:
     result = suite.runpytest_inprocess(*_plugin_args(), "--tracebed-registry=registry", "-s")
-    result.assert_outcomes(passed=3, failed=2)
+    result.assert_outcomes(passed=3, failed=3)
     out = result.stdout.str()
     found = re.search(r"TRACE ([0-9a-f]{32})", out)
     assert found is not None
@@ -123,6 +128,9 @@ def test_fixture_and_marker_check_each_tests_own_flows(suite: pytest.Pytester) -
         ["*test_marked*", "*type_mismatch*Attribute 'demo.order.amount' has type 'string'*"]
     )
     assert "FAILED test_user.py::test_marked_with_policy" not in out
+    result.stdout.fnmatch_lines(
+        ["*test_marked_without_flows*", "*conformance: this test recorded no flows*"]
+    )
 
 
 def test_no_registry_says_how_to_give_one(suite: pytest.Pytester) -> None:

@@ -86,6 +86,11 @@ def test_demo_registry_without_its_dependency_names_the_unresolved_ref() -> None
     err = caught.value
     assert err.file.endswith(".yaml") and "services" in err.file
     assert "matches no attribute" in str(err) and "attributes[" in err.path
+    # The manifest's dependency is named, so the reader can tell what is missing.
+    assert (
+        "the manifest depends on otel: https://github.com/open-telemetry/semantic-conventions"
+        in (str(err))
+    )
 
 
 def test_unknown_key_names_file_and_path(tmp_path: Path) -> None:

@@ -149,6 +149,13 @@ class Conformance:
         except ValueError as exc:
             pytest.fail(f"conformance: {exc}", pytrace=False)
         ids = self.trace_ids() if trace_ids is None else list(trace_ids)
+        if not ids:
+            # Passing on no telemetry at all would say nothing; a test author means a flow.
+            pytest.fail(
+                "conformance: this test recorded no flows (drive them with `shop`, or record "
+                "a trace id with tracebed.plugin.report.attach_trace_id)",
+                pytrace=False,
+            )
         report = self.report(ids, resolved)
         fail_level = None if fail_on is None or fail_on == "none" else Level.parse(fail_on)
         if report.failed(fail_level):

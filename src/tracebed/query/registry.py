@@ -755,4 +755,26 @@ def load_registry(root: str | Path, dependency: str | Path | Registry | None = N
         dep = dependency
     else:
         dep = load_registry(dependency)
-    return _Resolver(_read_dir(Path(root)), dep).resolve()
+    raw = _read_dir(Path(root))
+    try:
+        return _Resolver(raw, dep).resolve()
+    except RegistryError as exc:
+        needs = [
+            d.get("name", "?")
+            for d in raw.manifest.get("dependencies") or ()
+            if isinstance(d, dict)
+        ]
+        if dep is None and needs and "matches no attribute" in exc.reason:
+            # The manifest names a dependency that was not given: say so, not just "no such ref".
+            paths = ", ".join(
+                str(d.get("registry_path", ""))
+                for d in raw.manifest["dependencies"]
+                if isinstance(d, dict)
+            )
+            raise RegistryError(
+                f"{exc.reason} (the manifest depends on {', '.join(needs)}: {paths}; "
+                "give that registry's directory as the dependency)",
+                exc.file,
+                exc.path,
+            ) from None
+        raise
