@@ -20,16 +20,17 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric as PbMetric
 
+from tracebed.errors import SinkError
 from tracebed.model.span import Span
 from tracebed.otlp import codec
 from tracebed.otlp.decode import decode_attributes
-from tracebed.query.conformance import DataPoint, LogRecord, Metric
 
 # The span reader is moving into otlp/; import it from wherever it lives in this tree.
-from tracebed.report.otlp_json import OtlpJsonError, spans_from_otlp_json
+from tracebed.otlp.otlp_json import OtlpJsonError, spans_from_otlp_json
+from tracebed.query.conformance import DataPoint, LogRecord, Metric
 
 
-class SignalsJsonError(ValueError):
+class SignalsJsonError(SinkError, ValueError):
     """A file that is not OTLP/JSON of traces, metrics or logs; the message names the file."""
 
 

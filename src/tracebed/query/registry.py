@@ -21,8 +21,10 @@ from typing import Any
 
 import yaml
 
+from tracebed.errors import ConfigError
 
-class RegistryError(ValueError):
+
+class RegistryError(ConfigError, ValueError):
     """A registry that cannot be read or resolved; says which file and where in it."""
 
     def __init__(self, message: str, file: str | Path | None = None, path: str = ""):
