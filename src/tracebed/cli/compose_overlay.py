@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from tracebed.paths import compose_overlay_file
-from tracebed.stack.errors import StackError
 from tracebed.stack.collector_overlay import (
     OverlayError,
     collector_command,
@@ -16,6 +15,7 @@ from tracebed.stack.collector_overlay import (
     render_compose_overlay,
     render_overlay,
 )
+from tracebed.stack.errors import StackError
 
 # Where docker-compose.test.yml looks for the collector overlay when TRACEBED_COLLECTOR_OVERLAY
 # is unset (relative to the compose project directory).

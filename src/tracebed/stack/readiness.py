@@ -191,6 +191,10 @@ def check(probe: ProbeSpec, svc: ServiceDef, target: Target, timeout_s: float) -
             args = shlex.split(argv) if isinstance(argv, str) else [str(a) for a in argv or []]
             if not args:
                 raise TopologyError(f"service {svc.name!r}: command probe needs 'argv'")
+            if any("{host}" in a or "{port}" in a for a in args):
+                # e.g. pg_isready -h {host} -p {port}: the address as this backend reaches it
+                host, port = target.address(svc, _int(p.get("port")), p.get("host"))
+                args = [a.replace("{host}", host).replace("{port}", str(port)) for a in args]
             return _run_command(args, timeout_s)
         if probe.type == "http":
             return _http(p, svc, target, timeout_s)
