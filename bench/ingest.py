@@ -83,7 +83,7 @@ def bench_grpc_ingest(payloads: list[bytes], total_spans: int) -> float:
         start = time.perf_counter()
         for body in payloads:
             call(body, timeout=60)
-        sink.store.wait_for(lambda s: len(s) >= total_spans, timeout=60)
+        sink.store.wait(lambda: len(sink.store) >= total_spans, timeout=60)
         return time.perf_counter() - start
 
 

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # redis-server, nginx, prometheus: real parts of the reference stack.
 # docker.io, docker-compose, debootstrap: the compose path. chromium: the HTML report test.
-DEBIAN_PACKAGES=(redis-server nginx prometheus docker.io docker-compose debootstrap chromium iptables)
+# nodejs (with npm): the real Node payment service plugged into the stand-in (tests/byos).
+DEBIAN_PACKAGES=(redis-server nginx prometheus docker.io docker-compose debootstrap chromium iptables nodejs)
 
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do
@@ -18,6 +19,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's own nodejs ships npm apart (NodeSource's includes it).
+if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing npm" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
 
 PYTHON="${PYTHON:-python3}"

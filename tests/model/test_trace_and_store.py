@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
+from tests.factories import make_span
 from tracebed.model import (
     Link,
     Span,
@@ -16,6 +18,7 @@ from tracebed.model import (
     Status,
     StatusCode,
     StoreFullError,
+    Trace,
     TraceTimeoutError,
 )
 
@@ -23,26 +26,9 @@ T1 = "11" * 16
 T2 = "22" * 16
 
 
-def span(
-    span_id: str,
-    parent: str = "",
-    service: str = "svc",
-    name: str | None = None,
-    trace_id: str = T1,
-    start: int = 0,
-    **attrs: object,
-) -> Span:
-    return Span(
-        trace_id=trace_id,
-        span_id=span_id * 8 if len(span_id) == 2 else span_id,
-        parent_span_id=(parent * 8 if len(parent) == 2 else parent),
-        name=name or f"op-{span_id}",
-        kind=SpanKind.SERVER,
-        start_ns=start,
-        end_ns=start + 1_000_000,
-        attributes={k.replace("_", "."): v for k, v in attrs.items()},
-        resource={"service.name": service},
-    )
+def span(span_id: str, parent: str = "", **fields: Any) -> Span:
+    """A server span of trace T1 unless told otherwise (`tests.factories.make_span`)."""
+    return make_span(span_id, parent, **{"kind": SpanKind.SERVER, "trace_id": T1, **fields})
 
 
 def test_tree_children_in_start_order_and_orphans() -> None:
@@ -50,8 +36,8 @@ def test_tree_children_in_start_order_and_orphans() -> None:
     store.add_spans(
         [
             span("01", service="frontend"),
-            span("03", "01", service="cart", start=20),
-            span("02", "01", service="checkout", start=10),
+            span("03", "01", service="cart", start_ns=20),
+            span("02", "01", service="checkout", start_ns=10),
             span("04", "99", service="email"),  # parent never arrives
         ]
     )
@@ -67,9 +53,9 @@ def test_tree_children_in_start_order_and_orphans() -> None:
 
 def test_edges_carry_the_kind_of_call() -> None:
     trace_spans = [
-        span("01", service="frontend", http_request_method="GET"),
-        span("02", "01", service="checkout", rpc_system="grpc"),
-        span("03", "02", service="accounting", messaging_system="kafka"),
+        span("01", service="frontend", http__request__method="GET"),
+        span("02", "01", service="checkout", rpc__system="grpc"),
+        span("03", "02", service="accounting", messaging__system="kafka"),
         span("04", "02", service="checkout"),  # same service: no edge
     ]
     store = SpanStore()
@@ -82,7 +68,7 @@ def test_edges_carry_the_kind_of_call() -> None:
 
 
 def test_span_type_and_status() -> None:
-    assert span("01", db_system="redis").span_type is SpanType.DATABASE
+    assert span("01", db__system="redis").span_type is SpanType.DATABASE
     assert span("01").span_type is SpanType.GENERAL
     assert Status(StatusCode.ERROR, "x").is_error
     assert SpanKind.parse("SPAN_KIND_CLIENT") is SpanKind.CLIENT
@@ -168,7 +154,7 @@ def test_predicate_may_query_the_store_while_waiting() -> None:
     store.add_spans([consumer])  # arrives in another trace: still wakes the waiter
     thread.join(timeout=10)
     assert found == [1]
-    store.wait_for(lambda s: len(s.trace_ids()) == 2, timeout=5)
+    store.wait(lambda: len(store.trace_ids()) == 2, timeout=5)
 
 
 def test_single_top_with_a_foreign_parent_is_the_entry_not_an_orphan() -> None:
@@ -178,3 +164,43 @@ def test_single_top_with_a_foreign_parent_is_the_entry_not_an_orphan() -> None:
     rendered = store.trace(T1).render()
     assert "frontend-proxy: op-01 [server] 1.0ms (entry: its parent is the caller's span)" in rendered
     assert "orphan" not in rendered
+
+
+def test_store_wait_looks_again_when_the_check_asks_without_an_arrival() -> None:
+    """`wait`'s check may return a time to re-check at (a quiet window ending): honoured even
+    though nothing arrives, so the second look comes long before the deadline."""
+    store = SpanStore()
+    start = time.monotonic()
+    calls: list[float] = []
+
+    def check() -> bool | float:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            return calls[0] + 0.05
+        return calls[-1] - start < 4.0  # False only if we slept to the deadline
+
+    store.wait(check, timeout=5)
+    assert len(calls) == 2
+    with pytest.raises(TimeoutError, match="a thing did not hold within 0.1s"):
+        store.wait(lambda: False, timeout=0.1, description="a thing")
+
+
+def test_last_arrival_moves_with_each_stored_batch() -> None:
+    store = SpanStore()
+    assert store.last_arrival() == 0.0
+    store.add_spans([span("01")])
+    first = store.last_arrival()
+    assert first > 0.0 and store.last_arrival("logs") == 0.0
+    store.add_spans([span("01")])  # a duplicate stores nothing: no arrival
+    assert store.last_arrival() == first
+
+
+def test_trace_is_a_value_whose_links_resolve_through_its_source() -> None:
+    store = SpanStore()
+    consumer = span("05", service="accounting", trace_id=T2)
+    consumer.links = (Link(T1, "01" * 8),)
+    store.add_spans([span("01"), consumer])
+    trace = store.trace(T1)
+    assert trace.source is store and [s.span_id for s in trace.linked_spans()] == ["05" * 8]
+    assert Trace(T1, list(trace)).linked_spans() == []
+    assert not hasattr(trace, "select")

@@ -101,7 +101,7 @@ def test_concurrent_senders_lose_nothing(sink: Sink) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    sink.store.wait_for(lambda s: len(s) == senders * per_sender * 4, timeout=20)
+    sink.store.wait(lambda: len(sink.store) == senders * per_sender * 4, timeout=20)
     assert len(set(trace_ids)) == senders * per_sender
     assert all(len(sink.trace(t)) == 4 for t in trace_ids)
     stats = sink.store.stats_dict()

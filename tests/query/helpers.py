@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tracebed.model import Span, SpanKind, Status, StatusCode, Trace
+from tests.factories import MS, TRACE_ID, attributes_of, make_span
+from tracebed.model import Span, SpanKind, StatusCode, Trace
 
-TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+__all__ = ["TRACE_ID", "attrs", "docs_trace", "ids", "span"]
 
 
 def span(
@@ -24,23 +25,25 @@ def span(
     trace_id: str = TRACE_ID,
     **attributes: Any,
 ) -> Span:
-    start_ns = int((span_id if start_ms is None else start_ms) * 1_000_000)
-    return Span(
-        trace_id=trace_id,
-        span_id=f"{span_id:016x}",
-        parent_span_id=f"{parent:016x}" if parent is not None else "",
+    """`tests.factories.make_span` with the query tests' clock: span N starts at N ms."""
+    start_ns = int((span_id if start_ms is None else start_ms) * MS)
+    return make_span(
+        span_id,
+        parent,
         name=name,
+        service=service,
         kind=kind,
+        trace_id=trace_id,
         start_ns=start_ns,
-        end_ns=start_ns + int(duration_ms * 1_000_000),
-        status=Status(status, message),
-        attributes={k.replace("__", "."): v for k, v in attributes.items()},
-        resource={"service.name": service},
+        end_ns=start_ns + int(duration_ms * MS),
+        status=status,
+        message=message,
+        attributes=attributes_of(None, attributes),  # a keyword like `error` is an attribute
     )
 
 
 def attrs(**kwargs: Any) -> Mapping[str, Any]:
-    return {k.replace("__", "."): v for k, v in kwargs.items()}
+    return attributes_of(None, kwargs)
 
 
 def docs_trace() -> Trace:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tracebed.model import Link, Span, SpanKind, SpanStore, Trace
+from tracebed.model import Link, Span, SpanKind, SpanStore, Trace, TraceTimeoutError
 from tracebed.query import QuerySyntaxError
 from tracebed.query.chains import (
     ChainMatcher,
@@ -216,12 +216,14 @@ def test_wait_follows_arrivals_across_traces() -> None:
     timer = threading.Timer(0.2, store.add_spans, args=(late,))
     timer.start()
     try:
-        trace = matcher.wait(TRACE_ID, timeout=10)
+        trace = store.wait_for_trace(TRACE_ID, until=matcher.condition(), timeout=10)
     finally:
         timer.cancel()
     assert trace.trace_id == TRACE_ID
-    with pytest.raises(ChainMismatch, match="from checkout to ad"):
-        ChainMatcher(parse_chain("checkout → ad"), store=store).wait(TRACE_ID, timeout=0.3)
+    with pytest.raises(TraceTimeoutError, match="from checkout to ad"):
+        store.wait_for_trace(
+            TRACE_ID, until=ChainMatcher(parse_chain("checkout → ad"), store=store).condition(), timeout=0.3
+        )
 
 
 def test_mismatch_shows_consumers_found_in_other_traces() -> None:

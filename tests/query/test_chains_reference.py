@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tracebed.query.chains import ChainMismatch, load_chains
+from tracebed.model import TraceTimeoutError
+from tracebed.query.chains import load_chains
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "chains"
 CHAINS = load_chains(FIXTURES)
@@ -20,7 +21,9 @@ def test_chain_fixture_holds_on_the_reference_stack(name: str, shop: Any, span_s
     result = getattr(shop, fixture.flow)().main
     assert result.ok, f"{fixture.flow} failed:\n{result}"
     try:
-        fixture.matcher(span_sink.store).wait(result.trace_id, timeout=20)
-    except ChainMismatch as exc:
+        span_sink.store.wait_for_trace(
+            result.trace_id, until=fixture.matcher(span_sink.store).condition(), timeout=20
+        )
+    except TraceTimeoutError as exc:
         trace = span_sink.store.trace(result.trace_id)
         pytest.fail(f"{name} ({fixture.path}):\n{exc}\n\n{trace.render(attributes=False)}", pytrace=False)

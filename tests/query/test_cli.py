@@ -9,11 +9,11 @@ from click.testing import CliRunner
 
 from tracebed.cli import cli
 from tracebed.model import Trace
-from tracebed.report.otlp_json import write_otlp_json
+from tracebed.otlp.otlp_json import write_otlp_json
 
+from ..tracetest.test_definition import DEMO
 from .helpers import TRACE_ID
 from .test_chains import checkout_spans
-from .test_tracetest_files import DEMO
 
 
 @pytest.fixture

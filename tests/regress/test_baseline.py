@@ -38,7 +38,7 @@ def test_missing_baseline_says_how_to_record_it(tmp_path: Path) -> None:
 
 
 def test_settled_under_waits_for_missing_parents() -> None:
-    from tests.regress.tracebuild import TraceBuilder
+    from tests.factories import TraceBuilder
     from tracebed.regress.record import settled_under
 
     b = TraceBuilder()

@@ -11,17 +11,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.factories import make_span
 from tests.regress.test_shape_diff import checkout_trace
 from tracebed.cli import cli
 from tracebed.flows.context import TraceContext
-from tracebed.flows.remote import HttpTraceSource
-from tracebed.model import Span, SpanKind, Status, StatusCode, TraceTimeoutError
+from tracebed.model import SpanKind, TraceTimeoutError
+from tracebed.otlp.client import SinkClient
+from tracebed.otlp.otlp_json import trace_to_otlp_json
 from tracebed.otlp.sink import Sink
 from tracebed.regress.diff import ChangeKind
 from tracebed.regress.files import load_shapes, write_shape
 from tracebed.regress.record import record_flows
 from tracebed.regress.shape import normalise
-from tracebed.report.otlp_json import trace_to_otlp_json
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -70,7 +71,7 @@ def test_diff_reads_otlp_json_traces_against_a_recording(tmp_path: Path) -> None
 
 
 def test_diff_two_report_directories(tmp_path: Path) -> None:
-    from tracebed.report.otlp_json import write_otlp_json
+    from tracebed.otlp.otlp_json import write_otlp_json
 
     for report, trace in (("old", checkout_trace()), ("new", checkout_trace(route="/api/buy"))):
         (tmp_path / report / "tests").mkdir(parents=True)
@@ -104,7 +105,7 @@ def _sink_url(sink: Sink) -> str:
 def test_record_flows_through_the_sink_api(sink: Sink, tmp_path: Path) -> None:
     trace = checkout_trace(trace_id="5" * 32)
     sink.store.add_spans(trace.spans)
-    source = HttpTraceSource(_sink_url(sink))
+    source = SinkClient(_sink_url(sink))
 
     recorded = record_flows(
         ["checkout"],
@@ -140,16 +141,16 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         self.server.sink.store.add_spans(
             [
-                Span(
+                make_span(
+                    TraceContext.fresh().span_id,
+                    ctx.span_id,
                     trace_id=ctx.trace_id,
-                    span_id=TraceContext.fresh().span_id,
-                    parent_span_id=ctx.span_id,
                     # Named as Next.js names it: with the query string and the product id.
                     name=f"{self.command} {self.path}",
                     kind=SpanKind.SERVER,
-                    status=Status(StatusCode.UNSET),
+                    end_ns=0,
                     attributes={"http.method": self.command, "http.status_code": 200},
-                    resource={"service.name": "frontend"},
+                    service="frontend",
                 )
             ]
         )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.regress.tracebuild import TraceBuilder, grpc_attrs
+from tests.factories import TraceBuilder, grpc_attrs
 from tracebed.model import Trace
 from tracebed.regress.diff import Change, ChangeKind, diff_sets, diff_shapes, render_changes
 from tracebed.regress.files import ShapeLoadError, load_shapes, write_shape

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from tests.report.factory import checkout_trace
 from tracebed.cli import cli
-from tracebed.report.otlp_json import trace_to_otlp_json, write_otlp_json
+from tracebed.otlp.otlp_json import trace_to_otlp_json, write_otlp_json
 
 
 def test_view_renders_every_trace_of_the_files(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.report.factory import SpanMaker, checkout_trace, span_with_everything
-from tracebed.model import Link, Span, SpanKind, SpanStore, Trace
+from tests.factories import make_span
+from tests.report.factory import checkout_trace, report_builder, span_with_everything
+from tracebed.model import Link, SpanKind, SpanStore, Trace
 from tracebed.report.gantt import GanttRow, coerce_rows, render_gantt
 from tracebed.report.html import IndexEntry, TraceEntry, render_index, render_test_page
 from tracebed.report.servicemap import NODE_H, build_service_map, render_service_map
@@ -109,12 +110,18 @@ def test_service_map_layers_follow_the_call_chain() -> None:
 
 
 def test_service_map_marks_errors_and_survives_cycles_and_orphans() -> None:
-    m = SpanMaker()
-    a = m.add("frontend", "GET /", None, 0, 10, SpanKind.SERVER)
-    b = m.add("checkout", "call", a, 1, 5, SpanKind.SERVER)
-    m.add("frontend", "callback", b, 2, 1, SpanKind.SERVER, error="boom")  # back edge
-    orphan_parent = SpanMaker(m.trace_id, seed=99).add("gone", "lost", None, 0, 1)
-    m.add("accounting", "orders receive", orphan_parent, 3, 1, SpanKind.CONSUMER)
+    m = report_builder()
+    a = m.span("frontend", "GET /", SpanKind.SERVER, None, start_ms=0, duration_ms=10)
+    b = m.span("checkout", "call", SpanKind.SERVER, a, start_ms=1, duration_ms=5)
+    m.span(
+        "frontend", "callback", SpanKind.SERVER, b, start_ms=2, duration_ms=1, error="boom"
+    )  # back edge
+    orphan_parent = report_builder(m.trace_id).span(
+        "gone", "lost", SpanKind.INTERNAL, None, start_ms=0, duration_ms=1
+    )
+    m.span(
+        "accounting", "orders receive", SpanKind.CONSUMER, orphan_parent, start_ms=3, duration_ms=1
+    )
     trace = m.trace()
     smap = build_service_map(trace)
     assert smap.nodes["accounting"].layer == 0  # reachable only from an orphan: its own start
@@ -272,11 +279,11 @@ def test_body_head_truncates_and_handles_binary() -> None:
 def test_traces_linked_by_span_links_point_at_each_other() -> None:
     producer = checkout_trace()
     publish = producer.named("orders publish")[0]
-    consumer = Span(
-        "c" * 32,
-        "d" * 16,
-        "orders process",
-        resource={"service.name": "accounting"},
+    consumer = make_span(
+        "d",
+        trace_id="c",
+        name="orders process",
+        service="accounting",
         links=(Link(producer.trace_id, publish.span_id),),
     )
     store = SpanStore()
@@ -291,20 +298,20 @@ def test_traces_linked_by_span_links_point_at_each_other() -> None:
 
 def test_service_map_puts_a_service_right_of_every_caller() -> None:
     # The real checkout: frontend calls product-catalog directly and through checkout.
-    m = SpanMaker()
-    fe = m.add("frontend", "POST /api/checkout", None, 0, 50, SpanKind.SERVER)
-    co = m.add("checkout", "PlaceOrder", fe, 1, 40, SpanKind.SERVER)
-    m.add("product-catalog", "GetProduct", co, 2, 1, SpanKind.SERVER)
-    m.add("product-catalog", "GetProduct", fe, 45, 1, SpanKind.SERVER)
+    m = report_builder()
+    fe = m.span("frontend", "POST /api/checkout", SpanKind.SERVER, None, start_ms=0, duration_ms=50)
+    co = m.span("checkout", "PlaceOrder", SpanKind.SERVER, fe, start_ms=1, duration_ms=40)
+    m.span("product-catalog", "GetProduct", SpanKind.SERVER, co, start_ms=2, duration_ms=1)
+    m.span("product-catalog", "GetProduct", SpanKind.SERVER, fe, start_ms=45, duration_ms=1)
     smap = build_service_map(m.trace())
     layers = {s: n.layer for s, n in smap.nodes.items()}
     assert layers == {"frontend": 0, "checkout": 1, "product-catalog": 2}
 
 
 def test_spans_in_a_parent_loop_are_still_shown() -> None:
-    a = Span("1" * 32, "a" * 16, "a", parent_span_id="b" * 16)
-    b = Span("1" * 32, "b" * 16, "b", parent_span_id="a" * 16)
-    root = Span("1" * 32, "c" * 16, "root")
+    a = make_span("a", "b", trace_id="1", name="a", service=None)
+    b = make_span("b", "a", trace_id="1", name="b", service=None)
+    root = make_span("c", trace_id="1", name="root", service=None)
     page = render_test_page(
         nodeid="t", outcome="passed", duration_s=0.1, traces=[Trace("1" * 32, [a, b, root])]
     )

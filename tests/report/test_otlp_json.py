@@ -19,9 +19,10 @@ from opentelemetry.trace import SpanKind as OtelKind
 from opentelemetry.trace import Status as OtelStatus
 from opentelemetry.trace import StatusCode as OtelStatusCode
 
+from tests.factories import make_span
 from tests.report.factory import T0, checkout_trace, span_with_everything
-from tracebed.model import Scope, Span, SpanKind, StatusCode, Trace
-from tracebed.report.otlp_json import (
+from tracebed.model import Scope, SpanKind, StatusCode, Trace
+from tracebed.otlp.otlp_json import (
     OtlpJsonError,
     read_otlp_json,
     spans_from_otlp_json,
@@ -115,10 +116,10 @@ def test_written_json_is_a_valid_export_request_for_the_protobuf_schema() -> Non
 
 
 def test_spans_grouped_by_resource_then_scope_in_first_seen_order() -> None:
-    a1 = Span("1" * 32, "a" * 16, "a1", resource={"service.name": "a"}, scope=Scope("s1"))
-    b1 = Span("1" * 32, "b" * 16, "b1", resource={"service.name": "b"}, scope=Scope("s1"))
-    a2 = Span("1" * 32, "c" * 16, "a2", resource={"service.name": "a"}, scope=Scope("s2"))
-    a3 = Span("1" * 32, "d" * 16, "a3", resource={"service.name": "a"}, scope=Scope("s1"))
+    a1 = make_span("a", trace_id="1", name="a1", service="a", scope=Scope("s1"))
+    b1 = make_span("b", trace_id="1", name="b1", service="b", scope=Scope("s1"))
+    a2 = make_span("c", trace_id="1", name="a2", service="a", scope=Scope("s2"))
+    a3 = make_span("d", trace_id="1", name="a3", service="a", scope=Scope("s1"))
     doc = trace_to_otlp_json([a1, b1, a2, a3])
     shape = [
         [(ss["scope"]["name"], [s["name"] for s in ss["spans"]]) for ss in rs["scopeSpans"]]
@@ -243,11 +244,11 @@ def test_lenient_forms_real_producers_use() -> None:
 
 
 def test_write_unencodable_value_is_a_clear_error() -> None:
-    span = Span("1" * 32, "2" * 16, "x", attributes={"when": object()})
+    span = make_span("2", trace_id="1", name="x", attributes={"when": object()})
     with pytest.raises(TypeError, match="cannot write object value"):
         trace_to_otlp_json([span])
     with pytest.raises(ValueError, match="does not fit in 64 bits"):
-        trace_to_otlp_json([Span("1" * 32, "2" * 16, "x", attributes={"n": 2**64})])
+        trace_to_otlp_json([make_span("2", trace_id="1", name="x", attributes={"n": 2**64})])
 
 
 def test_files_single_document_and_json_lines(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tracebed.report.otlp_json import read_otlp_json
+from tracebed.otlp.otlp_json import read_otlp_json
 from tracebed.report.writer import slug
 
 REPO = Path(__file__).resolve().parents[2]

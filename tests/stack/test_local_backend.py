@@ -16,7 +16,7 @@ import requests
 from tracebed.stack import Stack, StackError, StackStartError, Topology
 from tracebed.stack.backends import LocalBackend
 from tracebed.stack.state import list_records, proc_alive
-from tracebed.stack.timeline import Event
+from tracebed.stack.timeline import TimelineEvent
 
 from .conftest import PY, SERVERS, assert_gone, free_port
 
@@ -80,7 +80,7 @@ def test_three_tiers_start_in_order_and_stop_clean(tmp_path: Path) -> None:
     assert topo.tiers == [["cache"], ["api"], ["web"]]
     stack = Stack(topo, LocalBackend(), run_dir=tmp_path / "run")
 
-    def open_gate(ev: Event) -> None:
+    def open_gate(ev: TimelineEvent) -> None:
         # The server says NOT_SERVING (or is not up yet) until a probe has failed.
         if ev.service == "api" and ev.kind == "probe" and not ev.detail["ok"]:
             gate.touch()

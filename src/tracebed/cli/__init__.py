@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module of this package and exposes a click
 command (or group) named `command`; modules are discovered so that each layer
-adds its commands without editing a shared list.
+adds its commands without editing a shared list. Any `TracebedError` a command lets
+through becomes one `Error: ...` line and exit status 1 here, in one place.
 """
 
 from __future__ import annotations
@@ -13,9 +14,23 @@ import pkgutil
 import click
 
 from tracebed import __version__
+from tracebed.errors import TracebedError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The command group; it turns tracebed's errors into click's one-line errors."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise  # already a one-line error with its own exit code (e.g. `diff`'s 2)
+        except TracebedError as exc:
+            # Every tracebed error's message is written for a person: no traceback.
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracebed")
 def cli() -> None:
     """Trace-based integration testing of the OpenTelemetry Demo.

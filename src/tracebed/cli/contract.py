@@ -16,18 +16,21 @@ from tracebed.contracts.deps import (
 )
 from tracebed.contracts.draft import draft_contract
 from tracebed.contracts.model import ContractError, dump_contract, load_contracts
-from tracebed.contracts.sources import TraceSourceError, traces_from_files, traces_from_sink
 from tracebed.model import Trace
+from tracebed.otlp.client import SinkApiError, SinkClient
+from tracebed.otlp.otlp_json import OtlpJsonError, read_otlp_json, traces_from_spans
 
 
 def _traces(files: tuple[Path, ...], sink: str | None, limit: int) -> list[Trace]:
+    """Every trace in OTLP/JSON files (ids merged across files), then the newest `limit` of
+    a running sink's."""
     if not files and not sink:
         raise click.UsageError("give OTLP/JSON trace files, or --sink URL of a running sink")
     try:
-        traces = traces_from_files(files) if files else []
+        traces = traces_from_spans(s for path in files for s in read_otlp_json(path))
         if sink:
-            traces += traces_from_sink(sink, limit=limit)
-    except TraceSourceError as exc:
+            traces += SinkClient(sink).traces(limit=limit)
+    except (OtlpJsonError, SinkApiError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     if not traces:
         raise click.ClickException("no traces found")

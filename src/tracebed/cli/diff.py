@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
+from tracebed.errors import ConfigError
 from tracebed.regress.diff import diff_sets, diff_shapes, render_changes
 from tracebed.regress.files import ShapeLoadError, load_shapes
 from tracebed.regress.shape import DEFAULT_STABLE_KEYS
 
 
-class DiffError(click.ClickException):
+class DiffError(ConfigError, click.ClickException):
     """Bad input: exit 2, as diff(1) does, so that 1 keeps meaning "they differ"."""
 
     exit_code = 2

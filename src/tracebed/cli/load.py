@@ -9,9 +9,9 @@ import click
 
 from tracebed.flows.chain import CHECKOUT_SERVICES, ChainCheck
 from tracebed.flows.load import LoadRunError, LoadSummary, run_load
-from tracebed.flows.remote import HttpTraceSource, SinkApiError
-from tracebed.flows.result import TraceSource
 from tracebed.flows.tasks import task_mix
+from tracebed.model.source import TraceSource
+from tracebed.otlp.client import SinkApiError, SinkClient
 
 
 def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
@@ -186,7 +186,7 @@ def command(
     source: TraceSource | None = None
     if not no_verify:
         if sink_url:
-            remote = HttpTraceSource(sink_url)
+            remote = SinkClient(sink_url)
             try:
                 remote.check()
             except SinkApiError as exc:

@@ -16,7 +16,7 @@ from tracebed.query.chains import (
 )
 from tracebed.query.errors import QuerySyntaxError
 from tracebed.query.spec import Spec
-from tracebed.query.tracetest_file import (
+from tracebed.tracetest.definition import (
     SuiteDefinition,
     TestDefinition,
     TracetestFileError,
@@ -71,7 +71,7 @@ def check(paths: tuple[Path, ...]) -> None:
 
 
 def _traces(files: tuple[Path, ...], trace_id: str | None) -> list[Trace]:
-    from tracebed.report.otlp_json import OtlpJsonError, read_otlp_json, traces_from_spans
+    from tracebed.otlp.otlp_json import OtlpJsonError, read_otlp_json, traces_from_spans
 
     spans = []
     for path in files:

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from tracebed.regress.record import BUNDLED_FLOWS, RecordError, record_flows, shop_driver
+from tracebed.flows.registry import RECORDED_FLOWS
+from tracebed.regress.record import RecordError, record_flows, shop_driver
 
-DEFAULT_FLOWS = tuple(BUNDLED_FLOWS)
+DEFAULT_FLOWS = RECORDED_FLOWS
 
 
 def stack_on_record(run_id: str | None) -> tuple[str, str]:
@@ -83,14 +84,14 @@ def command(
     `tracebed collector-overlay`). Compare two recordings with `tracebed diff`.
     """
     from tracebed.flows.client import ShopClient
-    from tracebed.flows.remote import HttpTraceSource
+    from tracebed.otlp.client import SinkClient
 
     if (url is None) != (sink_url is None):
         raise click.UsageError("give both --url and --sink, or neither (to use `tracebed up`'s)")
     if url is None or sink_url is None:
         url, sink_url = stack_on_record(run_id)
     try:
-        source = HttpTraceSource(sink_url)
+        source = SinkClient(sink_url)
         client = ShopClient(url, sink_store=source, rng=random.Random(seed), timeout=timeout)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None

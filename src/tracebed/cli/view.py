@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from tracebed.otlp.otlp_json import OtlpJsonError, read_otlp_json, traces_from_spans
 from tracebed.report.html import render_trace_page
-from tracebed.report.otlp_json import OtlpJsonError, read_otlp_json, traces_from_spans
 
 
 @click.command("view")

@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from tracebed.errors import ConfigError
 from tracebed.model import SpanKind, SpanType
 
 ATTRIBUTE_TYPES = frozenset(
@@ -45,7 +46,7 @@ STATUS_RULES = frozenset({"unset", "ok", "error", "not_error", "any"})
 CALL_KINDS = frozenset({t.value for t in SpanType} | {"otlp"})
 
 
-class ContractError(ValueError):
+class ContractError(ConfigError, ValueError):
     """A contract file that is not valid; the message names the file and the place in it."""
 
 

@@ -14,8 +14,7 @@ if TYPE_CHECKING:
     from tracebed.flows.client import ShopClient
     from tracebed.flows.context import TraceContext
     from tracebed.flows.load import LoadRunError, LoadSummary, run_load
-    from tracebed.flows.remote import HttpTraceSource
-    from tracebed.flows.result import FlowResult, FlowRun, NoSinkError, TraceSource
+    from tracebed.flows.result import FlowResult, FlowRun, NoSinkError
     from tracebed.flows.tasks import TASK_WEIGHTS
 
 _EXPORTS = {
@@ -27,11 +26,9 @@ _EXPORTS = {
     "LoadRunError": "load",
     "LoadSummary": "load",
     "run_load": "load",
-    "HttpTraceSource": "remote",
     "FlowResult": "result",
     "FlowRun": "result",
     "NoSinkError": "result",
-    "TraceSource": "result",
     "TASK_WEIGHTS": "tasks",
 }
 
@@ -41,14 +38,12 @@ __all__ = [
     "EdgeLatency",
     "FlowResult",
     "FlowRun",
-    "HttpTraceSource",
     "LoadRunError",
     "LoadSummary",
     "NoSinkError",
     "ShopClient",
     "TASK_WEIGHTS",
     "TraceContext",
-    "TraceSource",
     "run_load",
 ]
 

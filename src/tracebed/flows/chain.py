@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tracebed.model import Span, SpanKind, Trace
+from tracebed.query.conditions import ShapeCondition
 
 # Services a successful checkout reaches at 2.0.2 (demo-facts §4.1), by their OTEL_SERVICE_NAME.
 CHECKOUT_SERVICES: tuple[str, ...] = (
@@ -35,8 +36,8 @@ def is_kafka_publish(span: Span) -> bool:
     )
 
 
-class ChainCheck:
-    """A trace predicate: every required service has a span, and (optionally) a Kafka publish.
+class ChainCheck(ShapeCondition):
+    """A trace condition: every required service has a span, and (optionally) a Kafka publish.
 
     Usable as `until=` in `wait_for_trace`; `missing(trace)` says what is absent.
     """
@@ -44,23 +45,10 @@ class ChainCheck:
     def __init__(self, services: Sequence[str] = CHECKOUT_SERVICES, kafka_publish: bool = True):
         if not services and not kafka_publish:
             raise ValueError("a chain check needs at least one service or the Kafka publish")
-        self.services = tuple(services)
         self.kafka_publish = kafka_publish
-        parts = list(self.services) + ([KAFKA_PUBLISH] if kafka_publish else [])
-        self.description = "checkout chain (" + ", ".join(parts) + ")"
-
-    def missing(self, trace: Trace) -> list[str]:
-        present = trace.services
-        gone = [service for service in self.services if service not in present]
-        if self.kafka_publish and not any(is_kafka_publish(span) for span in trace):
-            gone.append(KAFKA_PUBLISH)
-        return gone
-
-    def __call__(self, trace: Trace) -> bool:
-        return not self.missing(trace)
-
-    def __repr__(self) -> str:
-        return f"ChainCheck({self.description})"
+        spans = {KAFKA_PUBLISH: is_kafka_publish} if kafka_publish else {}
+        parts = [*services, *spans]
+        super().__init__(services, spans, "checkout chain (" + ", ".join(parts) + ")")
 
 
 def edge_samples(

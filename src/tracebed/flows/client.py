@@ -14,8 +14,9 @@ import requests
 
 from tracebed.flows import data
 from tracebed.flows.context import TraceContext, baggage_header
-from tracebed.flows.result import FlowRequest, FlowResult, FlowRun, TraceSource
+from tracebed.flows.result import FlowRequest, FlowResult, FlowRun
 from tracebed.flows.tasks import ALL_TASKS
+from tracebed.model.source import TraceSource
 
 PersonSpec = Mapping[str, Any] | int | str | None
 ItemSpec = str | tuple[str, int]
@@ -128,30 +129,18 @@ class ShopClient:
         baggage = {"session.id": self.session_id}
         if self.synthetic if synthetic is None else synthetic:
             baggage["synthetic_request"] = "true"
-        sent = {
-            **{k: v for k, v in (headers or {}).items() if k.lower() != "traceparent"},
-            "traceparent": ctx.traceparent,
-        }
-        sent.setdefault("baggage", baggage_header(baggage))
-        started = time.perf_counter()
-        status, text, error = 0, "", None
-        try:
-            response = self.session.request(
-                method, url, json=json_body, headers=sent, timeout=self.timeout
-            )
-            status, text = response.status_code, response.text
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        result = FlowResult(
-            task=task or f"{method.lower()}",
+        extra = dict(headers or {})
+        extra.setdefault("baggage", baggage_header(baggage))
+        result = send(
+            self.session,
+            method,
+            url,
+            ctx,
+            headers=extra,
+            json_body=json_body,
+            timeout=self.timeout,
+            task=task,
             name=name or f"{method} {path.split('?')[0]}",
-            request=FlowRequest(method, url, json_body, sent),
-            trace_id=ctx.trace_id,
-            span_id=ctx.span_id,
-            status_code=status,
-            text=text,
-            elapsed=time.perf_counter() - started,
-            error=error,
             source=self.sink_store,
         )
         if self.on_result is not None:
@@ -514,6 +503,54 @@ class ShopClient:
         except (requests.RequestException, ValueError, AttributeError):
             return default  # the load generator also falls back to the default
         return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    context: TraceContext,
+    *,
+    headers: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    data: bytes | None = None,
+    timeout: float = 30.0,
+    task: str | None = None,
+    name: str | None = None,
+    source: TraceSource | None = None,
+) -> FlowResult:
+    """One HTTP request whose `traceparent` is `context` (any given one is replaced): the
+    request path of every flow, and of Tracetest's http trigger. Never raises for HTTP or
+    network errors (the result's `error` says what happened)."""
+    method = method.upper()
+    sent = {
+        **{k: v for k, v in (headers or {}).items() if k.lower() != "traceparent"},
+        "traceparent": context.traceparent,
+    }
+    started = time.perf_counter()
+    status, text, error = 0, "", None
+    response_headers: dict[str, str] = {}
+    try:
+        response = session.request(
+            method, url, json=json_body, data=data, headers=sent, timeout=timeout
+        )
+        status, text = response.status_code, response.text
+        response_headers = dict(response.headers)
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return FlowResult(
+        task=task or f"{method.lower()}",
+        name=name or f"{method} {urlsplit(url).path or '/'}",
+        request=FlowRequest(method, url, json_body, sent),
+        trace_id=context.trace_id,
+        span_id=context.span_id,
+        status_code=status,
+        text=text,
+        elapsed=time.perf_counter() - started,
+        error=error,
+        source=source,
+        response_headers=response_headers,
+    )
 
 
 def _encode_params(params: Params) -> str:

@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tracebed.errors import ConfigError
+
 _HERE = Path(__file__).resolve().parent
 REFERENCE_DATA = _HERE.parent / "reference" / "data"
 FLOW_DATA = _HERE / "data"
@@ -47,7 +49,7 @@ QUANTITIES: tuple[int, ...] = (1, 2, 3, 4, 5, 10)
 _PERSON_KEYS = ("email", "address", "userCurrency", "creditCard")
 
 
-class FlowDataError(ValueError):
+class FlowDataError(ConfigError, ValueError):
     """A flow data file is missing a field or has the wrong shape."""
 
 

@@ -24,10 +24,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tracebed import extras
+from tracebed.errors import FlowError
 from tracebed.flows.chain import ChainCheck, EdgeLatency, edge_latencies
-from tracebed.flows.result import TraceSource
 from tracebed.flows.tasks import task_mix
 from tracebed.model import SpanStore, Trace, TraceTimeoutError
+from tracebed.model.source import TraceSource
 
 CHECKOUT_ROUTE = "POST /api/checkout"
 MAX_SHOWN = 10  # incomplete traces / errors listed in the text summary
@@ -35,7 +36,7 @@ SETTLE_QUIET_S, SETTLE_LIMIT_S = 1.0, 8.0  # before measuring edges: quiet windo
 HTTP_EDGE_TRACES = 300  # newest non-checkout traces fetched over a sink's HTTP API for edges
 
 
-class LoadRunError(RuntimeError):
+class LoadRunError(FlowError, RuntimeError):
     """The Locust subprocess failed or produced no summary."""
 
 
@@ -246,18 +247,14 @@ def _tail(path: Path, lines: int = 30) -> str:
 def _settle(source: Any, newest_trace: str | None) -> None:
     """Return once no span has arrived for `SETTLE_QUIET_S` (at most `SETTLE_LIMIT_S`)."""
     store = source if isinstance(source, SpanStore) else getattr(source, "store", None)
-    end = time.monotonic() + SETTLE_LIMIT_S
     if isinstance(store, SpanStore):
-        while (left := end - time.monotonic()) > 0:
-            held = len(store)
 
-            def grew(s: SpanStore, held: int = held) -> bool:
-                return len(s) != held
+        def quiet() -> bool | float:
+            quiet_at = store.last_arrival() + SETTLE_QUIET_S
+            return True if time.monotonic() >= quiet_at else quiet_at
 
-            try:  # woken by the next arrival; a timeout means the store went quiet
-                store.wait_for(grew, timeout=min(SETTLE_QUIET_S, left))
-            except TimeoutError:
-                return
+        with contextlib.suppress(TimeoutError):  # spans never stopped: settle no longer
+            store.wait(quiet, timeout=SETTLE_LIMIT_S, description="a quiet store")
     elif newest_trace is not None:  # the HTTP API: the newest trace's quiet window stands in
         with contextlib.suppress(TraceTimeoutError):
             source.wait_for_trace(newest_trace, quiet=SETTLE_QUIET_S, timeout=SETTLE_LIMIT_S)
@@ -265,14 +262,6 @@ def _settle(source: Any, newest_trace: str | None) -> None:
 
 def _local_store(source: Any) -> bool:
     return isinstance(source, SpanStore) or isinstance(getattr(source, "store", None), SpanStore)
-
-
-def _snapshot(source: Any, trace_id: str) -> Trace | None:
-    """The trace as it stands, from a store, a sink or the HTTP API (None if unknown)."""
-    getter = getattr(source, "get_trace", None) or getattr(
-        getattr(source, "store", None), "get_trace", None
-    )
-    return getter(trace_id) if getter is not None else None
 
 
 def run_load(
@@ -295,7 +284,7 @@ def run_load(
 ) -> LoadSummary:
     """Run Locust headless for `duration_s` seconds and verify every checkout's trace.
 
-    - `store`: where the stack's spans arrive (SpanStore, Sink, or `HttpTraceSource`); without
+    - `store`: where the stack's spans arrive (SpanStore, Sink, or `SinkClient`); without
       it, or with `verify=False`, traces are not checked.
     - `wait_time`: seconds between a user's tasks (the demo's load generator: 1–10).
     - `tasks`: the task mix (default: the demo's 2.0.2 weights; "2.2.0", or "name=w,...").
@@ -394,7 +383,7 @@ def _verify(
     wanted = [r["trace_id"] for r in records[-limit:]]
     with ThreadPoolExecutor(max_workers=1 if _local_store(store) else 8) as pool:
         for trace_id, snapshot in zip(
-            wanted, pool.map(lambda t: _snapshot(store, t), wanted), strict=True
+            wanted, pool.map(store.get_trace, wanted), strict=True
         ):
             if snapshot is not None:
                 traces[trace_id] = snapshot

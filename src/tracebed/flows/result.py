@@ -3,43 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
+from tracebed.errors import ExpectationFailed, SinkError
 from tracebed.model import Trace, TraceTimeoutError
-
-TracePredicate = Callable[[Trace], bool]
+from tracebed.model.source import DEFAULT_QUIET_S, TracePredicate, TraceSource
+from tracebed.query.conditions import entry_span
 
 BODY_HEAD = 300  # characters of a request/response body shown in a result's repr
-DEFAULT_QUIET_S = 0.5
 
 
-class TraceSource(Protocol):
-    """Where traces are waited for: a `SpanStore`, or the sink's HTTP API (`HttpTraceSource`)."""
-
-    def wait_for_trace(
-        self,
-        trace_id: str,
-        until: TracePredicate | None = None,
-        quiet: float | None = None,
-        timeout: float = 30.0,
-    ) -> Trace: ...
-
-
-class EntrySpan:
-    """Trace predicate: the span that continued our traceparent (the front door's) arrived."""
-
-    def __init__(self, parent_span_id: str):
-        self.parent_span_id = parent_span_id
-        self.description = f"entry span (child of our span {parent_span_id}) arrived"
-
-    def __call__(self, trace: Trace) -> bool:
-        return any(span.parent_span_id == self.parent_span_id for span in trace)
-
-
-class NoSinkError(RuntimeError):
+class NoSinkError(SinkError, RuntimeError):
     """`.trace()` was called on a result of a client that has no sink to wait in."""
 
 
@@ -80,6 +57,7 @@ class FlowResult:
     error: str | None = None
     source: TraceSource | None = field(default=None, repr=False)
     fetched: Trace | None = field(default=None, repr=False)
+    response_headers: dict[str, str] = field(default_factory=dict, repr=False)
 
     # -- response ----------------------------------------------------------------------
     @property
@@ -106,7 +84,7 @@ class FlowResult:
 
     def raise_for_status(self) -> FlowResult:
         if not self.ok:
-            raise AssertionError(f"request failed:\n{self}")
+            raise ExpectationFailed(f"request failed:\n{self}")
         return self
 
     # -- trace ---------------------------------------------------------------------------
@@ -130,10 +108,10 @@ class FlowResult:
         if self.source is None:
             raise NoSinkError(
                 f"no sink to wait for trace {self.trace_id} in: create the ShopClient with "
-                "sink_store=<SpanStore or HttpTraceSource> (the `shop` fixture does)"
+                "sink_store=<SpanStore or SinkClient> (the `shop` fixture does)"
             )
         if until is None and quiet is None:
-            until, quiet = EntrySpan(self.span_id), DEFAULT_QUIET_S
+            until, quiet = entry_span(self.span_id), DEFAULT_QUIET_S
         try:
             self.fetched = self.source.wait_for_trace(
                 self.trace_id, until=until, quiet=quiet, timeout=timeout
@@ -237,7 +215,7 @@ class FlowRun:
 
     def raise_for_status(self) -> FlowRun:
         if not self.ok:
-            raise AssertionError(f"{self.task}: a step failed:\n{self}")
+            raise ExpectationFailed(f"{self.task}: a step failed:\n{self}")
         return self
 
     def trace(

@@ -1,9 +1,14 @@
-"""The demo load generator's HTTP task mix: task name -> weight, per demo version."""
+"""The demo load generator's HTTP task mix: task name -> weight, per demo version.
+
+The tasks themselves are flows of the one flow registry (`tracebed.flows.registry`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+
+from tracebed.flows.registry import FLOWS
 
 # locustfile.py at 2.0.2 (WebsiteUser); 2.1.3 keeps the same tasks and weights.
 TASK_WEIGHTS_2_0_2: Mapping[str, int] = MappingProxyType(
@@ -29,8 +34,8 @@ TASK_WEIGHTS = TASK_WEIGHTS_2_0_2
 
 # The browser user's tasks (Playwright in the demo), replayed as their pages' HTTP calls; in no
 # demo mix by default (the demo runs them as a separate user class), but usable in a custom one.
-BROWSER_TASKS = frozenset({"open_cart_page_and_change_currency", "add_product_to_cart"})
-ALL_TASKS = frozenset(TASK_WEIGHTS_2_2_0) | BROWSER_TASKS
+BROWSER_TASKS = frozenset(name for name, flow in FLOWS.items() if flow.kind == "browser")
+ALL_TASKS = frozenset(name for name, flow in FLOWS.items() if flow.is_task)
 TASK_MIXES: Mapping[str, Mapping[str, int]] = MappingProxyType(
     {"2.0.2": TASK_WEIGHTS_2_0_2, "2.1.3": TASK_WEIGHTS_2_0_2, "2.2.0": TASK_WEIGHTS_2_2_0}
 )

@@ -1,6 +1,8 @@
-"""The span model: spans, traces (tree and service graph), and the span store with waits."""
+"""The span model: spans, traces (tree and service graph), the `TraceSource` protocol, and the
+span store with its one event-driven wait (for any signal)."""
 
 from tracebed.model.render import render_tree
+from tracebed.model.source import TracePredicate, TraceSource
 from tracebed.model.span import (
     Attributes,
     AttrValue,
@@ -42,6 +44,8 @@ __all__ = [
     "StatusCode",
     "StoreFullError",
     "Trace",
+    "TracePredicate",
+    "TraceSource",
     "TraceSummary",
     "TraceTimeoutError",
     "render_tree",

@@ -13,11 +13,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from tracebed.errors import SinkError, TraceTimeout, WaitTimeout
+from tracebed.model.source import TracePredicate, quiet_of, why_not
 from tracebed.model.span import Span
 from tracebed.model.trace import Trace
 
-TracePredicate = Callable[[Trace], bool]
 FullPolicy = Literal["evict", "reject"]
+# The signals a store wakes waiters for; only spans are stored so far (logs, metrics next).
+Signal = Literal["spans", "logs", "metrics"]
+# A wait's check: True (done), False (wait for an arrival) or a monotonic time to look again.
+Check = Callable[[], "bool | float"]
 
 
 class SpanBatch(Protocol):
@@ -66,7 +71,7 @@ class SpanListBatch:
         return self._spans[index]
 
 
-class StoreFullError(Exception):
+class StoreFullError(SinkError):
     """The store is at its limit and its policy is to refuse (the sender should retry later)."""
 
     def __init__(self, needed: int, room: int, limit: int):
@@ -76,7 +81,7 @@ class StoreFullError(Exception):
         self.needed, self.room, self.limit = needed, room, limit
 
 
-class TraceTimeoutError(AssertionError):
+class TraceTimeoutError(TraceTimeout):
     """`wait_for_trace` gave up; the message shows what did arrive."""
 
     def __init__(self, trace_id: str, trace: Trace, waited: float, reason: str):
@@ -177,7 +182,8 @@ class _Bucket:
 
 
 class SpanStore:
-    """Holds spans by trace; bounded by `max_spans`; wakes `wait_for_trace` callers on arrival."""
+    """Holds spans by trace; bounded by `max_spans`; wakes waiters (`wait`, `wait_for_trace`)
+    the moment something arrives. A `TraceSource`."""
 
     def __init__(self, max_spans: int = 1_000_000, when_full: FullPolicy = "evict"):
         if max_spans <= 0:
@@ -189,7 +195,10 @@ class SpanStore:
         self._buckets: OrderedDict[bytes, _Bucket] = OrderedDict()  # oldest trace first
         self._links: dict[bytes, list[tuple[SpanBatch, int]]] = {}
         self._unindexed_links: list[SpanBatch] = []  # links are indexed on first query
-        self._arrivals = 0  # bumped by every batch that stored something; waiters compare it
+        # Per signal: bumped by every batch that stored something (waiters compare it), and
+        # when that was. One condition variable for all signals: arrivals are rare enough.
+        self._arrivals: dict[str, int] = {}
+        self._last_arrival: dict[str, float] = {}
         self._count = 0
         self._cond = threading.Condition(threading.Lock())
         self.stats = StoreStats()
@@ -237,14 +246,22 @@ class SpanStore:
             if stored:
                 self._unindexed_links.append(batch)
             self._count += stored
-            if stored:
-                self._arrivals += 1
             result.stored, result.duplicates = stored, duplicates
             self.stats.spans_received += len(trace_ids)
             self.stats.spans_stored += stored
             self.stats.spans_duplicate += duplicates
-            self._cond.notify_all()
+            if stored:
+                self._arrived("spans", now_mono)
         return result
+
+    def _arrived(self, on: Signal, now_mono: float) -> None:
+        """Count an arrival of signal `on` and wake every waiter. Caller holds the lock.
+
+        Every signal's ingest ends here, so `wait(..., on=signal)` works the same for each.
+        """
+        self._arrivals[on] = self._arrivals.get(on, 0) + 1
+        self._last_arrival[on] = now_mono
+        self._cond.notify_all()
 
     def _count_fresh(self, trace_ids: Sequence[bytes], span_ids: Sequence[bytes]) -> int:
         seen: set[tuple[bytes, bytes]] = set()
@@ -347,6 +364,42 @@ class SpanStore:
             return self.stats.as_dict(spans_held=self._count, traces_held=len(self._buckets))
 
     # -- waiting --------------------------------------------------------------------
+    def last_arrival(self, on: Signal = "spans") -> float:
+        """When (monotonic seconds) the last item of a signal was stored; 0.0 when none was."""
+        with self._cond:
+            return self._last_arrival.get(on, 0.0)
+
+    def wait(
+        self,
+        check: Check,
+        *,
+        on: Signal = "spans",
+        timeout: float,
+        description: str = "condition",
+    ) -> None:
+        """The store's one wait: block until `check()` returns True, re-run on every arrival
+        of the `on` signal (never sleep-polling). Raises `TimeoutError` naming `description`.
+
+        `check` runs outside the lock (it may query the store, e.g. linked spans of other
+        traces, and must never hold up ingest). It returns True when done, False to wait for
+        the next arrival, or a monotonic time at which to look again even if nothing arrives
+        (a quiet window that ends). Logs and metrics will wait through the same method.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                seen = self._arrivals.get(on, 0)
+            verdict = check()
+            if verdict is True:
+                return
+            now = time.monotonic()
+            if now >= deadline:
+                raise WaitTimeout(f"{description} did not hold within {timeout}s")
+            wake_at = deadline if verdict is False else min(deadline, float(verdict))
+            with self._cond:
+                if self._arrivals.get(on, 0) == seen:  # nothing arrived while `check` ran
+                    self._cond.wait(timeout=max(0.0, wake_at - time.monotonic()))
+
     def wait_for_trace(
         self,
         trace_id: str,
@@ -354,69 +407,40 @@ class SpanStore:
         quiet: float | None = None,
         timeout: float = 30.0,
     ) -> Trace:
-        """Block until the trace is there, woken by arrivals (never sleep-polling).
+        """Block until the trace is there (see `TraceSource.wait_for_trace`), through `wait`.
 
         - with `until`: returns as soon as `until(trace)` holds (and, if `quiet` is also
           given, no span of it has arrived for `quiet` seconds);
         - without: returns once at least one span arrived and none for `quiet` (default 0.5 s).
         On timeout raises `TraceTimeoutError`, whose message shows the tree that did arrive.
         """
-        if until is None and quiet is None:
-            quiet = 0.5
+        quiet = quiet_of(until, quiet)
         key = _trace_key(trace_id)
         trace_id = trace_id.lower()
         start = time.monotonic()
-        deadline = start + timeout
-        while True:
+        last: list[Trace] = []
+
+        def check() -> bool | float:
             with self._cond:
-                seen = self._arrivals
                 bucket = self._buckets.get(key)
                 trace = bucket.trace(trace_id, self) if bucket is not None else None
                 last_arrival = bucket.last_mono if bucket is not None else 0.0
-            # The predicate runs outside the lock: it may query the store (linked spans of
-            # other traces) and must never hold up ingest.
-            now = time.monotonic()
-            wake_at = deadline
-            shape_ok = trace is not None and (until is None or bool(until(trace)))
-            if trace is not None and shape_ok:
-                if quiet is None:
-                    return trace
-                quiet_until = last_arrival + quiet
-                if now >= quiet_until:
-                    return trace
-                wake_at = min(deadline, quiet_until)
-            if now >= deadline:
-                if trace is None:
-                    reason = "no span of it arrived"
-                    trace = Trace(trace_id, (), self)
-                elif not shape_ok:
-                    reason = f"condition {_describe(until)} never held"  # type: ignore[arg-type]
-                else:
-                    reason = f"spans kept arriving (quiet window {quiet}s never passed)"
-                raise TraceTimeoutError(trace_id, trace, now - start, reason)
-            with self._cond:
-                if self._arrivals == seen:  # nothing arrived while the predicate ran
-                    self._cond.wait(timeout=max(0.0, wake_at - time.monotonic()))
+            if trace is None:
+                return False
+            last[:] = [trace]
+            if until is not None and not until(trace):
+                return False
+            if quiet is None or time.monotonic() >= last_arrival + quiet:
+                return True
+            return last_arrival + quiet
 
-    def wait_for(
-        self,
-        predicate: Callable[[SpanStore], bool],
-        timeout: float = 30.0,
-        description: str = "condition",
-    ) -> None:
-        """Block until `predicate(store)` holds, re-checked on every arrival (outside the lock)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._cond:
-                seen = self._arrivals
-            if predicate(self):
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"{description} did not hold within {timeout}s")
-            with self._cond:
-                if self._arrivals == seen:
-                    self._cond.wait(timeout=remaining)
+        try:
+            self.wait(check, timeout=timeout, description=f"trace {trace_id}")
+        except TimeoutError:
+            trace = last[0] if last else Trace(trace_id, (), self)
+            reason = why_not(until, trace, quiet)
+            raise TraceTimeoutError(trace_id, trace, time.monotonic() - start, reason) from None
+        return last[0]
 
 
 def _trace_key(trace_id: str) -> bytes:
@@ -427,9 +451,3 @@ def _trace_key(trace_id: str) -> bytes:
     if len(key) != 16:
         raise ValueError(f"trace id must be 32 hex characters, got {trace_id!r}")
     return key
-
-
-def _describe(predicate: TracePredicate) -> str:
-    return str(
-        getattr(predicate, "description", None) or getattr(predicate, "__name__", "predicate")
-    )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from tracebed.model.span import Span, SpanKind, SpanType
 
 if TYPE_CHECKING:
-    from tracebed.model.store import SpanStore
+    from tracebed.model.source import TraceSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,16 +31,17 @@ def _start_order(span: Span) -> tuple[int, str]:
 
 
 class Trace:
-    """An immutable snapshot of one trace's spans.
+    """An immutable snapshot of one trace's spans: a plain value.
 
     Spans may arrive out of order, so a span whose parent has not (yet) arrived
-    is an *orphan*: it is reported beside the roots, never dropped.
+    is an *orphan*: it is reported beside the roots, never dropped. `source` is where the
+    trace came from (a store, a sink client); only span links into it are resolved there.
     """
 
-    def __init__(self, trace_id: str, spans: Iterable[Span], store: SpanStore | None = None):
+    def __init__(self, trace_id: str, spans: Iterable[Span], source: TraceSource | None = None):
         self.trace_id = trace_id
         self._spans: tuple[Span, ...] = tuple(sorted(spans, key=_start_order))
-        self._store = store
+        self.source = source
 
     # -- collection -----------------------------------------------------------------
     def __iter__(self) -> Iterator[Span]:
@@ -200,21 +201,15 @@ class Trace:
     # -- links across traces ----------------------------------------------------------
     def linked_spans(self) -> list[Span]:
         """Spans of *other* traces that carry a span link into this trace (async consumers)."""
-        if self._store is None:
+        if self.source is None:
             return []
         return [
-            s for s in self._store.spans_linking_to(self.trace_id) if s.trace_id != self.trace_id
+            s for s in self.source.spans_linking_to(self.trace_id) if s.trace_id != self.trace_id
         ]
 
     def links_out(self) -> list[tuple[Span, str, str]]:
         """`(span, trace_id, span_id)` for every link a span of this trace carries."""
         return [(span, link.trace_id, link.span_id) for span in self._spans for link in span.links]
-
-    def select(self, selector: str) -> list[Span]:
-        """Spans matching a Tracetest selector (see `tracebed.query.select`)."""
-        from tracebed.query import select  # the query layer sits above the model
-
-        return select(self, selector)
 
     def render(self, **options: object) -> str:
         """The text tree (see `tracebed.model.render.render_tree`)."""

@@ -1,4 +1,6 @@
-"""OTLP receivers (gRPC and HTTP, protobuf and JSON) feeding the span store, and the sink."""
+"""The OTLP wire: receivers (gRPC, HTTP; protobuf, JSON, gzip) feeding the store, the sink and its
+query API; the codecs (`codec` bodies, `decode`/`encode` protobuf, `otlp_json` documents and
+files) and `SinkClient`, the query API as a `TraceSource`."""
 
 from tracebed.otlp.sink import Sink
 

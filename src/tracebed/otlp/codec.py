@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
+from tracebed.errors import SinkError
+
 M = TypeVar("M", bound=Message)
 
 PROTOBUF = "application/x-protobuf"
@@ -24,11 +26,11 @@ SUPPORTED_TYPES = (PROTOBUF, JSON)
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
 
 
-class BadPayload(ValueError):
+class BadPayload(SinkError, ValueError):
     """The body cannot be decoded (HTTP 400 / gRPC INVALID_ARGUMENT)."""
 
 
-class PayloadTooLarge(ValueError):
+class PayloadTooLarge(SinkError, ValueError):
     """The (decompressed) body is over the size limit (HTTP 413)."""
 
 

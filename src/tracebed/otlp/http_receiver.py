@@ -27,6 +27,8 @@ from tracebed.model.trace import Trace
 from tracebed.otlp import codec
 from tracebed.otlp.grpc_receiver import RETRY_AFTER_S
 from tracebed.otlp.ingest import Ingest
+from tracebed.otlp.otlp_json import trace_to_otlp_json
+from tracebed.query.conditions import has_services
 
 _TRACE_PATH = re.compile(r"^/api/traces/([0-9a-fA-F]{32})$")
 MAX_WAIT_S = 120.0
@@ -164,8 +166,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": f"no such resource {url.path}"})
 
     def _get_trace(self, trace_id: str, query: dict[str, list[str]]) -> None:
-        from tracebed.report.otlp_json import trace_to_otlp_json
-
         store = self.server.receiver.ingest.store
         try:
             wait = min(float(query.get("wait", ["0"])[0]), MAX_WAIT_S)
@@ -176,9 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
         services = {s for v in query.get("services", []) for s in v.split(",") if s}
         trace: Trace | None
         if wait > 0:
-            until: Callable[[Trace], bool] | None = (
-                (lambda t: services <= t.services) if services else None
-            )
+            until = has_services(*sorted(services)) if services else None
             try:
                 trace = store.wait_for_trace(trace_id, until=until, quiet=quiet, timeout=wait)
             except TraceTimeoutError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from tracebed.model.span import Span
 from tracebed.model.store import FullPolicy, SpanStore, TracePredicate
 from tracebed.model.trace import Trace
 from tracebed.otlp.grpc_receiver import GrpcReceiver
@@ -109,6 +110,16 @@ class Sink:
 
     def trace(self, trace_id: str) -> Trace:
         return self.store.trace(trace_id)
+
+    # The rest of `TraceSource`, so a sink can be passed wherever a source is wanted.
+    def get_trace(self, trace_id: str) -> Trace | None:
+        return self.store.get_trace(trace_id)
+
+    def traces(self) -> list[Trace]:
+        return self.store.traces()
+
+    def spans_linking_to(self, trace_id: str) -> list[Span]:
+        return self.store.spans_linking_to(trace_id)
 
     def __repr__(self) -> str:
         state = f"grpc={self.grpc_endpoint} http={self.http_url}" if self.running else "stopped"

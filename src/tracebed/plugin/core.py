@@ -69,25 +69,51 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "0",
         "string",
     ),
+    # Tracetest YAML files (plugin/tracetest.py)
+    "var": ("a variable for Tracetest files, NAME=VALUE (repeatable)", None, "linelist"),
+    "vars-file": (
+        "variables file for Tracetest files: Tracetest VariableSet, YAML mapping or KEY=VALUE",
+        None,
+        "linelist",
+    ),
+    "host-map": (
+        "where a host of the Tracetest files really is, NAME=HOST:PORT, e.g. "
+        "frontend:8080=127.0.0.1:41234 (repeatable)",
+        None,
+        "linelist",
+    ),
+    "proto-path": ("directories searched for a Tracetest trigger's protobufFile", None, "linelist"),
+    "tracetest-quiet": ("quiet window (seconds) that ends the wait for a Tracetest trace", "0.5", "string"),
+    "tracetest-timeout": (
+        "seconds to wait for a Tracetest trace (default: the trace timeout)",
+        None,
+        "string",
+    ),
+    "no-tracetest": ("do not collect Tracetest YAML files", False, "bool"),
 }
 
 _RESULTS_KEY = pytest.StashKey[list[Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register OPTIONS (once: the Tracetest plugin also calls this, for when it runs alone)."""
     group = parser.getgroup("tracebed", "tracebed: trace-based tests of the OpenTelemetry Demo")
     for name, (help_text, default, kind) in OPTIONS.items():
         dest = "tracebed_" + name.replace("-", "_")
-        if kind == "bool":
-            group.addoption(
-                f"--tracebed-{name}", action="store_true", default=None, dest=dest, help=help_text
-            )
-        elif kind == "linelist":
-            group.addoption(
-                f"--tracebed-{name}", action="append", default=None, dest=dest, help=help_text
-            )
-        else:
-            group.addoption(f"--tracebed-{name}", default=None, dest=dest, help=help_text)
+        flag = f"--tracebed-{name}"
+        try:
+            if kind == "bool":
+                group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
+            elif kind == "linelist":
+                group.addoption(flag, action="append", default=None, dest=dest, help=help_text)
+            else:
+                group.addoption(flag, default=None, dest=dest, help=help_text)
+        except ValueError:  # already registered by the other tracebed plugin
+            continue
         parser.addini(dest, help_text, type=kind, default=default)  # type: ignore[arg-type]
 
 

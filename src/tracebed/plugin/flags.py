@@ -16,8 +16,10 @@ from typing import Any
 import requests
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
+from tracebed.errors import StackError
 
-class FlagError(RuntimeError):
+
+class FlagError(StackError, RuntimeError):
     pass
 
 

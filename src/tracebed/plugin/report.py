@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
+from tracebed.model.source import TraceSource
 from tracebed.model.trace import Trace
 from tracebed.report.gantt import GanttRow, coerce_rows
 from tracebed.report.html import IndexEntry
@@ -30,10 +31,6 @@ from tracebed.report.writer import ReportedTest, ReportWriter
 TRACE_ID_PROPERTY = "tracebed.trace_id"
 MAX_LINKED_TRACES = 10
 MAX_FAILED_LISTED = 10
-
-
-class TraceSource(Protocol):
-    def get_trace(self, trace_id: str) -> Trace | None: ...
 
 
 TimelineRows = Iterable[Any] | Callable[[], Iterable[Any]]

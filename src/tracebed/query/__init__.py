@@ -1,4 +1,5 @@
-"""The query layer: Tracetest-compatible selectors and assertions, and call-chain patterns.
+"""The query layer: Tracetest-compatible selectors and assertions, call-chain patterns, and the
+named wait conditions (`tracebed.query.conditions`) that say when a trace is complete.
 
     from tracebed.query import select, assert_that
     select(trace, 'span[tracetest.span.type="rpc" rpc.service="oteldemo.CartService"]')
@@ -17,6 +18,15 @@ from tracebed.query.chains import (
     parse_chain,
     svc,
 )
+from tracebed.query.conditions import (
+    Condition,
+    complete_shape,
+    entry_span,
+    follows_chain,
+    has_services,
+    quiet,
+    settled,
+)
 from tracebed.query.errors import QueryEvaluationError, QuerySyntaxError
 from tracebed.query.expression import (
     Assertion,
@@ -33,6 +43,13 @@ from tracebed.query.spec import Spec, SpecResult
 __all__ = [
     "Call",
     "ChainMismatch",
+    "Condition",
+    "complete_shape",
+    "entry_span",
+    "follows_chain",
+    "has_services",
+    "quiet",
+    "settled",
     "assert_chain",
     "load_chain",
     "load_chains",

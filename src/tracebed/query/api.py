@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tracebed.errors import ExpectationFailed
 from tracebed.model import Span, Trace
 from tracebed.query.attributes import span_view, to_text
 from tracebed.query.chains import Call, assert_chain
@@ -80,7 +81,7 @@ class TraceAssertion:
                     detail = f" ({result.error})" if result.error else ""
                     problems.append(f"{where_}: {text} failed: actual {result.actual!r}{detail}")
         if problems:
-            raise AssertionError(self._message(parsed, spans, problems))
+            raise ExpectationFailed(self._message(parsed, spans, problems))
         return spans
 
     def lacks(self, selector: str | Selector) -> None:

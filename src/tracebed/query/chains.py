@@ -6,7 +6,7 @@
 - `a → b` (or `->`): a call from service a to service b (b's span is a child of one of a's).
 - `a ~> b`: an asynchronous hop (Kafka): b consumes what a produced, found as a child span,
   through a span link, or, when the instrumentation links nothing, through a correlating
-  attribute (e.g. `app.order.id`) in spans of other traces of the same SpanStore.
+  attribute (e.g. `app.order.id`) in spans of other traces of the same source (store).
 - `{x, y}` unordered children; `[x, y]` ordered (first calls start in that order).
 - `name?` optional, `name*N` exactly N calls; a plain name means at least one call.
 - Extra calls that the pattern does not name are allowed unless `exact=True`.
@@ -18,7 +18,6 @@ shows the expected and the actual trees side by side with the first difference m
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tracebed.errors import ExpectationFailed
 from tracebed.model import Span, SpanKind, Trace
 from tracebed.query.errors import QuerySyntaxError
 
 if TYPE_CHECKING:
-    from tracebed.model import SpanStore
+    from tracebed.model.source import TraceSource
+    from tracebed.query.conditions import Condition
 
 SYNC, ASYNC = "→", "~>"
 
@@ -234,7 +235,7 @@ class Difference:
     depth: int = 0
 
 
-class ChainMismatch(AssertionError):
+class ChainMismatch(ExpectationFailed):
     def __init__(self, pattern: Call, tops: list[Node], diff: Difference, lookup: Lookup | None = None):
         self.pattern, self.tops, self.difference = pattern, tops, diff
         super().__init__(render_side_by_side(pattern, tops, diff, lookup))
@@ -245,7 +246,7 @@ class ChainMatcher:
     pattern: Call
     exact: bool = False
     correlate: tuple[str, ...] = ()
-    store: SpanStore | None = None
+    store: TraceSource | None = None
 
     def match(self, trace: Trace) -> Difference | None:
         return self.match_tree(trace, service_tree(trace))
@@ -265,34 +266,13 @@ class ChainMatcher:
                 best = diff
         return best
 
-    def wait(self, trace_id: str, timeout: float = 30.0) -> Trace:
-        """Wait until the trace (and, for async hops, the other traces) follow the pattern.
+    def condition(self) -> Condition:
+        """This pattern as a wait condition: `source.wait_for_trace(tid, until=m.condition())`
+        re-checks on every arrival (also of other traces, for async hops); on timeout the
+        message shows both trees."""
+        from tracebed.query.conditions import follows_chain
 
-        Event-driven: re-checks on every span arrival. (Not via `wait_for_trace(until=...)`:
-        that calls its predicate under the store's lock, and a matcher with a store reads the
-        store to follow async hops.) Raises ChainMismatch with both trees on timeout.
-        """
-        if self.store is None:
-            raise ValueError("ChainMatcher.wait needs a store")
-        store = self.store
-        deadline = time.monotonic() + timeout
-        while True:
-            seen = len(store)  # read before matching, so no arrival is missed in between
-            trace = store.trace(trace_id)
-            tops = service_tree(trace)
-            diff = self.match_tree(trace, tops)
-            if diff is None:
-                return trace
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ChainMismatch(self.pattern, tops, diff, self.async_candidates)
-            def grew(s: SpanStore, seen: int = seen) -> bool:
-                return len(s) != seen  # len() takes no lock: safe inside wait_for's predicate
-
-            try:
-                store.wait_for(grew, timeout=remaining, description="a new span")
-            except TimeoutError:
-                continue  # one last check above, then the mismatch
+        return follows_chain(self)
 
     def check(self, trace: Trace) -> None:
         tops = service_tree(trace)  # the same nodes the difference points at, for the marks
@@ -368,17 +348,17 @@ class ChainMatcher:
 
 
 def match_chain(trace: Trace, pattern: str | Call, *, exact: bool = False,
-                correlate: Sequence[str] = (), store: SpanStore | None = None) -> Difference | None:
+                correlate: Sequence[str] = (), store: TraceSource | None = None) -> Difference | None:
     """None when the trace follows the pattern, else the first difference."""
     call = parse_chain(pattern) if isinstance(pattern, str) else pattern
-    return ChainMatcher(call, exact, tuple(correlate), store or trace._store).match(trace)
+    return ChainMatcher(call, exact, tuple(correlate), store or trace.source).match(trace)
 
 
 def assert_chain(trace: Trace, pattern: str | Call, *, exact: bool = False,
-                 correlate: Sequence[str] = (), store: SpanStore | None = None) -> None:
+                 correlate: Sequence[str] = (), store: TraceSource | None = None) -> None:
     """Raise ChainMismatch (an AssertionError) showing both trees when the trace departs."""
     call = parse_chain(pattern) if isinstance(pattern, str) else pattern
-    ChainMatcher(call, exact, tuple(correlate), store or trace._store).check(trace)
+    ChainMatcher(call, exact, tuple(correlate), store or trace.source).check(trace)
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -464,7 +444,7 @@ class ChainFixture:
     description: str = ""
     path: Path | None = None
 
-    def matcher(self, store: SpanStore | None = None) -> ChainMatcher:
+    def matcher(self, store: TraceSource | None = None) -> ChainMatcher:
         return ChainMatcher(self.pattern, self.exact, self.correlate, store)
 
 

@@ -195,7 +195,7 @@ FUNCTIONS: dict[str, tuple[int, Callable[..., Value]]] = {
 
 
 @dataclass(frozen=True)
-class Call(Term):
+class FunctionCall(Term):
     name: str
     args: tuple[Term, ...]
     pos: int = 0
@@ -357,7 +357,7 @@ class Expr:
 def _refs(term: Term) -> list[Ref]:
     if isinstance(term, Ref):
         return [term]
-    if isinstance(term, ArrayTerm | Call):
+    if isinstance(term, ArrayTerm | FunctionCall):
         return [r for item in (term.items if isinstance(term, ArrayTerm) else term.args) for r in _refs(item)]
     if isinstance(term, Interpolated):
         return [r for p in term.parts if isinstance(p, Expr) for r in p.refs]
@@ -532,7 +532,7 @@ class _Parser:
             if len(args) != FUNCTIONS[tok.text][0]:
                 raise QuerySyntaxError(self.source, tok.pos,
                                        f"{FUNCTIONS[tok.text][0]} argument(s) for {tok.text}()", str(len(args)))
-            return Call(tok.text, tuple(args), tok.pos)
+            return FunctionCall(tok.text, tuple(args), tok.pos)
         raise self.error("a value: a quoted string, a number, a duration (e.g. 200ms), "
                          "attr:NAME, var:NAME, env:NAME or [array]")
 

@@ -31,6 +31,7 @@ PORT_NAMES: tuple[str, ...] = (
     "VALKEY_PORT",
     "PROMETHEUS_PORT",
     "IMAGE_PROVIDER_PORT",
+    "FLAGD_PORT",
     "FLAGD_OFREP_PORT",
     "FLAGD_UI_PORT",
     "AD_PORT",
@@ -200,6 +201,7 @@ def _common_env(p: dict[str, int], flag_file: Path) -> dict[str, str]:
         "IMAGE_PROVIDER_HOST": h,
         "IMAGE_PROVIDER_PORT": str(p["IMAGE_PROVIDER_PORT"]),
         "FLAGD_HOST": h,
+        "FLAGD_PORT": str(p["FLAGD_PORT"]),
         "FLAGD_OFREP_PORT": str(p["FLAGD_OFREP_PORT"]),
         "FLAGD_UI_HOST": h,
         "FLAGD_UI_PORT": str(p["FLAGD_UI_PORT"]),
@@ -363,8 +365,9 @@ def build_spec(
     services["flagd"] = _svc(
         _python("tracebed.reference.flagd", "start", "--uri", f"file:{flag_file}"),
         env("flagd"),
+        # the gRPC port is bound before OFREP, so OFREP's readiness covers both
         {"type": "http", "url": f"{ofrep}/readyz", "status": 200},
-        {"ofrep": ofrep},
+        {"ofrep": ofrep, "grpc": f"{h}:{p['FLAGD_PORT']}"},
     )
     flagd_ui = f"http://{h}:{p['FLAGD_UI_PORT']}"
     services["flagd-ui"] = _svc(

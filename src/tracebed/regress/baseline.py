@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from tracebed.errors import ConfigError
 from tracebed.model import Trace
 from tracebed.regress.diff import Change, diff_shapes, render_changes
 from tracebed.regress.files import ShapeLoadError, flow_file_name, load_file
 from tracebed.regress.shape import normalise_many
 
 
-class BaselineMissing(LookupError):
+class BaselineMissing(ConfigError, LookupError):
     """No recording of this flow in the baseline directory."""
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tracebed.errors import ConfigError
 from tracebed.model import Span, Trace
 from tracebed.regress.shape import (
     DEFAULT_STABLE_KEYS,
@@ -25,7 +26,7 @@ from tracebed.regress.shape import (
 SUFFIX = ".shape.json"
 
 
-class ShapeLoadError(ValueError):
+class ShapeLoadError(ConfigError, ValueError):
     """A path that cannot be read as shapes; the message says which file and why."""
 
 
@@ -53,8 +54,8 @@ def _name_from_path(path: Path) -> str:
 
 
 def spans_from_otlp(data: Mapping[str, Any]) -> list[Span]:
-    """Decode OTLP/JSON (`{"resourceSpans": [...]}`) with the report layer's decoder."""
-    from tracebed.report.otlp_json import spans_from_otlp_json
+    """Decode OTLP/JSON (`{"resourceSpans": [...]}`) with the otlp layer's decoder."""
+    from tracebed.otlp.otlp_json import spans_from_otlp_json
 
     return list(spans_from_otlp_json(dict(data)))
 

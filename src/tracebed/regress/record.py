@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tracebed.errors import FlowError
+from tracebed.flows.registry import FLOWS
 from tracebed.model import Trace, TraceTimeoutError
+from tracebed.query.conditions import settled
 from tracebed.regress.files import write_shape
 from tracebed.regress.shape import DEFAULT_STABLE_KEYS, TraceShape, normalise_many
 
@@ -19,7 +22,7 @@ from tracebed.regress.shape import DEFAULT_STABLE_KEYS, TraceShape, normalise_ma
 FlowDriver = Callable[[str], Sequence[Trace]]
 
 
-class RecordError(RuntimeError):
+class RecordError(FlowError, RuntimeError):
     """A flow could not be recorded (it failed, or its trace never arrived)."""
 
 
@@ -52,25 +55,11 @@ def record_flows(
     return out
 
 
-# The bundled flows as recordings drive them: the load generator's tasks, with the choices
-# that change a trace's shape pinned (an ad category with ads: always the targeted path).
-# Choices that only change counts (products, quantities, people) stay random.
-BUNDLED_FLOWS: dict[str, Callable[[Any], Any]] = {
-    "index": lambda shop: shop.index(),
-    "browse_product": lambda shop: shop.browse_product(),
-    "get_recommendations": lambda shop: shop.get_recommendations(),
-    "get_ads": lambda shop: shop.get_ads("telescopes"),
-    "view_cart": lambda shop: shop.view_cart(),
-    "add_to_cart": lambda shop: shop.add_to_cart(),
-    "checkout": lambda shop: shop.checkout(),
-    "checkout_multi": lambda shop: shop.checkout_multi(),
-}
-
-
 def run_flow(client: Any, flow: str) -> Any:
-    """Drive `flow` on a shop client: a bundled flow, else the client's method of that name."""
-    if flow in BUNDLED_FLOWS:
-        return BUNDLED_FLOWS[flow](client)
+    """Drive `flow` on a shop client: a flow of the registry, else the client's method of that
+    name (a custom client's own flow)."""
+    if flow in FLOWS:
+        return FLOWS[flow].drive(client)
     method = getattr(client, flow, None)
     if not callable(method) or flow.startswith("_"):
         raise RecordError(f"the shop client has no flow {flow!r}")
@@ -95,7 +84,7 @@ def shop_driver(client: Any, *, quiet: float = 1.0, timeout: float = 30.0) -> Fl
         for step in steps:
             try:
                 traces.append(
-                    step.trace(until=settled_under(step.span_id), quiet=quiet, timeout=timeout)
+                    step.trace(until=settled(step.span_id), quiet=quiet, timeout=timeout)
                 )
             except TraceTimeoutError as exc:
                 raise RecordError(f"flow {flow!r}: {exc}") from None
@@ -104,19 +93,5 @@ def shop_driver(client: Any, *, quiet: float = 1.0, timeout: float = 30.0) -> Fl
     return drive
 
 
-def settled_under(client_span_id: str) -> Callable[[Trace], bool]:
-    """True once no span of the trace waits for its parent.
-
-    The request's server span has the client's span id as parent, which never arrives;
-    any other missing parent is a span still in flight (parents end after their children,
-    so they are exported last).
-    """
-
-    def check(trace: Trace) -> bool:
-        ids = {s.span_id for s in trace}
-        return bool(len(trace)) and all(
-            not s.parent_span_id or s.parent_span_id in ids or s.parent_span_id == client_span_id
-            for s in trace
-        )
-
-    return check
+# The condition's older name here (tests and the bundled suite's helpers used it).
+settled_under = settled

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracebed.errors import ConfigError
 from tracebed.model import Span, Trace
 
 FORMAT = "tracebed.shape/1"
@@ -188,7 +189,7 @@ class SpanShape:
         )
 
 
-class ShapeFormatError(ValueError):
+class ShapeFormatError(ConfigError, ValueError):
     """A file that claims to be a shape recording but is not a valid one."""
 
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tracebed.model.trace import Trace
+from tracebed.otlp.otlp_json import write_otlp_json
 from tracebed.report.gantt import GanttRow, coerce_rows
 from tracebed.report.html import IndexEntry, TraceEntry, render_index, render_test_page
-from tracebed.report.otlp_json import write_otlp_json
 
 TESTS_DIR = "tests"
 MANIFESTS_DIR = ".manifests"

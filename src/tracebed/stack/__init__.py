@@ -17,13 +17,12 @@ from tracebed.stack.model import Dependency, Healthcheck, PortSpec, ProbeSpec, S
 from tracebed.stack.presets import reference_topology
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.runner import Stack
-from tracebed.stack.timeline import Event, OrderingError, Timeline
+from tracebed.stack.timeline import OrderingError, Timeline, TimelineEvent
 from tracebed.stack.topology import Topology
 
 __all__ = [
     "BackendError",
     "Dependency",
-    "Event",
     "Healthcheck",
     "OrderingError",
     "PortSpec",
@@ -35,6 +34,7 @@ __all__ = [
     "StackInterrupted",
     "StackStartError",
     "Timeline",
+    "TimelineEvent",
     "Topology",
     "TopologyError",
     "reference_topology",

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from tracebed.errors import ConfigError
+
 EXPORTER_NAME = "otlp/tracebed"
 # The collector expands ${env:...} when it loads the file, so one overlay serves every sink port;
 # docker-compose.test.yml sets the variable.
@@ -29,7 +31,7 @@ _ENDPOINT_RE = re.compile(r"^(?:[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):[0-9]{1,5}$"
 _ENV_REF_RE = re.compile(r"^\$\{(?:env:)?[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$")
 
 
-class OverlayError(ValueError):
+class OverlayError(ConfigError, ValueError):
     """A collector configuration cannot be overlaid (bad YAML, no traces pipeline, ...)."""
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+# The stack layer's root is the user-facing kind `tracebed.errors.StackError` itself.
+from tracebed.errors import ConfigError, StackError
 
-class StackError(Exception):
-    """Base class of every stack-layer error."""
+__all__ = [
+    "BackendError",
+    "InterpolationError",
+    "StackError",
+    "StackInterrupted",
+    "StackStartError",
+    "TopologyError",
+]
 
 
-class TopologyError(StackError):
+class TopologyError(StackError, ConfigError):
     """A compose file, spec or topology is invalid (bad file, undefined service, cycle, ...)."""
 
 

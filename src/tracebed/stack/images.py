@@ -25,6 +25,8 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from tracebed.errors import StackError
+
 # Bump when the way an image is made changes, so old tags are not reused.
 _RECIPE_VERSION = "1"
 
@@ -54,7 +56,7 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 _PRUNE = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man")
 
 
-class ImageBuildError(RuntimeError):
+class ImageBuildError(StackError, RuntimeError):
     """Building or importing an image failed; the message carries the tool's output."""
 
 

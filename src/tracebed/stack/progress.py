@@ -6,7 +6,7 @@ import sys
 import threading
 from typing import IO, Any
 
-from tracebed.stack.timeline import Event, Timeline
+from tracebed.stack.timeline import Timeline, TimelineEvent
 
 
 class LiveProgress:
@@ -43,7 +43,7 @@ class LiveProgress:
         self._unsubscribe = timeline.subscribe(self._on_event)
         return self
 
-    def _on_event(self, ev: Event) -> None:
+    def _on_event(self, ev: TimelineEvent) -> None:
         if not ev.service or ev.service not in self._state:
             return
         with self._lock:

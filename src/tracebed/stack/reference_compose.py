@@ -37,6 +37,7 @@ from typing import Any
 import yaml
 
 import tracebed
+from tracebed.errors import StackError
 from tracebed.stack import images
 from tracebed.stack.images import link_or_copy
 
@@ -62,6 +63,7 @@ DEMO_PORTS: dict[str, int] = {
     "PROMETHEUS_PORT": 9090,
     "IMAGE_PROVIDER_PORT": 8081,
     "FLAGD_OFREP_PORT": 8016,
+    "FLAGD_PORT": 8013,
     "FLAGD_UI_PORT": 4000,
     "AD_PORT": 9555,
     "CART_PORT": 7070,
@@ -80,7 +82,7 @@ DEMO_PORTS: dict[str, int] = {
 }
 
 
-class ReferenceComposeError(ValueError):
+class ReferenceComposeError(StackError, ValueError):
     """The spec cannot be run in containers as it stands."""
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracebed.errors import ExpectationFailed
+
 KINDS = (
     "start_requested",
     "up",
@@ -27,7 +29,7 @@ KINDS = (
 
 
 @dataclass(frozen=True)
-class Event:
+class TimelineEvent:
     t: float
     service: str
     kind: str
@@ -45,7 +47,7 @@ class OrderViolation:
     message: str
 
 
-class OrderingError(AssertionError):
+class OrderingError(ExpectationFailed):
     """The startup order broke a rule; the message lists each violation."""
 
     def __init__(self, violations: list[OrderViolation]) -> None:
@@ -55,14 +57,14 @@ class OrderingError(AssertionError):
         )
 
 
-Listener = Callable[[Event], None]
+Listener = Callable[[TimelineEvent], None]
 
 
 class Timeline:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self.origin = clock()
-        self._events: list[Event] = []
+        self._events: list[TimelineEvent] = []
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         self.tiers: list[list[str]] = []
@@ -73,11 +75,11 @@ class Timeline:
     def now(self) -> float:
         return self._clock() - self.origin
 
-    def record(self, service: str, kind: str, **detail: Any) -> Event:
+    def record(self, service: str, kind: str, **detail: Any) -> TimelineEvent:
         if kind not in KINDS:
             raise ValueError(f"unknown timeline event kind {kind!r}")
         with self._lock:
-            ev = Event(self.now(), service, kind, detail)
+            ev = TimelineEvent(self.now(), service, kind, detail)
             self._events.append(ev)
             listeners = list(self._listeners)
         for listener in listeners:
@@ -102,7 +104,7 @@ class Timeline:
 
     # -- queries ------------------------------------------------------------------------
 
-    def events(self, service: str | None = None, kind: str | None = None) -> list[Event]:
+    def events(self, service: str | None = None, kind: str | None = None) -> list[TimelineEvent]:
         with self._lock:
             evs = list(self._events)
         return [

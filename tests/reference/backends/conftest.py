@@ -140,7 +140,7 @@ def flag_service(run_dir: Path) -> Iterator[FlagService]:
     proc = Proc(
         "flagd",
         python_module("tracebed.reference.flagd")
-        + ["start", "--uri", f"file:{path}", "--port", str(port)],
+        + ["start", "--uri", f"file:{path}", "--port", str(port), "--grpc-port", str(free_port())],
         clean_env({}),
         run_dir / "flagd.log",
     ).start()

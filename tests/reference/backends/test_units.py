@@ -96,16 +96,16 @@ def test_recommendation_join_then_split() -> None:
 
 
 def test_config_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tracebed.reference.common.config import ConfigError, env_port, grpc_target, http_base
+    from tracebed.reference.common.config import EnvError, env_port, grpc_target, http_base
 
     monkeypatch.setenv("QUOTE_PORT", "99999")
-    with pytest.raises(ConfigError, match="QUOTE_PORT=99999 is not a TCP port"):
+    with pytest.raises(EnvError, match="QUOTE_PORT=99999 is not a TCP port"):
         env_port("QUOTE_PORT")
     monkeypatch.delenv("CURRENCY_PORT", raising=False)
-    with pytest.raises(ConfigError, match="CURRENCY_PORT is required"):
+    with pytest.raises(EnvError, match="CURRENCY_PORT is required"):
         env_port("CURRENCY_PORT")
     monkeypatch.setenv("CART_ADDR", "cart")
-    with pytest.raises(ConfigError, match="CART_ADDR='cart' is not host:port"):
+    with pytest.raises(EnvError, match="CART_ADDR='cart' is not host:port"):
         grpc_target("CART_ADDR")
     monkeypatch.setenv("SHIPPING_ADDR", "http://shipping:50050")
     assert grpc_target("SHIPPING_ADDR") == "shipping:50050"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+from tracebed.errors import ConfigError
 
-class ConfigError(RuntimeError):
+
+class EnvError(ConfigError, RuntimeError):
     """A required environment variable is missing or malformed."""
 
 
@@ -16,16 +18,16 @@ def env(name: str, default: str | None = None) -> str:
         return value
     if default is not None:
         return default
-    raise ConfigError(f"environment variable {name} is required but not set")
+    raise EnvError(f"environment variable {name} is required but not set")
 
 
 def require(*names: str) -> None:
     """Fail with one message naming every missing variable, not just the first."""
     missing = [n for n in names if not os.environ.get(n)]
     if len(missing) == 1:
-        raise ConfigError(f"environment variable {missing[0]} is required but not set")
+        raise EnvError(f"environment variable {missing[0]} is required but not set")
     if missing:
-        raise ConfigError(f"environment variables {', '.join(missing)} are required but not set")
+        raise EnvError(f"environment variables {', '.join(missing)} are required but not set")
 
 
 def env_int(name: str, default: int | None = None) -> int:
@@ -34,13 +36,13 @@ def env_int(name: str, default: int | None = None) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ConfigError(f"environment variable {name}={raw!r} is not an integer") from None
+        raise EnvError(f"environment variable {name}={raw!r} is not an integer") from None
 
 
 def env_port(name: str, default: int | None = None) -> int:
     port = env_int(name, default)
     if not 0 <= port <= 65535:
-        raise ConfigError(f"environment variable {name}={port} is not a TCP port (0-65535)")
+        raise EnvError(f"environment variable {name}={port} is not a TCP port (0-65535)")
     return port
 
 
@@ -51,7 +53,7 @@ def grpc_target(name: str) -> str:
         if value.startswith(scheme):
             value = value[len(scheme) :]
     if ":" not in value:
-        raise ConfigError(f"environment variable {name}={value!r} is not host:port")
+        raise EnvError(f"environment variable {name}={value!r} is not host:port")
     return value.rstrip("/")
 
 

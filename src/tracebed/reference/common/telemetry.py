@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from tracebed.reference.common.config import ConfigError
+from tracebed.reference.common.config import EnvError
 
 #: Flush delay of the batch span processor (ms); short so traces arrive fast.
 SCHEDULE_DELAY_MS = 50
@@ -34,7 +34,7 @@ def setup(service_name: str, *, baggage: bool = True) -> TracerProvider:
     """
     global _provider
     if not service_name:
-        raise ConfigError("service_name must not be empty")
+        raise EnvError("service_name must not be empty")
     if _provider is not None:
         return _provider
     # OTEL_RESOURCE_ATTRIBUTES (service.namespace, service.version) is merged in by

@@ -1,1 +1,1 @@
-"""flagd stand-in: an OFREP flag service over the demo's flag-file format, and flagd-ui."""
+"""flagd stand-in: flagd's gRPC and OFREP over the demo's flag file, and flagd-ui."""

@@ -15,8 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tracebed.errors import ConfigError
 
-class FlagFileError(ValueError):
+
+class FlagFileError(ConfigError, ValueError):
     """The flag file is missing, not JSON, or not in flagd's format."""
 
 

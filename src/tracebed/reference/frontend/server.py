@@ -9,7 +9,7 @@ import threading
 from werkzeug.serving import make_server
 
 from tracebed.reference.common import telemetry
-from tracebed.reference.common.config import ConfigError, env, env_port
+from tracebed.reference.common.config import EnvError, env, env_port
 from tracebed.reference.frontend.app import create_app
 from tracebed.reference.frontend.gateway import Gateway
 from tracebed.reference.frontend.tracing import ServerSpans
@@ -24,7 +24,7 @@ def main() -> int:
         telemetry.setup(env("OTEL_SERVICE_NAME", "frontend"))
         port = env_port("PORT", env_port("FRONTEND_PORT", 8080))
         gateway = Gateway.from_env()
-    except ConfigError as exc:
+    except EnvError as exc:
         log.error("%s", exc)
         return 2
     app = create_app(gateway)

@@ -7,8 +7,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from tracebed.errors import StackError
 
-class MissingBinaryError(RuntimeError):
+
+class MissingBinaryError(StackError, RuntimeError):
     """A binary the reference stack needs is not installed."""
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
 from tracebed.reference.common import telemetry
-from tracebed.reference.common.config import ConfigError, env
+from tracebed.reference.common.config import EnvError, env
 from tracebed.reference.common.kafka import ORDERS_TOPIC, ensure_topic
 from tracebed.reference.services._runner import setup_logging
 
@@ -47,7 +47,7 @@ def run_consumer(
     try:
         telemetry.setup(service_name)
         bootstrap = env("KAFKA_ADDR")
-    except ConfigError as exc:
+    except EnvError as exc:
         log.error("%s", exc)
         return 2
     stopped = threading.Event()

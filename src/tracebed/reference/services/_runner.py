@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 
 from tracebed.reference.common import telemetry
-from tracebed.reference.common.config import ConfigError, env_port
+from tracebed.reference.common.config import EnvError, env_port
 from tracebed.reference.common.grpc_server import Registration, serve
 from tracebed.reference.common.rpc_tracing import ServerTracing, Style
 
@@ -37,7 +37,7 @@ def run_grpc(
         telemetry.setup(service_name, baggage=baggage)
         port = env_port(port_env)
         registrations = build()
-    except ConfigError as exc:
+    except EnvError as exc:
         log.error("%s", exc)
         return 2
     log.info("%s listening on port %d", service_name, port)

@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanKind
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from tracebed.reference.common.config import ConfigError, env, grpc_target
+from tracebed.reference.common.config import EnvError, env, grpc_target
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
 from tracebed.reference.common.rpc_tracing import RpcError, Style
@@ -34,7 +34,7 @@ class CartStore:
     def __init__(self, addr: str) -> None:
         host, _, port = addr.rpartition(":")
         if not host or not port.isdigit():
-            raise ConfigError(f"valkey address {addr!r} is not host:port")
+            raise EnvError(f"valkey address {addr!r} is not host:port")
         self.host, self.port = host, int(port)
         # A few quick retries (the demo's client retries connects too), bounded well
         # under a second so a failing store answers promptly.

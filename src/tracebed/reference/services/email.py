@@ -9,7 +9,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from tracebed.reference.common import telemetry
-from tracebed.reference.common.config import ConfigError, env_port
+from tracebed.reference.common.config import EnvError, env_port
 from tracebed.reference.common.http import Reply, TracedHTTPServer
 from tracebed.reference.services._runner import setup_logging
 
@@ -77,7 +77,7 @@ def main() -> int:
     try:
         telemetry.setup("email")
         port = env_port("EMAIL_PORT")
-    except ConfigError as exc:
+    except EnvError as exc:
         log.error("%s", exc)
         return 2
     routes = {("POST", "/send_order_confirmation"): _handle_errors(EmailService())}

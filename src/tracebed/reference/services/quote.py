@@ -10,7 +10,7 @@ from typing import Any
 from opentelemetry import trace
 
 from tracebed.reference.common import telemetry
-from tracebed.reference.common.config import ConfigError, env_port
+from tracebed.reference.common.config import EnvError, env_port
 from tracebed.reference.common.http import Reply, TracedHTTPServer
 from tracebed.reference.services._runner import setup_logging
 
@@ -54,7 +54,7 @@ def main() -> int:
     try:
         telemetry.setup("quote")
         port = env_port("QUOTE_PORT")
-    except ConfigError as exc:
+    except EnvError as exc:
         log.error("%s", exc)
         return 2
     calc = QuoteCalculator()

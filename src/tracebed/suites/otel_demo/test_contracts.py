@@ -10,7 +10,6 @@ trace shape against a recording (`tracebed record DIR`).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,28 +27,13 @@ from tracebed.contracts import (
     observed_calls,
 )
 from tracebed.contracts.check import find_entries
+from tracebed.flows.registry import FLOWS, RECORDED_FLOWS
 from tracebed.model import Trace, TraceTimeoutError
 from tracebed.paths import fixtures_dir
 from tracebed.plugin.core import trace_timeout
-from tracebed.regress.record import BUNDLED_FLOWS
 from tracebed.suites.otel_demo.waiting import QUIET_S, settled
 
 CONTRACTS: dict[str, Contract] = load_contracts(fixtures_dir() / "contracts")
-PICTURE = "NationalParkFoundationExplorascope.jpg"
-
-# Flow names the contracts use -> how the shop drives them (the load generator's tasks, plus
-# the direct API calls the browser makes).
-DRIVERS: dict[str, Callable[[Any], Any]] = {
-    **BUNDLED_FLOWS,
-    "place_order": lambda shop: shop.checkout(),
-    "list_products": lambda shop: shop.list_products(),
-    "get_currencies": lambda shop: shop.get_currencies(),
-    "get_shipping": lambda shop: shop.get_shipping([("66VCHSJNUP", 2)]),
-    "empty_cart": lambda shop: shop.empty_cart(str(uuid.uuid1())),
-    "get_image": lambda shop: shop.get(
-        f"/images/products/{PICTURE}", task="get_image", name="GET /images/products/{picture}"
-    ),
-}
 
 # Services the reference stack runs without their tracing (it says which in its own metadata
 # only for absent services; these run but cannot emit spans).
@@ -146,7 +130,7 @@ def traces_of(run: Any, contract: Contract, op: Operation, timeout: float) -> li
 
 
 def drive(shop: Any, flow: str) -> Any:
-    run = DRIVERS[flow](shop)
+    run = FLOWS[flow].drive(shop)  # contracts name flows of the one registry
     for step in steps_of(run):
         assert step.ok, f"{flow}: a request failed, so the contract cannot be checked:\n{step}"
     return run
@@ -167,7 +151,7 @@ def test_service_contract(
         pytest.skip(f"{service} is not part of this stack: {demo_stack.absent[service]}")
     if service in UNTRACED_IN_REFERENCE and is_reference_stack(demo_stack):
         pytest.skip(f"{service} emits no spans here: {UNTRACED_IN_REFERENCE[service]}")
-    flows = [f for f in op.flows if f in DRIVERS or f in DIRECT]
+    flows = [f for f in op.flows if f in FLOWS or f in DIRECT]
     if not flows:
         pytest.skip(
             f"no bundled flow reaches {service} {operation} "
@@ -223,7 +207,7 @@ def _baseline_dir(config: pytest.Config) -> Path | None:
 
 
 @pytest.mark.flow
-@pytest.mark.parametrize("flow", list(BUNDLED_FLOWS))
+@pytest.mark.parametrize("flow", RECORDED_FLOWS)
 def test_flow_shape_matches_baseline(flow: str, shop: Any, request: pytest.FixtureRequest) -> None:
     """With `--tracebed-baseline DIR`: the flow's trace shape equals its recording."""
     from tracebed.plugin import core

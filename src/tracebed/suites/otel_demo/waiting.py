@@ -6,12 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from tracebed.model import Trace
-from tracebed.regress.record import settled_under
+from tracebed.query.conditions import Condition
+from tracebed.query.conditions import settled as settled_under
 
 QUIET_S = 0.3  # no new span for this long after the trace settled: it is complete
 
 
-def settled(step: Any, until: Callable[[Trace], bool] | None = None) -> Callable[[Trace], bool]:
+def settled(step: Any, until: Callable[[Trace], bool] | None = None) -> Condition:
     """No span of the request's trace waits for its parent any more, and `until` holds."""
     complete = settled_under(step.span_id)
-    return lambda trace: complete(trace) and (until is None or until(trace))
+    return complete if until is None else complete & until

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.query import apps
+from tests.tracetest import apps
 
 pytest_plugins = ["pytester"]
 
 CONFTEST = """
 import pytest
-from tests.query import apps
+from tests.tracetest import apps
 
 @pytest.fixture(scope="session")
 def span_sink():
@@ -177,35 +177,40 @@ def test_grpc_trigger_builds_the_request_from_the_proto(suite: pytest.Pytester) 
     result.assert_outcomes(passed=4)
 
 
+USE_OUTPUT_TEST = """\
+type: Test
+spec:
+  id: use-output
+  name: Use output
+  trigger:
+    type: http
+    httpRequest:
+      url: ${var:SHOP_ADDR}/api/slow
+      method: GET
+  specs:
+  - name: It saw the output of step 1
+    selector: span[name="sleepy"]
+    assertions:
+    - attr:app.step = 1
+    - '"${var:CONVERTED_TO}" = "EUR"'
+    - attr:tracetest.span.duration >= 50ms
+"""
+
+SUITE = """\
+type: TestSuite
+spec:
+  id: all
+  name: All
+  steps:
+  - ./1-price.yaml
+  - ./2-use.yaml
+"""
+
+
 def test_suite_runs_steps_in_order_and_outputs_feed_later_steps(suite: pytest.Pytester) -> None:
     write(suite, "flow/1-price.yaml", PRICE_TEST)
-    write(suite, "flow/2-use.yaml", """\
-        type: Test
-        spec:
-          id: use-output
-          name: Use output
-          trigger:
-            type: http
-            httpRequest:
-              url: ${var:SHOP_ADDR}/api/slow
-              method: GET
-          specs:
-          - name: It saw the output of step 1
-            selector: span[name="sleepy"]
-            assertions:
-            - attr:app.step = 1
-            - '"${var:CONVERTED_TO}" = "EUR"'
-            - attr:tracetest.span.duration >= 50ms
-        """)
-    write(suite, "flow/all.yaml", """\
-        type: TestSuite
-        spec:
-          id: all
-          name: All
-          steps:
-          - ./1-price.yaml
-          - ./2-use.yaml
-        """)
+    write(suite, "flow/2-use.yaml", USE_OUTPUT_TEST)
+    write(suite, "flow/all.yaml", SUITE)
     result = suite.runpytest("-v", "-p", "no:cacheprovider", "flow")
     result.assert_outcomes(passed=4)  # the steps run through the suite only, not twice
     result.stdout.fnmatch_lines(["*all.yaml::[[]1[]] Shop: price::It answered PASSED*",
@@ -356,3 +361,24 @@ def test_collection_can_be_switched_off(suite: pytest.Pytester) -> None:
     result = suite.runpytest("-p", "no:cacheprovider", "--tracebed-no-tracetest")
     result.assert_outcomes()
     assert "no tests ran" in result.stdout.str()
+
+
+def test_ini_keys_work_for_tracetest_items(suite: pytest.Pytester, running: apps.Running) -> None:
+    # the trace timeout and the variables come from the ini file, as for every tracebed option
+    port = running.apps.shop_url.rsplit(":", 1)[1]
+    write(suite, "never.yaml", PRICE_TEST.replace('name="Currency/Convert" rpc.system="grpc"',
+                                                   'name="Never/Happens"')
+          .replace("${var:SHOP_ADDR}", "http://${var:FRONTEND_ADDR}"))
+    suite.makeini(f"""
+        [pytest]
+        tracebed_trace_timeout = 1.5
+        tracebed_tracetest_quiet = 0.1
+        tracebed_var = FRONTEND_ADDR=127.0.0.1:{port}
+        """)
+    result = suite.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*not complete after 1.*s: condition every spec's selector*"])
+    # the command line wins over the ini file
+    result = suite.runpytest("-p", "no:cacheprovider", "--tracebed-tracetest-timeout=0.5")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*not complete after 0.*s: condition every spec's selector*"])

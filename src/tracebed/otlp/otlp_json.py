@@ -1,10 +1,12 @@
-"""Spans as OTLP/JSON (an `ExportTraceServiceRequest`), in pure Python over dicts.
+"""Spans as OTLP/JSON (an `ExportTraceServiceRequest`) documents and files.
 
-Writing follows the OTLP/JSON rules: lowerCamelCase keys, trace and span ids as hex, enums as
-integers, 64-bit integers as decimal strings, spans grouped by resource and then by scope.
-Reading is lenient where real producers differ (ids in base64 as protobuf's own JSON mapping
-writes them, enums by name, integers as numbers, snake_case keys) and strict everywhere else:
-anything that is not a trace export gets an `OtlpJsonError` that says where and why.
+Writing goes through the protobuf messages (`tracebed.otlp.encode`) and protobuf's JSON mapping
+with OTLP/JSON's rules: lowerCamelCase keys, trace and span ids as hex, enums as integers, 64-bit
+integers as decimal strings, spans grouped by resource and then by scope.
+Reading walks the dicts rather than using protobuf's parser, to be lenient where real producers
+differ (ids in base64 as protobuf's own JSON mapping writes them, enums by name, integers as
+numbers, snake_case keys, pre-1.0 names) and strict everywhere else: anything that is not a
+trace export gets an `OtlpJsonError` that says where and why (protobuf's errors name no place).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from tracebed.errors import SinkError
 from tracebed.model.span import (
     Attributes,
     AttrValue,
@@ -29,118 +31,26 @@ from tracebed.model.span import (
     StatusCode,
 )
 from tracebed.model.trace import Trace
+from tracebed.otlp.codec import to_otlp_json
+from tracebed.otlp.encode import spans_to_request
 
 JsonDict = dict[str, Any]
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
-
-class OtlpJsonError(ValueError):
+class OtlpJsonError(SinkError, ValueError):
     """The document is not a valid OTLP/JSON trace export; the message names the place."""
 
 
 # -- writing --------------------------------------------------------------------------
 
 
-def encode_value(value: AttrValue) -> JsonDict:
-    """A Python attribute value as an OTLP/JSON `AnyValue`."""
-    if value is None:
-        return {}
-    if isinstance(value, bool):  # before int: bool is an int subclass
-        return {"boolValue": value}
-    if isinstance(value, int):
-        if not _INT64_MIN <= value <= _INT64_MAX:
-            raise ValueError(f"integer attribute {value} does not fit in 64 bits")
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        if math.isnan(value):
-            return {"doubleValue": "NaN"}
-        if math.isinf(value):
-            return {"doubleValue": "Infinity" if value > 0 else "-Infinity"}
-        return {"doubleValue": value}
-    if isinstance(value, str):
-        return {"stringValue": value}
-    if isinstance(value, bytes | bytearray | memoryview):
-        return {"bytesValue": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, Mapping):
-        return {"kvlistValue": {"values": encode_attributes(value)}}
-    if isinstance(value, list | tuple):
-        return {"arrayValue": {"values": [encode_value(v) for v in value]}}
-    raise TypeError(f"cannot write {type(value).__name__} value {value!r} as an OTLP AnyValue")
-
-
-def encode_attributes(attributes: Attributes) -> list[JsonDict]:
-    return [{"key": str(key), "value": encode_value(value)} for key, value in attributes.items()]
-
-
-def span_to_otlp_json(span: Span) -> JsonDict:
-    """One span (without its resource and scope, which the grouping carries)."""
-    out: JsonDict = {
-        "traceId": span.trace_id,
-        "spanId": span.span_id,
-    }
-    if span.parent_span_id:
-        out["parentSpanId"] = span.parent_span_id
-    out.update(
-        name=span.name,
-        kind=int(span.kind),
-        startTimeUnixNano=str(span.start_ns),
-        endTimeUnixNano=str(span.end_ns),
-        attributes=encode_attributes(span.attributes),
-    )
-    if span.events:
-        out["events"] = [
-            {
-                "timeUnixNano": str(event.time_ns),
-                "name": event.name,
-                "attributes": encode_attributes(event.attributes),
-            }
-            for event in span.events
-        ]
-    if span.links:
-        out["links"] = [
-            {
-                "traceId": link.trace_id,
-                "spanId": link.span_id,
-                "attributes": encode_attributes(link.attributes),
-            }
-            for link in span.links
-        ]
-    status: JsonDict = {}
-    if span.status.message:
-        status["message"] = span.status.message
-    if span.status.code is not StatusCode.UNSET:
-        status["code"] = int(span.status.code)
-    out["status"] = status
-    return out
-
-
-def spans_to_otlp_json(spans: Iterable[Span]) -> JsonDict:
-    """Spans grouped by resource, then scope, in order of first appearance."""
-    resources: dict[str, tuple[JsonDict, dict[tuple[str, str], list[JsonDict]]]] = {}
-    for span in spans:
-        resource_attrs = encode_attributes(span.resource)
-        # Attribute dicts are not hashable; their canonical JSON is, and equal resources match.
-        key = json.dumps(resource_attrs, sort_keys=True)
-        if key not in resources:
-            resources[key] = ({"attributes": resource_attrs}, {})
-        scopes = resources[key][1]
-        scopes.setdefault((span.scope.name, span.scope.version), []).append(span_to_otlp_json(span))
-    resource_spans = []
-    for resource, scopes in resources.values():
-        scope_spans = []
-        for (name, version), encoded in scopes.items():
-            scope: JsonDict = {"name": name}
-            if version:
-                scope["version"] = version
-            scope_spans.append({"scope": scope, "spans": encoded})
-        resource_spans.append({"resource": resource, "scopeSpans": scope_spans})
-    return {"resourceSpans": resource_spans}
-
-
 def trace_to_otlp_json(trace: Trace | Iterable[Span]) -> JsonDict:
-    """A trace (or any spans) as an `ExportTraceServiceRequest` dict, ready for `json.dumps`."""
-    return spans_to_otlp_json(trace)
+    """A trace (or any spans) as an `ExportTraceServiceRequest` dict, ready for `json.dumps`.
+
+    Built as protobuf messages and written by protobuf's JSON mapping, so it is valid for the
+    schema by construction; only the ids are turned from base64 into OTLP/JSON's hex.
+    """
+    return to_otlp_json(spans_to_request(trace))
 
 
 def write_otlp_json(

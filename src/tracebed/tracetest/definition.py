@@ -2,18 +2,19 @@
 definitions, with every selector, assertion and `${...}` template checked up front.
 
 A syntax error anywhere raises `TracetestFileError` naming the file, line and column.
-Nothing here sends a request: triggers are described, the plugin runs them.
+Nothing here sends a request: triggers are described here and run by `tracetest.triggers`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from tracebed.errors import ConfigError
 from tracebed.query.errors import QuerySyntaxError
 from tracebed.query.expression import Expr, Template, parse_expression, parse_template
 from tracebed.query.selector import Selector, parse_selector
@@ -24,7 +25,7 @@ SUITE_KINDS = ("TestSuite", "Transaction")
 _TYPE_LINE = re.compile(r"^type:\s*[\"']?(Test|TestSuite|Transaction)[\"']?\s*(#.*)?$", re.MULTILINE)
 
 
-class TracetestFileError(Exception):
+class TracetestFileError(ConfigError):
     """A Tracetest file that cannot be used; the message starts with `path:line:column:`."""
 
     def __init__(self, path: Path, line: int, column: int, message: str):
@@ -430,30 +431,47 @@ def suite_step_paths(suite_path: Path) -> set[Path]:
     return out
 
 
-# -- variables ------------------------------------------------------------------------------
-def load_variables(path: Path) -> dict[str, str]:
-    """A variables file: a Tracetest `VariableSet`/`Environment`, a YAML/JSON mapping, or KEY=VALUE lines."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TracetestFileError(path, 1, 1, f"cannot read variables file: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        data = None
-    if isinstance(data, dict) and data.get("type") in ("VariableSet", "Environment"):
-        values = (data.get("spec") or {}).get("values") or []
-        return {str(v["key"]): "" if v.get("value") is None else str(v["value"]) for v in values if "key" in v}
-    if isinstance(data, dict):
-        return {str(k): "" if v is None else str(v) for k, v in data.items()}
-    out: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+# -- which files to run ---------------------------------------------------------------------
+def top_type(path: Path) -> str:
+    """The `type:` of a resource file from its top-level line, without parsing it."""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("type:"):
+            return line.split(":", 1)[1].strip().strip("'\"")
+    return ""
+
+
+def steps_run_by_suites(directory: Path) -> set[Path]:
+    """The Test files that a suite in `directory` runs (resolved)."""
+    steps: set[Path] = set()
+    for sibling in sorted(directory.glob("*.y*ml")):
+        if looks_like_tracetest(sibling) and top_type(sibling) in SUITE_KINDS:
+            try:
+                steps |= suite_step_paths(sibling)
+            except TracetestFileError:
+                continue  # reported when the suite itself is loaded
+    return steps
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """The Tracetest files to run for these files and directories, as `pytest PATH` collects
+    them: other YAML is skipped, and a Test that a suite beside it runs is run through the
+    suite, not twice (unless the Test's file is named itself)."""
+    out: list[Path] = []
+    covered: dict[Path, set[Path]] = {}
+    for path in paths:
+        path = Path(path)
+        if not path.is_dir():
+            out.append(path)
             continue
-        if "=" not in stripped:
-            raise TracetestFileError(path, number, 1, "expected KEY=VALUE")
-        key, value = stripped.removeprefix("export ").split("=", 1)
-        out[key.strip()] = value.strip().strip("'\"")
+        for candidate in sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")):
+            hidden = any(part.startswith(".") for part in candidate.relative_to(path).parts)
+            if hidden or not candidate.is_file() or not looks_like_tracetest(candidate):
+                continue
+            if top_type(candidate) == "Test":
+                directory = candidate.parent.resolve()
+                if directory not in covered:
+                    covered[directory] = steps_run_by_suites(directory)
+                if candidate.resolve() in covered[directory]:
+                    continue
+            out.append(candidate)
     return out

@@ -26,7 +26,7 @@ def _tracer(service: str, endpoint: str) -> tuple[TracerProvider, Any]:
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     # Synchronous export: each span reaches the sink when it ends (no batching delay).
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True)))
-    return provider, provider.get_tracer("tests.query.apps")
+    return provider, provider.get_tracer("tests.tracetest.apps")
 
 
 class Currency(demo_pb2_grpc.CurrencyServiceServicer):

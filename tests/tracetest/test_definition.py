@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from tracebed.query.tracetest_file import (
+from tracebed.tracetest.definition import (
     GrpcTrigger,
     HttpTrigger,
     SuiteDefinition,
     TestDefinition,
     TracetestFileError,
     load,
-    load_variables,
     looks_like_tracetest,
 )
+from tracebed.tracetest.variables import load_variables
 
 DEMO = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "otel-demo-2.0.2" / "tracetesting"
 DEMO_FILES = sorted(DEMO.rglob("*.y*ml")) if DEMO.is_dir() else []

@@ -1,0 +1,75 @@
+"""Where traces come from, and how one is waited for: the `TraceSource` protocol.
+
+A source is the span store in this process or a sink's HTTP query API in another one
+(`tracebed.otlp.client.SinkClient`); tests, flows and reports depend only on this protocol.
+A wait condition is any `Callable[[Trace], bool]`; the named ones in `tracebed.query.conditions`
+also carry a `description` (used in timeout messages), an `explain(trace)` (what is missing),
+and optionally `services` (which a sink can check on its side) and `quiet` (seconds without a
+new span that the wait adds on top).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from tracebed.model.span import Span
+    from tracebed.model.trace import Trace
+
+TracePredicate = Callable[["Trace"], bool]
+DEFAULT_QUIET_S = 0.5  # a wait with no condition at all: complete once quiet for this long
+
+
+class TraceSource(Protocol):
+    """Traces by id, span links across traces, and the one wait for a trace to be complete."""
+
+    def spans_linking_to(self, trace_id: str) -> list[Span]:
+        """Spans (of any trace) that carry a span link into `trace_id` (async consumers)."""
+        ...
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        """The trace as it stands now, or None when no span of it is held."""
+        ...
+
+    def traces(self) -> list[Trace]:
+        """Every trace held."""
+        ...
+
+    def wait_for_trace(
+        self,
+        trace_id: str,
+        until: TracePredicate | None = None,
+        quiet: float | None = None,
+        timeout: float = 30.0,
+    ) -> Trace:
+        """Block until `until(trace)` holds and (with `quiet`) no span arrived for `quiet` s;
+        with neither, until some span arrived and none for `DEFAULT_QUIET_S`. Raises
+        `TraceTimeoutError` carrying what did arrive."""
+        ...
+
+
+def describe(until: TracePredicate | None) -> str:
+    """A condition's description for messages (a plain function: its name)."""
+    if until is None:
+        return "any span"
+    return str(getattr(until, "description", None) or getattr(until, "__name__", "predicate"))
+
+
+def quiet_of(until: TracePredicate | None, quiet: float | None) -> float | None:
+    """The quiet window a wait uses: the larger of the argument and the condition's own."""
+    own = getattr(until, "quiet", None)
+    if own is None:
+        return quiet if quiet is not None or until is not None else DEFAULT_QUIET_S
+    return own if quiet is None else max(own, quiet)
+
+
+def why_not(until: TracePredicate | None, trace: Trace, quiet: float | None) -> str:
+    """Why a wait for `trace` timed out, for `TraceTimeoutError`: the same words everywhere."""
+    if not len(trace):
+        return "no span of it arrived"
+    if until is not None and not until(trace):
+        explain = getattr(until, "explain", None)
+        detail = explain(trace) if callable(explain) else ""
+        return f"condition {describe(until)} never held" + (f": {detail}" if detail else "")
+    return f"spans kept arriving (quiet window {quiet}s never passed)"
