@@ -67,6 +67,11 @@ def test_cli_topology_of_the_default_stack(checkout: Path, monkeypatch: pytest.M
     assert services["frontend-proxy"]["depends_on"]["telemetry-docs"] == "service_healthy"
     assert services["checkout"]["depends_on"]["kafka"] == "service_healthy"  # full's patch
     assert services["product-catalog"]["depends_on"]["astronomy-db"] == "service_healthy"
+    # §15.2: the 2.0.2 inversion (proxy waiting for the load generator) is gone; flagd still
+    # starts with the infrastructure
+    assert [c for c in doc["conflicts"] if c["kind"] == "order"] == []
+    placement = {c["service"]: c["before"] for c in doc["conflicts"] if c["kind"] == "placement"}
+    assert placement == {"flagd": ["otel-collector"]}
     text = CliRunner().invoke(cli, argv)
     assert text.exit_code == 0 and "28 services, 7 tiers" in text.output
 
