@@ -278,7 +278,7 @@ def check_overlay_command(
         raise OverlayError(
             f"{Path(overlays[-1]).name} restates the collector command {' '.join(got)!r}, but "
             f"these compose files need {' '.join(want)!r}; regenerate it: "
-            f"tracebed compose-overlay {names}"
+            f"tracebed compose-overlay {Path(demo[0]).parent} {names}"
         )
 
 
