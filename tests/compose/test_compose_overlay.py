@@ -319,7 +319,8 @@ def test_a_mismatched_overlay_is_refused_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(OverlayError) as info:
         check_overlay_command([*everything, core_only], env_file=env_file)
     message = str(info.value)
-    assert "\n" not in message and "tracebed compose-overlay --compose" in message
+    assert "\n" not in message
+    assert f"tracebed compose-overlay {checkout} --compose {checkout / 'compose.yaml'}" in message
     assert "--config=/etc/otelcol-config-observability.yml" in message
     with pytest.raises(OverlayError, match="regenerate it"):
         join_environment([*everything, core_only], 4999, tmp_path / "run", env_file=env_file)
