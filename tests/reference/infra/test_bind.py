@@ -55,9 +55,7 @@ def _loopback(ip: str) -> bool:
     return (mapped or addr).is_loopback
 
 
-def test_every_listening_socket_of_the_stand_in_is_on_loopback(
-    tmp_path: Path, sink: Sink
-) -> None:
+def test_every_listening_socket_of_the_stand_in_is_on_loopback(tmp_path: Path, sink: Sink) -> None:
     require_debian("redis-server", "nginx", "prometheus")
     spec = build_spec(tmp_path / "work", sink.grpc_endpoint)
     with Stack(Topology.from_spec(spec), "local", run_dir=tmp_path / "run") as stack:
