@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import write_output
 from tracebed.stack.collector_overlay import (
     DEFAULT_ENDPOINT,
     EXPORTER_NAME,
@@ -59,6 +60,5 @@ def command(
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
+        write_output(output, text)
         click.echo(f"wrote {output}", err=True)

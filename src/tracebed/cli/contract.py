@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import POSITIVE, write_output
 from tracebed.contracts.check import check_trace
 from tracebed.contracts.deps import (
     DEMO_ALIASES,
@@ -48,7 +49,7 @@ _files = click.argument(
 )
 _sink = click.option("--sink", help="HTTP query API of a running sink (all traces it holds).")
 _limit = click.option(
-    "--limit", type=int, default=200, show_default=True, help="Traces from the sink."
+    "--limit", type=POSITIVE, default=200, show_default=True, help="Traces from the sink."
 )
 _compose = click.option(
     "--compose",
@@ -104,7 +105,7 @@ def draft(
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         click.echo(f"{service}: {len(contract.operations)} operation(s) -> {output}")
 
 

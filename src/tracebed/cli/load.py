@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import PORT, POSITIVE, write_output
 from tracebed.flows.chain import CHECKOUT_SERVICES, ChainCheck
 from tracebed.flows.load import LoadRunError, LoadSummary, run_load
 from tracebed.flows.remote import HttpTraceSource, SinkApiError
@@ -48,7 +49,7 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
     help="The shop's front door, e.g. http://127.0.0.1:8080. Default: the frontend of "
     "the one stack on record (`tracebed up --detach`).",
 )
-@click.option("--users", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--users", type=POSITIVE, default=5, show_default=True)
 @click.option(
     "--spawn-rate",
     type=click.FloatRange(min=0, min_open=True),
@@ -73,14 +74,14 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
 )
 @click.option(
     "--sink-grpc-port",
-    type=click.IntRange(min=0),
+    type=PORT,
     default=None,
     help="Without --sink: start a sink whose OTLP/gRPC receiver listens here "
     "(point the collector's exporter at it). Default: any free port.",
 )
 @click.option(
     "--sink-http-port",
-    type=click.IntRange(min=0),
+    type=PORT,
     default=0,
     show_default=True,
     help="Without --sink: the started sink's OTLP/HTTP + API port.",
@@ -104,7 +105,7 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
 )
 @click.option(
     "--max-requests",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=100_000,
     show_default=True,
     help="Also stop after this many requests.",
@@ -235,6 +236,6 @@ def command(
             sink.stop()
     click.echo(summary.render())
     if json_path is not None:
-        json_path.write_text(json.dumps(summary.as_dict(), indent=2), encoding="utf-8")
+        write_output(json_path, json.dumps(summary.as_dict(), indent=2))
     if not summary.ok:
         raise SystemExit(1)

@@ -10,20 +10,21 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import PORT, POSITIVE
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
 
 
 @click.command("sink")
 @click.option(
     "--grpc-port",
-    type=int,
+    type=PORT,
     default=4317,
     show_default=True,
     help="OTLP/gRPC port (0: any free port).",
 )
 @click.option(
     "--http-port",
-    type=int,
+    type=PORT,
     default=4318,
     show_default=True,
     help="OTLP/HTTP + query API port (0: any).",
@@ -31,7 +32,7 @@ from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--max-spans",
-    type=int,
+    type=POSITIVE,
     default=DEFAULT_MAX_SPANS,
     show_default=True,
     help="Memory bound in spans.",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import write_output
 from tracebed.report.html import render_trace_page
 from tracebed.report.otlp_json import OtlpJsonError, read_otlp_json, traces_from_spans
 
@@ -48,6 +49,6 @@ def command(
         raise click.ClickException("the files hold no spans")
     output = output or files[0].with_suffix(".html")
     page = render_trace_page(traces, title=title or ", ".join(p.name for p in files))
-    output.write_text(page, encoding="utf-8")
+    write_output(output, page)
     spans_total = sum(len(t) for t in traces)
     click.echo(f"{output}: {len(traces)} trace(s), {spans_total} spans")

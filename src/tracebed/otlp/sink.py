@@ -33,6 +33,9 @@ class Sink:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         store: SpanStore | None = None,
     ):
+        for what, port in (("grpc_port", grpc_port), ("http_port", http_port)):
+            if not 0 <= port <= 65535:  # gRPC would wrap 99999 to another port
+                raise ValueError(f"{what} {port} is not a TCP port (0-65535)")
         self.host = host
         self.store = store if store is not None else SpanStore(max_spans, when_full)
         self.ingest = Ingest(self.store)
