@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +129,26 @@ def test_collector_overlay_refuses_an_exporter_name_the_base_defines(tmp_path: P
     code, output = run("collector-overlay", "--base", str(base), "--exporter-name", "otlp/mine")
     assert code == 0, output
     assert "otlp/mine" in output
+
+
+@pytest.mark.parametrize("receiver", ["gRPC", "HTTP"])
+def test_sink_port_in_use_is_one_line_naming_receiver_and_port(receiver: str) -> None:
+    # A subprocess: gRPC's C core writes to file descriptor 2, which CliRunner does not see.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = ["--grpc-port", str(port), "--http-port", "0"]
+        if receiver == "HTTP":
+            ports = ["--grpc-port", "0", "--http-port", str(port)]
+        res = subprocess.run(
+            [sys.executable, "-c", "from tracebed.cli import main; main()", "sink", *ports],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert res.returncode == 1
+    assert res.stderr == (
+        f"Error: cannot start the sink: the OTLP/{receiver} receiver cannot listen on "
+        f"127.0.0.1:{port}: Address already in use\n"
+    )
