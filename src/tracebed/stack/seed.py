@@ -95,9 +95,17 @@ def load_grouping(path: str | Path) -> list[tuple[str, list[str]]]:
     groups = data.get("groups") if isinstance(data, dict) else None
     if not isinstance(groups, list) or not groups:
         raise TopologyError(f"{p}: expected 'groups: [{{name, services}}, ...]'")
+    extra = sorted(set(data) - {"groups"})
+    if extra:
+        raise TopologyError(f"{p}: {extra[0]}: unknown key (expected groups)")
     out: list[tuple[str, list[str]]] = []
     seen: dict[str, str] = {}
     for i, group in enumerate(groups):
+        extra = sorted(set(group) - {"name", "services"}) if isinstance(group, dict) else []
+        if extra:
+            raise TopologyError(
+                f"{p}: groups[{i}].{extra[0]}: unknown key (expected name, services)"
+            )
         if not isinstance(group, dict) or not isinstance(group.get("services"), list):
             raise TopologyError(f"{p}: groups[{i}] needs a 'name' and a 'services' list")
         name = str(group.get("name") or f"group-{i}")
