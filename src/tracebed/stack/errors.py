@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 
+def yaml_error(path: object, exc: Exception) -> str:
+    """One line for a YAML error: `FILE:LINE:COL: invalid YAML: problem` (PyYAML's own text
+    spans several lines and names the stream `<unicode string>`, not the file)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    return f"{where}: invalid YAML: {' '.join(str(problem).split())}"
+
+
 class StackError(Exception):
     """Base class of every stack-layer error."""
 

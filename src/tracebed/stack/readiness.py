@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from tracebed.stack.errors import TopologyError
+from tracebed.stack.errors import TopologyError, yaml_error
 from tracebed.stack.model import Healthcheck, ProbeSpec, ServiceDef
 
 DEFAULTS_FILE = Path(__file__).with_name("readiness-defaults.yaml")
@@ -133,7 +133,7 @@ def _read_cached(path: str, mtime: float) -> dict[str, Any]:
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except yaml.YAMLError as exc:
-        raise TopologyError(f"{path}: invalid YAML: {exc}") from None
+        raise TopologyError(yaml_error(path, exc)) from None
     if not isinstance(data, dict):
         raise TopologyError(f"{path}: expected a mapping with 'defaults' and 'services'")
     _known_keys(path, "", data, ("defaults", "services"))

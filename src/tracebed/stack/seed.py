@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tracebed.stack.errors import TopologyError
+from tracebed.stack.errors import TopologyError, yaml_error
 
 # Group name -> services, in the order the seed starts them.
 SEED_GROUPS: list[tuple[str, list[str]]] = [
@@ -91,7 +91,7 @@ def load_grouping(path: str | Path) -> list[tuple[str, list[str]]]:
     except FileNotFoundError:
         raise TopologyError(f"grouping file not found: {p}") from None
     except yaml.YAMLError as exc:
-        raise TopologyError(f"{p}: invalid YAML: {exc}") from None
+        raise TopologyError(yaml_error(p, exc)) from None
     groups = data.get("groups") if isinstance(data, dict) else None
     if not isinstance(groups, list) or not groups:
         raise TopologyError(f"{p}: expected 'groups: [{{name, services}}, ...]'")

@@ -100,12 +100,16 @@ class Topology:
         if isinstance(files, str | Path):
             files = [files]
         project = load_compose(files, env_file=env_file, profiles=profiles, environ=environ)
-        services = {
-            name: service_from_raw(
-                name, raw, project.env, Path(raw.get("x-tracebed-source", project.files[0])).parent
-            )
-            for name, raw in project.services.items()
-        }
+        services: dict[str, ServiceDef] = {}
+        for name, raw in project.services.items():
+            base_dir = Path(raw.get("x-tracebed-source", project.files[0])).parent
+            try:
+                services[name] = service_from_raw(name, raw, project.env, base_dir)
+            except TopologyError as exc:
+                # e.g. "invalid port ''": say which variable left it blank, as Compose warns.
+                key = re.match(rf"service {re.escape(repr(name))}(?:\.|: )([\w-]+)", str(exc))
+                note = project.unset_note(name, key.group(1) if key else None)
+                raise TopologyError(f"{exc}{note}") from None
         return cls(
             services,
             group_by=group_by,
