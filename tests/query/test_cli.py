@@ -57,8 +57,24 @@ def test_chain_pattern_and_fixture(trace_file: Path) -> None:
     ok = runner.invoke(cli, ["query", "chain", str(trace_file), "-p", "checkout → {cart, shipping → quote}"])
     assert ok.exit_code == 0 and "follows checkout" in ok.output
     fixture = Path(__file__).resolve().parents[2] / "fixtures" / "chains" / "checkout.yaml"
-    bad = runner.invoke(cli, ["query", "chain", str(trace_file), "-f", str(fixture)])
+    bad = runner.invoke(cli, ["query", "chain", str(trace_file), "--fixture", str(fixture)])
     assert bad.exit_code == 1
     assert "expected a call from checkout to email" in bad.output and ">>" in bad.output
     usage = runner.invoke(cli, ["query", "chain", str(trace_file)])
     assert usage.exit_code == 2 and "exactly one of --pattern and --fixture" in usage.output
+
+
+def test_short_f_means_a_compose_file_in_every_command() -> None:
+    """`-f` is `--compose` wherever it exists (as in docker compose), never something else."""
+    import click
+
+    def walk(cmd: click.Command, path: str) -> list[tuple[str, click.Option]]:
+        found = [(path, p) for p in cmd.params if isinstance(p, click.Option) and "-f" in p.opts]
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                found += walk(sub, f"{path} {name}")
+        return found
+
+    options = walk(cli, "tracebed")
+    assert options, "some command has -f"
+    assert {path: opt.name for path, opt in options if opt.name != "compose"} == {}

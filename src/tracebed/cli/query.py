@@ -115,7 +115,7 @@ def select_command(files: tuple[Path, ...], selector: str, assertions: tuple[str
 @command.command("chain")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-p", "--pattern", help="e.g. 'frontend → checkout → {cart, payment}'")
-@click.option("-f", "--fixture", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--fixture", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="a chain fixture (fixtures/chains/*.yaml)")
 @click.option("--exact", is_flag=True, help="calls the pattern does not name are a mismatch")
 @click.option("--trace-id", help="only this trace of the files")
