@@ -79,7 +79,7 @@ def test_contract_draft_creates_the_output_directory(tmp_path: Path, spans: Path
 def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path, spans: Path) -> None:
     (tmp_path / "a-file").write_text("")
     code, output = run("view", str(spans), "-o", str(tmp_path / "a-file" / "out.html"))
-    assert code == 1
+    assert code == 2
     assert output.startswith("Error: cannot write ") and output.count("\n") == 1, output
 
 
@@ -123,7 +123,7 @@ def test_collector_overlay_refuses_an_exporter_name_the_base_defines(tmp_path: P
     base = tmp_path / "otelcol.yml"
     base.write_text(BASE)
     code, output = run("collector-overlay", "--base", str(base), "--exporter-name", "otlp")
-    assert code == 1
+    assert code == 2
     assert "exporter 'otlp' is already defined by the base configs" in output
     # A new name is fine, and the base's own exporter stays in the pipeline.
     code, output = run("collector-overlay", "--base", str(base), "--exporter-name", "otlp/mine")
@@ -147,8 +147,15 @@ def test_sink_port_in_use_is_one_line_naming_receiver_and_port(receiver: str) ->
             text=True,
             timeout=60,
         )
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert res.stderr == (
         f"Error: cannot start the sink: the OTLP/{receiver} receiver cannot listen on "
         f"127.0.0.1:{port}: Address already in use\n"
     )
+
+
+def test_help_documents_one_exit_code_scheme() -> None:
+    code, output = run("--help")
+    assert code == 0
+    assert "Exit codes, for every command: 0 ok, 1 a check failed" in output
+    assert "2 bad input" in output.replace("\n", " ").replace("  ", " ")

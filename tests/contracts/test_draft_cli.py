@@ -181,6 +181,6 @@ def test_cli_errors_are_clear(tmp_path: Path) -> None:
     junk = tmp_path / "junk.json"
     junk.write_text("{")
     code, text = run("contract", "check", str(CONTRACTS), str(junk))
-    assert code == 1 and "junk.json: not JSON" in text
+    assert code == 2 and "junk.json: not JSON" in text
     code, text = run("contract", "deps", "--contracts", str(CONTRACTS))
     assert code == 2 and "give the topology: --compose FILE... or --reference" in text

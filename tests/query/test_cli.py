@@ -49,7 +49,7 @@ def test_select_marks_spans_and_checks_assertions(trace_file: Path) -> None:
                               "-a", 'attr:name = "nope"'])
     assert bad.exit_code == 1 and "FAIL" in bad.output
     syntax = runner.invoke(cli, ["query", "select", str(trace_file), "-s", "span[name"])
-    assert syntax.exit_code == 1 and "syntax error at column 10" in syntax.output
+    assert syntax.exit_code == 2 and "syntax error at column 10" in syntax.output
 
 
 def test_chain_pattern_and_fixture(trace_file: Path) -> None:

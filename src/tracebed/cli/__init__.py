@@ -23,6 +23,9 @@ def cli() -> None:
     Start the demo (or its built-in reference stand-in) tier by tier, drive
     shop flows with a trace id of tracebed's choosing, capture the spans the
     collector exports, and assert call chains, startup order and contracts.
+
+    Exit codes, for every command: 0 ok, 1 a check failed (an assertion, a call chain, a
+    contract, a difference, a stack that did not come up), 2 bad input or usage.
     """
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tracebed.cli._params import write_output
+from tracebed.cli._params import BadInput, write_output
 from tracebed.stack.collector_overlay import (
     DEFAULT_ENDPOINT,
     EXPORTER_NAME,
@@ -56,7 +56,7 @@ def command(
     try:
         text = render_overlay(list(bases), endpoint=endpoint, exporter_name=exporter_name)
     except OverlayError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tracebed.cli._params import POSITIVE, write_output
+from tracebed.cli._params import POSITIVE, BadInput, write_output
 from tracebed.contracts.check import check_trace
 from tracebed.contracts.deps import (
     DEMO_ALIASES,
@@ -29,9 +29,9 @@ def _traces(files: tuple[Path, ...], sink: str | None, limit: int) -> list[Trace
         if sink:
             traces += traces_from_sink(sink, limit=limit)
     except TraceSourceError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     if not traces:
-        raise click.ClickException("no traces found")
+        raise BadInput("no traces found")
     return traces
 
 
@@ -41,7 +41,7 @@ def _topology(compose: tuple[Path, ...], env_file: Path | None) -> dict[str, set
     try:
         return declared_dependencies(Topology.from_compose(list(compose), env_file=env_file))
     except Exception as exc:  # the stack layer's errors name the file and the problem
-        raise click.ClickException(f"cannot read the topology: {exc}") from None
+        raise BadInput(f"cannot read the topology: {exc}") from None
 
 
 _files = click.argument(
@@ -90,7 +90,7 @@ def draft(
     traces = _traces(files, sink, limit)
     declared = _topology(compose, env_file) if compose else {}
     if compose and service not in declared:
-        raise click.ClickException(f"service {service!r} is not in the compose topology")
+        raise BadInput(f"service {service!r} is not in the compose topology")
     try:
         contract = draft_contract(
             service,
@@ -100,7 +100,7 @@ def draft(
             aliases=DEMO_ALIASES,
         )
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     text = dump_contract(contract)
     if output is None:
         click.echo(text, nl=False)
@@ -122,7 +122,7 @@ def check(
     try:
         loaded = load_contracts(contracts)
     except ContractError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     traces = _traces(files, sink, limit)
     failed = 0
     checked = 0
@@ -187,7 +187,7 @@ def deps(
         try:
             loaded = load_contracts(contracts_dir)
         except ContractError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise BadInput(str(exc)) from None
         calls |= contract_calls(loaded.values())
         callers |= set(loaded)
     if files or sink:

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import BadInput
 from tracebed.regress.diff import diff_sets, diff_shapes, render_changes
 from tracebed.regress.files import ShapeLoadError, load_shapes
 from tracebed.regress.shape import DEFAULT_STABLE_KEYS
 
 
-class DiffError(click.ClickException):
+class DiffError(BadInput):
     """Bad input: exit 2, as diff(1) does, so that 1 keeps meaning "they differ"."""
-
-    exit_code = 2
 
 
 @click.command("diff")

@@ -6,6 +6,7 @@ import shutil
 
 import click
 
+from tracebed.cli._params import BadInput
 from tracebed.stack.backends.compose import ComposeBackend
 from tracebed.stack.state import cleanup_record, list_records
 
@@ -29,7 +30,7 @@ def command(run_id: str | None, grace: float) -> None:
     if run_id is not None:
         records = [r for r in list_records() if r.run_id == run_id]
         if not records:
-            raise click.ClickException(f"no run {run_id!r} on record")
+            raise BadInput(f"no run {run_id!r} on record")
     if not records:
         click.echo("nothing to stop: no detached or abandoned run on record", err=True)
         return

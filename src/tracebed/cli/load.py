@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tracebed.cli._params import PORT, POSITIVE, write_output
+from tracebed.cli._params import PORT, POSITIVE, BadInput, write_output
 from tracebed.flows.chain import CHECKOUT_SERVICES, ChainCheck
 from tracebed.flows.load import LoadRunError, LoadSummary, run_load
 from tracebed.flows.remote import HttpTraceSource, SinkApiError
@@ -191,7 +191,7 @@ def command(
             try:
                 remote.check()
             except SinkApiError as exc:
-                raise click.ClickException(str(exc)) from exc
+                raise BadInput(str(exc)) from exc
             source = remote
         else:
             from tracebed.otlp.sink import Sink
@@ -200,7 +200,7 @@ def command(
             try:
                 sink.start()
             except OSError as exc:
-                raise click.ClickException(f"cannot start a sink: {exc}") from exc
+                raise BadInput(f"cannot start a sink: {exc}") from exc
             source = sink.store
             click.echo(
                 f"collecting spans at OTLP/gRPC {sink.grpc_endpoint} (HTTP {sink.http_url}); "
@@ -229,7 +229,9 @@ def command(
             summary.verification = (
                 f"no span arrived at {sink.grpc_endpoint}: export the collector there or use --sink"
             )
-    except (LoadRunError, SinkApiError, ValueError) as exc:
+    except ValueError as exc:  # e.g. a URL that is not http(s)
+        raise BadInput(str(exc)) from exc
+    except (LoadRunError, SinkApiError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if sink is not None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import BadInput
 from tracebed.model import Trace
 from tracebed.query.chains import (
     ChainMatcher,
@@ -78,14 +79,14 @@ def _traces(files: tuple[Path, ...], trace_id: str | None) -> list[Trace]:
         try:
             spans.extend(read_otlp_json(path))
         except OtlpJsonError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise BadInput(str(exc)) from None
     traces = traces_from_spans(spans)
     if trace_id:
         traces = [t for t in traces if t.trace_id == trace_id.lower()]
         if not traces:
-            raise click.ClickException(f"trace {trace_id} is not in the files")
+            raise BadInput(f"trace {trace_id} is not in the files")
     if not traces:
-        raise click.ClickException("the files hold no spans")
+        raise BadInput("the files hold no spans")
     return traces
 
 
@@ -101,7 +102,7 @@ def select_command(files: tuple[Path, ...], selector: str, assertions: tuple[str
     try:
         spec = Spec.parse(selector, assertions)
     except QuerySyntaxError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     failed = False
     for trace in _traces(files, trace_id):
         result = spec.evaluate(trace)
@@ -131,7 +132,7 @@ def chain_command(files: tuple[Path, ...], pattern: str | None, fixture: Path | 
         else:
             matcher = ChainMatcher(parse_chain(pattern or ""), exact)
     except (QuerySyntaxError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     failed = False
     for trace in _traces(files, trace_id):
         tops = service_tree(trace)

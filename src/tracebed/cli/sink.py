@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from tracebed.cli._params import PORT, POSITIVE
+from tracebed.cli._params import PORT, POSITIVE, BadInput
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
 
 
@@ -68,7 +68,7 @@ def command(
     try:
         sink.start()
     except (OSError, RuntimeError) as exc:
-        raise click.ClickException(f"cannot start the sink: {exc}") from exc
+        raise BadInput(f"cannot start the sink: {exc}") from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import BadInput
 from tracebed.stack.errors import StackError
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.topology import Topology
@@ -118,4 +119,4 @@ def command(
         )
         click.echo(topo.dumps(fmt))
     except StackError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
