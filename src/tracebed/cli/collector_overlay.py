@@ -52,6 +52,10 @@ def command(
     Pass the result as the collector's last --config. The collector replaces lists when it
     merges configs, so the overlay restates each traces pipeline's exporters with the test
     exporter added; every original exporter is kept.
+
+    \b
+    Example:
+      tracebed collector-overlay --base otelcol-config.yml --base otelcol-config-extras.yml -o otelcol-tracebed.yml
     """
     try:
         text = render_overlay(list(bases), endpoint=endpoint, exporter_name=exporter_name)

@@ -86,7 +86,12 @@ def draft(
     env_file: Path | None,
     output: Path | None,
 ) -> None:
-    """Draft SERVICE's contract from observed traces (OTLP/JSON FILES or --sink), to review."""
+    """Draft SERVICE's contract from observed traces (OTLP/JSON FILES or --sink), to review.
+
+    \b
+    Example:
+      tracebed contract draft checkout traces.json -o fixtures/contracts/checkout.yaml
+    """
     traces = _traces(files, sink, limit)
     declared = _topology(compose, env_file) if compose else {}
     if compose and service not in declared:
@@ -118,7 +123,12 @@ def draft(
 def check(
     contracts: Path, files: tuple[Path, ...], sink: str | None, limit: int, lenient_calls: bool
 ) -> None:
-    """Check traces against the CONTRACTS directory; exit 1 on any violation."""
+    """Check traces against the CONTRACTS directory; exit 1 on any violation.
+
+    \b
+    Example:
+      tracebed contract check fixtures/contracts traces.json
+    """
     try:
         loaded = load_contracts(contracts)
     except ContractError as exc:
@@ -177,6 +187,10 @@ def deps(
 
     Calls come from contracts (--contracts) and/or observed traces (FILES, --sink).
     Exits 1 when a runtime call has no declared (even transitive) dependency.
+
+    \b
+    Example:
+      tracebed contract deps --reference --contracts fixtures/contracts
     """
     if bool(compose) == reference:
         raise click.UsageError("give the topology: --compose FILE... or --reference")

@@ -136,6 +136,10 @@ def command(
     report, print a summary and stop the stack. Exits 0 only if everything passed.
 
     Extra arguments go to pytest (e.g. `tracebed demo -- -k checkout -x`).
+
+    \b
+    Example:
+      tracebed demo -- -k checkout
     """
     report = Path(report_dir)
     args = [

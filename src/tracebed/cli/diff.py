@@ -46,6 +46,10 @@ def command(
     `<flow>.shape.json` files, or OTLP/JSON trace files as the sink's
     `GET /api/traces/{id}` and the report write them. Directories are paired by
     flow name; two single files are compared directly.
+
+    \b
+    Example:
+      tracebed diff baseline/ current/
     """
     keys = stable_keys or DEFAULT_STABLE_KEYS
     try:

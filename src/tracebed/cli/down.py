@@ -21,7 +21,12 @@ from tracebed.stack.state import cleanup_record, list_records
     help="Seconds between the stop signal and SIGKILL.",
 )
 def command(run_id: str | None, grace: float) -> None:
-    """Stop what `tracebed up --detach` left running, and anything a killed run left behind."""
+    """Stop what `tracebed up --detach` left running, and anything a killed run left behind.
+
+    \b
+    Example:
+      tracebed down --run RUN_ID
+    """
     records = [r for r in list_records() if r.detached or r.is_stale()]
     if run_id is None and shutil.which("docker"):
         # Compose projects of killed runs are found by their owner label, record or not.

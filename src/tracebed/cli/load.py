@@ -168,6 +168,10 @@ def command(
     stack's collector exports to; without --sink a sink is started here, and only spans the
     stack's collector exports to it can be verified. Exit status 0 only when no request failed
     and every checkout trace was complete.
+
+    \b
+    Example:
+      tracebed load --url http://127.0.0.1:8080 --users 5 --duration 60
     """
     url, recorded_sink, recorded_ofrep = _stack_on_record(url)
     ofrep_url = ofrep_url or recorded_ofrep

@@ -48,6 +48,10 @@ def check(paths: tuple[Path, ...]) -> None:
 
     Errors are printed as FILE:LINE:COLUMN: message; the exit code is 1 when any file is bad.
     Other YAML in the directories is skipped.
+
+    \b
+    Example:
+      tracebed query check tracetesting/
     """
     bad = 0
     checked = 0
@@ -98,7 +102,12 @@ def _traces(files: tuple[Path, ...], trace_id: str | None) -> list[Trace]:
 def select_command(files: tuple[Path, ...], selector: str, assertions: tuple[str, ...],
                    trace_id: str | None) -> None:
     """Run a selector (and assertions) on OTLP/JSON trace files; shows each tree with the
-    selected spans marked `>>`. Exit code 1 when an assertion fails."""
+    selected spans marked `>>`. Exit code 1 when an assertion fails.
+
+    \b
+    Example:
+      tracebed query select traces.json -s 'span[service.name="cart"]' -a 'attr:tracetest.selected_spans.count >= 1'
+    """
     try:
         spec = Spec.parse(selector, assertions)
     except QuerySyntaxError as exc:
@@ -122,7 +131,12 @@ def select_command(files: tuple[Path, ...], selector: str, assertions: tuple[str
 @click.option("--trace-id", help="only this trace of the files")
 def chain_command(files: tuple[Path, ...], pattern: str | None, fixture: Path | None, exact: bool,
                   trace_id: str | None) -> None:
-    """Check that traces follow a call-chain pattern; a mismatch prints both trees side by side."""
+    """Check that traces follow a call-chain pattern; a mismatch prints both trees side by side.
+
+    \b
+    Example:
+      tracebed query chain traces.json --fixture fixtures/chains/checkout.yaml
+    """
     if (pattern is None) == (fixture is None):
         raise click.UsageError("give exactly one of --pattern and --fixture")
     try:

@@ -63,6 +63,10 @@ def command(
     Point a collector's OTLP exporter at the gRPC port (or OTLP/HTTP at the HTTP port). The HTTP
     port also serves GET /api/traces, GET /api/traces/{trace_id} (OTLP/JSON; ?wait=SECONDS waits
     for it) and GET /api/stats. Runs until interrupted.
+
+    \b
+    Example:
+      tracebed sink --grpc-port 4317 --http-port 4318
     """
     sink = Sink(host, grpc_port, http_port, max_spans=max_spans, when_full=when_full)  # type: ignore[arg-type]
     try:

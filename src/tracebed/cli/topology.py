@@ -112,7 +112,12 @@ def command(
     fmt: str,
 ) -> None:
     """Show a stack's services, dependencies (with Compose conditions), tiers, readiness
-    probes, and where the declared grouping disagrees with the dependency graph."""
+    probes, and where the declared grouping disagrees with the dependency graph.
+
+    \b
+    Example:
+      tracebed topology -f docker-compose.yml --env-file .env --group-by seed
+    """
     try:
         topo = load_topology(
             compose, env_file, profiles, group_by, readiness, use_seed, use_reference

@@ -27,7 +27,12 @@ def command(
     files: tuple[Path, ...], output: Path | None, trace_ids: tuple[str, ...], title: str
 ) -> None:
     """Render OTLP/JSON files (one export, or JSON Lines of them, as the collector's file
-    exporter and `tracebed --tracebed-report` write) as an HTML page that opens from disk."""
+    exporter and `tracebed --tracebed-report` write) as an HTML page that opens from disk.
+
+    \b
+    Example:
+      tracebed view traces.json -o trace.html
+    """
     spans = []
     for path in files:
         try:
