@@ -78,3 +78,16 @@ def test_short_f_means_a_compose_file_in_every_command() -> None:
     options = walk(cli, "tracebed")
     assert options, "some command has -f"
     assert {path: opt.name for path, opt in options if opt.name != "compose"} == {}
+
+
+def test_check_says_why_a_named_file_was_not_taken(tmp_path: Path) -> None:
+    misspelt = tmp_path / "t.yaml"
+    misspelt.write_text("typ: Test\nspec:\n  specs: []\n")
+    result = CliRunner().invoke(cli, ["query", "check", str(misspelt)])
+    assert result.exit_code == 1
+    assert f"{misspelt}: not a Tracetest file (no top-level `type: Test`)" in result.stderr
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "other.yaml").write_text("a: 1\n")
+    result = CliRunner().invoke(cli, ["query", "check", str(tmp_path / "d")])
+    assert result.exit_code == 1
+    assert "no Tracetest file in the paths given" in result.stderr

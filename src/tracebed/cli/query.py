@@ -55,8 +55,12 @@ def check(paths: tuple[Path, ...]) -> None:
     """
     bad = 0
     checked = 0
+    named = {path for path in paths if path.is_file()}  # asked for by name: say why not taken
     for path in _yaml_files(paths):
         if not looks_like_tracetest(path):
+            if path in named:
+                bad += 1
+                click.echo(f"{path}: not a Tracetest file (no top-level `type: Test`)", err=True)
             continue
         checked += 1
         try:
@@ -65,12 +69,17 @@ def check(paths: tuple[Path, ...]) -> None:
             bad += 1
             click.echo(str(exc), err=True)
             continue
+        if resource is None and path in named:
+            bad += 1
+            click.echo(f"{path}: not a Tracetest file (no trigger, specs or steps)", err=True)
         if isinstance(resource, TestDefinition):
             assertions = sum(len(s.assertions) for s in resource.specs)
             click.echo(f"ok {path}: test {resource.title!r}, {len(resource.specs)} specs, {assertions} assertions")
         elif isinstance(resource, SuiteDefinition):
             click.echo(f"ok {path}: suite {resource.title!r}, {len(resource.steps)} steps")
     click.echo(f"{checked} Tracetest file(s), {bad} with errors")
+    if not checked and not bad:
+        click.echo("no Tracetest file in the paths given (YAML with `type: Test`)", err=True)
     if bad or not checked:
         raise SystemExit(1)
 
