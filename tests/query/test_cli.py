@@ -91,3 +91,23 @@ def test_check_says_why_a_named_file_was_not_taken(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["query", "check", str(tmp_path / "d")])
     assert result.exit_code == 1
     assert "no Tracetest file in the paths given" in result.stderr
+
+
+def test_select_and_chain_json_output(trace_file: Path) -> None:
+    import json
+
+    runner = CliRunner()
+    args = ["query", "select", str(trace_file), "-s", 'span[service.name="currency"]', "--json"]
+    ok = runner.invoke(cli, [*args, "-a", "attr:tracetest.selected_spans.count = 2"])
+    assert ok.exit_code == 0, ok.output
+    [trace] = json.loads(ok.stdout)["traces"]
+    assert trace["trace_id"] == TRACE_ID and len(trace["selected"]) == 2 and trace["passed"]
+    bad = runner.invoke(cli, [*args, "-a", 'attr:name = "nope"'])
+    assert bad.exit_code == 1
+    document = json.loads(bad.stdout)
+    [outcome] = document["traces"][0]["assertions"]
+    assert document["ok"] is False and outcome["passed"] is False
+    assert outcome["results"][0]["expected"] == "nope"
+    chain = runner.invoke(cli, ["query", "chain", str(trace_file), "-p", "checkout → cart", "--json"])
+    assert chain.exit_code == 0, chain.output
+    assert json.loads(chain.stdout)["traces"] == [{"trace_id": TRACE_ID, "follows": True}]

@@ -20,6 +20,11 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
+#: `--json`: one JSON object on stdout instead of the text (exit codes unchanged).
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object on stdout instead of text."
+)
+
 #: A TCP port; 0 asks for any free one. gRPC would silently take a wrapped value of 99999.
 PORT = click.IntRange(0, 65535)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from tracebed.cli._params import POSITIVE, BadInput, write_output
-from tracebed.contracts.check import check_trace
+from tracebed.cli._params import JSON_OPTION, POSITIVE, BadInput, write_output
+from tracebed.contracts.check import ContractResult, check_trace
 from tracebed.contracts.deps import (
     DEMO_ALIASES,
     analyse_dependencies,
@@ -120,8 +122,14 @@ def draft(
 @_sink
 @_limit
 @click.option("--lenient-calls", is_flag=True, help="Allow calls the contracts do not list.")
+@JSON_OPTION
 def check(
-    contracts: Path, files: tuple[Path, ...], sink: str | None, limit: int, lenient_calls: bool
+    contracts: Path,
+    files: tuple[Path, ...],
+    sink: str | None,
+    limit: int,
+    lenient_calls: bool,
+    as_json: bool,
 ) -> None:
     """Check traces against the CONTRACTS directory; exit 1 on any violation.
 
@@ -136,17 +144,42 @@ def check(
     traces = _traces(files, sink, limit)
     failed = 0
     checked = 0
+    report: list[dict[str, Any]] = []
     for trace in traces:
         for result in check_trace(loaded, trace, strict_calls=not lenient_calls):
             checked += 1
             if not result.ok:
                 failed += 1
+            if as_json:
+                report.append({"trace_id": trace.trace_id, **_contract_result(result)})
+            elif not result.ok:
                 click.echo(result.explain() + "\n")
-    click.echo(f"{checked} operation check(s) in {len(traces)} trace(s), {failed} failed")
+    if as_json:
+        summary = {"ok": checked > 0 and not failed, "checked": checked, "failed": failed}
+        click.echo(json.dumps({**summary, "results": report}))
+    else:
+        click.echo(f"{checked} operation check(s) in {len(traces)} trace(s), {failed} failed")
     if checked == 0:
         raise click.ClickException("no operation of any contract appears in these traces")
     if failed:
         raise SystemExit(1)
+
+
+def _contract_result(result: ContractResult) -> dict[str, Any]:
+    return {
+        "service": result.service,
+        "operation": result.operation,
+        "occurrences": result.occurrences,
+        "ok": result.ok,
+        "violations": [
+            {
+                "message": v.message,
+                "span_id": v.span.span_id if v.span is not None else None,
+                "repeats": v.repeats,
+            }
+            for v in result.violations
+        ],
+    }
 
 
 def _reference_topology() -> dict[str, set[str]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from tracebed.cli._params import BadInput
+from tracebed.cli._params import JSON_OPTION, BadInput
 from tracebed.model import Trace
 from tracebed.query.chains import (
     ChainMatcher,
@@ -16,7 +18,7 @@ from tracebed.query.chains import (
     service_tree,
 )
 from tracebed.query.errors import QuerySyntaxError
-from tracebed.query.spec import Spec
+from tracebed.query.spec import Spec, SpecResult
 from tracebed.query.tracetest_file import (
     SuiteDefinition,
     TestDefinition,
@@ -108,8 +110,9 @@ def _traces(files: tuple[Path, ...], trace_id: str | None) -> list[Trace]:
 @click.option("-s", "--selector", required=True, help='e.g. span[tracetest.span.type="rpc"] (empty: all spans)')
 @click.option("-a", "--assert", "assertions", multiple=True, help="a Tracetest assertion (repeatable)")
 @click.option("--trace-id", help="only this trace of the files")
+@JSON_OPTION
 def select_command(files: tuple[Path, ...], selector: str, assertions: tuple[str, ...],
-                   trace_id: str | None) -> None:
+                   trace_id: str | None, as_json: bool) -> None:
     """Run a selector (and assertions) on OTLP/JSON trace files; shows each tree with the
     selected spans marked `>>`. Exit code 1 when an assertion fails.
 
@@ -122,13 +125,43 @@ def select_command(files: tuple[Path, ...], selector: str, assertions: tuple[str
     except QuerySyntaxError as exc:
         raise BadInput(str(exc)) from None
     failed = False
+    report: list[dict[str, Any]] = []
     for trace in _traces(files, trace_id):
         result = spec.evaluate(trace)
+        failed = failed or not result.passed
+        if as_json:
+            report.append({"trace_id": trace.trace_id, **_spec_result(result)})
+            continue
         click.echo(result.describe() if assertions else f"{len(result.spans)} span(s) selected")
         click.echo(trace.render(marks=result.span_ids))
-        failed = failed or not result.passed
+    if as_json:
+        click.echo(json.dumps({"ok": not failed, "traces": report}))
     if failed:
         raise SystemExit(1)
+
+
+def _spec_result(result: SpecResult) -> dict[str, Any]:
+    return {
+        "passed": result.passed,
+        "selected": result.span_ids,
+        "assertions": [
+            {
+                "assertion": outcome.assertion.text,
+                "passed": outcome.passed,
+                "results": [
+                    {
+                        "span_id": span.span_id if span is not None else None,
+                        "passed": r.passed,
+                        "actual": r.actual,
+                        "expected": r.expected,
+                        "error": r.error,
+                    }
+                    for span, r in outcome.results
+                ],
+            }
+            for outcome in result.outcomes
+        ],
+    }
 
 
 @command.command("chain")
@@ -138,8 +171,9 @@ def select_command(files: tuple[Path, ...], selector: str, assertions: tuple[str
               help="a chain fixture (fixtures/chains/*.yaml)")
 @click.option("--exact", is_flag=True, help="calls the pattern does not name are a mismatch")
 @click.option("--trace-id", help="only this trace of the files")
+@JSON_OPTION
 def chain_command(files: tuple[Path, ...], pattern: str | None, fixture: Path | None, exact: bool,
-                  trace_id: str | None) -> None:
+                  trace_id: str | None, as_json: bool) -> None:
     """Check that traces follow a call-chain pattern; a mismatch prints both trees side by side.
 
     \b
@@ -157,13 +191,19 @@ def chain_command(files: tuple[Path, ...], pattern: str | None, fixture: Path | 
     except (QuerySyntaxError, ValueError) as exc:
         raise BadInput(str(exc)) from None
     failed = False
+    report: list[dict[str, Any]] = []
     for trace in _traces(files, trace_id):
         tops = service_tree(trace)
         diff = matcher.match_tree(trace, tops)
-        if diff is None:
+        if as_json:
+            failed = failed or diff is not None
+            report.append({"trace_id": trace.trace_id, "follows": diff is None})
+        elif diff is None:
             click.echo(f"trace {trace.trace_id}: follows {matcher.pattern}")
         else:
             failed = True
             click.echo(f"trace {trace.trace_id}: " + render_side_by_side(matcher.pattern, tops, diff, matcher.async_candidates))
+    if as_json:
+        click.echo(json.dumps({"ok": not failed, "pattern": str(matcher.pattern), "traces": report}))
     if failed:
         raise SystemExit(1)
