@@ -198,3 +198,13 @@ def test_check_json_output(tmp_path: Path) -> None:
     [charge] = [r for r in document["results"] if r["operation"] == "Charge"]
     assert charge["service"] == "payment" and charge["ok"] is False
     assert any("app.payment.card_type" in v["message"] for v in charge["violations"])
+
+
+def test_deps_json_output() -> None:
+    code, text = run("contract", "deps", "--reference", "--contracts", str(CONTRACTS), "--json")
+    assert code == 1  # races exist at 2.0.2, as without --json
+    document = json.loads(text)
+    assert document["ok"] is False
+    races = {(r["caller"], r["callee"]) for r in document["races"]}
+    assert ("fraud-detection", "flagd") in races
+    assert len(document["unknown"]) == 2  # jaeger, grafana

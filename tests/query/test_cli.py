@@ -111,3 +111,13 @@ def test_select_and_chain_json_output(trace_file: Path) -> None:
     chain = runner.invoke(cli, ["query", "chain", str(trace_file), "-p", "checkout → cart", "--json"])
     assert chain.exit_code == 0, chain.output
     assert json.loads(chain.stdout)["traces"] == [{"trace_id": TRACE_ID, "follows": True}]
+
+
+def test_check_json_output(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "t.yaml").write_text("type: Test\nspec:\n  specs:\n  - selector: span[name=]\n")
+    result = CliRunner().invoke(cli, ["query", "check", str(tmp_path), "--json"])
+    assert result.exit_code == 1
+    [entry] = json.loads(result.stdout)["files"]
+    assert entry["ok"] is False and f"{tmp_path / 't.yaml'}:4:25: selector" in entry["error"]

@@ -207,6 +207,7 @@ def _reference_topology() -> dict[str, set[str]]:
 @_files
 @_sink
 @_limit
+@JSON_OPTION
 def deps(
     compose: tuple[Path, ...],
     env_file: Path | None,
@@ -215,6 +216,7 @@ def deps(
     files: tuple[Path, ...],
     sink: str | None,
     limit: int,
+    as_json: bool,
 ) -> None:
     """Runtime calls against compose depends_on: start-order races and unused dependencies.
 
@@ -250,6 +252,17 @@ def deps(
             "evaluation leave no spans: add --contracts to count them)"
         )
     report = analyse_dependencies(calls, declared, callers=callers, unused_note=note)
-    click.echo(report.explain())
+    if as_json:
+        document: dict[str, Any] = {"ok": report.ok}
+        for which in ("races", "transitive", "unused"):
+            findings = getattr(report, which)
+            document[which] = [
+                {"caller": f.caller, "callee": f.callee, "detail": f.detail, "via": list(f.via)}
+                for f in findings
+            ]
+        document["unknown"] = [list(pair) for pair in report.unknown]
+        click.echo(json.dumps(document))
+    else:
+        click.echo(report.explain())
     if not report.ok:
         raise SystemExit(1)

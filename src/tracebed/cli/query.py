@@ -45,7 +45,8 @@ def _yaml_files(paths: tuple[Path, ...]) -> list[Path]:
 
 @command.command("check")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def check(paths: tuple[Path, ...]) -> None:
+@JSON_OPTION
+def check(paths: tuple[Path, ...], as_json: bool) -> None:
     """Parse Tracetest files (tests and suites): every selector, assertion and ${...} template.
 
     Errors are printed as FILE:LINE:COLUMN: message; the exit code is 1 when any file is bad.
@@ -55,33 +56,46 @@ def check(paths: tuple[Path, ...]) -> None:
     Example:
       tracebed query check tracetesting/
     """
-    bad = 0
     checked = 0
+    files: list[dict[str, Any]] = []  # one entry per file taken or refused, for --json
     named = {path for path in paths if path.is_file()}  # asked for by name: say why not taken
+
+    def refuse(path: Path, error: str) -> None:
+        files.append({"path": str(path), "ok": False, "error": error})
+        if not as_json:
+            click.echo(error, err=True)
+
     for path in _yaml_files(paths):
         if not looks_like_tracetest(path):
             if path in named:
-                bad += 1
-                click.echo(f"{path}: not a Tracetest file (no top-level `type: Test`)", err=True)
+                refuse(path, f"{path}: not a Tracetest file (no top-level `type: Test`)")
             continue
         checked += 1
         try:
             resource = load(path)
         except TracetestFileError as exc:
-            bad += 1
-            click.echo(str(exc), err=True)
+            refuse(path, str(exc))
             continue
         if resource is None and path in named:
-            bad += 1
-            click.echo(f"{path}: not a Tracetest file (no trigger, specs or steps)", err=True)
+            refuse(path, f"{path}: not a Tracetest file (no trigger, specs or steps)")
         if isinstance(resource, TestDefinition):
             assertions = sum(len(s.assertions) for s in resource.specs)
-            click.echo(f"ok {path}: test {resource.title!r}, {len(resource.specs)} specs, {assertions} assertions")
+            files.append({"path": str(path), "ok": True, "kind": "test", "title": resource.title,
+                          "specs": len(resource.specs), "assertions": assertions})  # fmt: skip
+            if not as_json:
+                click.echo(f"ok {path}: test {resource.title!r}, {len(resource.specs)} specs, {assertions} assertions")
         elif isinstance(resource, SuiteDefinition):
-            click.echo(f"ok {path}: suite {resource.title!r}, {len(resource.steps)} steps")
-    click.echo(f"{checked} Tracetest file(s), {bad} with errors")
-    if not checked and not bad:
-        click.echo("no Tracetest file in the paths given (YAML with `type: Test`)", err=True)
+            files.append({"path": str(path), "ok": True, "kind": "suite", "title": resource.title,
+                          "steps": len(resource.steps)})  # fmt: skip
+            if not as_json:
+                click.echo(f"ok {path}: suite {resource.title!r}, {len(resource.steps)} steps")
+    bad = sum(1 for f in files if not f["ok"])
+    if as_json:
+        click.echo(json.dumps({"ok": checked > 0 and not bad, "files": files}))
+    else:
+        click.echo(f"{checked} Tracetest file(s), {bad} with errors")
+        if not checked and not bad:
+            click.echo("no Tracetest file in the paths given (YAML with `type: Test`)", err=True)
     if bad or not checked:
         raise SystemExit(1)
 
