@@ -76,6 +76,13 @@ def test_override_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("services: {a: {type: bogus}}", "unknown probe type 'bogus'"),
         ("services: {a: 3}", "services.a must be a mapping"),
         ("- x", "expected a mapping"),
+        ("servces: {a: {timeout_s: 1}}", "servces: unknown key .*did you mean 'services'"),
+        ("defaults: {timeout_s: abc}", "defaults.timeout_s: 'abc' is not a positive number"),
+        ("defaults: {timeout: 5}", "defaults.timeout: unknown key"),
+        ("services: {a: {timeout_s: 0}}", "services.a.timeout_s: 0 is not a positive number"),
+        ("services: {a: {interval_s: true}}", "services.a.interval_s: True is not a positive"),
+        ("services: {a: {port: 80}}", "services.a.port: unknown key .*without a 'type'"),
+        ("services: {a: {type: tcp, prot: 80}}", "services.a.prot: unknown key.*'port'"),
     ],
 )
 def test_bad_override_files(tmp_path: Path, text: str, message: str) -> None:
@@ -308,3 +315,16 @@ def test_pg_isready_probe_against_a_real_postgresql() -> None:
             assert last.detail["ok"] and "accepting connections" in last.detail["detail"]
         finally:
             next(server, None)
+
+
+def test_override_file_names_only_known_services(tmp_path: Path) -> None:
+    f = tmp_path / "r.yaml"
+    f.write_text("services:\n  kafka: {timeout_s: 9}\n  cartt: {timeout_s: 9}\n")
+    compose = tmp_path / "c.yml"
+    compose.write_text("services:\n  cart: {image: x}\n")
+    ready = Readiness.load(f)  # the file alone is fine: which services exist is the stack's
+    with pytest.raises(TopologyError, match=r"r.yaml: services: 'cartt' is not a service.*'cart'"):
+        Topology.from_compose([compose], readiness=ready)
+    # kafka is a demo service: a file shared by demo-shaped stacks may name it.
+    f.write_text("services:\n  kafka: {timeout_s: 9}\n")
+    Topology.from_compose([compose], readiness=Readiness.load(f))

@@ -124,12 +124,20 @@ def build_overlay(
     endpoint = check_endpoint(endpoint)
     merged = merge_all(configs)
     pipelines = traces_pipelines(merged)
+    ours = {"endpoint": endpoint, "tls": {"insecure": True}}
+    defined = merged.get("exporters")
+    if isinstance(defined, Mapping) and exporter_name in defined and defined[exporter_name] != ours:
+        # The collector would merge ours into theirs: e.g. `otlp` is the demo's export to Jaeger.
+        raise OverlayError(
+            f"exporter {exporter_name!r} is already defined by the base configs; the overlay "
+            f"would replace it: choose another name (default {EXPORTER_NAME})"
+        )
     overlay_pipelines: dict[str, Any] = {}
     for name, exporters in pipelines.items():
         restated = [e for e in exporters if e != exporter_name] + [exporter_name]
         overlay_pipelines[name] = {"exporters": restated}
     return {
-        "exporters": {exporter_name: {"endpoint": endpoint, "tls": {"insecure": True}}},
+        "exporters": {exporter_name: ours},
         "service": {"pipelines": overlay_pipelines},
     }
 
