@@ -61,7 +61,7 @@ def command(checkout: Path, compose_files: tuple[Path, ...], env_file: Path | No
     Needs no tracebed checkout: the overlay ships inside the package.
 
     \b
-    Example, from the demo's checkout:
+    Example:
       tracebed compose-overlay .
       docker compose -f docker-compose.yml -f docker-compose.test.yml config -q      # 2.0.2
       docker compose -f compose.yaml -f compose.full.yaml \\
