@@ -61,7 +61,7 @@ ABSENT: dict[str, str] = {
     "jaeger": "not installable here (no container images, no package); traces go to the "
     "tracebed sink instead",
     "grafana": "not installable here; nothing in the reference stack needs it",
-    "opensearch": "not installable here; the collector drops logs instead",
+    "opensearch": "not installable here; logs go to the tracebed sink instead",
 }
 
 #: depends_on at demo 2.0.2 (demo-facts §15.1); "H" = service_healthy, "S" = started.
