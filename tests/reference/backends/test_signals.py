@@ -6,6 +6,7 @@ keeps their content (the sink only counts them).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 
@@ -109,9 +110,31 @@ def test_every_backend_emits_the_signals_of_its_row(
             assert signal_receiver.records(service) == [], service
         if "metrics" not in want:
             assert signal_receiver.points(service) == [], service
+    # every record is one of its row's, with the row's severity and scope
+    for service in BACKENDS:
+        row = signals.for_service(service, "2.0.2")
+        for r in signal_receiver.records(service):
+            assert any(_is(r, spec) for spec in row.logs.values()), r
     # each row's traces: the checkout trace has every service of the flow
     trace = backends.sink.trace(trace_id)
     assert {s for s in BACKENDS if s not in ("ad", "recommendation")} <= trace.services
+
+
+def _is(record: Record, spec: signals.Log) -> bool:
+    """Whether ``record`` is an instance of the table's ``spec``."""
+    if spec.formatted:
+        pattern = re.escape(spec.body)
+        pattern = re.sub(r"\\\{\w+\\\}", ".*", pattern)
+        body_ok = re.fullmatch(pattern, str(record.body), re.DOTALL) is not None
+    else:
+        body_ok = record.body == spec.body
+    return (
+        body_ok
+        and record.severity_text == spec.severity
+        and record.scope == (spec.scope or record.service)
+        and set(record.attributes) == set(spec.attributes.values())
+        and (record.trace_id != "") == spec.span_context
+    )
 
 
 def _metric_matches_table(point: Point) -> None:
