@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import PORT, POSITIVE, BadInput, write_output
 from tracebed.flows.chain import CHECKOUT_SERVICES, ChainCheck
 from tracebed.flows.load import LoadRunError, LoadSummary
 from tracebed.flows.tasks import task_mix
@@ -43,7 +44,7 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
     help="The shop's front door, e.g. http://127.0.0.1:8080. Default: the frontend of "
     "the one stack on record (`tracebed up --detach`).",
 )
-@click.option("--users", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--users", type=POSITIVE, default=5, show_default=True)
 @click.option(
     "--spawn-rate",
     type=click.FloatRange(min=0, min_open=True),
@@ -68,14 +69,14 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
 )
 @click.option(
     "--sink-grpc-port",
-    type=click.IntRange(min=0),
+    type=PORT,
     default=None,
     help="Without --sink: start a sink whose OTLP/gRPC receiver listens here "
     "(point the collector's exporter at it). Default: any free port.",
 )
 @click.option(
     "--sink-http-port",
-    type=click.IntRange(min=0),
+    type=PORT,
     default=0,
     show_default=True,
     help="Without --sink: the started sink's OTLP/HTTP + API port.",
@@ -99,7 +100,7 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
 )
 @click.option(
     "--max-requests",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=100_000,
     show_default=True,
     help="Also stop after this many requests.",
@@ -162,6 +163,10 @@ def command(
     stack's collector exports to; without --sink a sink is started here, and only spans the
     stack's collector exports to it can be verified. Exit status 0 only when no request failed
     and every checkout trace was complete.
+
+    \b
+    Example:
+      tracebed load --url http://127.0.0.1:8080 --users 5 --duration 60
     """
     url, recorded_sink, recorded_ofrep = _stack_on_record(url)
     ofrep_url = ofrep_url or recorded_ofrep
@@ -196,11 +201,11 @@ def command(
             sink = harness.open_sink()
             sink.check()
         except SinkApiError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise BadInput(str(exc)) from exc
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--sink") from exc
         except OSError as exc:
-            raise click.ClickException(f"cannot start a sink: {exc}") from exc
+            raise BadInput(f"cannot start a sink: {exc}") from exc
         own_sink = sink.sink
         if own_sink is not None:
             click.echo(
@@ -229,12 +234,14 @@ def command(
                 f"no span arrived at {own_sink.grpc_endpoint}: "
                 "export the collector there or use --sink"
             )
-    except (LoadRunError, SinkApiError, ValueError) as exc:
+    except ValueError as exc:  # e.g. a URL that is not http(s)
+        raise BadInput(str(exc)) from exc
+    except (LoadRunError, SinkApiError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         harness.stop()
     click.echo(summary.render())
     if json_path is not None:
-        json_path.write_text(json.dumps(summary.as_dict(), indent=2), encoding="utf-8")
+        write_output(json_path, json.dumps(summary.as_dict(), indent=2))
     if not summary.ok:
         raise SystemExit(1)
