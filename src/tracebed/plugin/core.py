@@ -22,6 +22,7 @@ import pytest
 from tracebed.extras import MissingExtraError
 from tracebed.harness import DemoStack, Harness, HarnessOptions
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
+from tracebed.plugin import validate
 from tracebed.plugin.report import attach_trace, attach_trace_id, set_timeline, set_trace_source
 
 # name: (help, default, type) — each is `--tracebed-NAME` on the command line and
@@ -45,9 +46,9 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "127.0.0.1",
         "string",
     ),
-    "sink-grpc-port": ("OTLP/gRPC port of the sink (0: any free port)", "0", "string"),
-    "sink-http-port": ("OTLP/HTTP + query API port of the sink (0: any free port)", "0", "string"),
-    "sink-max-spans": ("sink memory bound in spans", str(DEFAULT_MAX_SPANS), "string"),
+    "sink-grpc-port": ("OTLP/gRPC port of the sink (0: any free port)", 0, "int"),
+    "sink-http-port": ("OTLP/HTTP + query API port of the sink (0: any free port)", 0, "int"),
+    "sink-max-spans": ("sink memory bound in spans", DEFAULT_MAX_SPANS, "int"),
     "keep-stack": (
         "leave the stack running after the session (stop it with `tracebed down`)",
         False,
@@ -55,8 +56,8 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     ),
     "trace-timeout": (
         "seconds a test waits for a trace before failing with its tree",
-        "30",
-        "string",
+        30.0,
+        "float",
     ),
     "baseline": (
         "directory of flow shape recordings (`tracebed record`); the bundled suite fails on differences",
@@ -65,8 +66,8 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     ),
     "flag-settle": (
         "seconds to wait after a flag switch is served, for SDK flag caches",
-        "0",
-        "string",
+        0.0,
+        "float",
     ),
     # Tracetest YAML files (plugin/tracetest.py)
     "var": ("a variable for Tracetest files, NAME=VALUE (repeatable)", None, "linelist"),
@@ -82,7 +83,7 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "linelist",
     ),
     "proto-path": ("directories searched for a Tracetest trigger's protobufFile", None, "linelist"),
-    "tracetest-quiet": ("quiet window (seconds) that ends the wait for a Tracetest trace", "0.5", "string"),
+    "tracetest-quiet": ("quiet window (seconds) that ends the wait for a Tracetest trace", 0.5, "float"),
     "tracetest-timeout": (
         "seconds to wait for a Tracetest trace (default: the trace timeout)",
         None,
@@ -104,6 +105,8 @@ def add_options(parser: pytest.Parser) -> None:
     for name, (help_text, default, kind) in OPTIONS.items():
         dest = "tracebed_" + name.replace("-", "_")
         flag = f"--tracebed-{name}"
+        shown = "" if default in (None, False) else f"; default: {default}"
+        help_text = f"{help_text} (ini: {dest}{shown})"
         try:
             if kind == "bool":
                 group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
@@ -124,13 +127,9 @@ def option(config: pytest.Config, name: str) -> Any:
 
 
 def harness_options(config: pytest.Config) -> HarnessOptions:
-    kind = option(config, "stack")
-    if kind not in ("local", "compose", "external"):
-        raise pytest.UsageError(
-            f"--tracebed-stack must be local, compose or external, not {kind!r}"
-        )
+    # Values were checked in pytest_configure (plugin/validate.py).
     return HarnessOptions(
-        kind=kind,
+        kind=option(config, "stack"),
         compose_files=tuple(option(config, "compose") or ()),
         env_file=option(config, "env-file"),
         frontend_url=option(config, "frontend-url"),
@@ -149,6 +148,10 @@ def trace_timeout(config: pytest.Config) -> float:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Every tracebed value is checked before collection and before any stack starts.
+    bad = validate.problems(lambda name: option(config, name), OPTIONS)
+    if bad:
+        raise pytest.UsageError("; ".join(bad))
     config.addinivalue_line(
         "markers",
         "flags(**flags): switch demo feature flags (flag=variant, e.g. paymentFailure='100%') "
