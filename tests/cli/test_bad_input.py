@@ -161,8 +161,7 @@ def test_help_documents_one_exit_code_scheme() -> None:
     assert "2 bad input" in output.replace("\n", " ").replace("  ", " ")
 
 
-# cli/up.py is rewritten on another branch; its example is added when that branch is merged.
-WITHOUT_EXAMPLE_YET = {"tracebed up"}
+WITHOUT_EXAMPLE_YET: set[str] = set()
 
 
 def test_every_command_help_has_an_example() -> None:

@@ -123,6 +123,13 @@ def _print_tables(
     help="Where the HTML report, OTLP/JSON traces and JUnit XML go.",
 )
 @click.option("--keep", is_flag=True, help="Leave the stack running afterwards (`tracebed down`).")
+@click.option(
+    "--replace",
+    "replacements",
+    multiple=True,
+    metavar="SERVICE=COMMAND",
+    help="Run COMMAND in place of the stand-in's SERVICE (bring your own service). Repeatable.",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def command(
     stack: str,
@@ -130,6 +137,7 @@ def command(
     frontend_url: str | None,
     report_dir: str,
     keep: bool,
+    replacements: tuple[str, ...],
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the main job: start the stack tier by tier with live progress, drive the shop,
@@ -162,6 +170,7 @@ def command(
     args += [f"--tracebed-compose={path}" for path in compose]
     if frontend_url:
         args.append(f"--tracebed-frontend-url={frontend_url}")
+    args += [f"--tracebed-replace={item}" for item in replacements]
     if keep:
         args.append("--tracebed-keep-stack")
     args += list(pytest_args)

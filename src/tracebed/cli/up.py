@@ -12,7 +12,9 @@ from typing import Any
 
 import click
 
+from tracebed.cli._params import BadInput
 from tracebed.harness import Harness, HarnessOptions, SinkHandle, SinkStartError
+from tracebed.plugin import validate
 from tracebed.stack.errors import StackError, StackStartError
 from tracebed.stack.runner import Stack
 from tracebed.stack.state import state_dir
@@ -63,6 +65,14 @@ from tracebed.stack.state import state_dir
 )
 @click.option("--max-spans", type=int, default=None, help="Sink memory bound in spans.")
 @click.option(
+    "--replace",
+    "replacements",
+    multiple=True,
+    metavar="SERVICE=COMMAND",
+    help="Run COMMAND in place of the stand-in's SERVICE (same tier, environment and "
+    "readiness probe; local stack). Repeatable.",
+)
+@click.option(
     "--detach",
     "-d",
     is_flag=True,
@@ -86,13 +96,21 @@ def command(
     with_load_generator: bool,
     project: str | None,
     max_spans: int | None,
+    replacements: tuple[str, ...],
     detach: bool,
     as_json: bool,
 ) -> None:
     """Start a stack tier by tier with live progress, and the OTLP sink it exports to.
 
     In the foreground it runs until Ctrl-C / SIGTERM and then tears everything down.
+
+    \b
+    Example:
+      tracebed up --detach --replace payment='node payment/index.js'
     """
+    bad = validate.problems(lambda name: list(replacements), ["replace"])
+    if bad:
+        raise BadInput(bad[0].replace("--tracebed-replace", "--replace"))
     if kind in ("compose", "external") and not compose:
         raise click.UsageError(f"--stack {kind} needs --compose FILE (the stack's description)")
     work = Path(workdir) if workdir else state_dir() / "work" / uuid.uuid4().hex[:12]
@@ -112,6 +130,7 @@ def command(
             progress=None,  # live table only on a terminal
             sink_mode="process" if detach else "here",
             sink_max_spans=max_spans,
+            replace=validate.replacements(replacements),
         )
     )
     try:

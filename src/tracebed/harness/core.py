@@ -11,11 +11,12 @@ import functools
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from tracebed.errors import ConfigError
 from tracebed.flows.flags import FlagSwitch
 from tracebed.harness.sink import SinkHandle, start_sink
 from tracebed.otlp.sink import Sink
@@ -74,6 +75,8 @@ class HarnessOptions:
     sink_grpc_port: int = 0
     sink_http_port: int = 0
     sink_max_spans: int | None = None
+    #: SERVICE -> command line run in that service's place (local stacks: same tier, env, probe)
+    replace: Mapping[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -317,6 +320,7 @@ class Harness:
         sink = self.open_sink() if opened_here else self.sink
         try:
             self.topology = self.build_topology(sink)
+            self._replace(self.topology)
             self.demo_stack = self._start_stack(self.topology)
         except BaseException:
             self.topology = None
@@ -324,6 +328,18 @@ class Harness:
                 self.close_sink()
             raise
         return self.demo_stack
+
+    def _replace(self, topology: Topology | None) -> None:
+        """Bring your own service: the user's command in place of the stack's process."""
+        if not self.options.replace:
+            return
+        if topology is None or self.options.kind != "local":
+            raise ConfigError(
+                "--replace needs a local stack (the stand-in as processes); on the compose "
+                "path add a compose file with your own service of the same name"
+            )
+        for name, command in self.options.replace.items():
+            topology.replace(name, command)
 
     def _start_stack(self, topology: Topology | None) -> DemoStack:
         o = self.options

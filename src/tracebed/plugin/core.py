@@ -64,6 +64,12 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         None,
         "string",
     ),
+    "replace": (
+        "run COMMAND in place of the stand-in's SERVICE (same tier, environment and readiness "
+        "probe), SERVICE=COMMAND, e.g. payment='node payment/index.js' (repeatable)",
+        None,
+        "linelist",
+    ),
     "flag-settle": (
         "seconds to wait after a flag switch is served, for SDK flag caches",
         0.0,
@@ -136,6 +142,7 @@ def harness_options(config: pytest.Config) -> HarnessOptions:
         until=option(config, "until"),
         keep=bool(option(config, "keep-stack")),
         flag_settle=float(option(config, "flag-settle")),
+        replace=validate.replacements(option(config, "replace") or ()),
         sink_host=option(config, "sink-host"),
         sink_grpc_port=int(option(config, "sink-grpc-port")),
         sink_http_port=int(option(config, "sink-http-port")),

@@ -68,6 +68,22 @@ def _host_rule(value: Any) -> str | None:
     return f"must be NAME=HOST:PORT (e.g. frontend:8080=127.0.0.1:41234), not {value!r}"
 
 
+def _replacement(value: Any) -> str | None:
+    name, eq, command = str(value).partition("=")
+    if eq and name.strip() and command.strip():
+        return None
+    return f"must be SERVICE=COMMAND (e.g. payment='node index.js'), not {value!r}"
+
+
+def replacements(values: Iterable[str]) -> dict[str, str]:
+    """`SERVICE=COMMAND` items (checked already) as a mapping."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, _, command = value.partition("=")
+        out[name.strip()] = command.strip()
+    return out
+
+
 def _non_empty(value: Any) -> str | None:
     return None if str(value).strip() else "must not be empty"
 
@@ -94,6 +110,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "tracetest-quiet": _number(0),
     "tracetest-timeout": _number(0, strict=True),
     "demo-version": _one_of(("2.0.2", "3.0.0")),
+    "replace": _replacement,
 }
 
 

@@ -101,6 +101,8 @@ class ServiceDef:
     tier: int = 0
     group: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    #: the user's command that runs in place of the stack's own (`--replace SERVICE=COMMAND`)
+    replaced_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -129,6 +131,8 @@ class ServiceDef:
             out["probe"] = {"type": self.probe.type, **self.probe.params}
         if self.endpoints:
             out["endpoints"] = dict(self.endpoints)
+        if self.replaced_by is not None:
+            out["replaced_by"] = self.replaced_by
         return out
 
 

@@ -255,6 +255,8 @@ class Stack:
             tail = self.backend.log_tail(svc, 40)
         except Exception as exc:  # noqa: BLE001 - a log we cannot read must not hide the cause
             tail = [f"(could not read the log: {exc})"]
+        if svc.replaced_by is not None:
+            reason = f"{reason} (replaced by: {svc.replaced_by})"
         return StackStartError(svc.name, tier, probe.describe(), waited, tail, reason)
 
     # -- stop ---------------------------------------------------------------------------

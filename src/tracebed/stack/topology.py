@@ -328,6 +328,25 @@ class Topology:
             known = ", ".join(sorted(self.services))
             raise TopologyError(f"unknown service {name!r} (known: {known})") from None
 
+    def replace(self, name: str, command: str) -> None:
+        """Run ``command`` (a shell-style command line) in place of the service's own process:
+        same tier, same environment, same readiness probe. Local processes only: a compose
+        service is replaced by a compose file of the user's."""
+        import shlex
+
+        svc = self.service(name)
+        argv = shlex.split(command)
+        if not argv:
+            raise TopologyError(f"--replace {name}=: the command is empty")
+        if svc.image is not None and svc.command is None:
+            raise TopologyError(
+                f"--replace {name}: {name} runs from an image; replace it with a compose file "
+                "of your own (a service of the same name, added with -f)"
+            )
+        svc.command = argv
+        svc.working_dir = None  # the user's command runs from the caller's directory
+        svc.replaced_by = command
+
     def dependents(self, service: str) -> list[str]:
         return sorted(n for n, s in self.services.items() if service in s.depends_on)
 
