@@ -157,3 +157,30 @@ def test_stacks_on_record() -> None:
             ofrep_url="http://127.0.0.1:8016",
         )
     ]
+
+
+def test_one_export_delay_for_every_process_it_starts(tmp_path: Path) -> None:
+    from tracebed.stack.topology import Topology
+
+    spec = {
+        "services": {
+            "svc": {"command": ["true"], "environment": {"OTEL_BSP_SCHEDULE_DELAY": "50"}},
+            "mine": {"command": ["false"]},
+        }
+    }
+    topology = Topology.from_spec(spec)
+    topology.replace("mine", "node my-service.js")
+    Harness(HarnessOptions(kind="local", workdir=tmp_path, export_delay=5))._set_export_delay(
+        topology
+    )
+    for name in ("svc", "mine"):  # the stand-in's processes and the replacement alike
+        env = topology.services[name].environment
+        assert env["OTEL_BSP_SCHEDULE_DELAY"] == "5000"
+        assert env["OTEL_BLRP_SCHEDULE_DELAY"] == "5000"
+        assert env["OTEL_METRIC_EXPORT_INTERVAL"] == "5000"
+    fast = Topology.from_spec(spec)
+    Harness(HarnessOptions(kind="local", workdir=tmp_path, export_delay=0.02))._set_export_delay(fast)
+    assert fast.services["svc"].environment["OTEL_METRIC_EXPORT_INTERVAL"] == "1000"
+    untouched = Topology.from_spec(spec)
+    Harness(HarnessOptions(kind="local", workdir=tmp_path))._set_export_delay(untouched)
+    assert untouched.services["svc"].environment["OTEL_BSP_SCHEDULE_DELAY"] == "50"

@@ -77,6 +77,9 @@ class HarnessOptions:
     sink_max_spans: int | None = None
     #: SERVICE -> command line run in that service's place (local stacks: same tier, env, probe)
     replace: Mapping[str, str] = field(default_factory=dict)
+    #: seconds every process it starts waits before exporting spans and logs (metrics: at least
+    #: 1 s); None keeps the stack's own (the stand-in: 50 ms; the SDKs' default is 5 s)
+    export_delay: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -321,6 +324,7 @@ class Harness:
         try:
             self.topology = self.build_topology(sink)
             self._replace(self.topology)
+            self._set_export_delay(self.topology)
             self.demo_stack = self._start_stack(self.topology)
         except BaseException:
             self.topology = None
@@ -340,6 +344,21 @@ class Harness:
             )
         for name, command in self.options.replace.items():
             topology.replace(name, command)
+
+    def _set_export_delay(self, topology: Topology | None) -> None:
+        """One knob for the SDK batch delays of every process this harness starts."""
+        delay = self.options.export_delay
+        if delay is None or topology is None or self.options.kind != "local":
+            return  # a compose project keeps its own settings: they are what it tests
+        ms = str(round(delay * 1000))
+        for svc in topology.services.values():
+            if svc.command is None:
+                continue
+            svc.environment.update(
+                OTEL_BSP_SCHEDULE_DELAY=ms,
+                OTEL_BLRP_SCHEDULE_DELAY=ms,
+                OTEL_METRIC_EXPORT_INTERVAL=str(max(1000, round(delay * 1000))),
+            )
 
     def _start_stack(self, topology: Topology | None) -> DemoStack:
         o = self.options

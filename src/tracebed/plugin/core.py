@@ -70,6 +70,12 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         None,
         "linelist",
     ),
+    "export-delay": (
+        "seconds every stand-in process (and --tracebed-replace command) waits before exporting "
+        "spans and logs; metrics at least 1 s (default: the stand-in's 50 ms; SDK default 5)",
+        None,
+        "float",
+    ),
     "flag-settle": (
         "seconds to wait after a flag switch is served, for SDK flag caches",
         0.0,
@@ -143,11 +149,16 @@ def harness_options(config: pytest.Config) -> HarnessOptions:
         keep=bool(option(config, "keep-stack")),
         flag_settle=float(option(config, "flag-settle")),
         replace=validate.replacements(option(config, "replace") or ()),
+        export_delay=_maybe_float(option(config, "export-delay")),
         sink_host=option(config, "sink-host"),
         sink_grpc_port=int(option(config, "sink-grpc-port")),
         sink_http_port=int(option(config, "sink-http-port")),
         sink_max_spans=int(option(config, "sink-max-spans")),
     )
+
+
+def _maybe_float(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)
 
 
 def trace_timeout(config: pytest.Config) -> float:

@@ -111,6 +111,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "tracetest-timeout": _number(0, strict=True),
     "demo-version": _one_of(("2.0.2", "3.0.0")),
     "replace": _replacement,
+    "export-delay": _number(0),
 }
 
 
