@@ -1,7 +1,9 @@
 """OTLP/HTTP receiver (`POST /v1/traces|metrics|logs`) and the sink's query API.
 
 Query API: `GET /api/traces`, `GET /api/traces/{trace_id}` (OTLP/JSON; `?wait=S` blocks up to S
-seconds for the trace, event-driven, with optional `quiet=S` and `services=a,b`), `GET /api/stats`.
+seconds for the trace, event-driven, with optional `quiet=S` and `services=a,b`), `GET /api/stats`;
+`GET /api/logs`, `GET /api/metrics` (`tracebed.otlp.query_api`); Jaeger's query API under
+`/jaeger/api/` (`tracebed.otlp.jaeger`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tracebed.model.store import StoreFullError, TraceTimeoutError
+from tracebed.model.store import SpanStore, StoreFullError, TraceTimeoutError
 from tracebed.model.trace import Trace
-from tracebed.otlp import codec
+from tracebed.otlp import codec, jaeger, query_api
 from tracebed.otlp.grpc_receiver import RETRY_AFTER_S
 from tracebed.otlp.ingest import Ingest
 from tracebed.otlp.otlp_json import trace_to_otlp_json
@@ -152,12 +154,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         store = self.server.receiver.ingest.store
         url = urlsplit(self.path)
-        if url.path == "/api/traces":
+        answered = _signal_or_jaeger(store, url.path, url.query)
+        if answered is not None:
+            self._send_json(*answered)
+        elif url.path == "/api/traces":
             self._send_json(200, {"traces": [s.as_dict() for s in store.summaries()]})
         elif url.path == "/api/stats":
-            stats = store.stats_dict()
-            stats.update(self.server.receiver.ingest.counts.as_dict())
-            self._send_json(200, stats)
+            self._send_json(200, store.stats_dict())
         elif match := _TRACE_PATH.match(url.path):
             self._get_trace(match.group(1).lower(), parse_qs(url.query))
         elif url.path in ("/", "/health", "/healthz"):
@@ -187,6 +190,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": f"trace {trace_id} not found"})
             return
         self._send_json(200, trace_to_otlp_json(trace))
+
+
+def _signal_or_jaeger(store: SpanStore, path: str, query: str) -> tuple[int, Any] | None:
+    """The logs/metrics routes and Jaeger's query API (None: some other path)."""
+    params = parse_qs(query)
+    return query_api.answer(store, path, params) or jaeger.answer(store, path, params)
 
 
 class HttpReceiver:
