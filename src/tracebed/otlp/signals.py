@@ -31,7 +31,7 @@ _POINT_KIND = {
     "exponential_histogram": "exponential_histogram_data_point",
     "summary": "summary_data_point",
 }
-_TEMPORALITY = {
+_TEMPORALITY: dict[int, str] = {
     AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE: CUMULATIVE,
     AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA: DELTA,
 }
@@ -191,7 +191,7 @@ def _point(which: str, pb: Any) -> DataPoint:
         value_field = pb.WhichOneof("value")
         value = getattr(pb, value_field) if value_field else None
         return DataPoint(value=value, **common)
-    optional = {
+    optional: dict[str, Any] = {
         k: getattr(pb, k) if pb.HasField(k) else None
         for k in ("sum", "min", "max")
         if k in pb.DESCRIPTOR.fields_by_name
