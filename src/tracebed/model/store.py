@@ -129,7 +129,7 @@ class MetricTimeoutError(WaitTimeout):
         )
 
 
-def _reason(until: object, value: object) -> str:
+def reason_not(until: object, value: object) -> str:
     """Why a log/metric condition does not hold (its `explain`, else its description)."""
     if until is None:
         return "nothing matching arrived"
@@ -610,7 +610,7 @@ class SpanStore:
         try:
             self.wait(check, on="logs", timeout=timeout, description=f"logs {what}")
         except TimeoutError:
-            reason = _reason(until, last[0])
+            reason = reason_not(until, last[0])
             raise LogTimeoutError(what, last[0], time.monotonic() - start, reason) from None
         return last[0]
 
@@ -639,7 +639,7 @@ class SpanStore:
         try:
             self.wait(check, on="metrics", timeout=timeout, description=f"metric {what}")
         except TimeoutError:
-            reason = _reason(until, last[0])
+            reason = reason_not(until, last[0])
             raise MetricTimeoutError(what, last[0], time.monotonic() - start, reason) from None
         return last[0]
 
