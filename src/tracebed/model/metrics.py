@@ -138,6 +138,9 @@ class MetricPoint:
     def exemplars(self) -> tuple[Exemplar, ...]:
         return self.point.exemplars
 
+    def __repr__(self) -> str:
+        return f"MetricPoint({self})"
+
     def series_key(self) -> tuple[object, ...]:
         return (self.service, self.name, _frozen(self.point.attributes))
 
@@ -305,6 +308,7 @@ class MetricIndex:
             for key in keys
         ]
         selection = MetricSelection()
+        found: list[tuple[int, MetricPoint]] = []
         for key in keys:
             series = self._series[key]
             first = series.points[0][1]
@@ -314,7 +318,9 @@ class MetricIndex:
                 if seq < since:
                     selection.baselines[key] = mp
                 else:
-                    selection.points.append(mp)
+                    found.append((seq, mp))
+        found.sort(key=lambda item: item[0])  # arrival order across series
+        selection.points = [mp for _, mp in found]
         return selection
 
     def names(self, service: str | None = None) -> list[tuple[str, str]]:
