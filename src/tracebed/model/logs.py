@@ -68,9 +68,10 @@ class LogRecord:
         return self.time_unix_nano or self.observed_time_unix_nano
 
     def identity(self) -> tuple[object, ...]:
-        """What makes two records the same one (an exporter's retry resends it unchanged)."""
+        """What makes two records the same one (an exporter's retry resends it unchanged,
+        attributes in the same order, so their repr is enough)."""
         return (
-            self.service,
+            self.resource.get("service.name"),
             self.trace_id,
             self.span_id,
             self.time_unix_nano,
@@ -79,7 +80,7 @@ class LogRecord:
             self.severity_text,
             self.event_name,
             repr(self.body),
-            repr(sorted(self.attributes.items())),
+            repr(self.attributes),
         )
 
     def __str__(self) -> str:
@@ -127,17 +128,28 @@ class LogIndex:
     def add(self, records: Iterable[LogRecord]) -> tuple[int, int]:
         """Store new records; `(stored, duplicates)`."""
         stored = duplicates = 0
+        identities, held = self._identities, self._records
+        by_trace, by_span, by_service = self._by_trace, self._by_span, self._by_service
         for record in records:
             key = record.identity()
-            if key in self._identities:
+            if key in identities:
                 duplicates += 1
                 continue
-            self._identities.add(key)
+            identities.add(key)
             seq = self.next_seq
             self.next_seq += 1
-            self._records[seq] = record
-            for index, value in self._keys(record):
-                index.setdefault(value, deque()).append(seq)
+            held[seq] = record
+            # Inlined `_keys` (the ingest hot path).
+            if record.trace_id:
+                (
+                    by_trace.get(record.trace_id) or by_trace.setdefault(record.trace_id, deque())
+                ).append(seq)
+            if record.span_id:
+                (by_span.get(record.span_id) or by_span.setdefault(record.span_id, deque())).append(
+                    seq
+                )
+            service = record.service
+            (by_service.get(service) or by_service.setdefault(service, deque())).append(seq)
             stored += 1
         return stored, duplicates
 

@@ -83,8 +83,9 @@ class Metric:
         return [MetricPoint(self, point) for point in self.points]
 
 
-def _frozen(attributes: Attributes) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, repr(v)) for k, v in attributes.items()))
+def _frozen(attributes: Attributes) -> str:
+    # Sorted: a series is the same whatever order an SDK writes its attributes in.
+    return repr(sorted(attributes.items()))
 
 
 @dataclass(frozen=True, slots=True)

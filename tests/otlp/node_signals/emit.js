@@ -11,6 +11,20 @@ const { MeterProvider, PeriodicExportingMetricReader, AggregationTemporality } =
 const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-http');
 const { SeverityNumber } = require('@opentelemetry/api-logs');
 
+// The SDK reports a failed export only through its diagnostic logger: collect those, so a
+// refused export fails the run instead of passing silently.
+const exportErrors = [];
+api.diag.setLogger(
+  {
+    error: (...args) => exportErrors.push(args.map(String).join(' ')),
+    warn: (...args) => exportErrors.push(args.map(String).join(' ')),
+    info: () => {},
+    debug: () => {},
+    verbose: () => {},
+  },
+  api.DiagLogLevel.WARN,
+);
+
 async function main() {
   const env = process.env;
   const resource = new Resource({ 'service.name': env.SERVICE });
@@ -53,6 +67,10 @@ async function main() {
   await logs.forceFlush();
   await meters.shutdown();
   await logs.shutdown();
+  if (exportErrors.length) {
+    process.stderr.write(`export failed: ${exportErrors.join('; ')}\n`);
+    process.exit(2);
+  }
   process.stdout.write('done\n');
 }
 
