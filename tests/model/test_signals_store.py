@@ -8,9 +8,12 @@ import threading
 import pytest
 
 from tracebed.errors import WaitTimeout
+from tracebed.flows.result import FlowRequest, FlowResult, FlowRun, NoSinkError
 from tracebed.model.logs import LogRecord, severity_level
 from tracebed.model.metrics import DataPoint, Metric, MetricPoint
+from tracebed.model.span import Span
 from tracebed.model.store import LogTimeoutError, MetricTimeoutError, SpanStore, StoreFullError
+from tracebed.model.trace import Trace
 from tracebed.query.conditions import log_records, metric_increased, metric_points
 
 TID = "ab" * 16
@@ -222,3 +225,29 @@ def test_metric_wait_timeout_says_what_arrived() -> None:
     store.add_metric_points([counter(1, 10)])
     with pytest.raises(MetricTimeoutError, match="2 metric points never held"):
         store.wait_for_metric("cart", "app.requests", until=metric_points(2), timeout=0.05)
+
+
+def test_a_traces_spans_give_their_logs() -> None:
+    store = SpanStore()
+    root = Span(TID, "11" * 8, "root", resource={"service.name": "cart"})
+    store.add_spans([root, Span(TID, "22" * 8, "child", parent_span_id=root.span_id)])
+    store.add_logs([rec(0, span_id="11" * 8), rec(1, span_id="22" * 8), rec(2, trace_id=OTHER)])
+    trace = store.trace(TID)
+    assert [r.body for r in trace.logs()] == ["record 0", "record 1"]
+    assert [r.body for r in trace.logs(root)] == ["record 0"]
+    assert [r.body for r in store.logs_for_span(trace.get("22" * 8))] == ["record 1"]  # type: ignore[arg-type]
+    assert Trace(TID, [root]).logs() == []  # no source: no logs, no error
+
+
+def test_flow_result_logs_wait_for_its_trace() -> None:
+    store = SpanStore()
+    result = FlowResult("t", "GET /", FlowRequest("GET", "http://x/"), TID, "33" * 8, 200, "",
+                        0.1, source=store)  # fmt: skip
+    store.add_logs([rec(0), rec(1, trace_id=OTHER)])
+    assert [r.body for r in result.logs()] == ["record 0"]
+    assert [r.body for r in FlowRun("t", [result]).logs(timeout=1)] == ["record 0"]
+    with pytest.raises(LogTimeoutError):
+        result.logs(log_records(2), timeout=0.05)
+    orphan = FlowResult("t", "GET /", FlowRequest("GET", "http://x/"), TID, "", 200, "", 0.1)
+    with pytest.raises(NoSinkError, match="no sink that keeps logs"):
+        orphan.logs()
