@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from tracebed.errors import SinkError
 from tracebed.model.span import AttrValue, SpanKind, StatusCode
 from tracebed.model.store import SpanStore
 from tracebed.model.trace import Trace
@@ -28,7 +29,7 @@ _UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
 DEFAULT_LIMIT = 20
 
 
-class JaegerQueryError(ValueError):
+class JaegerQueryError(SinkError, ValueError):
     """A bad query parameter (Jaeger answers 400 with the message in `errors`)."""
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from tracebed.errors import WaitTimeout
+from tracebed.errors import SinkError, WaitTimeout
 from tracebed.model.logs import severity_level
 from tracebed.model.metrics import MetricSelection
 from tracebed.model.store import Mark, SpanStore
@@ -29,7 +29,7 @@ MAX_WAIT_S = 120.0
 Query = dict[str, list[str]]
 
 
-class QueryError(ValueError):
+class QueryError(SinkError, ValueError):
     """A bad query parameter (HTTP 400)."""
 
 
