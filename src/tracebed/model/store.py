@@ -158,6 +158,17 @@ class AddResult:
 
 
 @dataclass
+class SignalCounts:
+    """Log records or metric points: what arrived and what became of it."""
+
+    received: int = 0
+    stored: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    evicted: int = 0
+
+
+@dataclass
 class StoreStats:
     spans_received: int = 0
     spans_stored: int = 0
@@ -168,22 +179,15 @@ class StoreStats:
     requests_refused_full: int = 0
     requests: dict[str, int] = field(default_factory=dict)
     bytes_received: int = 0
-    logs_received: int = 0
-    logs_stored: int = 0
-    logs_duplicate: int = 0
-    logs_rejected: int = 0
-    logs_evicted: int = 0
-    points_received: int = 0
-    points_stored: int = 0
-    points_duplicate: int = 0
-    points_rejected: int = 0
-    points_evicted: int = 0
+    logs: SignalCounts = field(default_factory=SignalCounts)
+    points: SignalCounts = field(default_factory=SignalCounts)
 
     def signals_dict(self) -> dict[str, int]:
+        """`logs_received`, ..., `points_evicted`: the /api/stats names."""
         return {
-            k: getattr(self, k)
-            for k in self.__dataclass_fields__
-            if k.startswith(("logs_", "points_"))
+            f"{prefix}_{key}": value
+            for prefix, counts in (("logs", self.logs), ("points", self.points))
+            for key, value in counts.__dict__.items()
         }
 
     def as_dict(self, *, spans_held: int, traces_held: int) -> dict[str, object]:
@@ -372,7 +376,7 @@ class SpanStore:
     def _add_signal(
         self, signal: Signal, items: Sequence[object], index: LogIndex | MetricIndex, limit: int
     ) -> AddResult:
-        prefix = "logs" if signal == "logs" else "points"
+        counts = self.stats.logs if signal == "logs" else self.stats.points
         result = AddResult()
         now_mono = time.monotonic()
         with self._cond:
@@ -383,31 +387,25 @@ class SpanStore:
                     if self.when_full == "reject" or fresh > limit:
                         self.stats.requests_refused_full += 1
                         raise StoreFullError(fresh, room, limit, signal)
+                    # AddResult's field is named for spans; here it counts records / points.
                     result.evicted_spans = index.evict(fresh - room)
-                    setattr(
-                        self.stats,
-                        f"{prefix}_evicted",
-                        getattr(self.stats, f"{prefix}_evicted") + result.evicted_spans,
-                    )
+                    counts.evicted += result.evicted_spans
             stored, duplicates = index.add(items)  # type: ignore[arg-type]
             result.stored, result.duplicates = stored, duplicates
-            stats = self.stats
-            setattr(stats, f"{prefix}_received", getattr(stats, f"{prefix}_received") + len(items))
-            setattr(stats, f"{prefix}_stored", getattr(stats, f"{prefix}_stored") + stored)
-            setattr(
-                stats, f"{prefix}_duplicate", getattr(stats, f"{prefix}_duplicate") + duplicates
-            )
+            counts.received += len(items)
+            counts.stored += stored
+            counts.duplicate += duplicates
             if stored:
                 self._arrived(signal, now_mono)
         return result
 
     def count_rejected_logs(self, records: int) -> None:
         with self._cond:
-            self.stats.logs_rejected += records
+            self.stats.logs.rejected += records
 
     def count_rejected_points(self, points: int) -> None:
         with self._cond:
-            self.stats.points_rejected += points
+            self.stats.points.rejected += points
 
     def _evict(self, needed: int) -> int:
         """Drop whole traces, oldest first, until `needed` spans fit. Caller holds the lock."""
@@ -503,8 +501,8 @@ class SpanStore:
             out["logs_held"], out["points_held"] = len(self._logs), len(self._metrics)
             # The names /api/stats used when logs and metrics were only counted.
             out["log_records"], out["metric_points"] = (
-                self.stats.logs_received,
-                self.stats.points_received,
+                self.stats.logs.received,
+                self.stats.points.received,
             )
             out["mark"] = {"logs": self._logs.next_seq, "metrics": self._metrics.next_seq}
             return out
