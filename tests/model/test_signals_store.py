@@ -90,6 +90,7 @@ def test_logs_evicted_oldest_first_and_indexes_follow() -> None:
     assert [r.body for r in store.logs()] == ["record 2", "record 3", "record 4"]
     assert [r.body for r in store.logs(service="cart")] == ["record 3", "record 4"]
     assert store.stats_dict()["logs_evicted"] == 2
+    assert [r.body for r in store.logs(severity="INFO")] == ["record 2", "record 3", "record 4"]
     # The evicted record can come again: it is new once more.
     assert store.add_logs([rec(0)]).stored == 1
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from tracebed.model.span import Attributes, AttrValue
 
@@ -93,6 +94,11 @@ class LogRecord:
 LogPredicate = Callable[[list[LogRecord]], bool]
 
 
+def _band(level: int) -> int:
+    """A severity's range: 0 unset, 1 TRACE .. 6 FATAL (each four numbers wide)."""
+    return min(6, (level - 1) // 4 + 1) if level > 0 else 0
+
+
 class LogIndex:
     """Log records in arrival order with indexes; not locked (the store holds its lock).
 
@@ -104,18 +110,20 @@ class LogIndex:
         self._by_trace: dict[str, deque[int]] = {}
         self._by_span: dict[str, deque[int]] = {}
         self._by_service: dict[str, deque[int]] = {}
+        self._by_band: dict[int, deque[int]] = {}
         self._identities: set[tuple[object, ...]] = set()
         self.next_seq = 0
 
     def __len__(self) -> int:
         return len(self._records)
 
-    def _keys(self, record: LogRecord) -> Iterator[tuple[dict[str, deque[int]], str]]:
+    def _keys(self, record: LogRecord) -> Iterator[tuple[dict[Any, deque[int]], object]]:
         if record.trace_id:
             yield self._by_trace, record.trace_id
         if record.span_id:
             yield self._by_span, record.span_id
         yield self._by_service, record.service
+        yield self._by_band, _band(record.level)
 
     def count_fresh(self, records: Iterable[LogRecord]) -> int:
         seen: set[tuple[object, ...]] = set()
@@ -130,6 +138,7 @@ class LogIndex:
         stored = duplicates = 0
         identities, held = self._identities, self._records
         by_trace, by_span, by_service = self._by_trace, self._by_span, self._by_service
+        by_band = self._by_band
         for record in records:
             key = record.identity()
             if key in identities:
@@ -150,6 +159,8 @@ class LogIndex:
                 )
             service = record.service
             (by_service.get(service) or by_service.setdefault(service, deque())).append(seq)
+            band = _band(record.level)
+            (by_band.get(band) or by_band.setdefault(band, deque())).append(seq)
             stored += 1
         return stored, duplicates
 
@@ -171,6 +182,7 @@ class LogIndex:
         self._by_trace.clear()
         self._by_span.clear()
         self._by_service.clear()
+        self._by_band.clear()
         self._identities.clear()
 
     def select(
@@ -196,8 +208,13 @@ class LogIndex:
                     value.lower() if index is not self._by_service else value, ()
                 )
                 break
-        seqs = self._records.keys() if candidates is None else candidates
         level = severity_level(severity) if severity is not None else 0
+        if candidates is None and level > 0:
+            # Only a severity: the bands at or above it, merged back into arrival order.
+            candidates = sorted(
+                seq for band, seqs in self._by_band.items() if band >= _band(level) for seq in seqs
+            )
+        seqs = self._records.keys() if candidates is None else candidates
         out = []
         for seq in seqs:
             if seq < since:
