@@ -331,3 +331,15 @@ def test_client_waits_through_the_sinks_long_poll(sink: Sink) -> None:
     )
     sender.join(10)
     assert selection.increase() == 3
+
+
+def test_json_log_record_with_a_non_hex_trace_id_is_rejected(sink: Sink) -> None:
+    """A bad hex id must not pass as "no trace id": log records may have none."""
+    document = to_otlp_json(_bad_logs())
+    records = document["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+    records[1]["traceId"] = "not-hex-at-all"
+    records.append({"body": {"stringValue": "no ids"}, "timeUnixNano": "3"})
+    answer = requests.post(f"{sink.http_url}/v1/logs", data=json.dumps(document), headers=JSON)
+    assert answer.status_code == 200
+    assert answer.json()["partialSuccess"]["rejectedLogRecords"] == "1"
+    assert sorted(str(r.body) for r in sink.logs()) == ["good", "no ids"]

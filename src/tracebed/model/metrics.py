@@ -90,7 +90,8 @@ def _frozen(attributes: Attributes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
-    """One point with the metric it belongs to (service, name, kind, temporality...)."""
+    """One point with the metric it belongs to (service, name, kind, temporality...); in the
+    store, `metric` carries the metric's identity only (its `points` are empty)."""
 
     metric: Metric
     point: DataPoint

@@ -273,7 +273,10 @@ def decode_metrics(request: ExportMetricsServiceRequest) -> Decoded:
                     else:
                         out.reject(1, f"metric {pb.name!r}: data point {problem}")
                 if points:
-                    out.items += _metric(pb, tuple(points), resource, scope_metrics.scope).series()
+                    # The store's points share one point-less Metric: evicting some points
+                    # of a metric must not keep all of them alive through it.
+                    meta = _metric(pb, (), resource, scope_metrics.scope)
+                    out.items += [MetricPoint(meta, point) for point in points]
     return out
 
 
