@@ -146,3 +146,24 @@ def test_dependencies_and_errors(sink: tuple[Sink, str]) -> None:
     # An old lookback finds nothing; the trace is newer than a window ending an hour ago.
     end_us = int(time.time() * 1e6 - 3600e6)
     assert _get(running, "/jaeger/api/traces", service="payment", end=end_us, lookback="1h") == []
+
+
+def test_trace_search_filters_as_jaeger_parses_them(sink: tuple[Sink, str]) -> None:
+    running, trace_id = sink
+    base = "/jaeger/api/traces"
+    assert len(_get(running, base, service="frontend", tag="http.response.status_code:200")) == 1
+    assert _get(running, base, service="frontend", tag="http.response.status_code:500") == []
+    # Derived tags (error, from the status) and process tags (resource) match too.
+    assert len(_get(running, base, service="payment", tags='{"error": "true"}')) == 1
+    assert _get(running, base, service="checkout", tags='{"error": "true"}') == []
+    assert len(_get(running, base, service="checkout", tag="service.version:9")) == 1
+    assert len(_get(running, base, service="checkout", operation="prepare")) == 1
+    assert _get(running, base, service="checkout", operation="nope") == []
+    assert _get(running, base, service="checkout", minDuration="1h") == []
+    assert len(_get(running, base, service="checkout", maxDuration="1h30m")) == 1
+    [by_id] = _get(running, base, traceID=trace_id)
+    assert by_id["traceID"] == trace_id
+    bad = requests.get(
+        f"{running.http_url}{base}", params={"service": "x", "tag": "no-colon"}, timeout=10
+    )
+    assert bad.status_code == 400 and "expecting key:value" in bad.json()["errors"][0]["msg"]

@@ -3,7 +3,8 @@ Jaeger (the demo's own `test/telemetry` suite among them) can query the sink.
 
 Routes, under `/jaeger/api/` and also `/jaeger/ui/api/` (the demo 3.0's Jaeger base path):
 `services`, `services/{service}/operations`, `operations?service=`, `traces?service=&operation=
-&limit=&lookback=&start=&end=`, `traces/{id}`, `dependencies?endTs=&lookback=`. Answers are
+&tag=&tags=&minDuration=&maxDuration=&limit=&start=&end=&lookback=` (or `traceID=`),
+`traces/{id}`, `dependencies?endTs=&lookback=`; parameters are parsed as Jaeger parses them. Answers are
 Jaeger's structured response `{"data", "total", "limit", "offset", "errors"}`; spans carry
 `references` (CHILD_OF / FOLLOWS_FROM), times in microseconds, resource attributes as the
 process's tags, and kind / status / scope as the tags Jaeger's OTLP translator writes.
@@ -12,6 +13,7 @@ process's tags, and kind / status / scope as the tags Jaeger's OTLP translator w
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from collections import Counter
@@ -19,14 +21,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from tracebed.errors import SinkError
-from tracebed.model.span import AttrValue, SpanKind, StatusCode
+from tracebed.model.span import AttrValue, Span, SpanKind, StatusCode
 from tracebed.model.store import SpanStore
 from tracebed.model.trace import Trace
 
 PREFIXES = ("/jaeger/api/", "/jaeger/ui/api/")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|µs|ms|s|m|h|d)?$")
-_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-DEFAULT_LIMIT = 20
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+DEFAULT_LIMIT = 100  # Jaeger's defaultQueryLimit
+DEFAULT_LOOKBACK_S = 2 * 24 * 3600.0  # Jaeger's default trace-query lookback (no start given)
 
 
 class JaegerQueryError(SinkError, ValueError):
@@ -61,13 +64,30 @@ def _tag(key: str, value: AttrValue) -> dict[str, Any]:
         return {"key": key, "type": "binary", "value": base64.b64encode(value).decode()}
     if isinstance(value, str):
         return {"key": key, "type": "string", "value": value}
-    import json  # lists and maps: Jaeger's translator writes them as JSON strings
-
+    # Lists and maps: Jaeger's translator writes them as JSON strings.
     return {"key": key, "type": "string", "value": json.dumps(value, default=str)}
 
 
 def _tags(attributes: Iterable[tuple[str, AttrValue]]) -> list[dict[str, Any]]:
     return [_tag(k, v) for k, v in attributes]
+
+
+def span_tags(span: Span) -> list[dict[str, Any]]:
+    """A span's attributes, and kind / scope / status as the tags Jaeger derives from OTLP."""
+    tags = _tags(span.attributes.items())
+    if span.kind not in (SpanKind.UNSPECIFIED, SpanKind.INTERNAL):
+        tags.append(_tag("span.kind", span.kind.label))
+    if span.scope.name:
+        tags.append(_tag("otel.scope.name", span.scope.name))
+    if span.scope.version:
+        tags.append(_tag("otel.scope.version", span.scope.version))
+    if span.status.code is not StatusCode.UNSET:
+        tags.append(_tag("otel.status_code", span.status.code.name))
+    if span.status.code is StatusCode.ERROR:
+        tags.append(_tag("error", True))
+    if span.status.message:
+        tags.append(_tag("otel.status_description", span.status.message))
+    return tags
 
 
 def trace_json(trace: Trace) -> dict[str, Any]:
@@ -94,19 +114,7 @@ def trace_json(trace: Trace) -> dict[str, Any]:
             {"refType": "FOLLOWS_FROM", "traceID": link.trace_id, "spanID": link.span_id}
             for link in span.links
         ]
-        tags = _tags(span.attributes.items())
-        if span.kind not in (SpanKind.UNSPECIFIED, SpanKind.INTERNAL):
-            tags.append(_tag("span.kind", span.kind.label))
-        if span.scope.name:
-            tags.append(_tag("otel.scope.name", span.scope.name))
-        if span.scope.version:
-            tags.append(_tag("otel.scope.version", span.scope.version))
-        if span.status.code is not StatusCode.UNSET:
-            tags.append(_tag("otel.status_code", span.status.code.name))
-        if span.status.code is StatusCode.ERROR:
-            tags.append(_tag("error", True))
-        if span.status.message:
-            tags.append(_tag("otel.status_description", span.status.message))
+        tags = span_tags(span)
         warnings = (
             None
             if not span.parent_span_id or span.parent_span_id in held
@@ -137,11 +145,19 @@ def trace_json(trace: Trace) -> dict[str, Any]:
 
 
 def parse_duration(text: str, name: str) -> float:
-    """A Go-style duration (`1h`, `30m`, `500ms`, `2h30m` is not accepted) in seconds."""
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise JaegerQueryError(f"{name}={text!r} is not a duration like 1h, 15m or 500ms")
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    """A Go duration (`1h`, `2h30m`, `500ms`, `1.5s`) in seconds."""
+    text = text.strip()
+    parts = _DURATION.findall(text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise JaegerQueryError(
+            f"unable to parse param '{name}': {text!r} is not a duration like 1h, 15m or 500ms"
+        )
+    return sum(float(number) * _UNITS[unit] for number, unit in parts)
+
+
+def _duration_ns(query: dict[str, list[str]], name: str) -> int | None:
+    raw = query.get(name, [""])[0]
+    return int(parse_duration(raw, name) * 1e9) if raw else None
 
 
 def _int(query: dict[str, list[str]], name: str, default: int) -> int:
@@ -169,19 +185,71 @@ def operations(store: SpanStore, service: str) -> list[dict[str, str]]:
     return [{"name": name, "spanKind": kind} for name, kind in sorted(seen)]
 
 
+def _tag_filter(query: dict[str, list[str]]) -> dict[str, str]:
+    """`tag=key:value` (repeatable) and `tags={"key": "value"}`, as Jaeger parses them."""
+    wanted: dict[str, str] = {}
+    for tag in query.get("tag", []):
+        key, sep, value = tag.partition(":")
+        if not sep:
+            raise JaegerQueryError(
+                f"malformed 'tag' parameter, expecting key:value, received: {tag}"
+            )
+        wanted[key] = value
+    for raw in query.get("tags", []):
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            raise JaegerQueryError(
+                f"malformed 'tags' parameter, cannot unmarshal JSON: {exc}"
+            ) from None
+        if not isinstance(document, dict):
+            raise JaegerQueryError("malformed 'tags' parameter: expecting a JSON object")
+        wanted.update({str(k): str(v) for k, v in document.items()})
+    return wanted
+
+
+def _has_tags(span: Span, wanted: dict[str, str]) -> bool:
+    """Jaeger matches a tag among the span's tags (derived ones too) and its process's."""
+    have = {t["key"]: t["value"] for t in _tags(span.resource.items())}
+    have.update({t["key"]: t["value"] for t in span_tags(span)})
+
+    def text(value: Any) -> str:
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return all(key in have and text(have[key]) == value for key, value in wanted.items())
+
+
 def find_traces(store: SpanStore, query: dict[str, list[str]]) -> list[Trace]:
-    """`/api/traces?service=&operation=&limit=&lookback=&start=&end=`: newest first."""
+    """`/api/traces?service=&operation=&tag=&tags=&minDuration=&maxDuration=&limit=&start=&end=`
+    (and the UI's `lookback=`, which sets `start` when it is not given), newest first; or
+    `traceID=` (repeatable) for those traces."""
+    ids = query.get("traceID", [])
+    if ids:
+        traces = []
+        for trace_id in ids:
+            try:
+                trace = store.get_trace(trace_id.lower().rjust(32, "0"))
+            except ValueError:
+                raise JaegerQueryError(f"cannot parse traceID param: {trace_id!r}") from None
+            if trace is not None:
+                traces.append(trace)
+        return traces
     service = query.get("service", [""])[0]
     if not service:
         raise JaegerQueryError("parameter 'service' is required")
     operation = query.get("operation", [""])[0]
     limit = _int(query, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
-    now_us = time.time() * 1e6
-    end_us = _int(query, "end", int(now_us))
+    end_us = _int(query, "end", int(time.time() * 1e6))
     lookback = query.get("lookback", [""])[0]
-    start_us = _int(query, "start", 0)
-    if lookback and lookback != "custom" and not query.get("start"):
+    if query.get("start", [""])[0]:
+        start_us = _int(query, "start", 0)
+    elif lookback and lookback != "custom":
         start_us = int(end_us - parse_duration(lookback, "lookback") * 1e6)
+    else:
+        start_us = int(end_us - DEFAULT_LOOKBACK_S * 1e6)
+    wanted = _tag_filter(query)
+    min_ns = _duration_ns(query, "minDuration")
+    max_ns = _duration_ns(query, "maxDuration")
     found = []
     for trace in store.traces():
         matching = [
@@ -190,6 +258,9 @@ def find_traces(store: SpanStore, query: dict[str, list[str]]) -> list[Trace]:
             if s.service == service
             and (not operation or s.name == operation)
             and start_us <= s.start_ns // 1000 <= end_us
+            and (not wanted or _has_tags(s, wanted))
+            and (min_ns is None or s.duration_ns >= min_ns)
+            and (max_ns is None or s.duration_ns <= max_ns)
         ]
         if matching:
             found.append((max(s.start_ns for s in trace), trace))
