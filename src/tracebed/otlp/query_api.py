@@ -69,8 +69,7 @@ def logs(store: SpanStore, query: Query) -> dict[str, Any]:
             severity_level(severity)
         except ValueError as exc:
             raise QueryError(str(exc)) from None
-    limit_raw = _one(query, "limit")
-    limit = int(_number(query, "limit", 0)) if limit_raw else None
+    limit = int(_number(query, "limit", 0)) or None  # 0 or none given: no limit
     filters: dict[str, Any] = dict(
         trace_id=_one(query, "trace_id") or None,
         span_id=_one(query, "span_id") or None,
