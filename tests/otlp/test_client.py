@@ -39,17 +39,9 @@ def test_client_reads_traces_and_waits_through_the_sink(sink: Sink) -> None:
 
 
 def test_client_resolves_links_by_reading_the_sink(sink: Sink) -> None:
-    producer = Span(
-        T1, "a" * 16, "publish", kind=SpanKind.PRODUCER, resource={"service.name": "checkout"}
-    )
-    consumer = Span(
-        T2,
-        "b" * 16,
-        "process",
-        kind=SpanKind.CONSUMER,
-        resource={"service.name": "accounting"},
-        links=(Link(T1, "a" * 16),),
-    )
+    producer = Span(T1, "a" * 16, "publish", kind=SpanKind.PRODUCER, resource={"service.name": "checkout"})
+    consumer = Span(T2, "b" * 16, "process", kind=SpanKind.CONSUMER, resource={"service.name": "accounting"},
+                    links=(Link(T1, "a" * 16),))
     sink.store.add_spans([producer, consumer])
     trace = SinkClient(sink.http_url).trace(T1)
     assert [s.service for s in trace.linked_spans()] == ["accounting"]
@@ -73,9 +65,8 @@ def test_protobuf_encoding_round_trips_every_field() -> None:
     (group,) = request.resource_spans
     (scope_group,) = group.scope_spans
     (pb,) = scope_group.spans
-    back = span_from_pb(
-        pb, {kv.key: kv.value.string_value for kv in group.resource.attributes}, span.scope
-    )
+    back = span_from_pb(pb, {kv.key: kv.value.string_value for kv in group.resource.attributes},
+                        span.scope)
     assert back == span
     with pytest.raises(ValueError, match="is not 32 hex characters"):
         spans_to_request([Span("xyz", "2" * 16, "x")])

@@ -45,10 +45,9 @@ def command(checkout: Path, compose_files: tuple[Path, ...], env_file: Path | No
       tracebed compose-overlay .
       docker compose -f docker-compose.yml -f docker-compose.test.yml config -q
     """
-    files = (
-        list(compose_files)
-        or [checkout / name for name in DEMO_COMPOSE_FILES if (checkout / name).is_file()][:1]
-    )
+    files = list(compose_files) or [
+        checkout / name for name in DEMO_COMPOSE_FILES if (checkout / name).is_file()
+    ][:1]
     if not files:
         raise click.ClickException(
             f"{checkout}: no docker-compose.yml or compose.yaml; name the files with --compose"

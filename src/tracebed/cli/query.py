@@ -62,9 +62,7 @@ def check(paths: tuple[Path, ...]) -> None:
             continue
         if isinstance(resource, TestDefinition):
             assertions = sum(len(s.assertions) for s in resource.specs)
-            click.echo(
-                f"ok {path}: test {resource.title!r}, {len(resource.specs)} specs, {assertions} assertions"
-            )
+            click.echo(f"ok {path}: test {resource.title!r}, {len(resource.specs)} specs, {assertions} assertions")
         elif isinstance(resource, SuiteDefinition):
             click.echo(f"ok {path}: suite {resource.title!r}, {len(resource.steps)} steps")
     click.echo(f"{checked} Tracetest file(s), {bad} with errors")
@@ -92,22 +90,12 @@ def _traces(files: tuple[Path, ...], trace_id: str | None) -> list[Trace]:
 
 
 @command.command("select")
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option(
-    "-s",
-    "--selector",
-    required=True,
-    help='e.g. span[tracetest.span.type="rpc"] (empty: all spans)',
-)
-@click.option(
-    "-a", "--assert", "assertions", multiple=True, help="a Tracetest assertion (repeatable)"
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-s", "--selector", required=True, help='e.g. span[tracetest.span.type="rpc"] (empty: all spans)')
+@click.option("-a", "--assert", "assertions", multiple=True, help="a Tracetest assertion (repeatable)")
 @click.option("--trace-id", help="only this trace of the files")
-def select_command(
-    files: tuple[Path, ...], selector: str, assertions: tuple[str, ...], trace_id: str | None
-) -> None:
+def select_command(files: tuple[Path, ...], selector: str, assertions: tuple[str, ...],
+                   trace_id: str | None) -> None:
     """Run a selector (and assertions) on OTLP/JSON trace files; shows each tree with the
     selected spans marked `>>`. Exit code 1 when an assertion fails."""
     try:
@@ -125,25 +113,14 @@ def select_command(
 
 
 @command.command("chain")
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-p", "--pattern", help="e.g. 'frontend → checkout → {cart, payment}'")
-@click.option(
-    "-f",
-    "--fixture",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="a chain fixture (fixtures/chains/*.yaml)",
-)
+@click.option("-f", "--fixture", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a chain fixture (fixtures/chains/*.yaml)")
 @click.option("--exact", is_flag=True, help="calls the pattern does not name are a mismatch")
 @click.option("--trace-id", help="only this trace of the files")
-def chain_command(
-    files: tuple[Path, ...],
-    pattern: str | None,
-    fixture: Path | None,
-    exact: bool,
-    trace_id: str | None,
-) -> None:
+def chain_command(files: tuple[Path, ...], pattern: str | None, fixture: Path | None, exact: bool,
+                  trace_id: str | None) -> None:
     """Check that traces follow a call-chain pattern; a mismatch prints both trees side by side."""
     if (pattern is None) == (fixture is None):
         raise click.UsageError("give exactly one of --pattern and --fixture")
@@ -163,9 +140,6 @@ def chain_command(
             click.echo(f"trace {trace.trace_id}: follows {matcher.pattern}")
         else:
             failed = True
-            click.echo(
-                f"trace {trace.trace_id}: "
-                + render_side_by_side(matcher.pattern, tops, diff, matcher.async_candidates)
-            )
+            click.echo(f"trace {trace.trace_id}: " + render_side_by_side(matcher.pattern, tops, diff, matcher.async_candidates))
     if failed:
         raise SystemExit(1)

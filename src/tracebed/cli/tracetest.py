@@ -69,9 +69,7 @@ class _FileRun:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Variables file: a Tracetest VariableSet, a YAML mapping or KEY=VALUE lines (repeatable).",
 )
-@click.option(
-    "--var", "pairs", multiple=True, metavar="NAME=VALUE", help="A variable (repeatable)."
-)
+@click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="A variable (repeatable).")
 @click.option(
     "--junit", type=click.Path(dir_okay=False, path_type=Path), help="Also write JUnit XML here."
 )
@@ -334,12 +332,7 @@ def _document(runs: list[_FileRun], checks: int, failed: int, broken: int) -> di
         files.append(entry)
     return {
         "passed": not failed and not broken,
-        "summary": {
-            "specs": checks,
-            "passed": checks - failed,
-            "failed": failed,
-            "file_errors": broken,
-        },
+        "summary": {"specs": checks, "passed": checks - failed, "failed": failed, "file_errors": broken},
         "files": files,
     }
 
@@ -352,25 +345,18 @@ def _write_junit(path: Path, runs: list[_FileRun]) -> None:
         cases = failures = errors = 0
         if file_run.error is not None:
             case = ET.SubElement(suite, "testcase", classname=str(file_run.path), name="load")
-            ET.SubElement(
-                case, "error", message=file_run.error.splitlines()[0]
-            ).text = file_run.error
+            ET.SubElement(case, "error", message=file_run.error.splitlines()[0]).text = file_run.error
             cases, errors = 1, 1
         for index, result in enumerate(file_run.results, 1):
             prefix = file_run.prefix(index, result)
             for verdict in result.verdicts():
                 cases += 1
                 case = ET.SubElement(
-                    suite,
-                    "testcase",
-                    classname=str(file_run.path),
-                    name=f"{prefix}::{verdict.title}",
+                    suite, "testcase", classname=str(file_run.path), name=f"{prefix}::{verdict.title}"
                 )
                 if result.trace_id:
                     props = ET.SubElement(case, "properties")
-                    ET.SubElement(
-                        props, "property", name="tracebed.trace_id", value=result.trace_id
-                    )
+                    ET.SubElement(props, "property", name="tracebed.trace_id", value=result.trace_id)
                 if not verdict.passed:
                     failures += 1
                     first = verdict.message.splitlines()[0] if verdict.message else "failed"

@@ -382,7 +382,9 @@ def _verify(
     limit = max_latency_traces if _local_store(store) else min(max_latency_traces, HTTP_EDGE_TRACES)
     wanted = [r["trace_id"] for r in records[-limit:]]
     with ThreadPoolExecutor(max_workers=1 if _local_store(store) else 8) as pool:
-        for trace_id, snapshot in zip(wanted, pool.map(store.get_trace, wanted), strict=True):
+        for trace_id, snapshot in zip(
+            wanted, pool.map(store.get_trace, wanted), strict=True
+        ):
             if snapshot is not None:
                 traces[trace_id] = snapshot
     summary.edge_traces = len(traces)

@@ -83,11 +83,7 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "linelist",
     ),
     "proto-path": ("directories searched for a Tracetest trigger's protobufFile", None, "linelist"),
-    "tracetest-quiet": (
-        "quiet window (seconds) that ends the wait for a Tracetest trace",
-        "0.5",
-        "string",
-    ),
+    "tracetest-quiet": ("quiet window (seconds) that ends the wait for a Tracetest trace", "0.5", "string"),
     "tracetest-timeout": (
         "seconds to wait for a Tracetest trace (default: the trace timeout)",
         None,

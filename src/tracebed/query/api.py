@@ -22,10 +22,10 @@ __all__ = ["TraceAssertion", "assert_that", "select"]
 class TraceAssertion:
     """Fluent checks on one trace; every failure shows the tree with the selected spans marked.
 
-    assert_that(trace).has('span[rpc.service="oteldemo.PaymentService"]', count=1,
-                            where={"rpc.grpc.status_code": 0})
-    assert_that(trace).has("span[name=\"x\"]", min_count=1, expect=["attr:tracetest.span.duration < 1s"])
-    assert_that(trace).lacks('span[tracetest.span.status_code="STATUS_CODE_ERROR"]')
+        assert_that(trace).has('span[rpc.service="oteldemo.PaymentService"]', count=1,
+                                where={"rpc.grpc.status_code": 0})
+        assert_that(trace).has("span[name=\"x\"]", min_count=1, expect=["attr:tracetest.span.duration < 1s"])
+        assert_that(trace).lacks('span[tracetest.span.status_code="STATUS_CODE_ERROR"]')
     """
 
     def __init__(self, trace: Trace, variables: Mapping[str, str] | None = None):
@@ -77,11 +77,7 @@ class TraceAssertion:
                 ctx = EvalContext(span_view(target) if target else {}, len(spans), self.variables)
                 result = assertion.evaluate(ctx)
                 if not result.passed:
-                    where_ = (
-                        f"{target.service}: {target.name} [{target.span_id}]"
-                        if target
-                        else "selection"
-                    )
+                    where_ = f"{target.service}: {target.name} [{target.span_id}]" if target else "selection"
                     detail = f" ({result.error})" if result.error else ""
                     problems.append(f"{where_}: {text} failed: actual {result.actual!r}{detail}")
         if problems:
@@ -92,14 +88,8 @@ class TraceAssertion:
         """No span matches `selector`."""
         self.has(selector, count=0)
 
-    def follows(
-        self,
-        chain: str | Call,
-        *,
-        exact: bool = False,
-        correlate: Sequence[str] = (),
-        store: SpanStore | None = None,
-    ) -> None:
+    def follows(self, chain: str | Call, *, exact: bool = False, correlate: Sequence[str] = (),
+                store: SpanStore | None = None) -> None:
         """The trace's service calls follow a chain pattern (see `tracebed.query.chains`)."""
         assert_chain(self.trace, chain, exact=exact, correlate=correlate, store=store)
 

@@ -111,11 +111,7 @@ def span_view(span: Span) -> dict[str, str]:
     if span.events:
         view["span.events"] = json.dumps(
             [
-                {
-                    "name": e.name,
-                    "timestamp": e.time_ns,
-                    "attributes": {k: to_text(v) for k, v in e.attributes.items()},
-                }
+                {"name": e.name, "timestamp": e.time_ns, "attributes": {k: to_text(v) for k, v in e.attributes.items()}}
                 for e in span.events
             ],
             separators=(",", ":"),

@@ -50,20 +50,14 @@ class Call:
 
     def calls(self, *children: Call | str, ordered: bool = False) -> Call:
         kids = tuple(c if isinstance(c, Call) else Call(c) for c in children)
-        return Call(
-            self.service, self.children + kids, self.hop, self.optional, self.count, ordered
-        )
+        return Call(self.service, self.children + kids, self.hop, self.optional, self.count, ordered)
 
     def publishes(self, *children: Call | str) -> Call:
         kids = tuple(
-            Call(c.service, c.children, ASYNC, c.optional, c.count, c.ordered)
-            if isinstance(c, Call)
-            else Call(c, hop=ASYNC)
-            for c in children
+            Call(c.service, c.children, ASYNC, c.optional, c.count, c.ordered) if isinstance(c, Call)
+            else Call(c, hop=ASYNC) for c in children
         )
-        return Call(
-            self.service, self.children + kids, self.hop, self.optional, self.count, self.ordered
-        )
+        return Call(self.service, self.children + kids, self.hop, self.optional, self.count, self.ordered)
 
     @property
     def label(self) -> str:
@@ -88,11 +82,8 @@ def format_chain(call: Call) -> str:
         if not kids:
             continue
         inner = ", ".join(format_chain(k) for k in kids)
-        text = (
-            inner
-            if len(kids) == 1 and not call.ordered
-            else (f"[{inner}]" if call.ordered else f"{{{inner}}}")
-        )
+        text = inner if len(kids) == 1 and not call.ordered else (
+            f"[{inner}]" if call.ordered else f"{{{inner}}}")
         groups.append(f" {hop} {text}")
     return call.label.replace(" ×", "*") + "".join(groups)
 
@@ -207,12 +198,8 @@ def service_tree(trace: Trace) -> list[Node]:
                 node.spans.append(child)
                 visit(child, node)
             else:
-                sub = Node(
-                    child.service,
-                    [child],
-                    hop=ASYNC if _is_async(span, child) else SYNC,
-                    trace_id=trace.trace_id,
-                )
+                sub = Node(child.service, [child], hop=ASYNC if _is_async(span, child) else SYNC,
+                           trace_id=trace.trace_id)
                 node.children.append(sub)
                 visit(child, sub)
 
@@ -249,9 +236,7 @@ class Difference:
 
 
 class ChainMismatch(ExpectationFailed):
-    def __init__(
-        self, pattern: Call, tops: list[Node], diff: Difference, lookup: Lookup | None = None
-    ):
+    def __init__(self, pattern: Call, tops: list[Node], diff: Difference, lookup: Lookup | None = None):
         self.pattern, self.tops, self.difference = pattern, tops, diff
         super().__init__(render_side_by_side(pattern, tops, diff, lookup))
 
@@ -269,12 +254,9 @@ class ChainMatcher:
     def match_tree(self, trace: Trace, tops: list[Node]) -> Difference | None:
         candidates = [n for n in _all_nodes(tops) if n.service == self.pattern.service]
         if not candidates:
-            return Difference(
-                self.pattern,
-                None,
-                f"no span of service {self.pattern.service!r} in the trace "
-                f"(services: {', '.join(sorted(trace.services))})",
-            )
+            return Difference(self.pattern, None,
+                              f"no span of service {self.pattern.service!r} in the trace "
+                              f"(services: {', '.join(sorted(trace.services))})")
         best: Difference | None = None
         for node in candidates:
             diff = self._match(self.pattern, node, 0)
@@ -306,27 +288,15 @@ class ChainMatcher:
         span_ids = {s.span_id for s in spans}
         found: list[Node] = []
         trace_id = node.trace_id or (spans[0].trace_id if spans else "")
-        linked = (
-            [
-                s
-                for s in self.store.spans_linking_to(trace_id)
-                if any(link.span_id in span_ids for link in s.links)
-            ]
-            if trace_id
-            else []
-        )
+        linked = [s for s in self.store.spans_linking_to(trace_id)
+                  if any(link.span_id in span_ids for link in s.links)] if trace_id else []
         for span in linked:
             other = self.store.get_trace(span.trace_id)
             if other is not None:
                 found += [n for n in _all_nodes(service_tree(other)) if n.service == service]
         if found or not self.correlate:
             return found
-        values = {
-            (key, str(s.attr(key)))
-            for s in spans
-            for key in self.correlate
-            if s.attr(key) is not None
-        }
+        values = {(key, str(s.attr(key))) for s in spans for key in self.correlate if s.attr(key) is not None}
         if not values:
             return []
         for other in self.store.traces():
@@ -334,9 +304,7 @@ class ChainMatcher:
                 continue
             for candidate in _all_nodes(service_tree(other)):
                 if candidate.service == service and any(
-                    (key, str(s.attr(key))) in values
-                    for s in _subtree_spans(candidate)
-                    for key in self.correlate
+                    (key, str(s.attr(key))) in values for s in _subtree_spans(candidate) for key in self.correlate
                 ):
                     found.append(candidate)
         return found
@@ -349,25 +317,15 @@ class ChainMatcher:
             if child.hop == ASYNC and not candidates:
                 candidates = self.async_candidates(node, child.service)
             if child.count is not None and len(candidates) != child.count:
-                return Difference(
-                    child,
-                    node,
-                    f"expected {child.count} call(s) from {node.service} to "
-                    f"{child.service}, found {len(candidates)}",
-                    depth + 1,
-                )
+                return Difference(child, node, f"expected {child.count} call(s) from {node.service} to "
+                                               f"{child.service}, found {len(candidates)}", depth + 1)
             if not candidates:
                 if child.optional:
                     continue
                 calls = ", ".join(sorted({n.service for n in node.children})) or "none"
                 how = "asynchronous hop" if child.hop == ASYNC else "call"
-                return Difference(
-                    child,
-                    node,
-                    f"expected a {how} from {node.service} to {child.service}; "
-                    f"{node.service} calls: {calls}",
-                    depth + 1,
-                )
+                return Difference(child, node, f"expected a {how} from {node.service} to {child.service}; "
+                                               f"{node.service} calls: {calls}", depth + 1)
             if child.children:
                 diffs = [self._match(child, c, depth + 1) for c in candidates]
                 if all(d is not None for d in diffs):
@@ -378,47 +336,26 @@ class ChainMatcher:
             wanted = [c for _, c in firsts]
             for got, want in zip(in_time, wanted, strict=True):
                 if got is not want:
-                    return Difference(
-                        want,
-                        node,
-                        f"calls from {node.service} out of order: expected "
-                        f"{', '.join(c.service for c in wanted)}, happened "
-                        f"{', '.join(c.service for c in in_time)}",
-                        depth + 1,
-                    )
+                    return Difference(want, node, f"calls from {node.service} out of order: expected "
+                                                  f"{', '.join(c.service for c in wanted)}, happened "
+                                                  f"{', '.join(c.service for c in in_time)}", depth + 1)
         if self.exact:
             extra = sorted({n.service for n in node.children} - named)
             if extra:
-                return Difference(
-                    pattern,
-                    node,
-                    f"unexpected call(s) from {node.service} to {', '.join(extra)}",
-                    depth,
-                )
+                return Difference(pattern, node, f"unexpected call(s) from {node.service} to "
+                                                 f"{', '.join(extra)}", depth)
         return None
 
 
-def match_chain(
-    trace: Trace,
-    pattern: str | Call,
-    *,
-    exact: bool = False,
-    correlate: Sequence[str] = (),
-    store: TraceSource | None = None,
-) -> Difference | None:
+def match_chain(trace: Trace, pattern: str | Call, *, exact: bool = False,
+                correlate: Sequence[str] = (), store: TraceSource | None = None) -> Difference | None:
     """None when the trace follows the pattern, else the first difference."""
     call = parse_chain(pattern) if isinstance(pattern, str) else pattern
     return ChainMatcher(call, exact, tuple(correlate), store or trace.source).match(trace)
 
 
-def assert_chain(
-    trace: Trace,
-    pattern: str | Call,
-    *,
-    exact: bool = False,
-    correlate: Sequence[str] = (),
-    store: TraceSource | None = None,
-) -> None:
+def assert_chain(trace: Trace, pattern: str | Call, *, exact: bool = False,
+                 correlate: Sequence[str] = (), store: TraceSource | None = None) -> None:
     """Raise ChainMismatch (an AssertionError) showing both trees when the trace departs."""
     call = parse_chain(pattern) if isinstance(pattern, str) else pattern
     ChainMatcher(call, exact, tuple(correlate), store or trace.source).check(trace)
@@ -455,19 +392,11 @@ def _extra_rows(group: list[Node], depth: int, tag: str) -> list[Row]:
 Lookup = Callable[[Node, str], list[Node]]
 
 
-def _rows(
-    call: Call,
-    group: list[Node],
-    diff: Difference,
-    depth: int,
-    lookup: Lookup | None,
-    elsewhere: bool = False,
-) -> list[Row]:
+def _rows(call: Call, group: list[Node], diff: Difference, depth: int, lookup: Lookup | None,
+          elsewhere: bool = False) -> list[Row]:
     hop = "" if depth == 0 else ("~> " if call.hop == ASYNC else "→ ")
     tag = "expected" if call is diff.expected else ""
-    rows: list[Row] = [
-        ("  " * depth + hop + call.label, _actual_label(group, depth, elsewhere), tag)
-    ]
+    rows: list[Row] = [("  " * depth + hop + call.label, _actual_label(group, depth, elsewhere), tag)]
     children = _group(c for n in group for c in n.children)
     for child in call.children:
         found = children.pop(child.service, [])
@@ -483,9 +412,7 @@ def _rows(
     return rows
 
 
-def render_side_by_side(
-    pattern: Call, tops: list[Node], diff: Difference, lookup: Lookup | None = None
-) -> str:
+def render_side_by_side(pattern: Call, tops: list[Node], diff: Difference, lookup: Lookup | None = None) -> str:
     """Expected and actual trees in two columns, aligned call by call; `>>` marks the row of
     the first difference (✗ on the expected side, ◀ on the actual side). With `lookup`,
     asynchronous consumers found in other traces are shown too."""

@@ -65,20 +65,14 @@ def _tokenize(text: str, offset: int = 0, source: str | None = None) -> list[Tok
     while pos < len(text):
         prefix = _BARE_PREFIX.match(text, pos)
         if prefix is not None:
-            raise QuerySyntaxError(
-                source, offset + prefix.end(), f"a name after the prefix {prefix.group()}"
-            )
+            raise QuerySyntaxError(source, offset + prefix.end(), f"a name after the prefix {prefix.group()}")
         match = _LEXER.match(text, pos)
         if match is None or match.end() == pos:
             if text[pos] in "\"'":
-                raise QuerySyntaxError(
-                    source, offset + pos, f"a closing {text[pos]} for this string", "end of input"
-                )
-            raise QuerySyntaxError(
-                source,
-                offset + pos,
-                "a value, an attribute (attr:NAME), a variable (var:NAME) or an operator",
-            )
+                raise QuerySyntaxError(source, offset + pos, f"a closing {text[pos]} for this string",
+                                       "end of input")
+            raise QuerySyntaxError(source, offset + pos, "a value, an attribute (attr:NAME), "
+                                   "a variable (var:NAME) or an operator")
         kind = match.lastgroup or ""
         if kind != "ws":
             tokens.append(Token(kind, match.group(), offset + pos))
@@ -178,9 +172,7 @@ def _fn_random_int(*args: Value) -> Value:
     try:
         low, high = (int(float(str(a))) for a in args)
     except (ValueError, OverflowError):
-        raise QueryEvaluationError(
-            f"randomInt needs two numbers, got {', '.join(map(str, args))}"
-        ) from None
+        raise QueryEvaluationError(f"randomInt needs two numbers, got {', '.join(map(str, args))}") from None
     if low > high:
         raise QueryEvaluationError(f"randomInt: {low} is greater than {high}")
     return Value.of(str(random.randint(low, high)))
@@ -236,9 +228,7 @@ def _json_path(value: Value, path: str) -> Value:
     try:
         document = json.loads(str(value))
     except json.JSONDecodeError as exc:
-        raise QueryEvaluationError(
-            f"json_path: input is not JSON ({exc.msg}): {str(value)[:80]!r}"
-        ) from None
+        raise QueryEvaluationError(f"json_path: input is not JSON ({exc.msg}): {str(value)[:80]!r}") from None
     try:
         found = [match.value for match in compiled.find(document)]
     except Exception as exc:  # jsonpath-ng raises assorted types on odd documents
@@ -278,9 +268,7 @@ def _get_index(value: Value, arg: str) -> Value:
         try:
             index = int(arg)
         except ValueError:
-            raise QueryEvaluationError(
-                f"get_index: index must be an integer or 'last', got {arg!r}"
-            ) from None
+            raise QueryEvaluationError(f"get_index: index must be an integer or 'last', got {arg!r}") from None
     if index < 0 or index >= len(items):
         raise QueryEvaluationError(f"get_index: index {index} out of bounds (0..{len(items) - 1})")
     return Value((items[index],))
@@ -331,9 +319,7 @@ class Filter:
 def _arith(op: str, left: Value, right: Value) -> Value:
     numeric = ("number", "duration")
     if left.type not in numeric or right.type not in numeric:
-        raise QueryEvaluationError(
-            f"cannot apply {op} to {left.type} {str(left)!r} and {right.type} {str(right)!r}"
-        )
+        raise QueryEvaluationError(f"cannot apply {op} to {left.type} {str(left)!r} and {right.type} {str(right)!r}")
     a, b = float(str(left)), float(str(right))
     if op == "/" and b == 0:
         raise QueryEvaluationError("division by zero")
@@ -355,11 +341,7 @@ class Expr:
     @property
     def refs(self) -> list[Ref]:
         out: list[Ref] = []
-        for term in (
-            self.first,
-            *(t for _, t in self.ops),
-            *(a for f in self.filters for a in f.args),
-        ):
+        for term in (self.first, *(t for _, t in self.ops), *(a for f in self.filters for a in f.args)):
             out.extend(_refs(term))
         return out
 
@@ -376,11 +358,7 @@ def _refs(term: Term) -> list[Ref]:
     if isinstance(term, Ref):
         return [term]
     if isinstance(term, ArrayTerm | FunctionCall):
-        return [
-            r
-            for item in (term.items if isinstance(term, ArrayTerm) else term.args)
-            for r in _refs(item)
-        ]
+        return [r for item in (term.items if isinstance(term, ArrayTerm) else term.args) for r in _refs(item)]
     if isinstance(term, Interpolated):
         return [r for p in term.parts if isinstance(p, Expr) for r in p.refs]
     return []
@@ -425,10 +403,7 @@ class Assertion:
             return AssertionResult(False, str(left), "", f"right side: {exc}")
         if "duration" in (left.type, right.type) and not left.is_array and not right.is_array:
             left_ns, right_ns = duration_to_ns(str(left)), duration_to_ns(str(right))
-            left, right = (
-                Value.of(str(round_duration(left_ns))),
-                Value.of(str(round_duration(right_ns))),
-            )
+            left, right = Value.of(str(round_duration(left_ns))), Value.of(str(round_duration(right_ns)))
             shown = (format_duration(left_ns), format_duration(right_ns))
         else:
             shown = (str(left), str(right))
@@ -496,27 +471,20 @@ class _Parser:
             raise self.error("a filter name (" + ", ".join(FILTERS) + ")")
         self.advance()
         args: list[Term] = []
-        while (
-            self.tok.kind in ("string", "number", "duration", "ref")
-            or (self.tok.kind == "ident" and self.tokens[self.index + 1].text == "(")
-            or (self.tok.kind == "punct" and self.tok.text == "[")
-        ):
+        while self.tok.kind in ("string", "number", "duration", "ref") or (
+            self.tok.kind == "ident" and self.tokens[self.index + 1].text == "("
+        ) or (self.tok.kind == "punct" and self.tok.text == "["):
             args.append(self.term())
         low, high, _ = FILTERS[tok.text]
         if not low <= len(args) <= high:
             want = f"{low}" if low == high else f"{low} to {high}"
-            raise QuerySyntaxError(
-                self.source, tok.pos, f"{want} argument(s) for filter {tok.text}", f"{len(args)}"
-            )
+            raise QuerySyntaxError(self.source, tok.pos,
+                                   f"{want} argument(s) for filter {tok.text}", f"{len(args)}")
         return Filter(tok.text, tuple(args), tok.pos)
 
     def term(self) -> Term:
         tok = self.tok
-        if (
-            tok.kind == "operator"
-            and tok.text == "-"
-            and self.tokens[self.index + 1].kind in ("number", "duration")
-        ):
+        if tok.kind == "operator" and tok.text == "-" and self.tokens[self.index + 1].kind in ("number", "duration"):
             self.advance()
             num = self.advance()
             return Literal("-" + num.text, "number", tok.pos)
@@ -546,10 +514,8 @@ class _Parser:
             if tok.text not in FUNCTIONS:
                 if tok.text in ("attr", "var", "env"):
                     raise self.error(f"'{tok.text}:NAME' (no space after the prefix)")
-                raise self.error(
-                    "a value: a quoted string, a number, a duration, attr:NAME, "
-                    "var:NAME or a function (" + ", ".join(FUNCTIONS) + ")"
-                )
+                raise self.error("a value: a quoted string, a number, a duration, attr:NAME, "
+                                 "var:NAME or a function (" + ", ".join(FUNCTIONS) + ")")
             self.advance()
             if not (self.tok.kind == "punct" and self.tok.text == "("):
                 raise self.error(f"'(' after function {tok.text}")
@@ -564,17 +530,11 @@ class _Parser:
                 raise self.error("',' or ')' in the function call")
             self.advance()
             if len(args) != FUNCTIONS[tok.text][0]:
-                raise QuerySyntaxError(
-                    self.source,
-                    tok.pos,
-                    f"{FUNCTIONS[tok.text][0]} argument(s) for {tok.text}()",
-                    str(len(args)),
-                )
+                raise QuerySyntaxError(self.source, tok.pos,
+                                       f"{FUNCTIONS[tok.text][0]} argument(s) for {tok.text}()", str(len(args)))
             return FunctionCall(tok.text, tuple(args), tok.pos)
-        raise self.error(
-            "a value: a quoted string, a number, a duration (e.g. 200ms), "
-            "attr:NAME, var:NAME, env:NAME or [array]"
-        )
+        raise self.error("a value: a quoted string, a number, a duration (e.g. 200ms), "
+                         "attr:NAME, var:NAME, env:NAME or [array]")
 
     def string(self, tok: Token) -> Interpolated:
         body = tok.text[1:-1]
@@ -587,18 +547,14 @@ class _Parser:
             if body.startswith("${", pos):
                 end = body.find("}", pos + 2)
                 if end < 0:
-                    raise QuerySyntaxError(
-                        self.source, body_start + pos, "a closing } for ${", "end of string"
-                    )
+                    raise QuerySyntaxError(self.source, body_start + pos, "a closing } for ${", "end of string")
                 if buf:
                     parts.append("".join(buf))
                     buf = []
                 inner = body[pos + 2 : end]
                 parser = _Parser(inner, self.source, body_start + pos + 2)
                 if parser.tok.kind == "eof":
-                    raise QuerySyntaxError(
-                        self.source, body_start + pos + 2, "an expression inside ${}"
-                    )
+                    raise QuerySyntaxError(self.source, body_start + pos + 2, "an expression inside ${}")
                 expr = parser.expr()
                 parser.expect_eof("} to end the ${...} expression")
                 parts.append(expr)
@@ -661,9 +617,7 @@ def parse_template(text: str) -> Template:
         parts.append(text[last : match.start()])
         parser = _Parser(match.group(1), text, match.start(1))
         if parser.tok.kind == "eof":
-            raise QuerySyntaxError(
-                text, match.start(1), "an expression inside ${}, e.g. ${var:NAME}"
-            )
+            raise QuerySyntaxError(text, match.start(1), "an expression inside ${}, e.g. ${var:NAME}")
         expr = parser.expr()
         parser.expect_eof("} to end the ${...} expression")
         parts.append(expr)

@@ -53,10 +53,8 @@ class AttrFilter:
             return False  # `<` on a non-number simply does not match
 
     def __str__(self) -> str:
-        return (
-            f"{self.name}{'' if self.op in ('=', '!=', '<', '>', '<=', '>=') else ' '}"
-            f'{self.op}{"" if self.op in ("=", "!=", "<", ">", "<=", ">=") else " "}"{self.value}"'
-        )
+        return f'{self.name}{"" if self.op in ("=", "!=", "<", ">", "<=", ">=") else " "}' \
+               f'{self.op}{"" if self.op in ("=", "!=", "<", ">", "<=", ">=") else " "}"{self.value}"'
 
 
 @dataclass(frozen=True)
@@ -86,12 +84,7 @@ class Compound:
         return all(f.matches(view) for f in self.filters)
 
     def __str__(self) -> str:
-        return (
-            "span["
-            + " ".join(map(str, self.filters))
-            + "]"
-            + (str(self.pseudo) if self.pseudo else "")
-        )
+        return "span[" + " ".join(map(str, self.filters)) + "]" + (str(self.pseudo) if self.pseudo else "")
 
 
 @dataclass(frozen=True)
@@ -144,9 +137,7 @@ def _preorder(tree: Trace, top: Span | None) -> Iterator[Span]:
     yield from tree.descendants(top)
 
 
-def _filter(
-    tree: Trace, candidates: Iterable[Span], chain: tuple[Compound, ...], view
-) -> list[Span]:  # type: ignore[no-untyped-def]
+def _filter(tree: Trace, candidates: Iterable[Span], chain: tuple[Compound, ...], view) -> list[Span]:  # type: ignore[no-untyped-def]
     head, rest = chain[0], chain[1:]
     out: list[Span] = []
     seen: set[str] = set()
@@ -217,10 +208,8 @@ class _Parser:
         self.pos += 1
         self.skip_ws()
         if self.at("]"):
-            raise self.error(
-                'an attribute filter such as name="x" (span[] is not allowed; '
-                "the empty selector selects every span)"
-            )
+            raise self.error("an attribute filter such as name=\"x\" (span[] is not allowed; "
+                             "the empty selector selects every span)")
         filters = [self.attr_filter()]
         while True:
             had_ws = self.skip_ws()
@@ -248,10 +237,7 @@ class _Parser:
         self.pos = match.end()
         self.skip_ws()
         op = next((op for op in _OPS if self.at(op)), None)
-        if op is None or (
-            op.endswith("contains")
-            and self.text[self.pos + len(op) : self.pos + len(op) + 1].isalnum()
-        ):
+        if op is None or (op.endswith("contains") and self.text[self.pos + len(op): self.pos + len(op) + 1].isalnum()):
             raise self.error(_OPS_TEXT)
         self.pos += len(op)
         self.skip_ws()
@@ -277,9 +263,7 @@ class _Parser:
                     return "".join(out)
                 out.append(ch)
                 self.pos += 1
-            raise self.error(
-                f"a closing {quote} for the string opened at column {start + 1}", len(self.text)
-            )
+            raise self.error(f"a closing {quote} for the string opened at column {start + 1}", len(self.text))
         match = _NUMBER_RE.match(self.text, self.pos)
         if match is not None:
             self.pos = match.end()

@@ -15,14 +15,8 @@ from tracebed.query.errors import QueryEvaluationError
 
 NUMBER_RE = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 DURATION_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)$")
-UNIT_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-}
+UNIT_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
+           "h": 3_600_000_000_000}
 COMPARATORS = ("=", "!=", "<", ">", "<=", ">=", "contains", "not-contains")
 
 
@@ -119,9 +113,7 @@ def _number(text: str, side: str, op: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise QueryEvaluationError(
-            f"{op} needs numbers, but the {side} value {text!r} is not one"
-        ) from None
+        raise QueryEvaluationError(f"{op} needs numbers, but the {side} value {text!r} is not one") from None
 
 
 def _equal(actual: str, expected: str, key: str | None) -> bool:

@@ -83,7 +83,9 @@ def shop_driver(client: Any, *, quiet: float = 1.0, timeout: float = 30.0) -> Fl
         traces = []
         for step in steps:
             try:
-                traces.append(step.trace(until=settled(step.span_id), quiet=quiet, timeout=timeout))
+                traces.append(
+                    step.trace(until=settled(step.span_id), quiet=quiet, timeout=timeout)
+                )
             except TraceTimeoutError as exc:
                 raise RecordError(f"flow {flow!r}: {exc}") from None
         return traces

@@ -257,9 +257,7 @@ def docker_bridge_gateway() -> str:
     try:
         network = json.loads(res.stdout)
     except json.JSONDecodeError:
-        raise OverlayError(
-            "cannot read the docker bridge gateway: unreadable network inspect"
-        ) from None
+        raise OverlayError("cannot read the docker bridge gateway: unreadable network inspect") from None
     return bridge_gateway(network, interface_ipv4)
 
 

@@ -22,9 +22,7 @@ from tracebed.query.spec import Spec
 
 TEST_KINDS = ("Test",)
 SUITE_KINDS = ("TestSuite", "Transaction")
-_TYPE_LINE = re.compile(
-    r"^type:\s*[\"']?(Test|TestSuite|Transaction)[\"']?\s*(#.*)?$", re.MULTILINE
-)
+_TYPE_LINE = re.compile(r"^type:\s*[\"']?(Test|TestSuite|Transaction)[\"']?\s*(#.*)?$", re.MULTILINE)
 
 
 class TracetestFileError(ConfigError):
@@ -301,9 +299,7 @@ def _trigger(path: Path, node: yaml.Node | None) -> Trigger | None:
         if address is None or not method or not proto:
             raise _error(path, req, "a grpc trigger needs `protobufFile`, `address` and `method`")
         if method.count(".") < 1:
-            raise _error(
-                path, _get(req, "method") or req, "grpc.method must be package.Service.Method"
-            )
+            raise _error(path, _get(req, "method") or req, "grpc.method must be package.Service.Method")
         return GrpcTrigger(
             proto_file=proto,
             address=address,
@@ -317,11 +313,8 @@ def _trigger(path: Path, node: yaml.Node | None) -> Trigger | None:
         if trace_id is None:
             raise _error(path, node, "a traceid trigger needs `traceid: {id: ...}`")
         return TraceIdTrigger(trace_id)
-    raise _error(
-        path,
-        _get(node, "type") or node,
-        f"unsupported trigger type {kind!r} (supported: http, grpc, traceid)",
-    )
+    raise _error(path, _get(node, "type") or node,
+                 f"unsupported trigger type {kind!r} (supported: http, grpc, traceid)")
 
 
 def _auth(path: Path, node: yaml.Node | None) -> HttpAuth | None:
@@ -331,9 +324,7 @@ def _auth(path: Path, node: yaml.Node | None) -> HttpAuth | None:
     body = _get(node, kind) if kind else None
     if kind == "basic" and body is not None:
         user = _template(path, _get(body, "username"), "auth.basic.username") or parse_template("")
-        return HttpAuth(
-            "basic", user, _template(path, _get(body, "password"), "auth.basic.password")
-        )
+        return HttpAuth("basic", user, _template(path, _get(body, "password"), "auth.basic.password"))
     if kind == "bearer" and body is not None:
         token = _template(path, _get(body, "token"), "auth.bearer.token") or parse_template("")
         return HttpAuth("bearer", token)
@@ -342,14 +333,9 @@ def _auth(path: Path, node: yaml.Node | None) -> HttpAuth | None:
         where = _str(path, _get(body, "in"), "auth.apiKey.in") or "header"
         if where not in ("header", "query"):
             raise _error(path, _get(body, "in") or body, "auth.apiKey.in must be header or query")
-        return HttpAuth(
-            "apiKey", key, _template(path, _get(body, "value"), "auth.apiKey.value"), where
-        )
-    raise _error(
-        path,
-        node,
-        "auth needs `type: basic|bearer|apiKey` and its settings (e.g. `bearer: {token: ...}`)",
-    )
+        return HttpAuth("apiKey", key, _template(path, _get(body, "value"), "auth.apiKey.value"), where)
+    raise _error(path, node, "auth needs `type: basic|bearer|apiKey` and its settings "
+                             "(e.g. `bearer: {token: ...}`)")
 
 
 def _test(path: Path, spec: yaml.MappingNode) -> TestDefinition:
@@ -358,11 +344,8 @@ def _test(path: Path, spec: yaml.MappingNode) -> TestDefinition:
         sel_node = _get(item, "selector")
         if isinstance(sel_node, yaml.MappingNode):  # old format: selector: {query: ...}
             sel_node = _get(sel_node, "query")
-        selector: Selector = (
-            _parse(path, sel_node, "selector", parse_selector)
-            if sel_node is not None
+        selector: Selector = _parse(path, sel_node, "selector", parse_selector) if sel_node is not None \
             else parse_selector("")
-        )
         assertions = tuple(
             _parse(path, a, "assertion", _parse_assertion_checked)
             for a in _seq(path, _get(item, "assertions"), "assertions")
@@ -374,11 +357,8 @@ def _test(path: Path, spec: yaml.MappingNode) -> TestDefinition:
         if not name:
             raise _error(path, item, "an output needs a `name`")
         sel_node = _get(item, "selector")
-        selector = (
-            _parse(path, sel_node, "output selector", parse_selector)
-            if sel_node is not None
+        selector = _parse(path, sel_node, "output selector", parse_selector) if sel_node is not None \
             else parse_selector("")
-        )
         value = _parse(path, _get(item, "value"), "output value", parse_expression)
         outputs.append(Output(name, selector, value))
     return TestDefinition(
@@ -405,11 +385,7 @@ def _suite(path: Path, spec: yaml.MappingNode, kind: str) -> SuiteDefinition:
         ref = _str(path, node, "step")
         step = _resolve_step(path, ref)
         if step is None:
-            raise _error(
-                path,
-                node,
-                f"step {ref!r}: no such file, and no Test with that id beside {path.name}",
-            )
+            raise _error(path, node, f"step {ref!r}: no such file, and no Test with that id beside {path.name}")
         steps.append(step)
     return SuiteDefinition(
         path=path,

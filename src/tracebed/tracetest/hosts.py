@@ -24,9 +24,7 @@ class HostMap:
     """Maps the hosts written in Tracetest files (`frontend:8080`) to where they really are."""
 
     def __init__(self, rules: Mapping[str, str] | None = None, locate: Locate | None = None):
-        self.rules = {
-            name.strip().lower(): target.strip() for name, target in (rules or {}).items()
-        }
+        self.rules = {name.strip().lower(): target.strip() for name, target in (rules or {}).items()}
         self._locate = locate
 
     @classmethod

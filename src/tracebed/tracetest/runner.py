@@ -230,7 +230,9 @@ def run_resource(
     results: list[TestResult] = []
     for test in steps:
         known = _with_values(variables, outputs)
-        step = run(test, source, hosts, known, timeout=timeout, quiet=quiet, proto_path=proto_path)
+        step = run(
+            test, source, hosts, known, timeout=timeout, quiet=quiet, proto_path=proto_path
+        )
         outputs.update(step.outputs)
         results.append(step)
         if on_result is not None:
@@ -238,9 +240,7 @@ def run_resource(
     return results
 
 
-def _with_values(
-    variables: Mapping[str, str] | None, values: Mapping[str, str]
-) -> Mapping[str, str]:
+def _with_values(variables: Mapping[str, str] | None, values: Mapping[str, str]) -> Mapping[str, str]:
     if isinstance(variables, Variables):  # keeps its `*_ADDR` lookup
         return variables.with_values(values)
     return {**(variables or {}), **values}

@@ -93,11 +93,7 @@ def load_variables(path: Path) -> dict[str, str]:
         data = None
     if isinstance(data, dict) and data.get("type") in ("VariableSet", "Environment"):
         values = (data.get("spec") or {}).get("values") or []
-        return {
-            str(v["key"]): "" if v.get("value") is None else str(v["value"])
-            for v in values
-            if "key" in v
-        }
+        return {str(v["key"]): "" if v.get("value") is None else str(v["value"]) for v in values if "key" in v}
     if isinstance(data, dict):
         return {str(k): "" if v is None else str(v) for k, v in data.items()}
     out: dict[str, str] = {}
