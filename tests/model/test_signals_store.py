@@ -158,9 +158,16 @@ def test_metric_duplicates_and_bounds() -> None:
     assert [p.value for p in store.metric_points("cart", "app.requests")] == [2, 3]
     stats = store.stats_dict()
     assert (stats["points_stored"], stats["points_duplicate"], stats["points_evicted"]) == (3, 1, 1)
-    rejecting = SpanStore(when_full="reject", max_metric_points=1)
-    with pytest.raises(StoreFullError, match="metric store full: 2 new points"):
-        rejecting.add_metric_points([counter(1, 10), counter(2, 20)])
+    rejecting = SpanStore(when_full="reject", max_metric_points=2)
+    rejecting.add_metric_points([counter(1, 10)])
+    with pytest.raises(StoreFullError, match="metric store full: 2 new points, room for 1"):
+        rejecting.add_metric_points([counter(2, 20), counter(3, 30)])
+    assert len(rejecting.metric_points()) == 1
+    # Larger than the whole store: permanent, whatever the policy (retrying cannot help).
+    with pytest.raises(StoreFullError, match="larger than the whole metric store") as caught:
+        store.add_metric_points([counter(4, 40), counter(5, 50), counter(6, 60)])
+    assert caught.value.permanent
+    rejecting.clear()
     assert len(rejecting.metric_points()) == 0
 
 

@@ -283,6 +283,25 @@ def test_full_log_store_refuses_retryably_and_keeps_what_it_had() -> None:
         assert len(sink.logs()) == 1
 
 
+def test_api_waits_say_met_or_timeout(sink: Sink) -> None:
+    _emit_logs(HttpLogs(endpoint=f"{sink.http_url}/v1/logs"), "svc-wait", 2)
+    met = requests.get(
+        f"{sink.http_url}/api/logs", params={"service": "svc-wait", "wait": "5", "count": "2"}
+    )
+    assert met.headers["X-Tracebed-Wait"] == "met"
+    short = requests.get(
+        f"{sink.http_url}/api/logs", params={"service": "svc-wait", "wait": "0.05", "count": "3"}
+    )
+    assert short.headers["X-Tracebed-Wait"] == "timeout"
+    assert len(short.json()["resourceLogs"][0]["scopeLogs"][0]["logRecords"]) == 2
+    plain = requests.get(f"{sink.http_url}/api/logs", params={"service": "svc-wait"})
+    assert "X-Tracebed-Wait" not in plain.headers
+    metric = requests.get(
+        f"{sink.http_url}/api/metrics", params={"service": "x", "name": "y", "wait": "0.05"}
+    )
+    assert metric.headers["X-Tracebed-Wait"] == "timeout" and metric.json() == {}
+
+
 def test_api_rejects_bad_parameters(sink: Sink) -> None:
     answer = requests.get(f"{sink.http_url}/api/logs", params={"severity": "LOUD"})
     assert answer.status_code == 400 and "unknown severity" in answer.json()["error"]

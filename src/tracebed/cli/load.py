@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import PORT, POSITIVE, BadInput, write_output
 from tracebed.flows.chain import CHECKOUT_SERVICES, ChainCheck
 from tracebed.flows.load import LoadRunError, LoadSummary, run_load
 from tracebed.flows.tasks import task_mix
@@ -48,7 +49,7 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
     help="The shop's front door, e.g. http://127.0.0.1:8080. Default: the frontend of "
     "the one stack on record (`tracebed up --detach`).",
 )
-@click.option("--users", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--users", type=POSITIVE, default=5, show_default=True)
 @click.option(
     "--spawn-rate",
     type=click.FloatRange(min=0, min_open=True),
@@ -73,14 +74,14 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
 )
 @click.option(
     "--sink-grpc-port",
-    type=click.IntRange(min=0),
+    type=PORT,
     default=None,
     help="Without --sink: start a sink whose OTLP/gRPC receiver listens here "
     "(point the collector's exporter at it). Default: any free port.",
 )
 @click.option(
     "--sink-http-port",
-    type=click.IntRange(min=0),
+    type=PORT,
     default=0,
     show_default=True,
     help="Without --sink: the started sink's OTLP/HTTP + API port.",
@@ -104,7 +105,7 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
 )
 @click.option(
     "--max-requests",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=100_000,
     show_default=True,
     help="Also stop after this many requests.",
@@ -167,6 +168,10 @@ def command(
     stack's collector exports to; without --sink a sink is started here, and only spans the
     stack's collector exports to it can be verified. Exit status 0 only when no request failed
     and every checkout trace was complete.
+
+    \b
+    Example:
+      tracebed load --url http://127.0.0.1:8080 --users 5 --duration 60
     """
     url, recorded_sink, recorded_ofrep = _stack_on_record(url)
     ofrep_url = ofrep_url or recorded_ofrep
@@ -190,7 +195,7 @@ def command(
             try:
                 remote.check()
             except SinkApiError as exc:
-                raise click.ClickException(str(exc)) from exc
+                raise BadInput(str(exc)) from exc
             source = remote
         else:
             from tracebed.otlp.sink import Sink
@@ -199,7 +204,7 @@ def command(
             try:
                 sink.start()
             except OSError as exc:
-                raise click.ClickException(f"cannot start a sink: {exc}") from exc
+                raise BadInput(f"cannot start a sink: {exc}") from exc
             source = sink.store
             click.echo(
                 f"collecting spans at OTLP/gRPC {sink.grpc_endpoint} (HTTP {sink.http_url}); "
@@ -228,13 +233,15 @@ def command(
             summary.verification = (
                 f"no span arrived at {sink.grpc_endpoint}: export the collector there or use --sink"
             )
-    except (LoadRunError, SinkApiError, ValueError) as exc:
+    except ValueError as exc:  # e.g. a URL that is not http(s)
+        raise BadInput(str(exc)) from exc
+    except (LoadRunError, SinkApiError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         if sink is not None:
             sink.stop()
     click.echo(summary.render())
     if json_path is not None:
-        json_path.write_text(json.dumps(summary.as_dict(), indent=2), encoding="utf-8")
+        write_output(json_path, json.dumps(summary.as_dict(), indent=2))
     if not summary.ok:
         raise SystemExit(1)

@@ -82,6 +82,10 @@ def command(
     Without --url/--sink it uses the stack `tracebed up --detach` started (and its sink).
     Any other stack works if its collector exports to a tracebed sink (for the demo:
     `tracebed collector-overlay`). Compare two recordings with `tracebed diff`.
+
+    \b
+    Example:
+      tracebed record baseline/ --url http://127.0.0.1:8080 --sink http://127.0.0.1:4318
     """
     from tracebed.flows.client import ShopClient
     from tracebed.otlp.client import SinkClient

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import PORT, POSITIVE, BadInput
 from tracebed.otlp.sink import (
     DEFAULT_MAX_LOG_RECORDS,
     DEFAULT_MAX_METRIC_POINTS,
@@ -21,14 +22,14 @@ from tracebed.otlp.sink import (
 @click.command("sink")
 @click.option(
     "--grpc-port",
-    type=int,
+    type=PORT,
     default=4317,
     show_default=True,
     help="OTLP/gRPC port (0: any free port).",
 )
 @click.option(
     "--http-port",
-    type=int,
+    type=PORT,
     default=4318,
     show_default=True,
     help="OTLP/HTTP + query API port (0: any).",
@@ -36,21 +37,21 @@ from tracebed.otlp.sink import (
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--max-spans",
-    type=int,
+    type=POSITIVE,
     default=DEFAULT_MAX_SPANS,
     show_default=True,
     help="Memory bound in spans.",
 )
 @click.option(
     "--max-log-records",
-    type=int,
+    type=POSITIVE,
     default=DEFAULT_MAX_LOG_RECORDS,
     show_default=True,
     help="Memory bound in log records.",
 )
 @click.option(
     "--max-metric-points",
-    type=int,
+    type=POSITIVE,
     default=DEFAULT_MAX_METRIC_POINTS,
     show_default=True,
     help="Memory bound in metric points.",
@@ -84,6 +85,10 @@ def command(
     port also serves GET /api/traces, GET /api/traces/{trace_id} (OTLP/JSON; ?wait=SECONDS waits
     for it), GET /api/logs, GET /api/metrics, GET /api/stats and Jaeger's query API under
     /jaeger/api/. Runs until interrupted.
+
+    \b
+    Example:
+      tracebed sink --grpc-port 4317 --http-port 4318
     """
     sink = Sink(
         host,
@@ -97,7 +102,7 @@ def command(
     try:
         sink.start()
     except (OSError, RuntimeError) as exc:
-        raise click.ClickException(f"cannot start the sink: {exc}") from exc
+        raise BadInput(f"cannot start the sink: {exc}") from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

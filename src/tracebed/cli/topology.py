@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import BadInput
 from tracebed.stack.errors import StackError
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.topology import Topology
@@ -111,11 +112,16 @@ def command(
     fmt: str,
 ) -> None:
     """Show a stack's services, dependencies (with Compose conditions), tiers, readiness
-    probes, and where the declared grouping disagrees with the dependency graph."""
+    probes, and where the declared grouping disagrees with the dependency graph.
+
+    \b
+    Example:
+      tracebed topology -f docker-compose.yml --env-file .env --group-by seed
+    """
     try:
         topo = load_topology(
             compose, env_file, profiles, group_by, readiness, use_seed, use_reference
         )
         click.echo(topo.dumps(fmt))
     except StackError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None

@@ -84,15 +84,20 @@ _NOUNS = {
 
 
 class StoreFullError(SinkError):
-    """The store is at its limit and its policy is to refuse (the sender should retry later)."""
+    """The store is at its limit and its policy is to refuse (the sender should retry later),
+    or the batch is larger than the whole store (`permanent`: retrying cannot help)."""
 
     def __init__(self, needed: int, room: int, limit: int, signal: Signal = "spans"):
         store, items = _NOUNS[signal]
+        self.needed, self.room, self.limit, self.signal = needed, room, limit, signal
+        self.permanent = needed > limit
         super().__init__(
-            f"{store} store full: {needed} new {items}, room for {room} "
+            f"batch of {needed} new {items} is larger than the whole {store} store "
+            f"(limit {limit} {items}); it can never be stored"
+            if self.permanent
+            else f"{store} store full: {needed} new {items}, room for {room} "
             f"(limit {limit} {items}); retry later"
         )
-        self.needed, self.room, self.limit, self.signal = needed, room, limit, signal
 
 
 @dataclass(frozen=True)

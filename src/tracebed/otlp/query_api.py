@@ -10,7 +10,8 @@
 
 `wait=S` (logs, metrics) blocks up to S seconds, event-driven through the store's one wait,
 until `count=N` (default 1) items match (metrics: or the increase reaches `increase=X`);
-on timeout the answer is what matched by then.
+on timeout the answer is what matched by then. After a wait the `X-Tracebed-Wait` header says
+`met` or `timeout`, as on `/api/traces/{id}`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from tracebed.otlp.codec import to_otlp_json
 from tracebed.otlp.signals import logs_to_request, metrics_to_request
 
 MAX_WAIT_S = 120.0
+WAIT_HEADER = "X-Tracebed-Wait"  # as on /api/traces/{id}: "met" or "timeout" after a wait=
 Query = dict[str, list[str]]
+Headers = dict[str, str]
 
 
 class QueryError(SinkError, ValueError):
@@ -62,7 +65,7 @@ def _wait(query: Query) -> float:
     return min(max(_number(query, "wait", 0.0), 0.0), MAX_WAIT_S)
 
 
-def logs(store: SpanStore, query: Query) -> dict[str, Any]:
+def logs(store: SpanStore, query: Query, headers: Headers) -> dict[str, Any]:
     severity: str | int | None = _one(query, "severity") or None
     if severity is not None:
         try:
@@ -80,18 +83,20 @@ def logs(store: SpanStore, query: Query) -> dict[str, Any]:
     wait = _wait(query)
     if wait > 0:
         count = int(_number(query, "count", 1))
+        headers[WAIT_HEADER] = "timeout"
         with contextlib.suppress(WaitTimeout):  # on timeout: answer with what matched by now
             store.wait_for_logs(
                 **filters, until=lambda records: len(records) >= count, timeout=wait
             )
+            headers[WAIT_HEADER] = "met"
     records = store.logs(**filters, limit=limit)
     return to_otlp_json(logs_to_request(records))
 
 
-def _selection(store: SpanStore, query: Query, since_key: str = "since") -> MetricSelection:
+def _selection(store: SpanStore, query: Query, headers: Headers) -> MetricSelection:
     service, name = _one(query, "service") or None, _one(query, "name") or None
     attributes = attribute_filter(query)
-    since = Mark(metrics=_seq(query, since_key))
+    since = Mark(metrics=_seq(query, "since"))
     wait = _wait(query)
     if wait > 0 and service and name:
         count = int(_number(query, "count", 1))
@@ -103,17 +108,19 @@ def _selection(store: SpanStore, query: Query, since_key: str = "since") -> Metr
             return wanted != wanted or selection.increase() >= wanted  # nan: no increase asked
 
         try:
-            return store.wait_for_metric(
+            selection = store.wait_for_metric(
                 service, name, until=enough, since=since, attributes=attributes, timeout=wait
             )
+            headers[WAIT_HEADER] = "met"
+            return selection
         except WaitTimeout:
-            pass
+            headers[WAIT_HEADER] = "timeout"
     elif wait > 0:
         raise QueryError("wait= needs both service= and name=")
     return store.metric_points(service, name, attributes=attributes, since=since)
 
 
-def metrics(store: SpanStore, query: Query) -> dict[str, Any]:
+def metrics(store: SpanStore, query: Query, headers: Headers) -> dict[str, Any]:
     if _one(query, "before") is not None:
         selection = store.metric_points(
             _one(query, "service") or None,
@@ -122,13 +129,13 @@ def metrics(store: SpanStore, query: Query) -> dict[str, Any]:
             since=Mark(metrics=_seq(query, "before")),
         )
         return to_otlp_json(metrics_to_request(selection.baselines.values()))
-    return to_otlp_json(metrics_to_request(_selection(store, query).points))
+    return to_otlp_json(metrics_to_request(_selection(store, query, headers).points))
 
 
-def increase(store: SpanStore, query: Query) -> dict[str, Any]:
+def increase(store: SpanStore, query: Query, headers: Headers) -> dict[str, Any]:
     if not (_one(query, "service") and _one(query, "name")):
         raise QueryError("service= and name= are required")
-    selection = _selection(store, query)
+    selection = _selection(store, query, headers)
     try:
         return {"increase": selection.increase(), "points": len(selection)}
     except ValueError as exc:
@@ -138,12 +145,14 @@ def increase(store: SpanStore, query: Query) -> dict[str, Any]:
 ROUTES = {"/api/logs": logs, "/api/metrics": metrics, "/api/metrics/increase": increase}
 
 
-def answer(store: SpanStore, path: str, query: Query) -> tuple[int, Any] | None:
-    """`(status, JSON document)` for a logs/metrics API path, or None when it is not one."""
+def answer(store: SpanStore, path: str, query: Query) -> tuple[int, Any, Headers] | None:
+    """`(status, JSON document, headers)` for a logs/metrics API path, or None when it is not
+    one."""
     route = ROUTES.get(path)
     if route is None:
         return None
+    headers: Headers = {}
     try:
-        return 200, route(store, query)
+        return 200, route(store, query, headers), headers
     except QueryError as exc:
-        return 400, {"error": str(exc)}
+        return 400, {"error": str(exc)}, {}

@@ -14,7 +14,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,17 +152,31 @@ def pytest_configure(config: pytest.Config) -> None:
         "through the flag service for this test, restoring them afterwards",
     )
     config.addinivalue_line("markers", "flow: a test that drives shop flows through the front door")
-    # SIGTERM (CI cancelling a job) becomes KeyboardInterrupt, so pytest still finalises the
-    # session fixtures and the stack is torn down instead of left running.
-    if (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    ):
-        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
 
 
 def _terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """While a stack this session started runs, SIGTERM (CI cancelling a job) becomes
+    KeyboardInterrupt, so pytest still finalises the session fixtures and the stack is torn
+    down. Returns the idempotent undo, which puts the previous handler back. A handler someone
+    else installed is left alone, and so is a session that never starts a stack."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    done: list[bool] = []
+
+    def restore() -> None:
+        if not done:
+            done.append(True)
+            signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 # -- fixtures ---------------------------------------------------------------------------------
@@ -195,12 +209,16 @@ def demo_stack(
     # when stdout is not one).
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+    restore_sigterm = _sigterm_as_interrupt()
+    request.addfinalizer(restore_sigterm)  # runs after the teardown below, even a failed one
     with suspended:
         try:
             stack = start_demo_stack(options, span_sink, workdir)
         except MissingExtraError as exc:  # one line, once, not an error per test
             shutil.rmtree(workdir, ignore_errors=True)
             pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+    if stack.stack is None:
+        restore_sigterm()  # nothing was started (an external stack): nothing to tear down
     set_timeline(pytestconfig, stack.gantt_rows)
     reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
     if reporter is not None and stack.absent:

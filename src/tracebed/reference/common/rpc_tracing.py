@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -16,6 +17,8 @@ import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from tracebed.reference.common import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +129,7 @@ class ServerTracing(grpc.ServerInterceptor):
         attrs = _rpc_attrs(style, full_method)
         if style is Style.CURRENCY:
             attrs["rpc.grpc.status_code"] = 0  # the C++ service sets it before working
+        started = time.perf_counter()
         try:
             with self.tracer.start_as_current_span(
                 span_name(style, full_method),
@@ -157,6 +161,16 @@ class ServerTracing(grpc.ServerInterceptor):
                 return response
         finally:
             otel_context.detach(token)
+            # otelgrpc's rpc.server.duration, where the service's table has it (Go services)
+            service, method = split_method(full_method)
+            telemetry.record(
+                "rpc_server_duration",
+                (time.perf_counter() - started) * 1000,
+                system="grpc",
+                service=service,
+                method=method,
+                status_code=_code(context).value[0],
+            )
 
     def _fail(
         self,

@@ -13,6 +13,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.kafka import ORDERS_TOPIC, headers_to_carrier
 from tracebed.reference.proto import demo_pb2
 from tracebed.reference.services._consumer import BatchHandler, consumer_attrs, run_consumer
@@ -44,7 +45,9 @@ class Accounting:
                 except DecodeError as exc:
                     log.warning("cannot parse OrderResult at offset %s: %s", message.offset(), exc)
                     continue
-                log.info("Order details: %s", json_format.MessageToJson(order, indent=None))
+                details = json_format.MessageToJson(order, indent=None)
+                log.info("Order details: %s", details)
+                telemetry.log("order_details", order=details)
 
 
 def make_handler(_stopped: threading.Event) -> BatchHandler:

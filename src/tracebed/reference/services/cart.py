@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from opentelemetry.trace import SpanKind
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import EnvError, env, grpc_target
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
@@ -91,6 +93,13 @@ class CartService(demo_pb2_grpc.CartServiceServicer):
         span.set_attribute("app.user.id", request.user_id)
         span.set_attribute("app.product.id", request.item.product_id)
         span.set_attribute("app.product.quantity", request.item.quantity)
+        telemetry.log(
+            "add_item",
+            user_id=request.user_id,
+            product_id=request.item.product_id,
+            quantity=request.item.quantity,
+        )
+        started = time.perf_counter_ns()
         try:
             cart = self.store.get(request.user_id)
             if cart is None:
@@ -105,6 +114,9 @@ class CartService(demo_pb2_grpc.CartServiceServicer):
             self.store.put(request.user_id, cart)
         except redis.RedisError as exc:
             raise _storage_error(exc) from exc
+        finally:
+            # Stopwatch ticks, which are nanoseconds on Linux (failures are recorded too)
+            telemetry.record("add_item_latency", time.perf_counter_ns() - started)
         return demo_pb2.Empty()
 
     def GetCart(
@@ -113,10 +125,14 @@ class CartService(demo_pb2_grpc.CartServiceServicer):
         span = trace.get_current_span()
         span.set_attribute("app.user.id", request.user_id)
         span.add_event("Fetch cart")
+        telemetry.log("get_cart", user_id=request.user_id)
+        started = time.perf_counter_ns()
         try:
             cart = self.store.get(request.user_id)
         except redis.RedisError as exc:
             raise _storage_error(exc) from exc
+        finally:
+            telemetry.record("get_cart_latency", time.perf_counter_ns() - started)
         # An unknown cart is an empty Cart whose user_id is "" (not the requested id).
         cart = cart if cart is not None else demo_pb2.Cart()
         span.set_attribute("app.cart.items.count", sum(i.quantity for i in cart.items))
@@ -128,6 +144,7 @@ class CartService(demo_pb2_grpc.CartServiceServicer):
         span = trace.get_current_span()
         span.set_attribute("app.user.id", request.user_id)
         span.add_event("Empty cart")
+        telemetry.log("empty_cart", user_id=request.user_id)
         failing = self.flags.boolean("cartFailure", False, event=True)
         store = self.bad_store if failing else self.store
         try:

@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import grpc_target, http_base, require
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
@@ -205,6 +206,7 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
         span = trace.get_current_span()
         span.set_attribute("app.user.id", request.user_id)
         span.set_attribute("app.user.currency", request.user_currency)
+        telemetry.log("place_order", user_id=request.user_id, user_currency=request.user_currency)
         try:
             return self._place_order(request, span)
         except RpcError as err:
@@ -236,6 +238,7 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
                 grpc.StatusCode.INTERNAL,
                 f"failed to charge card: could not charge the card: {go_error(err)}",
             ) from err
+        telemetry.log("payment_went_through", transaction_id=tx_id)
         span.add_event("charged", {"app.payment.transaction.id": tx_id})
 
         try:
@@ -265,9 +268,18 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
         span.set_attribute("app.shipping.amount", whole_units(shipping))
         span.set_attribute("app.order.amount", whole_units(total))
         span.set_attribute("app.order.items.count", len(order_items))
+        telemetry.log(
+            "order_placed",
+            order_id=order_id,
+            shipping_amount=whole_units(shipping),
+            order_amount=whole_units(total),
+            items_count=len(order_items),
+            tracking_id=tracking_id,
+        )
 
         self._send_confirmation(request.email, order)
         if self.publisher is not None:
+            telemetry.log("post_processor")
             copies = self.flags.integer("kafkaQueueProblems", 0, event=True)
             self.publisher.publish(order, extra_copies=max(0, copies))
         return demo_pb2.PlaceOrderResponse(order=order)

@@ -34,9 +34,13 @@ class EmailService:
         order = _get(body, "order")
         server_span.set_attribute("app.order.id", str(_get(order, "order_id") or ""))
         email = _get(body, "email")
+        # The confirmation counter and log are 3.0.0's (email exported traces only at
+        # 2.0.2): no-ops unless the release's signal table has them.
+        telemetry.count("confirmations")
         with self.tracer.start_as_current_span("send_email") as span:
             self._render(order)
             span.set_attribute("app.email.recipient", str(email or ""))
+            telemetry.log("confirmation_sent", order_id=str(_get(order, "order_id") or ""))
         return Reply(200, b"", content_type="text/html;charset=utf-8")
 
     def _render(self, order: Any) -> str:

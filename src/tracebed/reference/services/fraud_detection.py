@@ -13,6 +13,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Link, SpanKind
 
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.kafka import ORDERS_TOPIC, headers_to_carrier
 from tracebed.reference.proto import demo_pb2
@@ -76,6 +77,7 @@ class FraudDetection:
         )
         if problems > 0:
             log.info("FeatureFlag 'kafkaQueueProblems' is enabled, sleeping 1 second")
+            telemetry.log("queue_problems")
             self.stopped.wait(self.sleep)  # the flag's effect: consumer lag (ends on SIGTERM)
         order = demo_pb2.OrderResult()
         try:
@@ -91,6 +93,7 @@ class FraudDetection:
             order.order_id,
             total,
         )
+        telemetry.log("consumed", order_id=order.order_id, total=total)
 
 
 def make_handler(stopped: threading.Event) -> BatchHandler:

@@ -11,6 +11,7 @@ import uuid
 import grpc
 from opentelemetry import baggage, context, trace
 
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
 from tracebed.reference.common.rpc_tracing import RpcError, Style
@@ -75,6 +76,7 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
         self, request: demo_pb2.ChargeRequest, ctx: grpc.ServicerContext
     ) -> demo_pb2.ChargeResponse:
         amount, card = request.amount, request.credit_card
+        telemetry.log("charge_received")
         trace.get_current_span().set_attribute(
             "app.payment.amount", js_amount(amount.units, amount.nanos)
         )
@@ -94,7 +96,8 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
             card_type, valid = card_info(card.credit_card_number)
             span.set_attribute("app.payment.card_type", card_type)
             span.set_attribute("app.payment.card_valid", valid)
-            span.set_attribute("app.loyalty.level", self.rng.choice(LOYALTY_LEVELS))
+            loyalty = self.rng.choice(LOYALTY_LEVELS)
+            span.set_attribute("app.loyalty.level", loyalty)
             if not valid:
                 raise RpcError(grpc.StatusCode.UNKNOWN, "Credit card info is invalid.")
             if card_type not in ("visa", "mastercard"):
@@ -113,8 +116,22 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
                 )
             synthetic = baggage.get_baggage("synthetic_request") == "true"
             span.set_attribute("app.payment.charged", not synthetic)
+            transaction_id = str(uuid.uuid4())
+            telemetry.log(
+                "transaction_complete",
+                transaction_id=transaction_id,
+                card_type=card_type,
+                last_four=re.sub(r"[\s-]", "", card.credit_card_number)[-4:],
+                amount={
+                    "units": amount.units,
+                    "nanos": amount.nanos,
+                    "currencyCode": amount.currency_code,
+                },
+                loyalty_level=loyalty,
+            )
+            telemetry.count("transactions", currency=amount.currency_code)
             span.end()
-            return demo_pb2.ChargeResponse(transaction_id=str(uuid.uuid4()))
+            return demo_pb2.ChargeResponse(transaction_id=transaction_id)
         finally:
             context.detach(token)
 

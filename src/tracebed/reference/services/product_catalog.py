@@ -12,6 +12,7 @@ import grpc
 from google.protobuf import json_format
 from opentelemetry import trace
 
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import env_int
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
@@ -80,6 +81,7 @@ class ProductCatalogService(demo_pb2_grpc.ProductCatalogServiceServicer):
             if product.id == request.id:
                 span.set_attribute("app.product.name", product.name)
                 span.add_event(f"Product Found - ID: {product.id}, Name: {product.name}")
+                telemetry.log("product_found", name=product.name, id=product.id)
                 return product
         message = f"Product Not Found: {request.id}"
         span.add_event(message)
