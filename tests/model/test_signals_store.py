@@ -259,3 +259,24 @@ def test_flow_result_logs_wait_for_its_trace() -> None:
     orphan = FlowResult("t", "GET /", FlowRequest("GET", "http://x/"), TID, "", 200, "", 0.1)
     with pytest.raises(NoSinkError, match="no sink that keeps logs"):
         orphan.logs()
+
+
+def test_wait_on_any_signal_wakes_on_each_kind() -> None:
+    store = SpanStore()
+    calls = [0]
+    first = threading.Event()
+
+    def check() -> bool:
+        calls[0] += 1
+        first.set()
+        return len(store.metric_points()) > 0
+
+    def adder() -> None:
+        assert first.wait(10)
+        store.add_metric_points([counter(1, 10)])
+
+    thread = threading.Thread(target=adder)
+    thread.start()
+    store.wait(check, on=None, timeout=30, description="any arrival")
+    thread.join(10)
+    assert calls[0] == 2

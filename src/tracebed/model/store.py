@@ -652,16 +652,21 @@ class SpanStore:
         with self._cond:
             return self._last_arrival.get(on, 0.0)
 
+    def _seen(self, on: Signal | None) -> int:
+        """Arrivals so far of one signal (None: of all). Caller holds the lock."""
+        return sum(self._arrivals.values()) if on is None else self._arrivals.get(on, 0)
+
     def wait(
         self,
         check: Check,
         *,
-        on: Signal = "spans",
+        on: Signal | None = "spans",
         timeout: float,
         description: str = "condition",
     ) -> None:
         """The store's one wait: block until `check()` returns True, re-run on every arrival
-        of the `on` signal (never sleep-polling). Raises `TimeoutError` naming `description`.
+        of the `on` signal (None: of any signal; never sleep-polling). Raises `TimeoutError`
+        naming `description`.
 
         `check` runs outside the lock (it may query the store, e.g. linked spans of other
         traces, and must never hold up ingest). It returns True when done, False to wait for
@@ -671,7 +676,7 @@ class SpanStore:
         deadline = time.monotonic() + timeout
         while True:
             with self._cond:
-                seen = self._arrivals.get(on, 0)
+                seen = self._seen(on)
             verdict = check()
             if verdict is True:
                 return
@@ -680,7 +685,7 @@ class SpanStore:
                 raise WaitTimeout(f"{description} did not hold within {timeout}s")
             wake_at = deadline if verdict is False else min(deadline, float(verdict))
             with self._cond:
-                if self._arrivals.get(on, 0) == seen:  # nothing arrived while `check` ran
+                if self._seen(on) == seen:  # nothing arrived while `check` ran
                     self._cond.wait(timeout=max(0.0, wake_at - time.monotonic()))
 
     def wait_for_trace(
