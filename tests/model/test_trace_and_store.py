@@ -160,13 +160,9 @@ def test_predicate_may_query_the_store_while_waiting() -> None:
 def test_single_top_with_a_foreign_parent_is_the_entry_not_an_orphan() -> None:
     store = SpanStore()
     # The caller (a test's traceparent, span "aa") never reports a span of its own.
-    store.add_spans(
-        [span("01", "aa", service="frontend-proxy"), span("02", "01", service="frontend")]
-    )
+    store.add_spans([span("01", "aa", service="frontend-proxy"), span("02", "01", service="frontend")])
     rendered = store.trace(T1).render()
-    assert (
-        "frontend-proxy: op-01 [server] 1.0ms (entry: its parent is the caller's span)" in rendered
-    )
+    assert "frontend-proxy: op-01 [server] 1.0ms (entry: its parent is the caller's span)" in rendered
     assert "orphan" not in rendered
 
 
