@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.compose.conftest import REPO, demo_shaped_project, labelled
-from tracebed.stack.reference_compose import build_reference_image
+from tracebed.refstack.compose import build_reference_image
 
 pytest_plugins = ["pytester"]
 

@@ -392,7 +392,7 @@ def test_compose_backend_needs_compose_files(tmp_path: Path) -> None:
 
 def test_reference_preset_infrastructure_tier(tmp_path: Path) -> None:
     """The built-in reference stack through the same path as `tracebed up` (tier 0 only)."""
-    from tracebed.stack import reference_topology
+    from tracebed.refstack import reference_topology
 
     try:
         topo = reference_topology(tmp_path / "ref", f"127.0.0.1:{free_port()}")

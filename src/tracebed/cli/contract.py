@@ -187,14 +187,9 @@ def _contract_result(result: ContractResult) -> dict[str, Any]:
 
 def _reference_topology() -> dict[str, set[str]]:
     """The reference stack's declared dependencies (its spec; nothing is started)."""
-    import tempfile
+    from tracebed.refstack import reference_shape
 
-    from tracebed.reference.spec import build_spec
-    from tracebed.stack.topology import Topology
-
-    with tempfile.TemporaryDirectory(prefix="tracebed-deps-") as work:
-        spec = build_spec(Path(work), "127.0.0.1:4317", with_load_generator=True)
-        return declared_dependencies(Topology.from_spec(spec))
+    return declared_dependencies(reference_shape(with_load_generator=True))
 
 
 @command.command("deps")

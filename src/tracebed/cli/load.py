@@ -9,37 +9,32 @@ import click
 
 from tracebed.cli._params import PORT, POSITIVE, BadInput, write_output
 from tracebed.flows.chain import CHECKOUT_SERVICES, ChainCheck
-from tracebed.flows.load import LoadRunError, LoadSummary, run_load
+from tracebed.flows.load import LoadRunError, LoadSummary
 from tracebed.flows.tasks import task_mix
-from tracebed.model.source import TraceSource
-from tracebed.otlp.client import SinkApiError, SinkClient
+from tracebed.harness import Harness, HarnessOptions
+from tracebed.otlp.client import SinkApiError
 
 
 def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
     """`(frontend URL, sink HTTP URL, flagd OFREP URL)` from `tracebed up`'s run records."""
-    from tracebed.stack.state import list_records
+    from tracebed.harness import stacks_on_record
 
-    stacks = [
-        r for r in list_records() if r.info.get("frontend_url") and (r.detached or r.owner_alive())
-    ]
+    stacks = stacks_on_record()
     if url is None:
         if not stacks:
             raise click.UsageError(
                 "no --url, and no stack on record: pass --url, or start one with `tracebed up --detach`"
             )
         if len(stacks) > 1:
-            listed = ", ".join(f"{r.run_id} ({r.info['frontend_url']})" for r in stacks)
+            listed = ", ".join(f"{r.run_id} ({r.frontend_url})" for r in stacks)
             raise click.UsageError(f"several stacks on record ({listed}): pass --url")
-        record = stacks[0]
+        found = stacks[0]
     else:
-        same = [r for r in stacks if str(r.info["frontend_url"]).rstrip("/") == url.rstrip("/")]
+        same = [r for r in stacks if r.frontend_url.rstrip("/") == url.rstrip("/")]
         if not same:
             return url, None, None
-        record = same[-1]
-    sink = record.info.get("sink") or {}
-    flagd = (record.info.get("services") or {}).get("flagd") or {}
-    ofrep = (flagd.get("endpoints") or {}).get("ofrep")
-    return str(record.info["frontend_url"]), sink.get("http"), ofrep
+        found = same[-1]
+    return found.frontend_url, found.sink_url, found.ofrep_url
 
 
 @click.command("load")
@@ -187,59 +182,64 @@ def command(
         chain = ChainCheck(services, kafka_publish=not no_kafka)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--chain") from exc
-    sink = None
-    source: TraceSource | None = None
+    # The stack runs already (known by its front door); the harness only brings the sink: the
+    # one given, or its own one here.
+    harness = Harness(
+        HarnessOptions(
+            kind="external",
+            frontend_url=url,
+            ofrep_url=ofrep_url,
+            sink_url=None if no_verify else sink_url,
+            sink_mode="none" if no_verify else "here",
+            sink_grpc_port=sink_grpc_port or 0,
+            sink_http_port=sink_http_port,
+        )
+    )
+    own_sink = None
     if not no_verify:
-        if sink_url:
-            remote = SinkClient(sink_url)
-            try:
-                remote.check()
-            except SinkApiError as exc:
-                raise BadInput(str(exc)) from exc
-            source = remote
-        else:
-            from tracebed.otlp.sink import Sink
-
-            sink = Sink("127.0.0.1", sink_grpc_port or 0, sink_http_port)
-            try:
-                sink.start()
-            except OSError as exc:
-                raise BadInput(f"cannot start a sink: {exc}") from exc
-            source = sink.store
+        try:
+            sink = harness.open_sink()
+            sink.check()
+        except SinkApiError as exc:
+            raise BadInput(str(exc)) from exc
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sink") from exc
+        except OSError as exc:
+            raise BadInput(f"cannot start a sink: {exc}") from exc
+        own_sink = sink.sink
+        if own_sink is not None:
             click.echo(
-                f"collecting spans at OTLP/gRPC {sink.grpc_endpoint} (HTTP {sink.http_url}); "
-                "the stack's collector must export there",
+                f"collecting spans at OTLP/gRPC {own_sink.grpc_endpoint} "
+                f"(HTTP {own_sink.http_url}); the stack's collector must export there",
                 err=True,
             )
     try:
+        harness.start()
         click.echo(
             f"load: {users} users at {spawn_rate:g}/s for {duration:g}s against {url}", err=True
         )
-        summary: LoadSummary = run_load(
-            url,
+        summary: LoadSummary = harness.load_runner()(
             users,
             spawn_rate,
             duration,
-            store=source,
             verify=not no_verify,
             wait_time=wait_time,
             tasks=mix,
             max_requests=max_requests,
-            ofrep_url=ofrep_url,
             verify_timeout=verify_timeout,
             chain=chain,
         )
-        if sink is not None and summary.checkouts and not len(sink.store):
+        if own_sink is not None and summary.checkouts and not len(own_sink.store):
             summary.verification = (
-                f"no span arrived at {sink.grpc_endpoint}: export the collector there or use --sink"
+                f"no span arrived at {own_sink.grpc_endpoint}: "
+                "export the collector there or use --sink"
             )
     except ValueError as exc:  # e.g. a URL that is not http(s)
         raise BadInput(str(exc)) from exc
     except (LoadRunError, SinkApiError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        if sink is not None:
-            sink.stop()
+        harness.stop()
     click.echo(summary.render())
     if json_path is not None:
         write_output(json_path, json.dumps(summary.as_dict(), indent=2))

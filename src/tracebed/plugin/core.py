@@ -1,5 +1,8 @@
-"""pytest plugin (core): `--tracebed-*` options, the `span_sink`, `demo_stack` and `shop`
-fixtures, and the `flags` and `flow` markers.
+"""pytest plugin (core): `--tracebed-*` options, the `tracebed_harness`, `span_sink`,
+`demo_stack` and `shop` fixtures, and the `flags` and `flow` markers.
+
+The fixtures are thin over one `tracebed.harness.Harness` per session: the options become
+`HarnessOptions`, `span_sink` is its sink, `demo_stack` its started stack.
 
 With pytest-xdist every worker gets its own sink and its own stack on free ports (session
 fixtures are per worker): workers never see each other's spans or flag switches, at the price
@@ -9,20 +12,17 @@ of one stack start per worker.
 from __future__ import annotations
 
 import contextlib
-import functools
-import shutil
 import signal
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tracebed.extras import MissingExtraError
+from tracebed.harness import DemoStack, Harness, HarnessOptions
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
-from tracebed.plugin.harness import DemoStack, StackOptions, sink_host_for, start_demo_stack
+from tracebed.plugin import validate
 from tracebed.plugin.report import attach_trace, attach_trace_id, set_timeline, set_trace_source
 
 # name: (help, default, type) — each is `--tracebed-NAME` on the command line and
@@ -46,9 +46,9 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "127.0.0.1",
         "string",
     ),
-    "sink-grpc-port": ("OTLP/gRPC port of the sink (0: any free port)", "0", "string"),
-    "sink-http-port": ("OTLP/HTTP + query API port of the sink (0: any free port)", "0", "string"),
-    "sink-max-spans": ("sink memory bound in spans", str(DEFAULT_MAX_SPANS), "string"),
+    "sink-grpc-port": ("OTLP/gRPC port of the sink (0: any free port)", 0, "int"),
+    "sink-http-port": ("OTLP/HTTP + query API port of the sink (0: any free port)", 0, "int"),
+    "sink-max-spans": ("sink memory bound in spans", DEFAULT_MAX_SPANS, "int"),
     "keep-stack": (
         "leave the stack running after the session (stop it with `tracebed down`)",
         False,
@@ -56,8 +56,8 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     ),
     "trace-timeout": (
         "seconds a test waits for a trace before failing with its tree",
-        "30",
-        "string",
+        30.0,
+        "float",
     ),
     "baseline": (
         "directory of flow shape recordings (`tracebed record`); the bundled suite fails on differences",
@@ -66,8 +66,8 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     ),
     "flag-settle": (
         "seconds to wait after a flag switch is served, for SDK flag caches",
-        "0",
-        "string",
+        0.0,
+        "float",
     ),
     # Tracetest YAML files (plugin/tracetest.py)
     "var": ("a variable for Tracetest files, NAME=VALUE (repeatable)", None, "linelist"),
@@ -83,7 +83,7 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "linelist",
     ),
     "proto-path": ("directories searched for a Tracetest trigger's protobufFile", None, "linelist"),
-    "tracetest-quiet": ("quiet window (seconds) that ends the wait for a Tracetest trace", "0.5", "string"),
+    "tracetest-quiet": ("quiet window (seconds) that ends the wait for a Tracetest trace", 0.5, "float"),
     "tracetest-timeout": (
         "seconds to wait for a Tracetest trace (default: the trace timeout)",
         None,
@@ -105,6 +105,8 @@ def add_options(parser: pytest.Parser) -> None:
     for name, (help_text, default, kind) in OPTIONS.items():
         dest = "tracebed_" + name.replace("-", "_")
         flag = f"--tracebed-{name}"
+        shown = "" if default in (None, False) else f"; default: {default}"
+        help_text = f"{help_text} (ini: {dest}{shown})"
         try:
             if kind == "bool":
                 group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
@@ -124,20 +126,20 @@ def option(config: pytest.Config, name: str) -> Any:
     return value if value is not None else config.getini(dest)
 
 
-def stack_options(config: pytest.Config) -> StackOptions:
-    kind = option(config, "stack")
-    if kind not in ("local", "compose", "external"):
-        raise pytest.UsageError(
-            f"--tracebed-stack must be local, compose or external, not {kind!r}"
-        )
-    return StackOptions(
-        kind=kind,
+def harness_options(config: pytest.Config) -> HarnessOptions:
+    # Values were checked in pytest_configure (plugin/validate.py).
+    return HarnessOptions(
+        kind=option(config, "stack"),
         compose_files=tuple(option(config, "compose") or ()),
         env_file=option(config, "env-file"),
         frontend_url=option(config, "frontend-url"),
         until=option(config, "until"),
         keep=bool(option(config, "keep-stack")),
         flag_settle=float(option(config, "flag-settle")),
+        sink_host=option(config, "sink-host"),
+        sink_grpc_port=int(option(config, "sink-grpc-port")),
+        sink_http_port=int(option(config, "sink-http-port")),
+        sink_max_spans=int(option(config, "sink-max-spans")),
     )
 
 
@@ -146,6 +148,10 @@ def trace_timeout(config: pytest.Config) -> float:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Every tracebed value is checked before collection and before any stack starts.
+    bad = validate.problems(lambda name: option(config, name), OPTIONS)
+    if bad:
+        raise pytest.UsageError("; ".join(bad))
     config.addinivalue_line(
         "markers",
         "flags(**flags): switch demo feature flags (flag=variant, e.g. paymentFailure='100%') "
@@ -183,28 +189,35 @@ def _sigterm_as_interrupt() -> Callable[[], None]:
 
 
 @pytest.fixture(scope="session")
-def span_sink(pytestconfig: pytest.Config) -> Iterator[Sink]:
+def tracebed_harness(pytestconfig: pytest.Config) -> Iterator[Harness]:
+    """The session's `tracebed.harness.Harness`: `span_sink` and `demo_stack` are its parts."""
+    harness = Harness(harness_options(pytestconfig))
+    try:
+        yield harness
+    finally:
+        harness.stop()  # whatever the other fixtures' finalisers left up
+
+
+@pytest.fixture(scope="session")
+def span_sink(pytestconfig: pytest.Config, tracebed_harness: Harness) -> Iterator[Sink]:
     """The OTLP sink the stack's collector exports to (session-wide; free ports by default)."""
-    sink = Sink(
-        host=sink_host_for(stack_options(pytestconfig), option(pytestconfig, "sink-host")),
-        grpc_port=int(option(pytestconfig, "sink-grpc-port")),
-        http_port=int(option(pytestconfig, "sink-http-port")),
-        max_spans=int(option(pytestconfig, "sink-max-spans")),
-    ).start()
+    sink = tracebed_harness.open_sink().sink
+    assert sink is not None  # the plugin's harness always runs its sink in this process
     set_trace_source(pytestconfig, sink.store)
     try:
         yield sink
     finally:
-        sink.stop()
+        tracebed_harness.close_sink()
 
 
 @pytest.fixture(scope="session")
 def demo_stack(
-    request: pytest.FixtureRequest, pytestconfig: pytest.Config, span_sink: Sink
+    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
+    tracebed_harness: Harness,
+    span_sink: Sink,
 ) -> Iterator[DemoStack]:
     """The stack under test, brought up tier by tier once per session (per xdist worker)."""
-    options = stack_options(pytestconfig)
-    workdir = Path(tempfile.mkdtemp(prefix="tracebed-stack-"))
     # Capture off while starting, so the live tier table reaches a terminal (it stays quiet
     # when stdout is not one).
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
@@ -213,9 +226,9 @@ def demo_stack(
     request.addfinalizer(restore_sigterm)  # runs after the teardown below, even a failed one
     with suspended:
         try:
-            stack = start_demo_stack(options, span_sink, workdir)
+            stack = tracebed_harness.start()
         except MissingExtraError as exc:  # one line, once, not an error per test
-            shutil.rmtree(workdir, ignore_errors=True)
+            tracebed_harness.remove_workdir()
             pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     if stack.stack is None:
         restore_sigterm()  # nothing was started (an external stack): nothing to tear down
@@ -227,53 +240,37 @@ def demo_stack(
     try:
         yield stack
     finally:
-        if options.keep and stack.stack is not None:
-            stack.stack.detach(frontend_url=stack.frontend_url)
+        tracebed_harness.stop_stack()
+        if tracebed_harness.kept:
             print(
                 f"\ntracebed: stack kept running at {stack.frontend_url} (`tracebed down` stops it)"
             )
-        else:
-            stack.stop()
+        elif request.session.testsfailed:
             # Service logs and rendered configs stay for a session that failed, to read.
-            if request.session.testsfailed:
-                print(f"\ntracebed: service logs of this run are in {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
+            print(f"\ntracebed: service logs of this run are in {tracebed_harness.workdir}")
+        else:
+            tracebed_harness.remove_workdir()
 
 
 @pytest.fixture
-def shop(request: pytest.FixtureRequest, demo_stack: DemoStack, span_sink: Sink) -> Any:
+def shop(
+    request: pytest.FixtureRequest, tracebed_harness: Harness, demo_stack: DemoStack
+) -> Any:
     """A shop client on the stack's front door; every request's trace id is recorded on the test."""
-    from tracebed.flows import ShopClient
-
     results: list[Any] = request.node.stash.setdefault(_RESULTS_KEY, [])
 
     def on_result(result: Any) -> None:
         results.append(result)
         attach_trace_id(request, result.trace_id)
 
-    meta_ofrep = demo_stack.flags.ofrep_url if demo_stack.flags else None
-    return ShopClient(
-        demo_stack.frontend_url,
-        sink_store=span_sink.store,
-        timeout=trace_timeout(request.config),
-        ofrep_url=meta_ofrep,
-        on_result=on_result,
-    )
+    return tracebed_harness.shop(timeout=trace_timeout(request.config), on_result=on_result)
 
 
 @pytest.fixture
-def load_run(demo_stack: DemoStack, span_sink: Sink) -> Any:
+def load_run(tracebed_harness: Harness, demo_stack: DemoStack) -> Any:
     """`load_run(users, spawn_rate, duration_s, **options) -> LoadSummary`: Locust with the demo's
     task mix against the front door, every checkout's trace verified; stops at its duration."""
-    from tracebed.flows.load import run_load
-
-    return functools.partial(
-        run_load,
-        demo_stack.frontend_url,
-        store=span_sink.store,
-        ofrep_url=demo_stack.flags.ofrep_url if demo_stack.flags else None,
-    )
+    return tracebed_harness.load_runner()
 
 
 @pytest.fixture(autouse=True)

@@ -351,9 +351,8 @@ class Stack:
         return f"{host}:{port}"
 
     def frontend_url(self) -> str | None:
-        meta = self.topology.extras.get("x-tracebed-stack") or {}
-        if meta.get("frontend_url"):
-            return str(meta["frontend_url"])
+        if self.topology.meta.frontend_url:
+            return self.topology.meta.frontend_url
         for name in ("frontend-proxy", "frontend"):
             if name in self.topology.services and self.timeline.ready_at(name) is not None:
                 with contextlib.suppress(LookupError):

@@ -13,6 +13,7 @@ from typing import Any
 
 from tracebed.stack.compose import load_compose, service_from_raw
 from tracebed.stack.errors import TopologyError
+from tracebed.stack.meta import StackMeta
 from tracebed.stack.model import ProbeSpec, ServiceDef
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.seed import SEED_DEPENDS_ON, SEED_GROUPS, load_grouping
@@ -49,6 +50,7 @@ class Topology:
         self.env: dict[str, str] = dict(env if env is not None else os.environ)
         self.source = source
         self.extras: dict[str, Any] = dict(extras or {})
+        self.meta = StackMeta.from_extras(self.extras)  # what the stack says about itself
         self.readiness = readiness if readiness is not None else Readiness.load()
         self.project_name = project_name
         self.compose_files = list(compose_files)
@@ -377,8 +379,7 @@ class Topology:
     @property
     def absent(self) -> dict[str, str]:
         """Services of the demo this stack leaves out, with why (the reference stack says)."""
-        meta = self.extras.get("x-tracebed-stack") or {}
-        return {str(k): str(v) for k, v in (meta.get("absent") or {}).items()}
+        return dict(self.meta.absent)
 
     def to_text(self) -> str:
         lines = [

@@ -1,0 +1,119 @@
+"""Every `--tracebed-*` value (and its ini key) checked once, in `pytest_configure`.
+
+A bad value is refused with `pytest.UsageError` before collection and before any stack starts:
+one line per option that names the option, the value and what it must be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+STACK_KINDS = ("local", "compose", "external")
+
+
+def _number(minimum: float, *, integer: bool = False, maximum: float | None = None,
+            strict: bool = False) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        try:
+            number = int(value) if integer else float(value)
+        except (TypeError, ValueError):
+            return f"must be {'an integer' if integer else 'a number'}, not {value!r}"
+        if number < minimum or (strict and number == minimum):
+            bound = f"more than {minimum:g}" if strict else f"at least {minimum:g}"
+            return f"must be {bound}, not {value!r}"
+        if maximum is not None and number > maximum:
+            return f"must be at most {maximum:g}, not {value!r}"
+        return None
+
+    return check
+
+
+def _one_of(choices: Iterable[str]) -> Callable[[Any], str | None]:
+    allowed = tuple(choices)
+
+    def check(value: Any) -> str | None:
+        return None if value in allowed else f"must be one of {', '.join(allowed)}, not {value!r}"
+
+    return check
+
+
+def _file(value: Any) -> str | None:
+    return None if Path(str(value)).is_file() else f"{value}: no such file"
+
+
+def _directory(value: Any) -> str | None:
+    return None if Path(str(value)).is_dir() else f"{value}: no such directory"
+
+
+def _url(value: Any) -> str | None:
+    parts = urlsplit(str(value))
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return None
+    return f"must be an http(s) URL such as http://127.0.0.1:8080, not {value!r}"
+
+
+def _assignment(value: Any) -> str | None:
+    name, eq, _ = str(value).partition("=")
+    return None if eq and name.strip() else f"must be NAME=VALUE, not {value!r}"
+
+
+def _host_rule(value: Any) -> str | None:
+    name, eq, target = str(value).partition("=")
+    host, colon, port = target.rpartition(":")
+    if eq and name and colon and host and port.isdigit() and 0 < int(port) < 65536:
+        return None
+    return f"must be NAME=HOST:PORT (e.g. frontend:8080=127.0.0.1:41234), not {value!r}"
+
+
+def _non_empty(value: Any) -> str | None:
+    return None if str(value).strip() else "must not be empty"
+
+
+PORT = _number(0, integer=True, maximum=65535)
+
+# option name (as in plugin.core.OPTIONS) -> check of one value (a list option: of each item)
+CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "stack": _one_of(STACK_KINDS),
+    "compose": _file,
+    "env-file": _file,
+    "frontend-url": _url,
+    "sink-host": _non_empty,
+    "sink-grpc-port": PORT,
+    "sink-http-port": PORT,
+    "sink-max-spans": _number(1, integer=True),
+    "trace-timeout": _number(0, strict=True),
+    "baseline": _directory,
+    "flag-settle": _number(0),
+    "var": _assignment,
+    "vars-file": _file,
+    "host-map": _host_rule,
+    "proto-path": _directory,
+    "tracetest-quiet": _number(0),
+    "tracetest-timeout": _number(0, strict=True),
+    "demo-version": _one_of(("2.0.2", "3.0.0")),
+}
+
+
+def problems(value_of: Callable[[str], Any], names: Iterable[str]) -> list[str]:
+    """One line per bad option value; `value_of(name)` gives the effective value (or raises
+    ValueError for an ini value pytest itself cannot read)."""
+    found: list[str] = []
+    for name in names:
+        check = CHECKS.get(name)
+        if check is None:
+            continue
+        try:
+            value = value_of(name)
+        except ValueError as exc:
+            found.append(f"tracebed_{name.replace('-', '_')}: {exc}")
+            continue
+        if value is None or value == "" or value is False:
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
+            why = check(item)
+            if why:
+                found.append(f"--tracebed-{name} {why}")
+    return found
