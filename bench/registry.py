@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from tracebed.model import Span
-from tracebed.query.conformance import Checker, DataPoint, Metric, Policy, value_type
+from tracebed.model.metrics import DataPoint, Metric
+from tracebed.query.conformance import Checker, Policy, value_type
 from tracebed.query.registry import Registry, load_registry
 
 REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"

@@ -5,12 +5,8 @@ service")."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import importlib.util
-import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,65 +15,27 @@ import pytest
 import requests
 
 from tests.byos.support import NODE_PAYMENT, PY_RECOMMENDATION, Flagd
+from tests.npm import npm_install, unavailable
 from tests.reference.backends.procs import Proc, clean_env, free_port, grpc_serving, python_module
 from tracebed.otlp.sink import Sink
 from tracebed.reference.flagd import flagfile
 
-#: Bounds: a cold `npm ci` on a slow runner, a service start on 2 busy cores.
-NPM_TIMEOUT = 300.0
+#: Bound: a service start on 2 busy cores.
 START_TIMEOUT = 60.0
 #: The harness's short export delay (ms), so a span reaches the sink soon after it ends.
 EXPORT_DELAY_MS = "50"
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def unavailable(reason: str) -> None:
-    """Fail in CI (its image has Node.js and the dev extra), skip locally with the reason."""
-    if in_ci():
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _npm_ci(npm: str, base: Path, root: Path, files: list[Path]) -> None:
-    for old in base.iterdir():  # only one install is kept: an older lock file's goes
-        if old != root and old.name != ".lock":
-            shutil.rmtree(old, ignore_errors=True)
-    root.mkdir(parents=True, exist_ok=True)
-    for f in files:
-        shutil.copyfile(f, root / f.name)
-    # --ignore-scripts: the only install script (protobufjs's) checks its CLI's versions.
-    argv = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"]
-    try:
-        run = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=NPM_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"npm ci did not finish within {NPM_TIMEOUT:.0f}s in {root}", pytrace=False)
-    if run.returncode != 0:
-        tail = (run.stdout + run.stderr)[-2000:]
-        pytest.fail(f"npm ci failed in {root} (exit {run.returncode}):\n{tail}", pytrace=False)
-    (root / ".installed").write_text("ok\n")
-
-
 @pytest.fixture(scope="session")
 def node_modules(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``npm ci`` of node_payment's lock file, once per lock file, into pytest's cache dir."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        missing = "npm" if npm is None else "node"
-        unavailable(f"{missing} is not installed: the Node payment service needs Node.js 20+")
-    assert npm is not None
-    files = [NODE_PAYMENT / "package.json", NODE_PAYMENT / "package-lock.json"]
-    key = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:16]
-    cache = getattr(pytestconfig, "cache", None)
-    base = cache.mkdir("byos-npm") if cache is not None else tmp_path_factory.mktemp("byos-npm")
-    root = base / key
-    with (base / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers: one install, the others wait
-        if not (root / ".installed").exists():
-            _npm_ci(npm, base, root, files)
-    return root / "node_modules"
+    return npm_install(
+        NODE_PAYMENT,
+        "byos-npm",
+        pytestconfig,
+        tmp_path_factory,
+        "the Node payment service needs Node.js 20+",
+    )
 
 
 @pytest.fixture(scope="session")

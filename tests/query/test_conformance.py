@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.query.signals import RESOURCE, SPAN_ID, TRACE_ID, logs_json, metrics_json, traces_json
+from tracebed.model.metrics import DataPoint, Metric
 from tracebed.otlp.signals_json import SignalsJsonError, read_signals_json
 from tracebed.query.conformance import (
-    DataPoint,
     Finding,
     Level,
-    Metric,
     Policy,
     Report,
     check,

@@ -11,7 +11,12 @@ from pathlib import Path
 import click
 
 from tracebed.cli._params import PORT, POSITIVE, BadInput
-from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
+from tracebed.otlp.sink import (
+    DEFAULT_MAX_LOG_RECORDS,
+    DEFAULT_MAX_METRIC_POINTS,
+    DEFAULT_MAX_SPANS,
+    Sink,
+)
 
 
 @click.command("sink")
@@ -38,6 +43,20 @@ from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
     help="Memory bound in spans.",
 )
 @click.option(
+    "--max-log-records",
+    type=POSITIVE,
+    default=DEFAULT_MAX_LOG_RECORDS,
+    show_default=True,
+    help="Memory bound in log records.",
+)
+@click.option(
+    "--max-metric-points",
+    type=POSITIVE,
+    default=DEFAULT_MAX_METRIC_POINTS,
+    show_default=True,
+    help="Memory bound in metric points.",
+)
+@click.option(
     "--when-full",
     type=click.Choice(["evict", "reject"]),
     default="evict",
@@ -55,20 +74,31 @@ def command(
     http_port: int,
     host: str,
     max_spans: int,
+    max_log_records: int,
+    max_metric_points: int,
     when_full: str,
     ready_file: str | None,
 ) -> None:
-    """Receive OTLP spans and answer queries about them.
+    """Receive OTLP spans, logs and metrics and answer queries about them.
 
     Point a collector's OTLP exporter at the gRPC port (or OTLP/HTTP at the HTTP port). The HTTP
     port also serves GET /api/traces, GET /api/traces/{trace_id} (OTLP/JSON; ?wait=SECONDS waits
-    for it) and GET /api/stats. Runs until interrupted.
+    for it), GET /api/logs, GET /api/metrics, GET /api/stats and Jaeger's query API under
+    /jaeger/api/. Runs until interrupted.
 
     \b
     Example:
       tracebed sink --grpc-port 4317 --http-port 4318
     """
-    sink = Sink(host, grpc_port, http_port, max_spans=max_spans, when_full=when_full)  # type: ignore[arg-type]
+    sink = Sink(
+        host,
+        grpc_port,
+        http_port,
+        max_spans=max_spans,
+        when_full=when_full,  # type: ignore[arg-type]
+        max_log_records=max_log_records,
+        max_metric_points=max_metric_points,
+    )
     try:
         sink.start()
     except (OSError, RuntimeError) as exc:

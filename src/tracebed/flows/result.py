@@ -10,6 +10,7 @@ from typing import Any
 
 from tracebed.errors import ExpectationFailed, SinkError
 from tracebed.model import Trace, TraceTimeoutError
+from tracebed.model.logs import LogPredicate, LogRecord
 from tracebed.model.source import DEFAULT_QUIET_S, TracePredicate, TraceSource
 from tracebed.query.conditions import entry_span
 
@@ -121,6 +122,31 @@ class FlowResult:
             raise
         return self.fetched
 
+    def logs(
+        self,
+        until: LogPredicate | None = None,
+        *,
+        service: str | None = None,
+        severity: str | int | None = None,
+        timeout: float = 30.0,
+    ) -> list[LogRecord]:
+        """Wait in the sink for this request's log records (those carrying its trace id) until
+        `until(records)` holds (default: at least one arrived); see `SpanStore.wait_for_logs`."""
+        wait = getattr(self.source, "wait_for_logs", None)
+        if not callable(wait):
+            raise NoSinkError(
+                f"no sink that keeps logs to wait for trace {self.trace_id}'s logs in: create "
+                "the ShopClient with sink_store=<SpanStore, Sink or SinkClient>"
+            )
+        records: list[LogRecord] = wait(
+            trace_id=self.trace_id,
+            service=service,
+            severity=severity,
+            until=until,
+            timeout=timeout,
+        )
+        return records
+
     # -- printing ------------------------------------------------------------------------
     def describe(self, with_trace: bool = True) -> str:
         lines = [
@@ -226,6 +252,17 @@ class FlowRun:
     ) -> Trace:
         """The main request's trace (each step's own trace: `run.steps[i].trace()`)."""
         return self.main.trace(until=until, quiet=quiet, timeout=timeout)
+
+    def logs(
+        self,
+        until: LogPredicate | None = None,
+        *,
+        service: str | None = None,
+        severity: str | int | None = None,
+        timeout: float = 30.0,
+    ) -> list[LogRecord]:
+        """The main request's log records (see `FlowResult.logs`)."""
+        return self.main.logs(until, service=service, severity=severity, timeout=timeout)
 
     def describe(self, with_trace: bool = True) -> str:
         if not self.steps:

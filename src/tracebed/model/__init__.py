@@ -1,8 +1,10 @@
-"""The span model: spans, traces (tree and service graph), the `TraceSource` protocol, and the
-span store with its one event-driven wait (for any signal)."""
+"""The model: spans, traces (tree and service graph), log records, metric points, the
+`TraceSource` protocol, and the store with its one event-driven wait (for any signal)."""
 
+from tracebed.model.logs import LogRecord
+from tracebed.model.metrics import DataPoint, Exemplar, Metric, MetricPoint, MetricSelection
 from tracebed.model.render import render_tree
-from tracebed.model.source import TracePredicate, TraceSource
+from tracebed.model.source import LogSource, TracePredicate, TraceSource
 from tracebed.model.span import (
     Attributes,
     AttrValue,
@@ -17,6 +19,9 @@ from tracebed.model.span import (
 )
 from tracebed.model.store import (
     AddResult,
+    LogTimeoutError,
+    Mark,
+    MetricTimeoutError,
     SpanBatch,
     SpanListBatch,
     SpanStore,
@@ -28,6 +33,16 @@ from tracebed.model.trace import Edge, Trace
 
 __all__ = [
     "AddResult",
+    "DataPoint",
+    "Exemplar",
+    "LogRecord",
+    "LogSource",
+    "LogTimeoutError",
+    "Mark",
+    "Metric",
+    "MetricPoint",
+    "MetricSelection",
+    "MetricTimeoutError",
     "AttrValue",
     "Attributes",
     "Edge",

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from tracebed.model.logs import LogPredicate, LogRecord
     from tracebed.model.span import Span
     from tracebed.model.trace import Trace
 
@@ -47,6 +48,32 @@ class TraceSource(Protocol):
         with neither, until some span arrived and none for `DEFAULT_QUIET_S`. Raises
         `TraceTimeoutError` carrying what did arrive."""
         ...
+
+
+class LogSource(Protocol):
+    """Where log records come from (the store, a sink, a `SinkClient`): what `Trace.logs()`
+    and `FlowResult.logs()` use when their source has it."""
+
+    def logs(
+        self,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        service: str | None = None,
+        severity: str | int | None = None,
+        limit: int | None = None,
+    ) -> list[LogRecord]: ...
+
+    def wait_for_logs(
+        self,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        service: str | None = None,
+        severity: str | int | None = None,
+        until: LogPredicate | None = None,
+        timeout: float = 30.0,
+    ) -> list[LogRecord]: ...
 
 
 def describe(until: TracePredicate | None) -> str:

@@ -1,7 +1,10 @@
-"""The span store: thread-safe, bounded, and able to wake waiters the moment spans arrive.
+"""The store: spans, log records and metric points; thread-safe, bounded, and able to wake
+waiters the moment anything arrives (one wait for every signal).
 
 Spans are stored as batches that convert to `Span` lazily: ingest only reads ids (to index
 and de-duplicate), so a collector's big batches cost little until a test looks at them.
+Logs and metrics are stored as model values (`tracebed.model.logs` / `.metrics` index them),
+under the same lock, limits policy and wait.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from tracebed.errors import SinkError, TraceTimeout, WaitTimeout
+from tracebed.model.logs import LogIndex, LogPredicate, LogRecord
+from tracebed.model.metrics import MetricIndex, MetricPoint, MetricPredicate, MetricSelection
 from tracebed.model.source import TracePredicate, quiet_of, why_not
 from tracebed.model.span import Span
 from tracebed.model.trace import Trace
 
 FullPolicy = Literal["evict", "reject"]
-# The signals a store wakes waiters for; only spans are stored so far (logs, metrics next).
+# The signals a store holds and wakes waiters for.
 Signal = Literal["spans", "logs", "metrics"]
 # A wait's check: True (done), False (wait for an arrival) or a monotonic time to look again.
 Check = Callable[[], "bool | float"]
@@ -71,20 +76,72 @@ class SpanListBatch:
         return self._spans[index]
 
 
+_NOUNS = {
+    "spans": ("span", "spans"),
+    "logs": ("log", "log records"),
+    "metrics": ("metric", "points"),
+}
+
+
 class StoreFullError(SinkError):
     """The store is at its limit and its policy is to refuse (the sender should retry later),
     or the batch is larger than the whole store (`permanent`: retrying cannot help)."""
 
-    def __init__(self, needed: int, room: int, limit: int):
-        self.needed, self.room, self.limit = needed, room, limit
+    def __init__(self, needed: int, room: int, limit: int, signal: Signal = "spans"):
+        store, items = _NOUNS[signal]
+        self.needed, self.room, self.limit, self.signal = needed, room, limit, signal
         self.permanent = needed > limit
         super().__init__(
-            f"batch of {needed} new spans is larger than the whole span store "
-            f"(limit {limit} spans); it can never be stored"
+            f"batch of {needed} new {items} is larger than the whole {store} store "
+            f"(limit {limit} {items}); it can never be stored"
             if self.permanent
-            else f"span store full: {needed} new spans, room for {room} (limit {limit} spans); "
-            "retry later"
+            else f"{store} store full: {needed} new {items}, room for {room} "
+            f"(limit {limit} {items}); retry later"
         )
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A point in a store's arrivals: logs and metric points stored after it are "since" it."""
+
+    logs: int = 0
+    metrics: int = 0
+
+
+class LogTimeoutError(WaitTimeout):
+    """`wait_for_logs` gave up; `records` holds what matching records did arrive."""
+
+    def __init__(self, what: str, records: list[LogRecord], waited: float, reason: str = ""):
+        self.records, self.waited = records, waited
+        shown = "\n".join(f"  {r}" for r in records[-10:]) or "  (none)"
+        super().__init__(
+            f"logs {what} not there after {waited:.1f}s"
+            + (f": {reason}" if reason else "")
+            + f"\n{len(records)} matching records arrived:\n{shown}"
+        )
+
+
+class MetricTimeoutError(WaitTimeout):
+    """`wait_for_metric` gave up; `selection` holds the points that did arrive."""
+
+    def __init__(self, what: str, selection: MetricSelection, waited: float, reason: str = ""):
+        self.selection, self.waited = selection, waited
+        shown = "\n".join(f"  {p}" for p in selection.latest()[-10:]) or "  (none)"
+        super().__init__(
+            f"metric {what} not there after {waited:.1f}s"
+            + (f": {reason}" if reason else "")
+            + f"\n{len(selection)} matching points arrived; latest per series:\n{shown}"
+        )
+
+
+def reason_not(until: object, value: object) -> str:
+    """Why a log/metric condition does not hold (its `explain`, else its description)."""
+    if until is None:
+        return "nothing matching arrived"
+    explain = getattr(until, "explain", None)
+    detail = explain(value) if callable(explain) else ""
+    name = getattr(until, "description", None) or getattr(until, "__name__", "predicate")
+    return f"condition {name} never held" + (f": {detail}" if detail else "")
 
 
 class TraceTimeoutError(TraceTimeout):
@@ -106,6 +163,17 @@ class AddResult:
 
 
 @dataclass
+class SignalCounts:
+    """Log records or metric points: what arrived and what became of it."""
+
+    received: int = 0
+    stored: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    evicted: int = 0
+
+
+@dataclass
 class StoreStats:
     spans_received: int = 0
     spans_stored: int = 0
@@ -116,6 +184,16 @@ class StoreStats:
     requests_refused_full: int = 0
     requests: dict[str, int] = field(default_factory=dict)
     bytes_received: int = 0
+    logs: SignalCounts = field(default_factory=SignalCounts)
+    points: SignalCounts = field(default_factory=SignalCounts)
+
+    def signals_dict(self) -> dict[str, int]:
+        """`logs_received`, ..., `points_evicted`: the /api/stats names."""
+        return {
+            f"{prefix}_{key}": value
+            for prefix, counts in (("logs", self.logs), ("points", self.points))
+            for key, value in counts.__dict__.items()
+        }
 
     def as_dict(self, *, spans_held: int, traces_held: int) -> dict[str, object]:
         return {
@@ -191,12 +269,22 @@ class SpanStore:
     """Holds spans by trace; bounded by `max_spans`; wakes waiters (`wait`, `wait_for_trace`)
     the moment something arrives. A `TraceSource`."""
 
-    def __init__(self, max_spans: int = 1_000_000, when_full: FullPolicy = "evict"):
-        if max_spans <= 0:
-            raise ValueError("max_spans must be positive")
+    def __init__(
+        self,
+        max_spans: int = 1_000_000,
+        when_full: FullPolicy = "evict",
+        *,
+        max_log_records: int = 1_000_000,
+        max_metric_points: int = 1_000_000,
+    ):
+        if min(max_spans, max_log_records, max_metric_points) <= 0:
+            raise ValueError("max_spans, max_log_records and max_metric_points must be positive")
         if when_full not in ("evict", "reject"):
             raise ValueError("when_full must be 'evict' or 'reject'")
         self.max_spans = max_spans
+        self.max_log_records, self.max_metric_points = max_log_records, max_metric_points
+        self._logs = LogIndex()
+        self._metrics = MetricIndex()
         self.when_full: FullPolicy = when_full
         self._buckets: OrderedDict[bytes, _Bucket] = OrderedDict()  # oldest trace first
         self._links: dict[bytes, list[tuple[SpanBatch, int]]] = {}
@@ -280,6 +368,50 @@ class SpanStore:
     def add_spans(self, spans: Iterable[Span]) -> AddResult:
         return self.add_batch(SpanListBatch(spans))
 
+    def add_logs(self, records: Sequence[LogRecord]) -> AddResult:
+        """Store log records (a duplicate: same service, ids, times, severity, body and
+        attributes). Full: evicts the oldest records, or raises `StoreFullError` storing none."""
+        return self._add_signal("logs", records, self._logs, self.max_log_records)
+
+    def add_metric_points(self, points: Sequence[MetricPoint]) -> AddResult:
+        """Store metric points (a duplicate: its series already has a point with the same time
+        and start time). Full: evicts the oldest points, or raises `StoreFullError`."""
+        return self._add_signal("metrics", points, self._metrics, self.max_metric_points)
+
+    def _add_signal(
+        self, signal: Signal, items: Sequence[object], index: LogIndex | MetricIndex, limit: int
+    ) -> AddResult:
+        counts = self.stats.logs if signal == "logs" else self.stats.points
+        result = AddResult()
+        now_mono = time.monotonic()
+        with self._cond:
+            room = limit - len(index)
+            if len(items) > room:
+                fresh = index.count_fresh(items)  # type: ignore[arg-type]
+                if fresh > room:
+                    if self.when_full == "reject" or fresh > limit:
+                        self.stats.requests_refused_full += 1
+                        raise StoreFullError(fresh, room, limit, signal)
+                    # AddResult's field is named for spans; here it counts records / points.
+                    result.evicted_spans = index.evict(fresh - room)
+                    counts.evicted += result.evicted_spans
+            stored, duplicates = index.add(items)  # type: ignore[arg-type]
+            result.stored, result.duplicates = stored, duplicates
+            counts.received += len(items)
+            counts.stored += stored
+            counts.duplicate += duplicates
+            if stored:
+                self._arrived(signal, now_mono)
+        return result
+
+    def count_rejected_logs(self, records: int) -> None:
+        with self._cond:
+            self.stats.logs.rejected += records
+
+    def count_rejected_points(self, points: int) -> None:
+        with self._cond:
+            self.stats.points.rejected += points
+
     def _evict(self, needed: int) -> int:
         """Drop whole traces, oldest first, until `needed` spans fit. Caller holds the lock."""
         freed = 0
@@ -306,6 +438,8 @@ class SpanStore:
             self._links.clear()
             self._unindexed_links.clear()
             self._count = 0
+            self._logs.clear()
+            self._metrics.clear()
 
     # -- queries --------------------------------------------------------------------
     def __len__(self) -> int:
@@ -367,7 +501,150 @@ class SpanStore:
 
     def stats_dict(self) -> dict[str, object]:
         with self._cond:
-            return self.stats.as_dict(spans_held=self._count, traces_held=len(self._buckets))
+            out = self.stats.as_dict(spans_held=self._count, traces_held=len(self._buckets))
+            out.update(self.stats.signals_dict())
+            out["logs_held"], out["points_held"] = len(self._logs), len(self._metrics)
+            # The names /api/stats used when logs and metrics were only counted.
+            out["log_records"], out["metric_points"] = (
+                self.stats.logs.received,
+                self.stats.points.received,
+            )
+            out["mark"] = {"logs": self._logs.next_seq, "metrics": self._metrics.next_seq}
+            return out
+
+    # -- logs and metrics -------------------------------------------------------------
+    def mark(self) -> Mark:
+        """Now, in arrivals: pass as `since=` to see only what is stored after it."""
+        with self._cond:
+            return Mark(self._logs.next_seq, self._metrics.next_seq)
+
+    def logs(
+        self,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        service: str | None = None,
+        severity: str | int | None = None,
+        since: Mark | None = None,
+        limit: int | None = None,
+    ) -> list[LogRecord]:
+        """Log records matching every filter given, oldest first (`severity`: at least)."""
+        with self._cond:
+            return self._logs.select(
+                trace_id=trace_id,
+                span_id=span_id,
+                service=service,
+                severity=severity,
+                since=since.logs if since is not None else 0,
+                limit=limit,
+            )
+
+    def logs_for_trace(self, trace_id: str) -> list[LogRecord]:
+        return self.logs(trace_id=trace_id)
+
+    def logs_for_span(self, span: Span) -> list[LogRecord]:
+        return self.logs(trace_id=span.trace_id, span_id=span.span_id)
+
+    def log_services(self) -> list[str]:
+        with self._cond:
+            return self._logs.services()
+
+    def metric_points(
+        self,
+        service: str | None = None,
+        name: str | None = None,
+        *,
+        attributes: dict[str, object] | None = None,
+        since: Mark | None = None,
+    ) -> MetricSelection:
+        """Points of the matching series stored since `since` (all when None), with each
+        series' last point before it (so `increase()` is right for cumulative counters)."""
+        with self._cond:
+            return self._metrics.select(
+                service=service,
+                name=name,
+                attributes=attributes,
+                since=since.metrics if since is not None else 0,
+            )
+
+    def metric_increase(
+        self,
+        service: str,
+        name: str,
+        *,
+        since: Mark | None = None,
+        attributes: dict[str, object] | None = None,
+    ) -> float:
+        """How much a counter (or a histogram's count) went up since `since`, over the series
+        whose attributes include `attributes`; cumulative and delta both understood."""
+        return self.metric_points(service, name, attributes=attributes, since=since).increase()
+
+    def metric_names(self, service: str | None = None) -> list[tuple[str, str]]:
+        """`(service, metric name)` of every series held."""
+        with self._cond:
+            return self._metrics.names(service)
+
+    def wait_for_logs(
+        self,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        service: str | None = None,
+        severity: str | int | None = None,
+        since: Mark | None = None,
+        until: LogPredicate | None = None,
+        timeout: float = 30.0,
+    ) -> list[LogRecord]:
+        """Block until the matching records satisfy `until` (default: at least one arrived),
+        woken by each log arrival through `wait`. Raises `LogTimeoutError`."""
+        last: list[list[LogRecord]] = [[]]
+
+        def check() -> bool:
+            records = self.logs(
+                trace_id=trace_id, span_id=span_id, service=service, severity=severity, since=since
+            )
+            last[0] = records
+            return bool(records) if until is None else bool(until(records))
+
+        what = _describe_filters(
+            trace_id=trace_id, span_id=span_id, service=service, severity=severity
+        )
+        start = time.monotonic()
+        try:
+            self.wait(check, on="logs", timeout=timeout, description=f"logs {what}")
+        except TimeoutError:
+            reason = reason_not(until, last[0])
+            raise LogTimeoutError(what, last[0], time.monotonic() - start, reason) from None
+        return last[0]
+
+    def wait_for_metric(
+        self,
+        service: str,
+        name: str,
+        *,
+        until: MetricPredicate | None = None,
+        since: Mark | None = None,
+        attributes: dict[str, object] | None = None,
+        timeout: float = 30.0,
+    ) -> MetricSelection:
+        """Block until the metric's points since `since` satisfy `until` (default: at least one
+        point arrived), woken by each metric arrival through `wait`. Raises
+        `MetricTimeoutError`."""
+        last = [MetricSelection()]
+
+        def check() -> bool:
+            selection = self.metric_points(service, name, attributes=attributes, since=since)
+            last[0] = selection
+            return bool(len(selection)) if until is None else bool(until(selection))
+
+        what = f"{service}/{name}" + (f" {attributes}" if attributes else "")
+        start = time.monotonic()
+        try:
+            self.wait(check, on="metrics", timeout=timeout, description=f"metric {what}")
+        except TimeoutError:
+            reason = reason_not(until, last[0])
+            raise MetricTimeoutError(what, last[0], time.monotonic() - start, reason) from None
+        return last[0]
 
     # -- waiting --------------------------------------------------------------------
     def last_arrival(self, on: Signal = "spans") -> float:
@@ -375,26 +652,31 @@ class SpanStore:
         with self._cond:
             return self._last_arrival.get(on, 0.0)
 
+    def _seen(self, on: Signal | None) -> int:
+        """Arrivals so far of one signal (None: of all). Caller holds the lock."""
+        return sum(self._arrivals.values()) if on is None else self._arrivals.get(on, 0)
+
     def wait(
         self,
         check: Check,
         *,
-        on: Signal = "spans",
+        on: Signal | None = "spans",
         timeout: float,
         description: str = "condition",
     ) -> None:
         """The store's one wait: block until `check()` returns True, re-run on every arrival
-        of the `on` signal (never sleep-polling). Raises `TimeoutError` naming `description`.
+        of the `on` signal (None: of any signal; never sleep-polling). Raises `TimeoutError`
+        naming `description`.
 
         `check` runs outside the lock (it may query the store, e.g. linked spans of other
         traces, and must never hold up ingest). It returns True when done, False to wait for
         the next arrival, or a monotonic time at which to look again even if nothing arrives
-        (a quiet window that ends). Logs and metrics will wait through the same method.
+        (a quiet window that ends). Logs and metrics wait through this same method.
         """
         deadline = time.monotonic() + timeout
         while True:
             with self._cond:
-                seen = self._arrivals.get(on, 0)
+                seen = self._seen(on)
             verdict = check()
             if verdict is True:
                 return
@@ -403,7 +685,7 @@ class SpanStore:
                 raise WaitTimeout(f"{description} did not hold within {timeout}s")
             wake_at = deadline if verdict is False else min(deadline, float(verdict))
             with self._cond:
-                if self._arrivals.get(on, 0) == seen:  # nothing arrived while `check` ran
+                if self._seen(on) == seen:  # nothing arrived while `check` ran
                     self._cond.wait(timeout=max(0.0, wake_at - time.monotonic()))
 
     def wait_for_trace(
@@ -447,6 +729,11 @@ class SpanStore:
             reason = why_not(until, trace, quiet)
             raise TraceTimeoutError(trace_id, trace, time.monotonic() - start, reason) from None
         return last[0]
+
+
+def _describe_filters(**filters: object) -> str:
+    shown = " ".join(f"{k}={v}" for k, v in filters.items() if v is not None)
+    return f"({shown})" if shown else "(any)"
 
 
 def _trace_key(trace_id: str) -> bytes:

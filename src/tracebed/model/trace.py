@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from tracebed.model.span import Span, SpanKind, SpanType
 
 if TYPE_CHECKING:
+    from tracebed.model.logs import LogRecord
     from tracebed.model.source import TraceSource
 
 
@@ -206,6 +207,17 @@ class Trace:
         return [
             s for s in self.source.spans_linking_to(self.trace_id) if s.trace_id != self.trace_id
         ]
+
+    # -- logs -------------------------------------------------------------------------
+    def logs(self, span: Span | str | None = None) -> list[LogRecord]:
+        """The log records of this trace (or of one of its spans) as the source holds them now
+        (empty when the source keeps no logs). To wait for them: `source.wait_for_logs`."""
+        logs = getattr(self.source, "logs", None)
+        if not callable(logs):
+            return []
+        span_id = span.span_id if isinstance(span, Span) else span
+        records: list[LogRecord] = logs(trace_id=self.trace_id, span_id=span_id)
+        return records
 
     def links_out(self) -> list[tuple[Span, str, str]]:
         """`(span, trace_id, span_id)` for every link a span of this trace carries."""

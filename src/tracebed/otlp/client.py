@@ -5,6 +5,10 @@ there, through the store's one wait), so `wait_for_trace` makes one request in t
 When the condition asks for more than the sink can check (its `services`; e.g. a Kafka
 publish span) and the sink's answer does not satisfy it, the client asks again after a short
 exponential back-off (0.05 s doubling to 1 s), bounded by the deadline.
+
+Logs and metrics the same way: `GET /api/logs?...&wait=S&count=N` and
+`GET /api/metrics?...&wait=S&count=N&increase=X` wait on the sink side; a condition the sink
+cannot check (anything but a count or an increase) is checked here, asking again as above.
 """
 
 from __future__ import annotations
@@ -15,11 +19,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 
 from tracebed.errors import SinkError
 from tracebed.model import Span, Trace, TraceTimeoutError
+from tracebed.model.logs import LogPredicate, LogRecord
+from tracebed.model.metrics import MetricPoint, MetricPredicate, MetricSelection
 from tracebed.model.source import TracePredicate, quiet_of, why_not
+from tracebed.model.store import LogTimeoutError, Mark, MetricTimeoutError, reason_not
+from tracebed.otlp import codec
 from tracebed.otlp.otlp_json import spans_from_otlp_json
+from tracebed.otlp.signals import logs_from_request, metrics_from_request
 
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.05, 1.0
 
@@ -157,3 +170,172 @@ class SinkClient:
             backoff = min(backoff * 2, BACKOFF_MAX_S)
         snapshot = trace if trace is not None else Trace(trace_id, (), self)
         raise TraceTimeoutError(trace_id, snapshot, timeout, why_not(until, snapshot, quiet))
+
+    # -- logs and metrics ---------------------------------------------------------------
+    def _get_json(self, path: str, params: dict[str, str], wait: float = 0.0) -> Any:
+        response = self._get(path, params, wait)
+        if response.status_code != 200:
+            raise SinkApiError(
+                f"GET {response.url}: HTTP {response.status_code}: {response.text[:200]}"
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise SinkApiError(f"GET {response.url}: not JSON: {exc}") from None
+
+    def mark(self) -> Mark:
+        """Now, in the sink's arrivals (`since=` for later logs and metric points)."""
+        mark = self.check().get("mark")
+        if not isinstance(mark, dict):
+            raise SinkApiError(f"sink at {self.base_url} has no logs/metrics store (no mark)")
+        return Mark(int(mark.get("logs", 0)), int(mark.get("metrics", 0)))
+
+    def logs(
+        self,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        service: str | None = None,
+        severity: str | int | None = None,
+        since: Mark | None = None,
+        limit: int | None = None,
+        wait: float = 0.0,
+        count: int = 1,
+    ) -> list[LogRecord]:
+        """`GET /api/logs`: the matching records (with `wait`, once `count` are there)."""
+        params = _params(
+            trace_id=trace_id,
+            span_id=span_id,
+            service=service,
+            severity=severity,
+            since=since.logs if since is not None else None,
+            limit=limit,
+        )
+        if wait > 0:
+            params.update(wait=f"{wait:.3f}", count=str(count))
+        document = self._get_json("/api/logs", params, wait)
+        return logs_from_request(_parse(document, ExportLogsServiceRequest()))
+
+    def logs_for_span(self, span: Span) -> list[LogRecord]:
+        return self.logs(trace_id=span.trace_id, span_id=span.span_id)
+
+    def wait_for_logs(
+        self,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        service: str | None = None,
+        severity: str | int | None = None,
+        since: Mark | None = None,
+        until: LogPredicate | None = None,
+        timeout: float = 30.0,
+    ) -> list[LogRecord]:
+        """See `SpanStore.wait_for_logs`; the waiting happens in the sink."""
+        count = int(getattr(until, "count", 1) or 1)
+        filters: dict[str, Any] = dict(
+            trace_id=trace_id, span_id=span_id, service=service, severity=severity, since=since
+        )
+        deadline = time.monotonic() + timeout
+        backoff = BACKOFF_FIRST_S
+        records: list[LogRecord] = []
+        while (remaining := deadline - time.monotonic()) > 0:
+            records = self.logs(**filters, wait=remaining, count=count)
+            if (until is None and records) or (until is not None and until(records)):
+                return records
+            time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+        what = " ".join(f"{k}={v}" for k, v in filters.items() if v is not None and k != "since")
+        raise LogTimeoutError(f"({what or 'any'})", records, timeout, reason_not(until, records))
+
+    def _points(self, params: dict[str, str], wait: float = 0.0) -> list[MetricPoint]:
+        document = self._get_json("/api/metrics", params, wait)
+        metrics = metrics_from_request(_parse(document, ExportMetricsServiceRequest()))
+        return [point for metric in metrics for point in metric.series()]
+
+    def metric_points(
+        self,
+        service: str | None = None,
+        name: str | None = None,
+        *,
+        attributes: dict[str, object] | None = None,
+        since: Mark | None = None,
+        wait: float = 0.0,
+        count: int = 1,
+        increase: float | None = None,
+    ) -> MetricSelection:
+        """`GET /api/metrics` (and, with `since`, each series' last point before it)."""
+        params = _params(service=service, name=name)
+        for key, value in (attributes or {}).items():
+            params[f"attr.{key}"] = str(value)
+        selection = MetricSelection()
+        if since is not None:
+            for point in self._points({**params, "before": str(since.metrics)}):
+                selection.baselines[point.series_key()] = point
+            params["since"] = str(since.metrics)
+        if wait > 0:
+            params.update(wait=f"{wait:.3f}", count=str(count))
+            if increase is not None:
+                params["increase"] = repr(increase)
+        selection.points = self._points(params, wait)
+        return selection
+
+    def metric_increase(
+        self,
+        service: str,
+        name: str,
+        *,
+        since: Mark | None = None,
+        attributes: dict[str, object] | None = None,
+    ) -> float:
+        """See `SpanStore.metric_increase` (computed in the sink)."""
+        params = _params(service=service, name=name)
+        if since is not None:
+            params["since"] = str(since.metrics)
+        for key, value in (attributes or {}).items():
+            params[f"attr.{key}"] = str(value)
+        return float(self._get_json("/api/metrics/increase", params)["increase"])
+
+    def wait_for_metric(
+        self,
+        service: str,
+        name: str,
+        *,
+        until: MetricPredicate | None = None,
+        since: Mark | None = None,
+        attributes: dict[str, object] | None = None,
+        timeout: float = 30.0,
+    ) -> MetricSelection:
+        """See `SpanStore.wait_for_metric`; the waiting happens in the sink."""
+        count = int(getattr(until, "count", 1) or 1)
+        increase = getattr(until, "increase", None)
+        deadline = time.monotonic() + timeout
+        backoff = BACKOFF_FIRST_S
+        selection = MetricSelection()
+        while (remaining := deadline - time.monotonic()) > 0:
+            selection = self.metric_points(
+                service,
+                name,
+                attributes=attributes,
+                since=since,
+                wait=remaining,
+                count=count,
+                increase=increase,
+            )
+            if (until is None and len(selection)) or (until is not None and until(selection)):
+                return selection
+            time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
+        raise MetricTimeoutError(
+            f"{service}/{name}", selection, timeout, reason_not(until, selection)
+        )
+
+
+def _params(**values: object) -> dict[str, str]:
+    return {k: str(v) for k, v in values.items() if v is not None}
+
+
+def _parse(document: Any, message: codec.M) -> codec.M:
+    try:
+        return codec.parse(json.dumps(document).encode(), codec.JSON, message)
+    except codec.BadPayload as exc:
+        raise SinkApiError(f"sink answered something that is not OTLP/JSON: {exc}") from None

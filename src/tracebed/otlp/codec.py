@@ -56,9 +56,10 @@ def _hex_to_b64(value: str) -> str:
     try:
         raw = bytes.fromhex(value)
     except ValueError:
-        # Not hex: keep something that decodes to no bytes, so the span is rejected as
-        # having a malformed id (partial success) rather than failing the whole request.
-        return ""
+        # Not hex: keep something that decodes to a 1-byte id, so the span (or log record,
+        # whose ids may be empty) is rejected as malformed (partial success) rather than
+        # failing the whole request or passing as "no id".
+        return base64.b64encode(b"\xff").decode("ascii")
     return base64.b64encode(raw).decode("ascii")
 
 

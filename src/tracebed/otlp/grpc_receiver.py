@@ -1,4 +1,4 @@
-"""OTLP/gRPC receiver: TraceService stored; MetricsService and LogsService counted.
+"""OTLP/gRPC receiver: TraceService, MetricsService and LogsService, all stored.
 
 Requests arrive as raw bytes (no deserializer on the method handlers) so that an undecodable
 body is answered INVALID_ARGUMENT, as the OTLP specification asks, instead of grpcio's INTERNAL.

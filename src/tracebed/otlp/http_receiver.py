@@ -2,7 +2,9 @@
 
 Query API: `GET /api/traces`, `GET /api/traces/{trace_id}` (OTLP/JSON; `?wait=S` blocks up to S
 seconds for the trace, event-driven, with optional `quiet=S` and `services=a,b`; the answer's
-`X-Tracebed-Wait` header says `met` or `timeout`), `GET /api/stats`.
+`X-Tracebed-Wait` header says `met` or `timeout`), `GET /api/stats`; `GET /api/logs`,
+`GET /api/metrics` (`tracebed.otlp.query_api`); Jaeger's query API under `/jaeger/api/`
+(`tracebed.otlp.jaeger`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tracebed.model.store import StoreFullError, TraceTimeoutError
+from tracebed.model.store import SpanStore, StoreFullError, TraceTimeoutError
 from tracebed.model.trace import Trace
-from tracebed.otlp import codec
+from tracebed.otlp import codec, jaeger, query_api
 from tracebed.otlp.grpc_receiver import RETRY_AFTER_S
 from tracebed.otlp.ingest import Ingest
 from tracebed.otlp.otlp_json import trace_to_otlp_json
@@ -102,6 +104,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
+        if self.close_connection:
+            # Say so: a keep-alive client (Node's exporters) would otherwise send its next
+            # export on a socket we are closing, and see "socket hang up".
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
@@ -223,12 +229,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         store = self.server.receiver.ingest.store
         url = urlsplit(self.path)
-        if url.path == "/api/traces":
+        answered = _signal_or_jaeger(store, url.path, url.query)
+        if answered is not None:
+            status, document, headers = answered
+            self._send(status, json.dumps(document).encode(), codec.JSON, headers)
+        elif url.path == "/api/traces":
             self._send_json(200, {"traces": [s.as_dict() for s in store.summaries()]})
         elif url.path == "/api/stats":
-            stats = store.stats_dict()
-            stats.update(self.server.receiver.ingest.counts.as_dict())
-            self._send_json(200, stats)
+            self._send_json(200, store.stats_dict())
         elif match := _TRACE_PATH.match(url.path):
             self._get_trace(match.group(1).lower(), parse_qs(url.query))
         elif url.path.startswith("/api/traces/"):
@@ -266,6 +274,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, body, codec.JSON, marks)
             return
         self._send(200, json.dumps(trace_to_otlp_json(trace)).encode(), codec.JSON, marks)
+
+
+def _signal_or_jaeger(
+    store: SpanStore, path: str, query: str
+) -> tuple[int, Any, dict[str, str]] | None:
+    """The logs/metrics routes and Jaeger's query API (None: some other path)."""
+    params = parse_qs(query)
+    answered = query_api.answer(store, path, params)
+    if answered is not None:
+        return answered
+    jaeger_answer = jaeger.answer(store, path, params)
+    return None if jaeger_answer is None else (*jaeger_answer, {})
 
 
 class HttpReceiver:

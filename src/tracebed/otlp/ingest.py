@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -20,37 +17,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from tracebed.model.store import SpanStore
 from tracebed.otlp.decode import batch_from_request
-
-
-@dataclass
-class SignalCounts:
-    """Metrics and logs are accepted and counted only, so a collector's other pipelines succeed."""
-
-    metric_points: int = 0
-    log_records: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def as_dict(self) -> dict[str, int]:
-        return {"metric_points": self.metric_points, "log_records": self.log_records}
-
-
-def _count_points(request: ExportMetricsServiceRequest) -> int:
-    total = 0
-    for rm in request.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                kind = metric.WhichOneof("data")
-                if kind is not None:
-                    total += len(getattr(metric, kind).data_points)
-    return total
+from tracebed.otlp.signals import decode_logs, decode_metrics
 
 
 class Ingest:
-    """Stores traces in the span store; counts metrics and logs."""
+    """Stores traces, log records and metric points in the store; rejected items are
+    answered in `partial_success`, as OTLP asks."""
 
     def __init__(self, store: SpanStore):
         self.store = store
-        self.counts = SignalCounts()
 
     def traces(
         self, request: ExportTraceServiceRequest, transport: str, nbytes: int
@@ -70,17 +45,29 @@ class Ingest:
     def metrics(
         self, request: ExportMetricsServiceRequest, transport: str, nbytes: int
     ) -> ExportMetricsServiceResponse:
+        """Raises StoreFullError (nothing stored) when the store refuses."""
         self.store.count_request(f"{transport}-metrics", nbytes)
-        points = _count_points(request)
-        with self.counts._lock:
-            self.counts.metric_points += points
-        return ExportMetricsServiceResponse()
+        decoded = decode_metrics(request)
+        if decoded.items:
+            self.store.add_metric_points(decoded.items)
+        response = ExportMetricsServiceResponse()
+        if decoded.rejected:
+            self.store.count_rejected_points(decoded.rejected)
+            response.partial_success.rejected_data_points = decoded.rejected
+            response.partial_success.error_message = decoded.error_message("data points")
+        return response
 
     def logs(
         self, request: ExportLogsServiceRequest, transport: str, nbytes: int
     ) -> ExportLogsServiceResponse:
+        """Raises StoreFullError (nothing stored) when the store refuses."""
         self.store.count_request(f"{transport}-logs", nbytes)
-        records = sum(len(sl.log_records) for rl in request.resource_logs for sl in rl.scope_logs)
-        with self.counts._lock:
-            self.counts.log_records += records
-        return ExportLogsServiceResponse()
+        decoded = decode_logs(request)
+        if decoded.items:
+            self.store.add_logs(decoded.items)
+        response = ExportLogsServiceResponse()
+        if decoded.rejected:
+            self.store.count_rejected_logs(decoded.rejected)
+            response.partial_success.rejected_log_records = decoded.rejected
+            response.partial_success.error_message = decoded.error_message("log records")
+        return response

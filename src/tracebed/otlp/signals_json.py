@@ -3,7 +3,7 @@ writes them (one export per file, or JSON Lines of exports).
 
 Traces go through the span reader; metrics and logs through protobuf's JSON parser into
 `ExportMetricsServiceRequest` / `ExportLogsServiceRequest` (after the OTLP/JSON hex ids are
-rewritten to the base64 protobuf's mapping expects), then into the conformance samples.
+rewritten to the base64 protobuf's mapping expects), then into the model's `Metric` and `LogRecord`.
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
-from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric as PbMetric
 
 from tracebed.errors import SinkError
+from tracebed.model.logs import LogRecord
+from tracebed.model.metrics import Metric
 from tracebed.model.span import Span
 from tracebed.otlp import codec
-from tracebed.otlp.decode import decode_attributes
 
 # The span reader is moving into otlp/; import it from wherever it lives in this tree.
 from tracebed.otlp.otlp_json import OtlpJsonError, spans_from_otlp_json
-from tracebed.query.conformance import DataPoint, LogRecord, Metric
+from tracebed.otlp.signals import logs_from_request, metrics_from_request
 
 
 class SignalsJsonError(SinkError, ValueError):
@@ -60,70 +60,6 @@ def _parse(document: dict[str, Any], message: codec.M) -> codec.M:
         return codec.parse(json.dumps(document).encode(), codec.JSON, message)
     except codec.BadPayload as exc:
         raise SignalsJsonError(str(exc)) from None
-
-
-def _hex(raw: bytes) -> str:
-    return raw.hex() if any(raw) else ""
-
-
-def _instrument(metric: PbMetric) -> str:
-    which = metric.WhichOneof("data")
-    if which == "sum":
-        return "counter" if metric.sum.is_monotonic else "updowncounter"
-    if which == "exponential_histogram":
-        return "histogram"
-    return which or ""
-
-
-def metrics_from_request(request: ExportMetricsServiceRequest) -> list[Metric]:
-    out = []
-    for resource_metrics in request.resource_metrics:
-        resource = decode_attributes(resource_metrics.resource.attributes)
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                which = metric.WhichOneof("data")
-                points: list[DataPoint] = []
-                if which is not None:
-                    kind = {
-                        "histogram": "histogram_data_point",
-                        "exponential_histogram": "exponential_histogram_data_point",
-                        "summary": "summary_data_point",
-                    }.get(which, "number_data_point")
-                    for point in getattr(metric, which).data_points:
-                        exemplar = point.exemplars[0] if getattr(point, "exemplars", None) else None
-                        points.append(
-                            DataPoint(
-                                decode_attributes(point.attributes),
-                                kind,
-                                _hex(exemplar.trace_id) if exemplar is not None else "",
-                                _hex(exemplar.span_id) if exemplar is not None else "",
-                            )
-                        )
-                out.append(
-                    Metric(metric.name, metric.unit, _instrument(metric), tuple(points), resource)
-                )
-    return out
-
-
-def logs_from_request(request: ExportLogsServiceRequest) -> list[LogRecord]:
-    out = []
-    for resource_logs in request.resource_logs:
-        resource = decode_attributes(resource_logs.resource.attributes)
-        for scope_logs in resource_logs.scope_logs:
-            for record in scope_logs.log_records:
-                attributes = decode_attributes(record.attributes)
-                # Before LogRecord.event_name existed, SDKs put the name in `event.name`.
-                event_name = record.event_name or str(attributes.get("event.name") or "")
-                out.append(
-                    LogRecord(
-                        event_name,
-                        attributes,
-                        resource,
-                        _hex(record.trace_id),
-                        _hex(record.span_id),
-                    )
-                )
-    return out
 
 
 def _documents(path: Path) -> Iterator[tuple[str, Any]]:

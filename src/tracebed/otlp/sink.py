@@ -1,12 +1,14 @@
-"""The sink: OTLP/gRPC and OTLP/HTTP receivers in front of one span store."""
+"""The sink: OTLP/gRPC and OTLP/HTTP receivers in front of one store (spans, logs, metrics)."""
 
 from __future__ import annotations
 
 import socket
 from types import TracebackType
 
+from tracebed.model.logs import LogPredicate, LogRecord
+from tracebed.model.metrics import MetricPredicate, MetricSelection
 from tracebed.model.span import Span
-from tracebed.model.store import FullPolicy, SpanStore, TracePredicate
+from tracebed.model.store import FullPolicy, Mark, SpanStore, TracePredicate
 from tracebed.model.trace import Trace
 from tracebed.otlp.grpc_receiver import GrpcReceiver
 from tracebed.otlp.http_receiver import HttpReceiver
@@ -14,6 +16,8 @@ from tracebed.otlp.ingest import Ingest
 
 DEFAULT_MAX_SPANS = 1_000_000
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_LOG_RECORDS = 1_000_000
+DEFAULT_MAX_METRIC_POINTS = 1_000_000
 
 
 class Sink:
@@ -34,12 +38,23 @@ class Sink:
         when_full: FullPolicy = "evict",
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         store: SpanStore | None = None,
+        max_log_records: int = DEFAULT_MAX_LOG_RECORDS,
+        max_metric_points: int = DEFAULT_MAX_METRIC_POINTS,
     ):
         for what, port in (("grpc_port", grpc_port), ("http_port", http_port)):
             if not 0 <= port <= 65535:  # gRPC would wrap 99999 to another port
                 raise ValueError(f"{what} {port} is not a TCP port (0-65535)")
         self.host = host
-        self.store = store if store is not None else SpanStore(max_spans, when_full)
+        self.store = (
+            store
+            if store is not None
+            else SpanStore(
+                max_spans,
+                when_full,
+                max_log_records=max_log_records,
+                max_metric_points=max_metric_points,
+            )
+        )
         self.ingest = Ingest(self.store)
         self._requested = (grpc_port, http_port)
         self._max_body_bytes = max_body_bytes
@@ -136,6 +151,91 @@ class Sink:
 
     def spans_linking_to(self, trace_id: str) -> list[Span]:
         return self.store.spans_linking_to(trace_id)
+
+    # Logs and metrics (the store's; `span_sink` is a Sink, so fixtures get these as they are).
+    def mark(self) -> Mark:
+        """Now, in arrivals: `since=` for logs and metric points stored after it."""
+        return self.store.mark()
+
+    def logs(
+        self,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        service: str | None = None,
+        severity: str | int | None = None,
+        since: Mark | None = None,
+        limit: int | None = None,
+    ) -> list[LogRecord]:
+        return self.store.logs(
+            trace_id=trace_id,
+            span_id=span_id,
+            service=service,
+            severity=severity,
+            since=since,
+            limit=limit,
+        )
+
+    def logs_for_span(self, span: Span) -> list[LogRecord]:
+        return self.store.logs_for_span(span)
+
+    def wait_for_logs(
+        self,
+        *,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        service: str | None = None,
+        severity: str | int | None = None,
+        since: Mark | None = None,
+        until: LogPredicate | None = None,
+        timeout: float = 30.0,
+    ) -> list[LogRecord]:
+        """See `SpanStore.wait_for_logs`."""
+        return self.store.wait_for_logs(
+            trace_id=trace_id,
+            span_id=span_id,
+            service=service,
+            severity=severity,
+            since=since,
+            until=until,
+            timeout=timeout,
+        )
+
+    def metric_points(
+        self,
+        service: str | None = None,
+        name: str | None = None,
+        *,
+        attributes: dict[str, object] | None = None,
+        since: Mark | None = None,
+    ) -> MetricSelection:
+        return self.store.metric_points(service, name, attributes=attributes, since=since)
+
+    def metric_increase(
+        self,
+        service: str,
+        name: str,
+        *,
+        since: Mark | None = None,
+        attributes: dict[str, object] | None = None,
+    ) -> float:
+        """See `SpanStore.metric_increase`."""
+        return self.store.metric_increase(service, name, since=since, attributes=attributes)
+
+    def wait_for_metric(
+        self,
+        service: str,
+        name: str,
+        *,
+        until: MetricPredicate | None = None,
+        since: Mark | None = None,
+        attributes: dict[str, object] | None = None,
+        timeout: float = 30.0,
+    ) -> MetricSelection:
+        """See `SpanStore.wait_for_metric`."""
+        return self.store.wait_for_metric(
+            service, name, until=until, since=since, attributes=attributes, timeout=timeout
+        )
 
     def __repr__(self) -> str:
         state = f"grpc={self.grpc_endpoint} http={self.http_url}" if self.running else "stopped"

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from tracebed.model import Span, Trace
+from tracebed.model.logs import LogRecord
+from tracebed.model.metrics import MetricSelection
 from tracebed.model.source import TracePredicate, describe
 
 if TYPE_CHECKING:
@@ -185,3 +187,123 @@ def follows_chain(chain: ChainMatcher | Call | str, *, exact: bool = False) -> C
         return "\n" + render_side_by_side(m.pattern, tops, diff, m.async_candidates)
 
     return Condition(test, f"call chain {matcher.pattern}", explain=explain)
+
+
+# -- logs and metrics ----------------------------------------------------------------------------
+# For `wait_for_logs(until=...)` (a predicate on the matching records) and
+# `wait_for_metric(until=...)` (on a `MetricSelection`). `count` / `increase` are what a sink
+# can check on its own side (its API's `count=` / `increase=`).
+
+
+class LogCondition:
+    """A predicate on log records with a name (`description`) and an `explain`."""
+
+    def __init__(
+        self,
+        test: Callable[[list[LogRecord]], bool],
+        description: str,
+        *,
+        count: int = 1,
+        explain: Callable[[list[LogRecord]], str] | None = None,
+    ):
+        self._test, self.description, self.count, self._explain = test, description, count, explain
+
+    def __call__(self, records: list[LogRecord]) -> bool:
+        return bool(self._test(records))
+
+    def explain(self, records: list[LogRecord]) -> str:
+        if self(records):
+            return ""
+        if self._explain is not None:
+            return self._explain(records)
+        return f"{len(records)} matching records arrived"
+
+    def __repr__(self) -> str:
+        return f"LogCondition({self.description})"
+
+
+def log_records(
+    count: int = 1, *, body_contains: str | None = None, event_name: str | None = None
+) -> LogCondition:
+    """At least `count` records (whose body contains `body_contains` / with `event_name`)."""
+
+    def matching(records: list[LogRecord]) -> list[LogRecord]:
+        return [
+            r
+            for r in records
+            if (body_contains is None or body_contains in str(r.body))
+            and (event_name is None or r.event_name == event_name)
+        ]
+
+    what = [f"{count} log record{'s' if count != 1 else ''}"]
+    if body_contains is not None:
+        what.append(f"with body containing {body_contains!r}")
+    if event_name is not None:
+        what.append(f"named {event_name!r}")
+    return LogCondition(
+        lambda records: len(matching(records)) >= count,
+        " ".join(what),
+        count=count,
+        explain=lambda records: f"{len(matching(records))} of {count} arrived",
+    )
+
+
+class MetricCondition:
+    """A predicate on a `MetricSelection` with a name and an `explain`."""
+
+    def __init__(
+        self,
+        test: Callable[[MetricSelection], bool],
+        description: str,
+        *,
+        count: int = 1,
+        increase: float | None = None,
+        explain: Callable[[MetricSelection], str] | None = None,
+    ):
+        self._test, self.description = test, description
+        self.count, self.increase, self._explain = count, increase, explain
+
+    def __call__(self, selection: MetricSelection) -> bool:
+        return bool(self._test(selection))
+
+    def explain(self, selection: MetricSelection) -> str:
+        if self(selection):
+            return ""
+        if self._explain is not None:
+            return self._explain(selection)
+        return f"{len(selection)} matching points arrived"
+
+    def __repr__(self) -> str:
+        return f"MetricCondition({self.description})"
+
+
+def metric_increased(by: float = 1.0) -> MetricCondition:
+    """The counter (or histogram count) went up by at least `by` since the wait's mark."""
+    return MetricCondition(
+        lambda selection: len(selection) > 0 and selection.increase() >= by,
+        f"increase of at least {by:g}",
+        increase=by,
+        explain=lambda selection: f"increase so far {selection.increase():g}",
+    )
+
+
+def metric_points(count: int = 1) -> MetricCondition:
+    """At least `count` points arrived (since the wait's mark)."""
+    return MetricCondition(
+        lambda selection: len(selection) >= count,
+        f"{count} metric point{'s' if count != 1 else ''}",
+        count=count,
+    )
+
+
+def metric_value(test: Callable[[float], bool], description: str) -> MetricCondition:
+    """The newest point of some series has a value for which `test` holds (gauges)."""
+    return MetricCondition(
+        lambda selection: any(
+            p.value is not None and test(float(p.value)) for p in selection.latest()
+        ),
+        description,
+        explain=lambda selection: (
+            "latest values " + ", ".join(str(p.value) for p in selection.latest())
+        ),
+    )

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracebed.model.logs import LogRecord
+from tracebed.model.metrics import Metric
 from tracebed.model.span import Attributes, Span
 from tracebed.query.registry import AttributeDef, Registry, Requirement, Signal
 
@@ -85,46 +87,6 @@ _NOT_PRESENT = {
 
 # The otel policy's name format: lower-case words separated by dots or underscores.
 _NAME_FORMAT = re.compile(r"^[a-z][a-z0-9]*([._][a-z0-9]+)*$")
-
-
-# -- samples that are not spans ------------------------------------------------------------------
-# Metric points and log records have no model yet; these carry what a check needs.
-
-
-@dataclass(frozen=True, slots=True)
-class DataPoint:
-    attributes: Attributes = field(default_factory=dict)
-    kind: str = "number_data_point"  # | histogram_data_point | exponential_histogram_data_point
-    trace_id: str = ""  # of the point's first exemplar, when it has one
-    span_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Metric:
-    """One metric as exported: name, unit, instrument and its data points."""
-
-    name: str
-    unit: str = ""
-    instrument: str = ""  # counter | updowncounter | gauge | histogram | summary
-    points: tuple[DataPoint, ...] = ()
-    resource: Attributes = field(default_factory=dict)
-
-    @property
-    def service(self) -> str:
-        return str(self.resource.get("service.name", ""))
-
-
-@dataclass(frozen=True, slots=True)
-class LogRecord:
-    event_name: str = ""
-    attributes: Attributes = field(default_factory=dict)
-    resource: Attributes = field(default_factory=dict)
-    trace_id: str = ""
-    span_id: str = ""
-
-    @property
-    def service(self) -> str:
-        return str(self.resource.get("service.name", ""))
 
 
 # -- findings, policy, report --------------------------------------------------------------------

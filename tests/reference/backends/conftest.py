@@ -65,7 +65,7 @@ def sink() -> Iterator[Sink]:
 
 @pytest.fixture(scope="session")
 def signal_receiver() -> Iterator[SignalReceiver]:
-    """Where the backends send their metrics and logs (the sink only counts those)."""
+    """Where the backends send their metrics and logs (a sink of their own, read as rows)."""
     receiver = SignalReceiver().start()
     try:
         yield receiver

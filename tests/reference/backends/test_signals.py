@@ -1,7 +1,7 @@
 """Metrics and logs of every backend, as the demo 2.0.2's services emit them.
 
-The backends send traces to the sink and metrics and logs to ``signal_receiver``, which
-keeps their content (the sink only counts them).
+The backends send traces to the sink and metrics and logs to ``signal_receiver`` (a sink of
+their own, read as flat rows).
 """
 
 from __future__ import annotations

@@ -22,7 +22,6 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
-from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from tests.reference.infra.conftest import require_debian
 from tests.reference.infra.launcher import Launcher
@@ -83,7 +82,7 @@ def test_collector_accepts_metrics_and_logs(
 def test_collector_forwards_a_services_metrics_and_logs_to_the_sink(
     spec: dict[str, Any], sink: Sink, launch: Callable[..., Launcher]
 ) -> None:
-    """A stand-in service's logs and metrics go through rotel to the sink (counted there)."""
+    """A stand-in service's logs and metrics go through rotel to the sink (stored there)."""
     launch("payment")  # and its dependencies: the collector, flagd
     addr = _endpoint(spec, "payment")
     assert spec["services"]["payment"]["environment"]["OTEL_METRIC_EXPORT_INTERVAL"] == "1000"
@@ -98,12 +97,16 @@ def test_collector_forwards_a_services_metrics_and_logs_to_the_sink(
                 ),
             )
         )
-    # the sink only counts logs and metrics (no wait API for them): a bounded re-check
-    for attempt in Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.1), reraise=True):
-        with attempt:
-            stats = requests.get(f"{sink.http_url}/api/stats", timeout=5).json()
-            assert stats["log_records"] >= 2, stats  # request received, transaction complete
-            assert stats["metric_points"] >= 1, stats  # app.payment.transactions
+
+    # the sink stores logs and metrics: wait for them there, woken by each arrival
+    def counted() -> bool:
+        stats = sink.store.stats_dict()
+        return stats["log_records"] >= 2 and stats["metric_points"] >= 1
+
+    sink.store.wait(counted, on=None, timeout=15, description="payment's logs and metrics")
+    stats = requests.get(f"{sink.http_url}/api/stats", timeout=5).json()
+    assert stats["log_records"] >= 2, stats  # request received, transaction complete
+    assert stats["metric_points"] >= 1, stats  # app.payment.transactions
 
 
 def test_kafka_has_topic_orders_and_carries_headers(

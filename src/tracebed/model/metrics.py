@@ -1,0 +1,329 @@
+"""Metrics as model values (a `Metric` with its `DataPoint`s; `MetricPoint` is one point with
+its metric's identity), the store's metric index (series by service, name and attributes) and
+`MetricSelection`, which knows how much a counter went up over a test."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from tracebed.model.span import Attributes
+
+# `Metric.kind`: the OTLP data field. `temporality`: "cumulative", "delta" or "" (gauge, summary).
+KINDS = ("sum", "gauge", "histogram", "exponential_histogram", "summary")
+CUMULATIVE, DELTA = "cumulative", "delta"
+
+
+@dataclass(frozen=True, slots=True)
+class Exemplar:
+    trace_id: str = ""
+    span_id: str = ""
+    value: float = 0.0
+    time_unix_nano: int = 0
+    attributes: Attributes = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DataPoint:
+    """One data point. `value` is a number point's value (int or float); histograms and
+    summaries carry `count` and `sum` (and their buckets / quantiles) instead."""
+
+    attributes: Attributes = field(default_factory=dict)
+    kind: str = "number_data_point"  # | histogram_data_point | exponential_histogram_data_point
+    trace_id: str = ""  # of the point's first exemplar, when it has one
+    span_id: str = ""
+    value: float | None = None
+    time_unix_nano: int = 0
+    start_time_unix_nano: int = 0
+    count: int = 0
+    sum: float | None = None
+    min: float | None = None
+    max: float | None = None
+    bucket_counts: tuple[int, ...] = ()
+    explicit_bounds: tuple[float, ...] = ()
+    # exponential histogram: scale, zero count, (offset, counts) of each side
+    scale: int = 0
+    zero_count: int = 0
+    positive: tuple[int, tuple[int, ...]] = (0, ())
+    negative: tuple[int, tuple[int, ...]] = (0, ())
+    quantiles: tuple[tuple[float, float], ...] = ()  # summary: (quantile, value)
+    exemplars: tuple[Exemplar, ...] = ()
+    flags: int = 0
+
+    @property
+    def amount(self) -> float:
+        """What an increase is measured in: the value, or a histogram's / summary's count."""
+        if self.kind == "number_data_point":
+            return float(self.value or 0)
+        return float(self.count)
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One metric as exported: name, unit, instrument and its data points."""
+
+    name: str
+    unit: str = ""
+    instrument: str = ""  # counter | updowncounter | gauge | histogram | summary
+    points: tuple[DataPoint, ...] = ()
+    resource: Attributes = field(default_factory=dict)
+    kind: str = ""  # one of KINDS
+    temporality: str = ""  # cumulative | delta | "" (gauges and summaries have none)
+    monotonic: bool = False
+    description: str = ""
+    scope_name: str = ""
+    scope_version: str = ""
+
+    @property
+    def service(self) -> str:
+        return str(self.resource.get("service.name", ""))
+
+    def series(self) -> list[MetricPoint]:
+        return [MetricPoint(self, point) for point in self.points]
+
+
+def _frozen(attributes: Attributes) -> str:
+    # Sorted: a series is the same whatever order an SDK writes its attributes in.
+    return repr(sorted(attributes.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """One point with the metric it belongs to (service, name, kind, temporality...); in the
+    store, `metric` carries the metric's identity only (its `points` are empty)."""
+
+    metric: Metric
+    point: DataPoint
+
+    @property
+    def service(self) -> str:
+        return self.metric.service
+
+    @property
+    def name(self) -> str:
+        return self.metric.name
+
+    @property
+    def unit(self) -> str:
+        return self.metric.unit
+
+    @property
+    def kind(self) -> str:
+        return self.metric.kind
+
+    @property
+    def temporality(self) -> str:
+        return self.metric.temporality
+
+    @property
+    def monotonic(self) -> bool:
+        return self.metric.monotonic
+
+    @property
+    def attributes(self) -> Attributes:
+        return self.point.attributes
+
+    @property
+    def value(self) -> float | None:
+        return self.point.value
+
+    @property
+    def time_unix_nano(self) -> int:
+        return self.point.time_unix_nano
+
+    @property
+    def start_time_unix_nano(self) -> int:
+        return self.point.start_time_unix_nano
+
+    @property
+    def exemplars(self) -> tuple[Exemplar, ...]:
+        return self.point.exemplars
+
+    def __repr__(self) -> str:
+        return f"MetricPoint({self})"
+
+    def series_key(self) -> tuple[object, ...]:
+        return (self.service, self.name, _frozen(self.point.attributes))
+
+    def __str__(self) -> str:
+        value = self.point.value if self.point.value is not None else f"count={self.point.count}"
+        return f"{self.service or '?'} {self.name}{dict(self.attributes)} = {value}"
+
+
+def attributes_match(have: Attributes, want: Mapping[str, object] | None) -> bool:
+    # Text compares with any value's text, so an HTTP query's `attr.k=v` can match an int.
+    return want is None or all(
+        k in have and (have[k] == v or (isinstance(v, str) and str(have[k]) == v))
+        for k, v in want.items()
+    )
+
+
+def _increase(baseline: MetricPoint | None, points: list[MetricPoint]) -> float:
+    """How much one series went up over `points` (oldest first), from `baseline` (its last
+    point before them, if any). Delta points add up; cumulative ones count from the baseline,
+    and a reset (new start time, or a smaller value) counts from zero, as Prometheus does."""
+    total = 0.0
+    previous = baseline
+    for mp in points:
+        if mp.temporality == DELTA:
+            total += mp.point.amount
+        elif previous is None or (
+            mp.start_time_unix_nano != previous.start_time_unix_nano
+            or mp.point.amount < previous.point.amount
+        ):
+            # No earlier point: the series began in the window (from zero at its start time).
+            total += mp.point.amount
+        else:
+            total += mp.point.amount - previous.point.amount
+        previous = mp
+    return total
+
+
+@dataclass
+class MetricSelection:
+    """The points of some series stored since a mark, with each series' last point before it."""
+
+    points: list[MetricPoint] = field(default_factory=list)
+    baselines: dict[tuple[object, ...], MetricPoint] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.points)
+
+    def series(self) -> dict[tuple[object, ...], list[MetricPoint]]:
+        out: dict[tuple[object, ...], list[MetricPoint]] = {}
+        for mp in self.points:
+            out.setdefault(mp.series_key(), []).append(mp)
+        return out
+
+    def increase(self) -> float:
+        """A counter's (or histogram's count's) increase since the mark, over every series.
+        Raises ValueError for a gauge or an up-down counter, which have no increase."""
+        for mp in self.points:
+            if mp.kind == "gauge" or (mp.kind == "sum" and not mp.monotonic):
+                raise ValueError(
+                    f"metric {mp.name} is a {mp.metric.instrument or mp.kind}: "
+                    "it has no increase, look at its points' values"
+                )
+        return sum(
+            _increase(self.baselines.get(key), points) for key, points in self.series().items()
+        )
+
+    def latest(self) -> list[MetricPoint]:
+        """The newest point of each series."""
+        return [points[-1] for points in self.series().values()]
+
+
+MetricPredicate = Callable[[MetricSelection], bool]
+
+
+class _Series:
+    __slots__ = ("points", "times")
+
+    def __init__(self) -> None:
+        self.points: deque[tuple[int, MetricPoint]] = deque()  # (seq, point), oldest first
+        self.times: set[tuple[int, int]] = set()
+
+
+class MetricIndex:
+    """Points by series (service, name, attributes); not locked (the store holds its lock).
+
+    A duplicate point is one whose series already holds a point with the same time and start
+    time (an exporter's retry). Eviction drops the oldest points first."""
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[object, ...], _Series] = {}
+        self._by_name: dict[tuple[str, str], list[tuple[object, ...]]] = {}
+        self._order: deque[tuple[object, ...]] = deque()  # series key per stored point, FIFO
+        self.next_seq = 0
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def count_fresh(self, points: Iterable[MetricPoint]) -> int:
+        seen = set()
+        for mp in points:
+            key = mp.series_key()
+            when = (mp.time_unix_nano, mp.start_time_unix_nano)
+            series = self._series.get(key)
+            if series is None or when not in series.times:
+                seen.add((key, when))
+        return len(seen)
+
+    def add(self, points: Iterable[MetricPoint]) -> tuple[int, int]:
+        stored = duplicates = 0
+        for mp in points:
+            key = mp.series_key()
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = _Series()
+                self._by_name.setdefault((mp.service, mp.name), []).append(key)
+            when = (mp.time_unix_nano, mp.start_time_unix_nano)
+            if when in series.times:
+                duplicates += 1
+                continue
+            series.times.add(when)
+            series.points.append((self.next_seq, mp))
+            self._order.append(key)
+            self.next_seq += 1
+            stored += 1
+        return stored, duplicates
+
+    def evict(self, needed: int) -> int:
+        freed = 0
+        while freed < needed and self._order:
+            key = self._order.popleft()
+            series = self._series[key]
+            _, mp = series.points.popleft()
+            series.times.discard((mp.time_unix_nano, mp.start_time_unix_nano))
+            if not series.points:
+                del self._series[key]
+                names = self._by_name[(mp.service, mp.name)]
+                names.remove(key)
+                if not names:
+                    del self._by_name[(mp.service, mp.name)]
+            freed += 1
+        return freed
+
+    def clear(self) -> None:
+        self._series.clear()
+        self._by_name.clear()
+        self._order.clear()
+
+    def select(
+        self,
+        *,
+        service: str | None = None,
+        name: str | None = None,
+        attributes: Mapping[str, object] | None = None,
+        since: int = 0,
+    ) -> MetricSelection:
+        """Points stored at or after `since` (a sequence number) of matching series, oldest
+        first per series, and each series' last point before `since`."""
+        keys = [
+            key
+            for (svc, metric_name), keys in self._by_name.items()
+            if (service is None or svc == service) and (name is None or metric_name == name)
+            for key in keys
+        ]
+        selection = MetricSelection()
+        found: list[tuple[int, MetricPoint]] = []
+        for key in keys:
+            series = self._series[key]
+            first = series.points[0][1]
+            if not attributes_match(first.attributes, attributes):
+                continue
+            for seq, mp in series.points:
+                if seq < since:
+                    selection.baselines[key] = mp
+                else:
+                    found.append((seq, mp))
+        found.sort(key=lambda item: item[0])  # arrival order across series
+        selection.points = [mp for _, mp in found]
+        return selection
+
+    def names(self, service: str | None = None) -> list[tuple[str, str]]:
+        return sorted(k for k in self._by_name if service is None or k[0] == service)
