@@ -47,6 +47,8 @@ def test_checkouts_pass_through_the_replacement_and_its_flags_come_over_grpc(
     monkeypatch.setenv("TRACEBED_STATE_DIR", str(tmp_path / "state"))
     command = _node_payment(node_modules)
     options = HarnessOptions(kind="local", workdir=tmp_path / "run", replace={"payment": command})
+    # processes of other fixtures of the session (another test's flagd, say) are not the stack's
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
     with Harness(options) as harness:
         demo = harness.demo_stack
         assert demo is not None and demo.topology is not None and demo.stack is not None
@@ -54,7 +56,8 @@ def test_checkouts_pass_through_the_replacement_and_its_flags_come_over_grpc(
         assert payment.replaced_by == command
         assert payment.to_json()["replaced_by"] == command
         assert demo.timeline.ready_at("payment") is not None  # probed as the stand-in's would be
-        pids = {p.pid for p in psutil.Process().children(recursive=True)}
+        pids = {p.pid for p in psutil.Process().children(recursive=True)} - before
+        assert pids, "the stack's processes are children of this process"
 
         order = harness.shop().checkout()
         assert order.main.status_code == 200, order.main.text
