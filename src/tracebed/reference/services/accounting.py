@@ -6,14 +6,17 @@ import logging
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from confluent_kafka import Message
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, SpanKind
 
-from tracebed.reference.common.kafka import ORDERS_TOPIC, headers_to_carrier
+from tracebed.reference import versions
+from tracebed.reference.common.kafka import headers_to_carrier
 from tracebed.reference.proto import demo_pb2
 from tracebed.reference.services._consumer import BatchHandler, consumer_attrs, run_consumer
 
@@ -35,8 +38,14 @@ class Accounting:
                 "messaging.kafka.destination.partition": message.partition() or 0,
                 "messaging.kafka.message.offset": message.offset() or 0,
             }
+            if versions.is_v3():
+                self._receive_v3(message, parent, attrs)
+                continue
             with self.tracer.start_as_current_span(
-                f"{ORDERS_TOPIC} receive", context=parent, kind=SpanKind.CONSUMER, attributes=attrs
+                f"{versions.kafka_topic()} receive",
+                context=parent,
+                kind=SpanKind.CONSUMER,
+                attributes=attrs,
             ):
                 order = demo_pb2.OrderResult()
                 try:
@@ -45,6 +54,29 @@ class Accounting:
                     log.warning("cannot parse OrderResult at offset %s: %s", message.offset(), exc)
                     continue
                 log.info("Order details: %s", json_format.MessageToJson(order, indent=None))
+
+
+    def _receive_v3(self, message: Message, parent: Context, attrs: dict[str, Any]) -> None:
+        """3.0.0: a root ``order-consumed`` span; ``orders receive`` is its child, linked
+        (not parented) to the producer, as .NET's Kafka instrumentation does."""
+        producer = trace.get_current_span(parent).get_span_context()
+        links = [Link(producer)] if producer.is_valid else []
+        with (
+            self.tracer.start_as_current_span("order-consumed", context=Context()),
+            self.tracer.start_as_current_span(
+                f"{versions.kafka_topic()} receive",
+                kind=SpanKind.CONSUMER,
+                attributes=attrs,
+                links=links,
+            ),
+        ):
+            order = demo_pb2.OrderResult()
+            try:
+                order.ParseFromString(message.value() or b"")
+            except DecodeError as exc:
+                log.warning("cannot parse OrderResult at offset %s: %s", message.offset(), exc)
+                return
+            log.info("Order details: %s", json_format.MessageToJson(order, indent=None))
 
 
 def make_handler(_stopped: threading.Event) -> BatchHandler:

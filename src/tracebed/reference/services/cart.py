@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -13,6 +15,7 @@ from opentelemetry.trace import SpanKind
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from tracebed.reference import versions
 from tracebed.reference.common.config import EnvError, env, grpc_target
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
@@ -128,7 +131,12 @@ class CartService(demo_pb2_grpc.CartServiceServicer):
         span = trace.get_current_span()
         span.set_attribute("app.user.id", request.user_id)
         span.add_event("Empty cart")
-        failing = self.flags.boolean("cartFailure", False, event=True)
+        if versions.is_v3():
+            # a probability at 3.0.0 (the "90%" variant is 0.9); a bool at 2.0.2
+            p = self.flags.number("cartFailure", 0.0, event=True)
+            failing = p > 0 and random.random() < p
+        else:
+            failing = self.flags.boolean("cartFailure", False, event=True)
         store = self.bad_store if failing else self.store
         try:
             # The emptied cart's user_id is blank too.
