@@ -3,7 +3,9 @@
 Traces go to the tracebed sink over OTLP/gRPC (the demo's "test collector exporter");
 metrics and logs are accepted and dropped (rotel's blackhole exporter), because the
 demo's destinations for them (Prometheus OTLP, OpenSearch) are absent here.
-Rotel applies no span-name transform, like the demo's Tracetest collector overlay.
+At 2.0.2 rotel applies no span-name transform, like the demo's Tracetest collector overlay.
+At 3.0.0 it runs the release's ``transform/sanitize_spans`` (``sanitize_spans.py``, a rotel
+Python trace processor): the sink receives the names the 3.0.0 collector forwards.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from pathlib import Path
 TRACES_BATCH_TIMEOUT = "20ms"
 
 
-def command(binary: Path, grpc_port: int, http_port: int) -> list[str]:
+#: rotel trace processor reproducing 3.0.0's ``transform/sanitize_spans``.
+SANITIZE_SPANS = Path(__file__).with_name("sanitize_spans.py")
+
+
+def command(
+    binary: Path, grpc_port: int, http_port: int, demo_version: str = "2.0.2"
+) -> list[str]:
+    processors = (
+        ["--otlp-with-trace-processor", str(SANITIZE_SPANS)] if demo_version == "3.0.0" else []
+    )
     return [
         str(binary),
         "start",
@@ -24,6 +35,7 @@ def command(binary: Path, grpc_port: int, http_port: int) -> list[str]:
         f"127.0.0.1:{http_port}",
         "--traces-batch-timeout",
         TRACES_BATCH_TIMEOUT,
+        *processors,
     ]
 
 

@@ -14,6 +14,7 @@ so as root the server runs as the ``postgres`` system user.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import hashlib
 import os
@@ -105,12 +106,14 @@ def product_rows() -> list[tuple[str, str, str, str, str, int, int, str]]:
 def _seed(port: int) -> None:
     import psycopg  # the reference extra; imported here so `check` stays light
 
-    with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
         for stmt in filter(None, (s.strip() for s in SCHEMA_SQL.split(";"))):
             conn.execute(stmt)  # type: ignore[arg-type]  # trusted constant SQL
-    with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname=DATABASE,
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        host="127.0.0.1", port=port, user="postgres", dbname=DATABASE, autocommit=True
+    ) as conn:
         conn.execute(CATALOG_SQL)  # type: ignore[arg-type]
         with conn.cursor() as cur:
             cur.executemany(
@@ -133,12 +136,31 @@ def _wait_accepting(port: int, proc: subprocess.Popen[bytes], timeout: float = 1
     raise SystemExit(f"astronomy-db: postgres did not accept connections within {timeout}s")
 
 
-def _postgres(bins: Path, data: Path, port: int, drop: Callable[[], None] | None
-              ) -> subprocess.Popen[bytes]:
+def _postgres(
+    bins: Path, data: Path, port: int, drop: Callable[[], None] | None
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [str(bins / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
-         "-k", str(data), "-c", "fsync=off", "-c", "synchronous_commit=off",
-         "-c", "full_page_writes=off", "-c", "shared_buffers=16MB", "-c", "max_connections=30"],
+        [
+            str(bins / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(data),
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "shared_buffers=16MB",
+            "-c",
+            "max_connections=30",
+        ],
         preexec_fn=drop,  # noqa: PLW1509  # setuid before exec, nothing else runs
     )
 
@@ -170,8 +192,20 @@ def _template(bins: Path, drop: Callable[[], None] | None, uid: int | None) -> P
         if uid is not None:
             os.chown(build, uid, -1)
         init = subprocess.run(
-            [str(bins / "initdb"), "-D", str(build), "-U", "postgres", "-A", "trust",
-             "-E", "UTF8", "--no-sync", "--no-instructions", "--locale=C"],
+            [
+                str(bins / "initdb"),
+                "-D",
+                str(build),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+                "--locale=C",
+            ],
             check=False,
             timeout=120,
             stdout=subprocess.DEVNULL,
@@ -187,10 +221,8 @@ def _template(bins: Path, drop: Callable[[], None] | None, uid: int | None) -> P
         finally:
             _stop(proc)
         (build / "tracebed-seeded").write_text(key)
-        try:
+        with contextlib.suppress(OSError):  # another start built it first: use theirs
             os.rename(build, path)
-        except OSError:
-            pass  # another start built it first; use theirs
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return path
@@ -229,8 +261,19 @@ def run(port: int, directory: Path) -> int:
 
 def check(port: int) -> bool:
     """Seeded = the app user reads the catalogue (what product-catalog needs)."""
-    argv = [str(bin_dir() / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER,
-            "-d", DATABASE, "-tAc", "SELECT count(*) FROM catalog.products"]
+    argv = [
+        str(bin_dir() / "psql"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-U",
+        USER,
+        "-d",
+        DATABASE,
+        "-tAc",
+        "SELECT count(*) FROM catalog.products",
+    ]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=5)
     except (subprocess.SubprocessError, OSError):

@@ -55,7 +55,6 @@ class Accounting:
                     continue
                 log.info("Order details: %s", json_format.MessageToJson(order, indent=None))
 
-
     def _receive_v3(self, message: Message, parent: Context, attrs: dict[str, Any]) -> None:
         """3.0.0: a root ``order-consumed`` span; ``orders receive`` is its child, linked
         (not parented) to the producer, as .NET's Kafka instrumentation does."""

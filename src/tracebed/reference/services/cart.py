@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar

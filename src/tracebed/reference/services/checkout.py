@@ -366,9 +366,7 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
             raise _HttpError(f"failed POST to shipping service: {exc}") from exc
         if reply.status_code != 200:
             # the demo's message really says "email" (a copy-paste slip in checkout)
-            raise _HttpError(
-                f"failed POST to email service: expected 200, got {reply.status_code}"
-            )
+            raise _HttpError(f"failed POST to email service: expected 200, got {reply.status_code}")
         try:
             doc = reply.json()
         except ValueError as exc:

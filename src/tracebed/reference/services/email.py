@@ -10,8 +10,8 @@ from opentelemetry.trace import Status, StatusCode
 
 from tracebed.reference import versions
 from tracebed.reference.common import telemetry
-from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.config import EnvError, env_port
+from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.http import Reply, TracedHTTPServer
 from tracebed.reference.services._runner import setup_logging
 

@@ -121,7 +121,6 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
         finally:
             context.detach(token)
 
-
     def _charge_v3(self, request: demo_pb2.ChargeRequest) -> demo_pb2.ChargeResponse:
         """3.0.0: the amount is right to the cent, and ``charge`` always ends with the error."""
         amount, card = request.amount, request.credit_card

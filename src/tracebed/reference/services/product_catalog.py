@@ -140,7 +140,7 @@ class PgCatalog:
                     raise DbError(str(exc)) from exc
         return result
 
-    def list(self) -> list[demo_pb2.Product]:
+    def all(self) -> list[demo_pb2.Product]:
         return self._query(LIST_SQL)
 
     def get(self, product_id: str) -> demo_pb2.Product | None:
@@ -176,7 +176,7 @@ class PgProductCatalogService(demo_pb2_grpc.ProductCatalogServiceServicer):
     ) -> demo_pb2.ListProductsResponse:
         span = trace.get_current_span()
         try:
-            products = self.catalog.list()
+            products = self.catalog.all()
         except DbError as exc:
             message = f"failed to load products: {exc}"
             span.set_status(trace.Status(trace.StatusCode.ERROR, message))
