@@ -9,7 +9,10 @@ collector, which renames spans as 3.0.0's ``transform/sanitize_spans`` does
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,8 +108,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     tmp: Path = tmp_path_factory.mktemp("reference-v3")
     sink = Sink(host="127.0.0.1", grpc_port=0, http_port=0).start()
     try:
-        spec = build_spec(tmp / "work", sink.grpc_endpoint, demo_version="3.0.0")
-        launcher = Launcher(spec, tmp / "logs").start(timeout=60)
+        spec = build_spec(
+            tmp / "work", sink.grpc_endpoint, with_load_generator=True, demo_version="3.0.0"
+        )
+        # the load generator is started by its own test, for a bounded while
+        names = [n for n in spec["services"] if n != "load-generator"]
+        launcher = Launcher(spec, tmp / "logs").start(names, timeout=60)
         try:
             yield Running(spec, sink, launcher)
         finally:
@@ -264,9 +271,9 @@ def test_frontend_shipping_calls_shipping_over_http(stack: Running) -> None:
     )
     assert r.status_code == 200
     assert r.json()["units"] == 17 and r.json()["nanos"] == 980000000  # 2 x 8.99
-    t = stack.trace(tid, ("POST /get-quote", "shipping"))
+    t = stack.trace(tid, ("POST /get-quote", "shipping"), ("POST", "frontend"))
     server = one(t, "POST /get-quote", "shipping")
-    parent = next(s for s in t.spans if s.span_id == server.parent_span_id)
+    (parent,) = [s for s in t.spans if s.span_id == server.parent_span_id]
     assert parent.service == "frontend" and parent.name == "POST"  # undici fetch span
     assert parent.kind is SpanKind.CLIENT
     assert not t.named("grpc.oteldemo.ShippingService/GetQuote")
@@ -425,6 +432,50 @@ def test_other_flows_carry_demo_attributes(stack: Running) -> None:
     assert conv.attributes["original_span_name"] == "Currency/Convert"
     assert conv.attributes["demo.exchange.from"] == "USD"
     assert conv.attributes["demo.exchange.to"] == "EUR"
+
+
+# --- the load generator ----------------------------------------------------------------
+
+
+def test_load_generator_sends_k6s_spans_and_headers(stack: Running, tmp_path: Path) -> None:
+    svc = stack.spec["services"]["load-generator"]
+    log = (tmp_path / "load-generator.log").open("wb")
+    proc = subprocess.Popen(
+        svc["command"],
+        env={**os.environ, **svc["environment"]},
+        cwd=svc.get("working_dir"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    def spans(name: str) -> list[Span]:
+        return [
+            s
+            for t in stack.sink.traces()
+            for s in t.spans
+            if s.service == "load-generator" and s.name == name
+        ]
+
+    try:
+        for attempt in Retrying(stop=stop_after_delay(40), wait=wait_fixed(0.2), reraise=True):
+            with attempt:  # every user's first iteration: flag, session start, one task
+                assert spans("feature_flag.evaluate") and spans("user_session_start")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+        log.close()
+    flag = spans("feature_flag.evaluate")[0]
+    assert flag.kind is SpanKind.CLIENT and flag.is_root
+    assert flag.attributes["feature_flag.key"] == "loadGeneratorTraffic"
+    start = spans("user_session_start")[0]
+    assert start.kind is SpanKind.CLIENT and start.is_root
+    # explicit traceparent: Envoy's ingress span is a direct child of the task span
+    t = stack.sink.wait_for_trace(
+        start.trace_id, until=lambda x: bool(x.find(lambda s: s.service == "frontend-proxy"))
+    )
+    proxied = [s for s in t.spans if s.service == "frontend-proxy"]
+    assert any(s.parent_span_id == start.span_id for s in proxied)
 
 
 # --- the registry agrees ----------------------------------------------------------------
