@@ -352,19 +352,20 @@ def build_spec(
     sink_otlp_grpc: str,
     ports: dict[str, int] | None = None,
     with_load_generator: bool = False,
-    demo_version: str = DEMO_VERSION,
+    demo_version: str | None = None,
 ) -> dict[str, Any]:
     """The reference stack as a compose-shaped dict (see notes/stack-spec.md).
 
-    ``demo_version`` is the release the stand-in impersonates (``versions.VERSIONS``):
-    every process gets it as ``TRACEBED_DEMO_VERSION``; 3.0.0 adds astronomy-db
+    ``demo_version`` is the release the stand-in impersonates (``versions.VERSIONS``;
+    None = ``TRACEBED_DEMO_VERSION`` if set, else 3.0.0): every process gets it as
+    ``TRACEBED_DEMO_VERSION``; 3.0.0 adds astronomy-db
     (PostgreSQL), serves shipping over HTTP and renames spans in the collector.
 
     ``workdir`` receives generated configs (nginx, Envoy, Prometheus), the flag file the
     flag service reads (a copy of the bundled one, so switching flags never touches the
     package) and data directories. Nothing is started here.
     """
-    version = versions.check(demo_version)
+    version = versions.check(demo_version) if demo_version else versions.current()
     v3 = version == versions.V3
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -149,12 +149,16 @@ def test_every_renamed_key_is_in_the_3_0_0_registry() -> None:
             assert registry.attribute(new) is not None, new
 
 
-def test_unknown_version_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_version_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv(versions.ENV, "9.9.9")
     with pytest.raises(versions.EnvError, match="unknown demo version '9.9.9'"):
         versions.current()
     monkeypatch.delenv(versions.ENV)
     assert versions.current() == versions.DEFAULT == "3.0.0"
+    monkeypatch.setenv(versions.ENV, "2.0.2")
+    assert build_spec(tmp_path, "127.0.0.1:4317")["x-tracebed-stack"]["demo_version"] == "2.0.2"
 
 
 # --- the flag file ------------------------------------------------------------------------
@@ -180,7 +184,8 @@ def test_the_3_0_0_flag_file_matches_the_release() -> None:
 # --- the spec -----------------------------------------------------------------------------
 
 
-def test_spec_3_0_0(tmp_path: Path) -> None:
+def test_spec_3_0_0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(versions.ENV, raising=False)  # tests/conftest.py pins 2.0.2
     spec = build_spec(tmp_path, "127.0.0.1:4317", with_load_generator=True)
     assert spec["x-tracebed-stack"]["demo_version"] == "3.0.0"  # the default
     services = spec["services"]
