@@ -27,6 +27,7 @@ import psutil
 import requests
 
 from tracebed.flows.chain import CHECKOUT_SERVICES as CHAIN_SERVICES
+from tracebed.model.span import SpanKind
 from tracebed.model.trace import Trace
 from tracebed.otlp.sink import Sink
 from tracebed.reference.spec import build_spec
@@ -59,7 +60,8 @@ def complete(t: Trace) -> bool:
         t.services >= CHECKOUT_SERVICES
         # the 3.0.0 collector renames the producer span "publish orders"
         and bool(t.named("orders publish") or t.named("publish orders"))
-        and bool(t.named("ingress"))
+        # Envoy's ingress span (renamed by the 3.0.0 collector after its HTTP method)
+        and bool(t.find(lambda s: s.service == "frontend-proxy" and s.kind is SpanKind.SERVER))
         and bool(t.named("POST /send_order_confirmation"))
     )
 
