@@ -539,6 +539,11 @@ def build_spec(
             "DB_CONNECTION_STRING": f"postgres://{postgres.USER}:{postgres.PASSWORD}@{h}:"
             f"{p['POSTGRES_PORT']}/{postgres.DATABASE}?sslmode=disable",
         }
+        # .NET's connection-string form, as compose.full.yaml gives accounting
+        extra_env["accounting"] = {
+            "DB_CONNECTION_STRING": f"Host={h};Port={p['POSTGRES_PORT']};"
+            f"Username={postgres.USER};Password={postgres.PASSWORD};Database={postgres.DATABASE}",
+        }
     for name, (module, port_var) in grpc_backends.items():
         port = p[port_var]
         args = [str(port)] if name == "currency" else []  # the demo passes it as argv[1]
@@ -563,7 +568,7 @@ def build_spec(
         ready.unlink(missing_ok=True)
         services[name] = _svc(
             _python(f"tracebed.reference.services.{module}"),
-            env(name, TRACEBED_READY_FILE=str(ready)),
+            env(name, TRACEBED_READY_FILE=str(ready), **extra_env.get(name, {})),
             {"type": "command", "argv": ["/bin/sh", "-c", f"test -f {shlex.quote(str(ready))}"]},
         )
 

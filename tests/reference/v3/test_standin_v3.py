@@ -382,6 +382,19 @@ def test_kafka_consumers_are_linked_not_parented(stack: Running) -> None:
     assert root.is_root and receive.parent_span_id == root.span_id
     process = by_service["fraud-detection"]
     assert process.attributes["original_span_name"] == "orders process"
+    # accounting saved the order in astronomy-db (3.0.0)
+    import psycopg
+
+    order_id = r.json()["orderId"]
+    port = stack.spec["x-tracebed-stack"]["ports"]["POSTGRES_PORT"]
+    dsn = f"host=127.0.0.1 port={port} user=astronomy_user dbname=astronomy_db"
+    for attempt in Retrying(stop=stop_after_delay(10), wait=wait_fixed(0.1), reraise=True):
+        with attempt, psycopg.connect(dsn) as conn:
+            items = conn.execute(
+                "SELECT product_id, quantity FROM accounting.orderitem WHERE order_id = %s",
+                (order_id,),
+            ).fetchall()
+            assert items == [("OLJCESPC7Z", 2)]
 
 
 def test_shipping_400_fails_the_order_with_the_email_message(stack: Running) -> None:

@@ -58,6 +58,34 @@ CREATE TABLE catalog.products (
 );
 GRANT SELECT ON ALL TABLES IN SCHEMA catalog TO {USER};
 """
+#: accounting's tables (the demo's init.sql shape: order, shipping, orderitem).
+ACCOUNTING_SQL = f"""
+CREATE SCHEMA accounting;
+GRANT USAGE ON SCHEMA accounting TO {USER};
+CREATE TABLE accounting."order" (order_id TEXT PRIMARY KEY);
+CREATE TABLE accounting.shipping (
+    shipping_tracking_id TEXT PRIMARY KEY,
+    shipping_cost_currency_code TEXT NOT NULL,
+    shipping_cost_units BIGINT NOT NULL,
+    shipping_cost_nanos INT NOT NULL,
+    street_address TEXT,
+    city TEXT,
+    state TEXT,
+    country TEXT,
+    zip_code TEXT,
+    order_id TEXT NOT NULL REFERENCES accounting."order"(order_id) ON DELETE CASCADE
+);
+CREATE TABLE accounting.orderitem (
+    item_cost_currency_code TEXT NOT NULL,
+    item_cost_units BIGINT NOT NULL,
+    item_cost_nanos INT NOT NULL,
+    product_id TEXT NOT NULL,
+    quantity INT NOT NULL,
+    order_id TEXT NOT NULL REFERENCES accounting."order"(order_id) ON DELETE CASCADE,
+    PRIMARY KEY (order_id, product_id)
+);
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA accounting TO {USER};
+"""
 
 
 def bin_dir() -> Path:
@@ -115,6 +143,7 @@ def _seed(port: int) -> None:
         host="127.0.0.1", port=port, user="postgres", dbname=DATABASE, autocommit=True
     ) as conn:
         conn.execute(CATALOG_SQL)  # type: ignore[arg-type]
+        conn.execute(ACCOUNTING_SQL)  # type: ignore[arg-type]
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO catalog.products (id, name, description, picture, "
@@ -182,7 +211,9 @@ def _template(bins: Path, drop: Callable[[], None] | None, uid: int | None) -> P
     and every start still gets a database of its own.
     """
     key = hashlib.sha256(
-        "\0".join([str(bins), PRODUCTS_FILE.read_text(), SCHEMA_SQL, CATALOG_SQL]).encode()
+        "\0".join(
+            [str(bins), PRODUCTS_FILE.read_text(), SCHEMA_SQL, CATALOG_SQL, ACCOUNTING_SQL]
+        ).encode()
     ).hexdigest()[:12]
     path = Path(tempfile.gettempdir()) / f"tracebed-astronomy-db-template-{key}"
     if (path / "tracebed-seeded").is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -24,9 +25,90 @@ GROUP = "accounting"
 log = logging.getLogger(GROUP)
 
 
+def npgsql_params(conn_string: str) -> dict[str, str]:
+    """psycopg keywords from .NET's ``Host=…;Username=…;Password=…;Database=…``."""
+    names = {
+        "host": "host",
+        "port": "port",
+        "username": "user",
+        "password": "password",
+        "database": "dbname",
+    }
+    out: dict[str, str] = {}
+    for part in conn_string.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip().lower() in names:
+            out[names[key.strip().lower()]] = value.strip()
+    return out
+
+
+class OrderStore:
+    """3.0.0: every consumed order goes to PostgreSQL (order, shipping, orderitem rows);
+    a duplicate (Kafka redelivery) is logged and skipped, as the demo's DbUpdateException
+    handler does. EF Core tracing is off in the demo, so these writes add no spans here."""
+
+    def __init__(self, conn_string: str) -> None:
+        self.params = npgsql_params(conn_string)
+        self._conn: Any = None
+
+    def save(self, order: demo_pb2.OrderResult) -> bool:
+        import psycopg
+
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(**self.params, connect_timeout=5)
+            with self._conn.transaction():
+                self._write(order)
+            return True
+        except psycopg.errors.UniqueViolation:
+            log.warning("order %s was already saved; skipping the duplicate", order.order_id)
+        except psycopg.Error as exc:
+            log.warning("failed to save order %s: %s", order.order_id, exc)
+            if self._conn is not None and self._conn.closed:
+                self._conn = None
+        return False
+
+    def _write(self, order: demo_pb2.OrderResult) -> None:
+        c = self._conn
+        c.execute('INSERT INTO accounting."order" (order_id) VALUES (%s)', (order.order_id,))
+        a, cost = order.shipping_address, order.shipping_cost
+        c.execute(
+            "INSERT INTO accounting.shipping (shipping_tracking_id, shipping_cost_currency_code,"
+            " shipping_cost_units, shipping_cost_nanos, street_address, city, state, country,"
+            " zip_code, order_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                order.shipping_tracking_id,
+                cost.currency_code,
+                cost.units,
+                cost.nanos,
+                a.street_address,
+                a.city,
+                a.state,
+                a.country,
+                a.zip_code,
+                order.order_id,
+            ),
+        )
+        for item in order.items:
+            c.execute(
+                "INSERT INTO accounting.orderitem (item_cost_currency_code, item_cost_units,"
+                " item_cost_nanos, product_id, quantity, order_id)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    item.cost.currency_code,
+                    item.cost.units,
+                    item.cost.nanos,
+                    item.item.product_id,
+                    item.item.quantity,
+                    order.order_id,
+                ),
+            )
+
+
 class Accounting:
-    def __init__(self) -> None:
+    def __init__(self, store: OrderStore | None = None) -> None:
         self.tracer = trace.get_tracer(GROUP)
+        self.store = store
 
     def handle(self, records: Sequence[Message]) -> None:
         base = consumer_attrs(GROUP, f"{GROUP}-consumer")
@@ -76,10 +158,15 @@ class Accounting:
                 log.warning("cannot parse OrderResult at offset %s: %s", message.offset(), exc)
                 return
             log.info("Order details: %s", json_format.MessageToJson(order, indent=None))
+            if self.store is not None:
+                self.store.save(order)
 
 
 def make_handler(_stopped: threading.Event) -> BatchHandler:
-    return Accounting().handle
+    # without DB_CONNECTION_STRING nothing is written, as in the demo
+    conn = os.environ.get("DB_CONNECTION_STRING", "")
+    store = OrderStore(conn) if conn and versions.is_v3() else None
+    return Accounting(store).handle
 
 
 def main() -> int:
