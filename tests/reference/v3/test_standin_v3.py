@@ -190,6 +190,12 @@ def test_get_product_and_search_query_the_database(stack: Running) -> None:
     (db,) = [s for s in t.children(server) if s.attributes.get("db.system.name")]
     assert "WHERE p.id = $1" in str(db.attributes["db.query.text"])
 
+    # the collector's http.route fill-in names the frontend's server span by its route
+    t = stack.trace(tid, ("GET /api/products/{productId}", "frontend"))
+    page = one(t, "GET /api/products/{productId}", "frontend")
+    assert page.attributes["original_span_name"] == "GET /api/products/OLJCESPC7Z"
+    assert page.attributes["http.route"] == "/api/products/{productId}"
+
     r, _ = stack.call("GET", "/api/products/NOPE")
     assert r.status_code == 500  # NOT_FOUND from the catalogue
 
@@ -216,6 +222,27 @@ def test_product_catalog_failure_follows_the_targeting(stack: Running) -> None:
         assert r.status_code == 200
     finally:
         flagfile.write(stack.flag_file, original)
+
+
+def test_failed_readiness_probe_turns_carts_health_check(stack: Running) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    def status() -> int:
+        with grpc.insecure_channel(stack.endpoint("cart", "grpc")) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            return int(stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status)
+
+    assert status() == health_pb2.HealthCheckResponse.SERVING
+    doc = flagfile.read(stack.flag_file)
+    original = json.loads(json.dumps(doc))
+    try:
+        doc["flags"]["failedReadinessProbe"]["defaultVariant"] = "on"
+        flagfile.write(stack.flag_file, doc)
+        assert status() == health_pb2.HealthCheckResponse.NOT_SERVING
+    finally:
+        flagfile.write(stack.flag_file, original)
+    assert status() == health_pb2.HealthCheckResponse.SERVING
 
 
 # --- shipping over HTTP, quote at 8.99 -------------------------------------------------

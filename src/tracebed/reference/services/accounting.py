@@ -53,10 +53,13 @@ class OrderStore:
 
     def save(self, order: demo_pb2.OrderResult) -> bool:
         import psycopg
+        from psycopg.conninfo import make_conninfo
 
         try:
             if self._conn is None or self._conn.closed:
-                self._conn = psycopg.connect(**self.params, connect_timeout=5)
+                self._conn = psycopg.connect(
+                    make_conninfo(**self.params), connect_timeout=5
+                )
             with self._conn.transaction():
                 self._write(order)
             return True

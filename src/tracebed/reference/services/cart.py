@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import grpc
 import redis
+from grpc_health.v1 import health_pb2
+from grpc_health.v1.health import HealthServicer
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from redis.backoff import ExponentialBackoff
@@ -153,8 +155,22 @@ def build() -> list[Registration]:
     return [lambda s: demo_pb2_grpc.add_CartServiceServicer_to_server(service, s)]
 
 
+class ReadinessHealth(HealthServicer):
+    """3.0.0's cart health service: NOT_SERVING while ``failedReadinessProbe`` is on."""
+
+    def __init__(self, flags: Flags) -> None:
+        super().__init__()
+        self.flags = flags
+
+    def Check(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if self.flags.boolean("failedReadinessProbe", False):
+            return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
+        return super().Check(request, context)
+
+
 def main() -> int:
-    return run_grpc("cart", Style.DOTNET, "CART_PORT", build)
+    health = (lambda: ReadinessHealth(Flags.from_env())) if versions.is_v3() else None
+    return run_grpc("cart", Style.DOTNET, "CART_PORT", build, health_servicer=health)
 
 
 if __name__ == "__main__":
