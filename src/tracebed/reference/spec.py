@@ -595,6 +595,7 @@ def build_spec(
             collector_grpc=p["OTEL_COLLECTOR_PORT_GRPC"],
             collector_http=p["OTEL_COLLECTOR_PORT_HTTP"],
         ),
+        demo_version=version,
     )
     proxy_url = f"http://{h}:{p['ENVOY_PORT']}"
     services["frontend-proxy"] = _svc(

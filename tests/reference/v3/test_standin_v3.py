@@ -474,6 +474,13 @@ def test_other_flows_carry_demo_attributes(stack: Running) -> None:
     assert conv.attributes["demo.exchange.to"] == "EUR"
 
 
+def test_proxy_has_no_loadgen_route(stack: Running) -> None:
+    r, _ = stack.call("GET", "/loadgen/")
+    # no /loadgen route at 3.0.0: the path falls through to the frontend (Next.js 404 page)
+    assert r.status_code == 404
+    assert "Locust" not in r.text
+
+
 # --- the load generator ----------------------------------------------------------------
 
 
