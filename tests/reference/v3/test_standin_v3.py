@@ -245,6 +245,70 @@ def test_failed_readiness_probe_turns_carts_health_check(stack: Running) -> None
     assert status() == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_search_is_sql_like(stack: Running) -> None:
+    import grpc
+
+    from tracebed.reference.proto import demo_pb2, demo_pb2_grpc
+
+    with grpc.insecure_channel(stack.endpoint("product-catalog", "grpc")) as channel:
+        stub = demo_pb2_grpc.ProductCatalogServiceStub(channel)
+
+        def search(q: str) -> list[str]:
+            req = demo_pb2.SearchProductsRequest(query=q)
+            return [p.id for p in stub.SearchProducts(req, timeout=10).results]
+
+        assert search("TELESCOPE") == sorted(search("telescope")) and search("telescope")
+        assert search("_") == SORTED_IDS  # LIKE: `_` matches any one character
+        assert search("no such thing") == []
+
+
+def _set_variant(stack: Running, key: str, variant: str, value: Any = None) -> dict[str, Any]:
+    """Switch ``key`` (optionally to a new variant with ``value``); return the original doc."""
+    doc = flagfile.read(stack.flag_file)
+    original = json.loads(json.dumps(doc))
+    if value is not None:
+        doc["flags"][key]["variants"][variant] = value
+    doc["flags"][key]["defaultVariant"] = variant
+    flagfile.write(stack.flag_file, doc)
+    return original
+
+
+def test_payment_failure_ends_charge_with_the_exception(stack: Running) -> None:
+    original = _set_variant(stack, "paymentFailure", "100%")
+    try:
+        r, tid = _checkout(stack, secrets.token_hex(8), PERSON)
+    finally:
+        flagfile.write(stack.flag_file, original)
+    assert r.status_code == 500
+    t = stack.trace(tid, ("charge", "payment"), ("oteldemo.PaymentService/Charge", "payment"))
+    charge = one(t, "charge", "payment")
+    message = "Payment request failed. Invalid token. demo.user_context.loyalty_level=gold"
+    assert charge.status.is_error
+    assert events(charge)["exception"]["exception.message"] == message
+    assert charge.attributes["demo.user_context.loyalty_level"] == "gold"
+    server = one(t, "oteldemo.PaymentService/Charge", "payment")
+    assert server.status.is_error and "exception" not in events(server)
+
+
+def test_intl_shipping_slowdown_delays_only_abroad(stack: Running) -> None:
+    original = _set_variant(stack, "intlShippingSlowdown", "tracebed-test", 1)
+    abroad = {
+        "street_address": "1 Rue",
+        "city": "Paris",
+        "state": "IDF",
+        "country": "France",
+        "zip_code": "75001",
+    }
+    body = {"items": [{"product_id": "OLJCESPC7Z", "quantity": 1}], "address": abroad}
+    try:
+        r, tid = stack.call("POST", "/ship-order", json=body, base=stack.endpoint("shipping"))
+    finally:
+        flagfile.write(stack.flag_file, original)
+    assert r.status_code == 200
+    t = stack.trace(tid, ("POST /ship-order", "shipping"))
+    assert one(t, "POST /ship-order", "shipping").duration >= 1.0  # slept the flag's 1 s
+
+
 # --- shipping over HTTP, quote at 8.99 -------------------------------------------------
 
 
