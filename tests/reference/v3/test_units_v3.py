@@ -161,6 +161,17 @@ def test_unknown_version_is_one_clear_error(
     assert build_spec(tmp_path, "127.0.0.1:4317")["x-tracebed-stack"]["demo_version"] == "2.0.2"
 
 
+def test_kafka_topic_comes_from_the_environment_at_3_0_0(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_TOPIC", "orders-b")
+    monkeypatch.setenv(versions.ENV, "3.0.0")
+    assert versions.kafka_topic() == "orders-b"
+    monkeypatch.setenv(versions.ENV, "2.0.2")
+    assert versions.kafka_topic() == "orders"  # a constant at 2.0.2
+    monkeypatch.delenv("KAFKA_TOPIC")
+    monkeypatch.setenv(versions.ENV, "3.0.0")
+    assert versions.kafka_topic() == "orders"
+
+
 # --- the flag file ------------------------------------------------------------------------
 
 
