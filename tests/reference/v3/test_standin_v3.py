@@ -290,6 +290,28 @@ def test_payment_failure_ends_charge_with_the_exception(stack: Running) -> None:
     assert server.status.is_error and "exception" not in events(server)
 
 
+def test_cart_failure_is_a_probability(stack: Running) -> None:
+    import grpc
+
+    from tracebed.reference.proto import demo_pb2, demo_pb2_grpc
+
+    def empty() -> grpc.StatusCode:
+        with grpc.insecure_channel(stack.endpoint("cart", "grpc")) as channel:
+            stub = demo_pb2_grpc.CartServiceStub(channel)
+            try:
+                stub.EmptyCart(demo_pb2.EmptyCartRequest(user_id="p-user"), timeout=30)
+            except grpc.RpcError as err:
+                return err.code()  # type: ignore[no-any-return, attr-defined]
+            return grpc.StatusCode.OK
+
+    assert empty() is grpc.StatusCode.OK
+    original = _set_variant(stack, "cartFailure", "100%")  # probability 1
+    try:
+        assert empty() is grpc.StatusCode.FAILED_PRECONDITION
+    finally:
+        flagfile.write(stack.flag_file, original)
+
+
 def test_intl_shipping_slowdown_delays_only_abroad(stack: Running) -> None:
     original = _set_variant(stack, "intlShippingSlowdown", "tracebed-test", 1)
     abroad = {

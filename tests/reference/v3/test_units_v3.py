@@ -271,3 +271,16 @@ def test_loadgen_mix_is_k6s() -> None:
     assert 9_000 < doc["browse"] < 11_000
     assert doc["flag"] == [1.0, 0.0]
     assert doc["tasks"] == ["iteration"]  # one k6 iteration per Locust task run
+
+
+def test_email_memory_leak_keeps_padded_mails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracebed.reference.services.email import EmailService
+
+    class TenX:
+        def integer(self, key: str, default: int = 0, **_: object) -> int:
+            assert key == "emailMemoryLeak"
+            return 10
+
+    svc = EmailService(TenX())  # type: ignore[arg-type]
+    svc._leak("abcd")
+    assert svc.kept == ["abcd" + " " * 36]  # length x (m - 1) spaces
