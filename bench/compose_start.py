@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 from tracebed.otlp.sink import Sink
-from tracebed.stack import Stack, reference_topology
+from tracebed.refstack import reference_topology
+from tracebed.refstack.compose import build_reference_image, reference_compose_topology
+from tracebed.stack import Stack
 from tracebed.stack.backends.compose import ComposeBackend, docker_available
-from tracebed.stack.reference_compose import build_reference_image, reference_compose_topology
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

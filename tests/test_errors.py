@@ -20,8 +20,9 @@ SRC = Path(tracebed.__file__).resolve().parent
 # Exceptions that never reach a caller of tracebed: the stand-in services' own signals (turned
 # into gRPC/HTTP statuses as the demo does) and a Locust-side marker (see tracebed.errors).
 NOT_ROOTED = {
-    # a click usage exception (exit 2): click prints it, never a caller of tracebed
+    # click usage exceptions (exit 2): click prints them; they never reach a caller of tracebed
     "tracebed.cli.conformance.ConformanceInputError",
+    "tracebed.cli._params.BadInput",
     "tracebed.reference.common.rpc_tracing.RpcError",
     "tracebed.reference.flagd.evaluation.FlagError",
     "tracebed.reference.flagd.ofrep.OfrepError",

@@ -52,3 +52,45 @@ def test_a_directory_with_no_compose_file_is_one_line(tmp_path: Path) -> None:
     assert result.output.strip().splitlines() == [
         f"Error: {tmp_path}: no docker-compose.yml or compose.yaml; name the files with --compose"
     ]
+
+
+def test_a_3_0_0_checkout_gets_the_overlay_for_its_three_layers(tmp_path: Path) -> None:
+    from tests.demo_layout import LAYERS, demo30_checkout
+    from tracebed.stack.collector_overlay import collector_command
+
+    checkout = demo30_checkout(tmp_path / "demo")
+    result = CliRunner().invoke(cli, ["compose-overlay", str(checkout)])
+    assert result.exit_code == 0, result.output
+    files = [checkout / f for f in LAYERS]
+    written = yaml.safe_load((checkout / "docker-compose.test.yml").read_text())
+    # the default stack's own command (four configs, --feature-gates), then tracebed's config
+    assert written["services"]["otel-collector"]["command"] == [
+        *collector_command(files, env_file=checkout / ".env"),
+        "--config=/etc/otelcol-tracebed.yml",
+    ]
+    assert len([a for a in written["services"]["otel-collector"]["command"] if "config=" in a]) == 5
+    shipped = yaml.safe_load(compose_overlay_file().read_text())
+    del written["services"]["otel-collector"]["command"]
+    del shipped["services"]["otel-collector"]["command"]
+    assert written == shipped  # nothing else differs
+    overlay = yaml.safe_load((checkout / "src/otel-collector/otelcol-tracebed.yml").read_text())
+    assert overlay["service"]["pipelines"] == {
+        "traces": {"exporters": ["debug", "otlp_grpc/jaeger", "span_metrics", "otlp/tracebed"]}
+    }
+    names = " ".join(f"-f {f}" for f in LAYERS)
+    assert f"next: docker compose {names} -f docker-compose.test.yml config -q" in result.output
+
+    # named files win over the default; a docker-compose.test.yml among them is not the demo's
+    result = CliRunner().invoke(
+        cli,
+        ["compose-overlay", str(checkout), "--compose", str(checkout / "compose.yaml")]
+        + ["--compose", str(checkout / "docker-compose.test.yml")],
+    )
+    assert result.exit_code == 0, result.output
+    written = yaml.safe_load((checkout / "docker-compose.test.yml").read_text())
+    assert written["services"]["otel-collector"]["command"] == [
+        "--config=/etc/otelcol-config.yml",
+        "--config=/etc/otelcol-config-extras.yml",
+        "--feature-gates=service.profilesSupport",
+        "--config=/etc/otelcol-tracebed.yml",
+    ]

@@ -54,3 +54,37 @@ def test_help_explains_the_commands() -> None:
     assert proc.returncode == 0
     for name in ("demo", "sink", "up", "down", "topology", "collector-overlay", "diff"):
         assert f"  {name}" in proc.stdout, proc.stdout
+
+
+def test_summary_in_a_log_keeps_names_and_ids_whole_and_ends_with_the_report(
+    tmp_path: Path,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from tracebed.cli.demo import _print_summary, _Summary
+
+    summary = _Summary()
+    long_test = "src/tracebed/suites/otel_demo/test_flows.py::test_flow_follows_its_chain[" + (
+        "checkout-with-a-very-long-parameter-name-that-does-not-fit-in-eighty-columns]"
+    )
+    ids = [f"{i:032x}" for i in range(1, 4)]
+    summary.tests = {long_test: {"outcome": "passed", "trace_ids": ids}}
+    summary.timeline = [("frontend-proxy", 3, 0.0, 1.25, "ready")]
+    (tmp_path / "index.html").write_text("<html></html>")
+    out = io.StringIO()
+    _print_summary(Console(file=out, width=80), summary, tmp_path, 0)  # not a terminal
+    text = out.getvalue()
+    assert "…" not in text
+    assert "flows::test_flow_follows_its_chain[checkout-with-a-very-long-parameter-name" in text
+    assert all(f"trace {trace_id}" in text for trace_id in ids)  # every id, whole
+    assert "startup (ready" in text and "frontend-proxy 1.25s" in text
+    lines = text.splitlines()
+    assert lines[-2] == "tracebed demo: all passed"
+    assert lines[-1] == f"report: {(tmp_path / 'index.html').resolve()}"
+
+
+def test_the_default_report_directory_is_ignored_by_git() -> None:
+    gitignore = Path(__file__).resolve().parents[2] / ".gitignore"
+    assert "/tracebed-report/" in gitignore.read_text().splitlines()

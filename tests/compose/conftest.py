@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
 
 if TYPE_CHECKING:
     from tracebed.stack import Stack
@@ -126,3 +127,88 @@ def demo_shaped_project(image: str, demo_dir: Path) -> dict[str, Any]:
             },
         }
     }
+
+
+def _py_get(url: str) -> list[str]:
+    """A compose healthcheck that GETs ``url`` with the image's Python (it has no wget)."""
+    return ["CMD", "python", "-c", f"import urllib.request; urllib.request.urlopen({url!r})"]
+
+
+def demo30_shaped_project(image: str, dest: Path) -> list[Path]:
+    """Demo 3.0.0's layered compose project, shaped from the real files, with stand-ins.
+
+    ``dest`` becomes a 3.0.0 checkout (real .env, real collector configs in
+    src/otel-collector/); compose.yaml, compose.full.yaml and compose.observability.yaml are
+    rewritten to hold stand-in services whose ``command`` (the collector's), ``volumes``
+    (config mounts), ``ports`` and ``depends_on`` (on the services present) are taken from the
+    real layer files, so the layering and its merge are the demo's own. Stand-ins: the
+    collector as in `demo_shaped_project`; ``frontend-proxy``, ``telemetry-docs`` and
+    ``opamp-server`` are plain HTTP servers with compose healthchecks (as 3.0.0 declares them,
+    with a 1 s interval); ``jaeger`` is a tracebed sink (OTLP/gRPC 4317, its query API on 16686),
+    so the renamed ``otlp_grpc/jaeger`` exporter is exercised too. Returns the three files.
+    """
+    from tests.demo_layout import LAYERS, demo30_checkout
+
+    demo30_checkout(dest)
+    timing = {"interval": "1s", "timeout": "5s", "retries": 60, "start_period": "0s"}
+    standins: dict[str, dict[str, Any]] = {
+        "compose.yaml": {
+            "otel-collector": {
+                "image": image,
+                "entrypoint": ["/opt/tracebed/bin/python", "/standin/otelcol.py"],
+                "volumes": [f"{STANDIN}:/standin:ro"],
+            },
+            "frontend-proxy": {
+                "image": image,
+                "command": ["python", "-m", "http.server", "8080"],
+                "healthcheck": {
+                    "test": ["CMD", "bash", "-c", "echo > /dev/tcp/localhost/8080"],
+                    **timing,
+                },
+            },
+            "telemetry-docs": {
+                "image": image,
+                "command": ["python", "-m", "http.server", "8000"],
+                "healthcheck": {"test": _py_get("http://localhost:8000/"), **timing},
+            },
+        },
+        "compose.full.yaml": {"otel-collector": {}},
+        "compose.observability.yaml": {
+            "jaeger": {
+                "image": image,
+                "command": ["tracebed", "sink", "--host", "0.0.0.0"]
+                + ["--grpc-port", "4317", "--http-port", "16686"],
+            },
+            "opamp-server": {
+                "image": image,
+                "command": ["python", "-m", "http.server", "4321"],
+                "healthcheck": {"test": _py_get("http://localhost:4321/"), **timing},
+            },
+            "otel-collector": {},
+            "frontend-proxy": {},
+        },
+    }
+    present = {name for layer in standins.values() for name in layer}
+    files = []
+    for layer in LAYERS:
+        real = yaml.safe_load((dest / layer).read_text())["services"]
+        services: dict[str, Any] = {}
+        for name, standin in standins[layer].items():
+            svc = dict(standin)
+            source = real.get(name) or {}
+            if name == "otel-collector" and "command" in source:
+                svc["command"] = source["command"]
+            configs = [v for v in source.get("volumes") or [] if "/etc/otelcol-" in str(v)]
+            if configs:
+                svc["volumes"] = [*svc.get("volumes", []), *configs]
+            # not frontend-proxy's: fixed host ports (8080, 10000); the overlay publishes it
+            if "ports" in source and name != "frontend-proxy":
+                svc["ports"] = source["ports"]
+            deps = {d: c for d, c in (source.get("depends_on") or {}).items() if d in present}
+            if deps:
+                svc["depends_on"] = deps
+            services[name] = svc
+        path = dest / layer
+        path.write_text(yaml.safe_dump({"services": services}, sort_keys=False))
+        files.append(path)
+    return files

@@ -147,7 +147,7 @@ def test_cli_prints_yaml_and_writes_files(tmp_path: Path, demo_bases: list[Path]
     assert yaml.safe_load(out.read_text()) == printed
 
     res = runner.invoke(overlay_cli, ["--base", str(demo_bases[1])])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "no service.pipelines" in res.output
 
     res = runner.invoke(overlay_cli, ["--base", str(tmp_path / "missing.yml")])

@@ -40,8 +40,10 @@ def _compose_clis() -> list[list[str]]:
     return clis
 
 
-def _config(cli: list[str], demo: Path, files: list[Path]) -> dict[str, Any]:
-    argv = [*cli, "--env-file", str(demo / "demo.env")]
+def _config(
+    cli: list[str], demo: Path, files: list[Path], env_file: Path | None = None
+) -> dict[str, Any]:
+    argv = [*cli, "--env-file", str(env_file or demo / "demo.env")]
     for f in files:
         argv += ["-f", str(f)]
     proc = subprocess.run(
@@ -247,3 +249,89 @@ def test_join_environment_generates_the_overlay_from_the_checkout(
     )
     with pytest.raises(OverlayError, match="not a file mounted from the host"):
         collector_config_files([other])
+
+
+# -- demo 3.0.0: compose.yaml + compose.full.yaml + compose.observability.yaml ------------------
+
+
+def _overlay_for(files: list[Path], env_file: Path, dest: Path) -> Path:
+    """docker-compose.test.yml as `tracebed compose-overlay` writes it for these files."""
+    from tracebed.stack.collector_overlay import collector_command, render_compose_overlay
+
+    command = collector_command(files, env_file=env_file)
+    dest.write_text(render_compose_overlay(OVERLAY.read_text(), command))
+    return dest
+
+
+def test_the_generated_overlay_for_2_0_2_is_the_shipped_one(demo_dir: Path) -> None:
+    from tracebed.stack.collector_overlay import collector_command, render_compose_overlay
+
+    command = collector_command([demo_dir / "docker-compose.yml"], env_file=demo_dir / "demo.env")
+    assert render_compose_overlay(OVERLAY.read_text(), command) == OVERLAY.read_text()
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        ("compose.yaml",),
+        ("compose.yaml", "compose.full.yaml"),
+        ("compose.yaml", "compose.full.yaml", "compose.observability.yaml"),
+    ],
+)
+def test_real_compose_sees_only_the_documented_changes_at_3_0_0(
+    layers: tuple[str, ...], tmp_path: Path
+) -> None:
+    from tests.demo_layout import demo30_checkout
+
+    clis = _compose_clis()
+    if not clis:
+        unavailable("neither docker-compose nor `docker compose` is installed")
+    checkout = demo30_checkout(tmp_path / "demo")
+    files = [checkout / f for f in layers]
+    env_file = checkout / ".env"
+    overlay = _overlay_for(files, env_file, checkout / "docker-compose.test.yml")
+    for cli in clis:
+        before = _config(cli, checkout, files, env_file)
+        after = _config(cli, checkout, [*files, overlay], env_file)
+        # the collector keeps the layer's own configs, in order, and --feature-gates
+        assert (
+            after["services"]["otel-collector"]["command"][:-1]
+            == before["services"]["otel-collector"]["command"]
+        )
+        assert _canon(_strip_allowed_changes(before, after)) == _canon(before), " ".join(cli)
+
+
+def test_a_mismatched_overlay_is_refused_in_one_line(tmp_path: Path) -> None:
+    from tests.demo_layout import LAYERS, demo30_checkout
+    from tracebed.stack.collector_overlay import (
+        OverlayError,
+        check_overlay_command,
+        join_environment,
+        render_overlay,
+    )
+
+    checkout = demo30_checkout(tmp_path / "demo")
+    env_file = checkout / ".env"
+    everything = [checkout / f for f in LAYERS]
+    core_only = _overlay_for([checkout / "compose.yaml"], env_file, tmp_path / "core.test.yml")
+    # generated for compose.yaml alone, run with all three layers: the collector would lose the
+    # full and observability configs (and with them otlp_grpc/jaeger)
+    with pytest.raises(OverlayError) as info:
+        check_overlay_command([*everything, core_only], env_file=env_file)
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"tracebed compose-overlay {checkout} --compose {checkout / 'compose.yaml'}" in message
+    assert "--config=/etc/otelcol-config-observability.yml" in message
+    with pytest.raises(OverlayError, match="regenerate it"):
+        join_environment([*everything, core_only], 4999, tmp_path / "run", env_file=env_file)
+    with pytest.raises(OverlayError, match="regenerate it"):  # the shipped one is 2.0.2's
+        check_overlay_command([*everything, OVERLAY], env_file=env_file)
+
+    right = _overlay_for(everything, env_file, tmp_path / "all.test.yml")
+    check_overlay_command([*everything, right], env_file=env_file)
+    env = join_environment([*everything, right], 4999, tmp_path / "run", env_file=env_file)
+    collector = checkout / "src" / "otel-collector"
+    assert Path(env["TRACEBED_COLLECTOR_OVERLAY"]).read_text() == render_overlay(
+        [collector / n for n in ("otelcol-config.yml", "otelcol-config-full.yml",
+                                 "otelcol-config-observability.yml", "otelcol-config-extras.yml")]
+    )  # fmt: skip

@@ -24,10 +24,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tests.compose.conftest import REPO, assert_nothing_left, demo_shaped_project, require_docker
 from tracebed.otlp.sink import Sink
+from tracebed.refstack.compose import build_reference_image
 from tracebed.stack import Stack, Topology
 from tracebed.stack.backends.compose import ComposeBackend
 from tracebed.stack.collector_overlay import docker_bridge_gateway, join_environment
-from tracebed.stack.reference_compose import build_reference_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.compose.conftest import require_docker
-from tracebed.stack import images
+from tracebed.refstack import images
 
 
 def test_hash_tree_ignores_build_debris_but_not_content(tmp_path: Path) -> None:

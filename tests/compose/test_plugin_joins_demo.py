@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.compose.conftest import REPO, demo_shaped_project, labelled
-from tracebed.stack.reference_compose import build_reference_image
+from tracebed.refstack.compose import build_reference_image
 
 pytest_plugins = ["pytester"]
 
@@ -62,4 +62,37 @@ def test_plugin_joins_a_demo_shaped_project(
         timeout=600,
     )
     result.assert_outcomes(passed=1)
+    assert not set(labelled("container", "io.tracebed.run")) - before
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_plugin_joins_a_3_0_0_layered_project(
+    pytester: pytest.Pytester, docker_daemon: None
+) -> None:
+    # The README's commands from a 3.0.0 checkout: `tracebed compose-overlay .`, then pytest
+    # with the three layers and docker-compose.test.yml.
+    from click.testing import CliRunner
+
+    from tests.compose.conftest import demo30_shaped_project
+    from tracebed.cli import cli
+
+    image = build_reference_image()
+    checkout = pytester.path / "demo"
+    files = demo30_shaped_project(image, checkout)
+    result = CliRunner().invoke(cli, ["compose-overlay", str(checkout)])
+    assert result.exit_code == 0, result.output
+    pytester.makepyfile(test_join=USER_TEST)
+    before = set(labelled("container", "io.tracebed.run"))
+    compose_args = [
+        f"--tracebed-compose={f}" for f in [*files, checkout / "docker-compose.test.yml"]
+    ]
+    outcome = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--tracebed-stack=compose",
+        *compose_args,  # the checkout's .env is found next to compose.yaml, as compose finds it
+        timeout=600,
+    )
+    outcome.assert_outcomes(passed=1)
     assert not set(labelled("container", "io.tracebed.run")) - before

@@ -12,13 +12,13 @@ from tests.compose.conftest import assert_nothing_left, labelled, require_docker
 from tracebed.flows.chain import CHECKOUT_SERVICES as CHAIN_SERVICES
 from tracebed.flows.client import ShopClient
 from tracebed.otlp.sink import Sink
-from tracebed.stack import Stack
-from tracebed.stack.backends.compose import ComposeBackend
-from tracebed.stack.reference_compose import (
+from tracebed.refstack.compose import (
     LABEL_STACK,
     build_reference_image,
     reference_compose_topology,
 )
+from tracebed.stack import Stack
+from tracebed.stack.backends.compose import ComposeBackend
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -13,9 +13,10 @@ import yaml
 
 import tracebed
 from tests.compose.conftest import require_tool
-from tracebed.stack.reference_compose import (
+from tracebed.refstack.compose import (
     CONTAINER_PACKAGE,
     CONTAINER_PREFIX,
+    DOCKERFILE_DIR,
     PathMap,
     ReferenceComposeError,
     compose_from_spec,
@@ -176,10 +177,10 @@ def test_command_probes_become_the_containers_healthcheck(tmp_path: Path) -> Non
 
 
 def test_shipped_reference_compose_file(tmp_path: Path) -> None:
-    """docker/reference/docker-compose.yml: the demo's names and edges, no host paths."""
+    """refstack/docker/docker-compose.yml (package data): the demo's names and edges, no host paths."""
     from tracebed.reference.spec import build_spec
 
-    shipped = Path(__file__).resolve().parents[2] / "docker" / "reference" / "docker-compose.yml"
+    shipped = DOCKERFILE_DIR / "docker-compose.yml"
     doc = yaml.safe_load(shipped.read_text())
     spec = build_spec(tmp_path, "127.0.0.1:14317", demo_version="2.0.2")
     assert set(doc["services"]) == set(spec["services"])

@@ -181,6 +181,30 @@ def test_cli_errors_are_clear(tmp_path: Path) -> None:
     junk = tmp_path / "junk.json"
     junk.write_text("{")
     code, text = run("contract", "check", str(CONTRACTS), str(junk))
-    assert code == 1 and "junk.json: not JSON" in text
+    assert code == 2 and "junk.json: not JSON" in text
     code, text = run("contract", "deps", "--contracts", str(CONTRACTS))
     assert code == 2 and "give the topology: --compose FILE... or --reference" in text
+
+
+def test_check_json_output(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(trace_to_otlp_json(checkout_2_0_2(drop=(("charge", "app.payment.card_type"),))))
+    )
+    code, text = run("contract", "check", str(CONTRACTS), str(bad), "--json")
+    assert code == 1  # the same exit code as without --json
+    document = json.loads(text)
+    assert document["ok"] is False and document["failed"] >= 1
+    [charge] = [r for r in document["results"] if r["operation"] == "Charge"]
+    assert charge["service"] == "payment" and charge["ok"] is False
+    assert any("app.payment.card_type" in v["message"] for v in charge["violations"])
+
+
+def test_deps_json_output() -> None:
+    code, text = run("contract", "deps", "--reference", "--contracts", str(CONTRACTS), "--json")
+    assert code == 1  # races exist at 2.0.2, as without --json
+    document = json.loads(text)
+    assert document["ok"] is False
+    races = {(r["caller"], r["callee"]) for r in document["races"]}
+    assert ("fraud-detection", "flagd") in races
+    assert len(document["unknown"]) == 2  # jaeger, grafana

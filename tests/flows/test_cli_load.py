@@ -85,9 +85,9 @@ def test_load_command_bad_input(frontend: FakeFrontend) -> None:
     result = runner.invoke(cli, ["load", "--url", frontend.url, "--chain", " ,", "--no-kafka"])
     assert result.exit_code == 2 and "needs at least one service" in result.output
     result = runner.invoke(cli, ["load", "--url", frontend.url, "--sink", "http://127.0.0.1:9"])
-    assert result.exit_code == 1 and "sink API at http://127.0.0.1:9 not usable" in result.output
+    assert result.exit_code == 2 and "sink API at http://127.0.0.1:9 not usable" in result.output
     result = runner.invoke(cli, ["load", "--url", "nohost", "--no-verify", "--duration", "1"])
-    assert result.exit_code == 1 and "http(s) URL" in result.output
+    assert result.exit_code == 2 and "http(s) URL" in result.output
 
 
 def test_load_command_finds_the_stack_on_record(frontend: FakeFrontend, sink: Sink) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +11,9 @@ import pytest
 
 from tracebed.flows import ChainCheck, ShopClient, run_load
 from tracebed.flows.tasks import BROWSER_TASKS, TASK_WEIGHTS
+from tracebed.harness import DemoStack, Harness, HarnessOptions
 from tracebed.model import SpanKind
 from tracebed.otlp import Sink
-from tracebed.plugin.harness import DemoStack, StackOptions, start_demo_stack
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +25,12 @@ def stack(sink: Sink) -> Iterator[DemoStack]:
     for binary, package in NEEDED.items():
         if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
             pytest.skip(f"{binary} is not installed (apt-get install {package}; scripts/setup.sh)")
-    workdir = Path(tempfile.mkdtemp(prefix="tracebed-flows-stack-"))
-    demo = start_demo_stack(StackOptions(kind="local", progress=False), sink, workdir)
+    harness = Harness(HarnessOptions(kind="local", progress=False), sink=sink)
     try:
-        yield demo
+        yield harness.start()
     finally:
-        demo.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        harness.stop()  # the sink is the module fixture's: the harness leaves it running
+        harness.remove_workdir()
 
 
 @pytest.fixture

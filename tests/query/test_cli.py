@@ -49,7 +49,7 @@ def test_select_marks_spans_and_checks_assertions(trace_file: Path) -> None:
                               "-a", 'attr:name = "nope"'])
     assert bad.exit_code == 1 and "FAIL" in bad.output
     syntax = runner.invoke(cli, ["query", "select", str(trace_file), "-s", "span[name"])
-    assert syntax.exit_code == 1 and "syntax error at column 10" in syntax.output
+    assert syntax.exit_code == 2 and "syntax error at column 10" in syntax.output
 
 
 def test_chain_pattern_and_fixture(trace_file: Path) -> None:
@@ -57,8 +57,73 @@ def test_chain_pattern_and_fixture(trace_file: Path) -> None:
     ok = runner.invoke(cli, ["query", "chain", str(trace_file), "-p", "checkout → {cart, shipping → quote}"])
     assert ok.exit_code == 0 and "follows checkout" in ok.output
     fixture = Path(__file__).resolve().parents[2] / "fixtures" / "chains" / "checkout.yaml"
-    bad = runner.invoke(cli, ["query", "chain", str(trace_file), "-f", str(fixture)])
+    bad = runner.invoke(cli, ["query", "chain", str(trace_file), "--fixture", str(fixture)])
     assert bad.exit_code == 1
     assert "expected a call from checkout to email" in bad.output and ">>" in bad.output
     usage = runner.invoke(cli, ["query", "chain", str(trace_file)])
     assert usage.exit_code == 2 and "exactly one of --pattern and --fixture" in usage.output
+
+
+def test_short_f_means_a_compose_file_in_every_command() -> None:
+    """`-f` is `--compose` wherever it exists (as in docker compose), never something else."""
+    import click
+
+    def walk(cmd: click.Command, path: str) -> list[tuple[str, click.Option]]:
+        found = [(path, p) for p in cmd.params if isinstance(p, click.Option) and "-f" in p.opts]
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                found += walk(sub, f"{path} {name}")
+        return found
+
+    options = walk(cli, "tracebed")
+    assert options, "some command has -f"
+    # `tracebed tracetest run -f FILE` is Tracetest's own CLI (`tracetest run test -f FILE`),
+    # which its users type as they know it.
+    assert {
+        path: opt.name
+        for path, opt in options
+        if opt.name != "compose" and path != "tracebed tracetest run"
+    } == {}
+
+
+def test_check_says_why_a_named_file_was_not_taken(tmp_path: Path) -> None:
+    misspelt = tmp_path / "t.yaml"
+    misspelt.write_text("typ: Test\nspec:\n  specs: []\n")
+    result = CliRunner().invoke(cli, ["query", "check", str(misspelt)])
+    assert result.exit_code == 1
+    assert f"{misspelt}: not a Tracetest file (no top-level `type: Test`)" in result.stderr
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "other.yaml").write_text("a: 1\n")
+    result = CliRunner().invoke(cli, ["query", "check", str(tmp_path / "d")])
+    assert result.exit_code == 1
+    assert "no Tracetest file in the paths given" in result.stderr
+
+
+def test_select_and_chain_json_output(trace_file: Path) -> None:
+    import json
+
+    runner = CliRunner()
+    args = ["query", "select", str(trace_file), "-s", 'span[service.name="currency"]', "--json"]
+    ok = runner.invoke(cli, [*args, "-a", "attr:tracetest.selected_spans.count = 2"])
+    assert ok.exit_code == 0, ok.output
+    [trace] = json.loads(ok.stdout)["traces"]
+    assert trace["trace_id"] == TRACE_ID and len(trace["selected"]) == 2 and trace["passed"]
+    bad = runner.invoke(cli, [*args, "-a", 'attr:name = "nope"'])
+    assert bad.exit_code == 1
+    document = json.loads(bad.stdout)
+    [outcome] = document["traces"][0]["assertions"]
+    assert document["ok"] is False and outcome["passed"] is False
+    assert outcome["results"][0]["expected"] == "nope"
+    chain = runner.invoke(cli, ["query", "chain", str(trace_file), "-p", "checkout → cart", "--json"])
+    assert chain.exit_code == 0, chain.output
+    assert json.loads(chain.stdout)["traces"] == [{"trace_id": TRACE_ID, "follows": True}]
+
+
+def test_check_json_output(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "t.yaml").write_text("type: Test\nspec:\n  specs:\n  - selector: span[name=]\n")
+    result = CliRunner().invoke(cli, ["query", "check", str(tmp_path), "--json"])
+    assert result.exit_code == 1
+    [entry] = json.loads(result.stdout)["files"]
+    assert entry["ok"] is False and f"{tmp_path / 't.yaml'}:4:25: selector" in entry["error"]

@@ -40,14 +40,14 @@ def test_view_errors_are_clear(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "xyz"}]}]}]}')
     result = CliRunner().invoke(cli, ["view", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input (1 is kept for a failed check)
     assert "bad.json: resourceSpans[0].scopeSpans[0].spans[0].traceId" in result.output
 
     good = write_otlp_json(tmp_path / "good.json", checkout_trace())
     result = CliRunner().invoke(cli, ["view", str(good), "--trace-id", "0" * 31 + "1"])
-    assert result.exit_code == 1 and "not in the files; they hold: " in result.output
+    assert result.exit_code == 2 and "not in the files; they hold: " in result.output
 
     empty = tmp_path / "empty.json"
     empty.write_text('{"resourceSpans": []}')
     result = CliRunner().invoke(cli, ["view", str(empty)])
-    assert result.exit_code == 1 and "hold no spans" in result.output
+    assert result.exit_code == 2 and "hold no spans" in result.output

@@ -81,14 +81,14 @@ def test_topology_merges_files_and_reports_errors(demo: Path, tmp_path: Path) ->
     bad = tmp_path / "bad.yml"
     bad.write_text("services:\n  a: {depends_on: [b]}\n")
     res = CliRunner().invoke(cli, ["topology", "-f", str(bad)])
-    assert res.exit_code == 1 and "depends on undefined service 'b'" in res.output
+    assert res.exit_code == 2 and "depends on undefined service 'b'" in res.output
     res = CliRunner().invoke(cli, ["topology"])  # cwd is an empty tmp dir
     assert res.exit_code == 2 and "no compose file" in res.output
     (tmp_path / "compose.yaml").write_text("services:\n  solo: {image: x}\n")
     res = CliRunner().invoke(cli, ["topology", "--format", "json"])  # found like Compose does
     assert list(json.loads(res.output)["services"]) == ["solo"]
     res = CliRunner().invoke(cli, ["topology", "--format", "json"], env={"COMPOSE_FILE": str(bad)})
-    assert res.exit_code == 1 and "undefined service 'b'" in res.output
+    assert res.exit_code == 2 and "undefined service 'b'" in res.output
     res = CliRunner().invoke(cli, ["topology", "--seed", "--format", "json"])
     assert json.loads(res.output)["tier_names"][0] == "infrastructure"
 

@@ -42,9 +42,9 @@ def base_image() -> str:
     except Exception as exc:  # noqa: BLE001 - any reason is a reason to skip/fail
         _unavailable(str(exc))
     try:
-        from tracebed.stack.images import ensure_base_image
+        from tracebed.refstack.images import ensure_base_image
     except ImportError as exc:
-        _unavailable(f"tracebed.stack.images is not available: {exc}")
+        _unavailable(f"tracebed.refstack.images is not available: {exc}")
     try:
         return ensure_base_image()
     except Exception as exc:  # noqa: BLE001

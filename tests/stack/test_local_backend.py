@@ -15,7 +15,7 @@ import requests
 
 from tracebed.stack import Stack, StackError, StackStartError, Topology
 from tracebed.stack.backends import LocalBackend
-from tracebed.stack.state import list_records, proc_alive
+from tracebed.stack.state import group_alive, list_records, proc_alive
 from tracebed.stack.timeline import TimelineEvent
 
 from .conftest import PY, SERVERS, assert_gone, free_port
@@ -112,9 +112,12 @@ def test_three_tiers_start_in_order_and_stop_clean(tmp_path: Path) -> None:
         assert desc["services"]["api"]["endpoints"] == {"grpc": stack.endpoint("api")}
         pids = up_pids(stack)
         assert len(pids) == 3 and all(proc_alive(p) for p in pids)
-        assert len(list_records()) == 1  # the run is on record while it runs
+        [record] = list_records()  # the run is on record while it runs
+        watchdog = int(record.info["watchdog"]["pid"])
+        assert proc_alive(watchdog)
         assert "SERVING" in (tmp_path / "run" / "logs" / "api.log").read_text()
     assert_gone(pids)
+    assert not proc_alive(watchdog), "a stopped stack leaves no watchdog behind"
     stopped = [e.service for e in stack.timeline.events(kind="stopped")]
     assert stopped == ["web", "api", "cache"]  # reverse tier order
     assert list_records() == []
@@ -318,12 +321,45 @@ def test_signal_during_start_tears_down(
     assert list_records() == []
 
 
+def _wait_gone(pids: list[int], timeout_s: float) -> None:
+    """Bounded wait for processes we do not own (their stopper is another process)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(proc_alive(p) or group_alive(p) for p in pids):
+        time.sleep(0.1)
+
+
+def test_killed_runner_stack_stops_by_itself(tmp_path: Path, reap_pids: list[int]) -> None:
+    owner = _spawn_owner(three_tier_spec(), tmp_path / "run")
+    pids: list[int] = []
+    try:
+        _read_until(owner, "started", pids)
+        reap_pids.extend(pids)
+        [record] = list_records()
+        watchdog = int(record.info["watchdog"]["pid"])
+        reap_pids.append(watchdog)
+        assert all(proc_alive(p) for p in pids)
+        os.kill(owner.pid, signal.SIGKILL)  # no chance to tear down
+        owner.wait(timeout=10)
+    finally:
+        if owner.poll() is None:
+            os.killpg(owner.pid, signal.SIGKILL)
+            owner.wait()
+    # Generous bound for a loaded machine; the watchdog acts at once, then a 3 s grace.
+    _wait_gone([*pids, watchdog], 60)
+    assert_gone(pids)
+    assert not proc_alive(watchdog), "the watchdog exits once it has stopped the stack"
+    assert list_records() == []
+
+
 def test_killed_run_is_cleaned_up_by_the_next(tmp_path: Path, reap_pids: list[int]) -> None:
     owner = _spawn_owner(three_tier_spec(), tmp_path / "run1")
     pids: list[int] = []
     try:
         _read_until(owner, "started", pids)
         reap_pids.extend(pids)
+        # The watchdog killed too (OOM killer, `kill -9 -1`): only the next run is left.
+        [record] = list_records()
+        os.kill(int(record.info["watchdog"]["pid"]), signal.SIGKILL)
         os.kill(owner.pid, signal.SIGKILL)  # no chance to tear down
         owner.wait(timeout=10)
     finally:
@@ -356,7 +392,7 @@ def test_compose_backend_needs_compose_files(tmp_path: Path) -> None:
 
 def test_reference_preset_infrastructure_tier(tmp_path: Path) -> None:
     """The built-in reference stack through the same path as `tracebed up` (tier 0 only)."""
-    from tracebed.stack import reference_topology
+    from tracebed.refstack import reference_topology
 
     try:
         topo = reference_topology(tmp_path / "ref", f"127.0.0.1:{free_port()}")

@@ -76,6 +76,13 @@ def test_override_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("services: {a: {type: bogus}}", "unknown probe type 'bogus'"),
         ("services: {a: 3}", "services.a must be a mapping"),
         ("- x", "expected a mapping"),
+        ("servces: {a: {timeout_s: 1}}", "servces: unknown key .*did you mean 'services'"),
+        ("defaults: {timeout_s: abc}", "defaults.timeout_s: 'abc' is not a positive number"),
+        ("defaults: {timeout: 5}", "defaults.timeout: unknown key"),
+        ("services: {a: {timeout_s: 0}}", "services.a.timeout_s: 0 is not a positive number"),
+        ("services: {a: {interval_s: true}}", "services.a.interval_s: True is not a positive"),
+        ("services: {a: {port: 80}}", "services.a.port: unknown key .*without a 'type'"),
+        ("services: {a: {type: tcp, prot: 80}}", "services.a.prot: unknown key.*'port'"),
     ],
 )
 def test_bad_override_files(tmp_path: Path, text: str, message: str) -> None:
@@ -248,3 +255,76 @@ def test_external_stack_never_seen_ready_fails_clearly() -> None:
         stack.start()
     assert info.value.service == "gone" and info.value.probe.startswith("tcp(")
     assert info.value.log_tail == []
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    return found[-1].parent if found else None
+
+
+def test_pg_isready_probe_against_a_real_postgresql() -> None:
+    # astronomy-db (demo 3.0.0): the built-in probe runs pg_isready at the service's address.
+    import os
+    import pwd
+    import shutil
+    import tempfile
+
+    bindir = _postgres_bin()
+    if bindir is None or shutil.which("pg_isready") is None:
+        pytest.skip("PostgreSQL (Debian postgresql: initdb, postgres, pg_isready) is not installed")
+    port = free_port()
+    svc = ServiceDef("astronomy-db")
+    probe = Readiness.load().choose(svc, {"POSTGRES_PORT": str(port)})
+    assert probe.type == "command" and probe.params["port"] == port
+    assert probe.params["argv"][0] == "pg_isready"
+    backend = ExternalBackend()
+    ok, detail = check(probe, svc, backend, 2)
+    assert not ok and f"127.0.0.1:{port}" in detail  # nothing listens yet: "no response"
+
+    with tempfile.TemporaryDirectory(prefix="tracebed-pg-") as tmp:
+        # initdb and postgres refuse to run as root: run them as nobody there (in a directory
+        # nobody can reach; pytest's own tmp_path is root's alone).
+        as_user: list[str] = []
+        if os.geteuid() == 0:
+            as_user = ["runuser", "-u", "nobody", "--"]
+            os.chown(tmp, pwd.getpwnam("nobody").pw_uid, -1)
+        data = Path(tmp) / "data"
+        subprocess.run(
+            [*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+        server = _proc(
+            [*as_user, str(bindir / "postgres"), "-D", str(data), "-k", tmp]
+            + ["-h", "127.0.0.1", "-p", str(port), "-F"]
+        )
+        next(server)
+        try:
+            spec = {
+                "services": {
+                    "astronomy-db": {
+                        "x-tracebed": {
+                            "probe": {**probe.params, "type": "command", "timeout_s": 60}
+                        }
+                    }
+                }
+            }
+            stack = Stack(Topology.from_spec(spec), backend).start()
+            last = stack.timeline.events("astronomy-db", "probe")[-1]
+            assert last.detail["ok"] and "accepting connections" in last.detail["detail"]
+        finally:
+            next(server, None)
+
+
+def test_override_file_names_only_known_services(tmp_path: Path) -> None:
+    f = tmp_path / "r.yaml"
+    f.write_text("services:\n  kafka: {timeout_s: 9}\n  cartt: {timeout_s: 9}\n")
+    compose = tmp_path / "c.yml"
+    compose.write_text("services:\n  cart: {image: x}\n")
+    ready = Readiness.load(f)  # the file alone is fine: which services exist is the stack's
+    with pytest.raises(TopologyError, match=r"r.yaml: services: 'cartt' is not a service.*'cart'"):
+        Topology.from_compose([compose], readiness=ready)
+    # kafka is a demo service: a file shared by demo-shaped stacks may name it.
+    f.write_text("services:\n  kafka: {timeout_s: 9}\n")
+    Topology.from_compose([compose], readiness=Readiness.load(f))

@@ -482,3 +482,57 @@ def test_custom_grouping_file(tmp_path: Path) -> None:
         Topology.from_compose([f], group_by=tmp_path / "none.yaml")
     with pytest.raises(TopologyError, match="unknown grouping 'alphabetical'"):
         Topology.from_compose([f], group_by="alphabetical")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("groups:\n  - {name: a, services: [db, dbb]}\n", r"groups\['a'\]: 'dbb' is not a service"),
+        ("groups:\n  - {name: a, services: [db]}\nextra: 1\n", "extra: unknown key"),
+        ("groups:\n  - {name: a, servces: [db]}\n", r"groups\[0\]\.servces: unknown key"),
+    ],
+)
+def test_groups_file_names_only_known_services_and_keys(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    f = write(tmp_path / "c.yml", "services:\n  db: {image: db}\n  api: {image: api}\n")
+    groups = write(tmp_path / "groups.yaml", text)
+    with pytest.raises(TopologyError, match=message) as info:
+        Topology.from_compose([f], group_by=groups)
+    assert str(groups) in str(info.value)
+
+
+def test_groups_file_may_name_demo_services_a_stack_lacks(tmp_path: Path) -> None:
+    # fixtures/seed-tiers.yaml serves the demo and every stack shaped like it.
+    f = write(tmp_path / "c.yml", "services:\n  cart: {image: c}\n  api: {image: api}\n")
+    groups = write(tmp_path / "g.yaml", "groups:\n  - {name: a, services: [cart, jaeger, api]}\n")
+    assert Topology.from_compose([f], group_by=groups).tier_names == ["a"]
+
+
+def test_blank_value_from_an_unset_variable_names_it(tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "c.yml",
+        """
+        services:
+          ad:
+            image: ${IMAGE_NAME}:x
+            ports: ["${AD_PORT}"]
+        """,
+    )
+    with pytest.raises(TopologyError) as info:
+        Topology.from_compose([f], environ={})
+    assert str(info.value) == (
+        f"service 'ad'.ports: invalid port '' (AD_PORT is not set: no .env file in {tmp_path})"
+    )
+    (tmp_path / ".env").write_text("OTHER=1\n")
+    with pytest.raises(TopologyError, match=r"AD_PORT is not set: not in .*\.env either\)$"):
+        Topology.from_compose([f], environ={})
+
+
+def test_invalid_yaml_is_one_line_naming_file_and_position(tmp_path: Path) -> None:
+    f = write(tmp_path / "c.yml", "services:\n  a: [unclosed\n")
+    with pytest.raises(TopologyError) as info:
+        Topology.from_compose([f])
+    message = str(info.value)
+    assert message.startswith(f"{f}:3:1: invalid YAML: ") and "\n" not in message
+    assert "<unicode string>" not in message

@@ -14,7 +14,8 @@ import pkgutil
 import click
 
 from tracebed import __version__
-from tracebed.errors import TracebedError
+from tracebed.cli._params import BadInput
+from tracebed.errors import ConfigError, TracebedError
 
 
 class _Group(click.Group):
@@ -25,6 +26,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except click.ClickException:
             raise  # already a one-line error with its own exit code (e.g. `diff`'s 2)
+        except ConfigError as exc:  # bad input or usage: exit 2
+            raise BadInput(str(exc)) from None
         except TracebedError as exc:
             # Every tracebed error's message is written for a person: no traceback.
             raise click.ClickException(str(exc)) from None
@@ -38,6 +41,9 @@ def cli() -> None:
     Start the demo (or its built-in reference stand-in) tier by tier, drive
     shop flows with a trace id of tracebed's choosing, capture the spans the
     collector exports, and assert call chains, startup order and contracts.
+
+    Exit codes, for every command: 0 ok, 1 a check failed (an assertion, a call chain, a
+    contract, a difference, a stack that did not come up), 2 bad input or usage.
     """
 
 

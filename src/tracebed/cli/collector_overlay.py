@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import BadInput, write_output
 from tracebed.stack.collector_overlay import (
     DEFAULT_ENDPOINT,
     EXPORTER_NAME,
@@ -51,14 +52,17 @@ def command(
     Pass the result as the collector's last --config. The collector replaces lists when it
     merges configs, so the overlay restates each traces pipeline's exporters with the test
     exporter added; every original exporter is kept.
+
+    \b
+    Example:
+      tracebed collector-overlay --base otelcol-config.yml --base otelcol-config-extras.yml -o otelcol-tracebed.yml
     """
     try:
         text = render_overlay(list(bases), endpoint=endpoint, exporter_name=exporter_name)
     except OverlayError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
+        write_output(output, text)
         click.echo(f"wrote {output}", err=True)

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
 
 from tracebed.paths import compose_overlay_file
-from tracebed.stack.collector_overlay import OverlayError, collector_config_files, render_overlay
+from tracebed.stack.collector_overlay import (
+    OverlayError,
+    collector_command,
+    collector_config_files,
+    is_join_overlay,
+    render_compose_overlay,
+    render_overlay,
+)
+from tracebed.stack.errors import StackError
 
 # Where docker-compose.test.yml looks for the collector overlay when TRACEBED_COLLECTOR_OVERLAY
 # is unset (relative to the compose project directory).
 COLLECTOR_OVERLAY = Path("src/otel-collector/otelcol-tracebed.yml")
 DEMO_COMPOSE_FILES = ("docker-compose.yml", "compose.yaml", "compose.yml")
+# Demo 3.0.0 splits the project into layers; its default (`make start`) is all three, in order.
+DEMO_LAYERS = ("compose.yaml", "compose.full.yaml", "compose.observability.yaml")
+
+
+def default_compose_files(checkout: Path) -> list[Path]:
+    """The demo's own compose files: 3.0.0's layers when the checkout has them, else the first
+    of docker-compose.yml / compose.yaml / compose.yml (2.0.2 and earlier)."""
+    layers = [checkout / name for name in DEMO_LAYERS if (checkout / name).is_file()]
+    if len(layers) > 1 and layers[0].name == DEMO_LAYERS[0]:
+        return layers
+    return [checkout / name for name in DEMO_COMPOSE_FILES if (checkout / name).is_file()][:1]
 
 
 @click.command("compose-overlay")
@@ -25,8 +43,9 @@ DEMO_COMPOSE_FILES = ("docker-compose.yml", "compose.yaml", "compose.yml")
     "compose_files",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The demo's compose files, in order (default: the checkout's docker-compose.yml "
-    "or compose.yaml).",
+    help="The demo's compose files, in order (default: compose.yaml, compose.full.yaml and "
+    "compose.observability.yaml when the checkout has them (demo 3.0.0), else its "
+    "docker-compose.yml or compose.yaml).",
 )
 @click.option(
     "--env-file",
@@ -37,17 +56,19 @@ def command(checkout: Path, compose_files: tuple[Path, ...], env_file: Path | No
     """Write docker-compose.test.yml and the collector overlay into a demo checkout.
 
     The collector overlay is generated from the checkout's own collector configs (every traces
-    pipeline keeps its exporters and also exports to tracebed). Needs no tracebed checkout:
-    the overlay ships inside the package.
+    pipeline keeps its exporters and also exports to tracebed), and docker-compose.test.yml
+    restates the collector's command of these compose files with tracebed's config added.
+    Needs no tracebed checkout: the overlay ships inside the package.
 
     \b
-    Example, from the demo's checkout:
+    Example:
       tracebed compose-overlay .
-      docker compose -f docker-compose.yml -f docker-compose.test.yml config -q
+      docker compose -f docker-compose.yml -f docker-compose.test.yml config -q      # 2.0.2
+      docker compose -f compose.yaml -f compose.full.yaml \\
+          -f compose.observability.yaml -f docker-compose.test.yml config -q        # 3.0.0
     """
-    files = list(compose_files) or [
-        checkout / name for name in DEMO_COMPOSE_FILES if (checkout / name).is_file()
-    ][:1]
+    # A docker-compose.test.yml given among the files is ours: the demo's are the others.
+    files = [f for f in compose_files if not is_join_overlay(f)] or default_compose_files(checkout)
     if not files:
         raise click.ClickException(
             f"{checkout}: no docker-compose.yml or compose.yaml; name the files with --compose"
@@ -55,14 +76,17 @@ def command(checkout: Path, compose_files: tuple[Path, ...], env_file: Path | No
     try:
         bases = collector_config_files(files, env_file=env_file)
         overlay = render_overlay(bases)
-    except OverlayError as exc:
+        compose_overlay = render_compose_overlay(
+            compose_overlay_file().read_text(), collector_command(files, env_file=env_file)
+        )
+    except (OverlayError, StackError) as exc:
         raise click.ClickException(str(exc)) from None
     target = checkout / COLLECTOR_OVERLAY
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(overlay)
     compose_target = checkout / "docker-compose.test.yml"
-    shutil.copyfile(compose_overlay_file(), compose_target)
-    click.echo(f"wrote {compose_target}")
+    compose_target.write_text(compose_overlay)
+    click.echo(f"wrote {compose_target} (collector command of {', '.join(f.name for f in files)})")
     click.echo(f"wrote {target} (from {', '.join(str(b) for b in bases)})")
     names = " ".join(f"-f {f.name if f.parent == checkout else f}" for f in files)
     click.echo(f"next: docker compose {names} -f docker-compose.test.yml config -q")

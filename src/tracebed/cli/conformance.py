@@ -8,15 +8,14 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import BadInput
 from tracebed.otlp.signals_json import SignalsJsonError, read_signals_json
 from tracebed.query.conformance import DEFAULT_LEVELS, Checker, Level, Policy
 from tracebed.query.registry import RegistryError, load_registry
 
 
-class ConformanceInputError(click.ClickException):
+class ConformanceInputError(BadInput):
     """Bad input (registry, files, options): exit 2, so that 1 keeps meaning "findings"."""
-
-    exit_code = 2
 
 
 def _overrides(values: tuple[str, ...]) -> dict[str, Level]:
@@ -105,6 +104,10 @@ def command(
 
     Exit 0 when no finding reaches --fail-on, 1 when one does (or coverage is
     under --min-coverage), 2 on bad input.
+
+    \b
+    Example:
+      tracebed conformance --registry telemetry-schema --dependency semconv/model traces.json
     """
     unknown = sorted(set(exclude) - set(DEFAULT_LEVELS))
     if unknown:

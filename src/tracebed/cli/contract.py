@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from tracebed.contracts.check import check_trace
+from tracebed.cli._params import JSON_OPTION, POSITIVE, BadInput, write_output
+from tracebed.contracts.check import ContractResult, check_trace
 from tracebed.contracts.deps import (
     DEMO_ALIASES,
     analyse_dependencies,
@@ -31,9 +34,9 @@ def _traces(files: tuple[Path, ...], sink: str | None, limit: int) -> list[Trace
         if sink:
             traces += SinkClient(sink).traces(limit=limit)
     except (OtlpJsonError, SinkApiError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     if not traces:
-        raise click.ClickException("no traces found")
+        raise BadInput("no traces found")
     return traces
 
 
@@ -43,7 +46,7 @@ def _topology(compose: tuple[Path, ...], env_file: Path | None) -> dict[str, set
     try:
         return declared_dependencies(Topology.from_compose(list(compose), env_file=env_file))
     except Exception as exc:  # the stack layer's errors name the file and the problem
-        raise click.ClickException(f"cannot read the topology: {exc}") from None
+        raise BadInput(f"cannot read the topology: {exc}") from None
 
 
 _files = click.argument(
@@ -51,7 +54,7 @@ _files = click.argument(
 )
 _sink = click.option("--sink", help="HTTP query API of a running sink (all traces it holds).")
 _limit = click.option(
-    "--limit", type=int, default=200, show_default=True, help="Traces from the sink."
+    "--limit", type=POSITIVE, default=200, show_default=True, help="Traces from the sink."
 )
 _compose = click.option(
     "--compose",
@@ -88,11 +91,16 @@ def draft(
     env_file: Path | None,
     output: Path | None,
 ) -> None:
-    """Draft SERVICE's contract from observed traces (OTLP/JSON FILES or --sink), to review."""
+    """Draft SERVICE's contract from observed traces (OTLP/JSON FILES or --sink), to review.
+
+    \b
+    Example:
+      tracebed contract draft checkout traces.json -o fixtures/contracts/checkout.yaml
+    """
     traces = _traces(files, sink, limit)
     declared = _topology(compose, env_file) if compose else {}
     if compose and service not in declared:
-        raise click.ClickException(f"service {service!r} is not in the compose topology")
+        raise BadInput(f"service {service!r} is not in the compose topology")
     try:
         contract = draft_contract(
             service,
@@ -102,12 +110,12 @@ def draft(
             aliases=DEMO_ALIASES,
         )
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     text = dump_contract(contract)
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         click.echo(f"{service}: {len(contract.operations)} operation(s) -> {output}")
 
 
@@ -117,40 +125,71 @@ def draft(
 @_sink
 @_limit
 @click.option("--lenient-calls", is_flag=True, help="Allow calls the contracts do not list.")
+@JSON_OPTION
 def check(
-    contracts: Path, files: tuple[Path, ...], sink: str | None, limit: int, lenient_calls: bool
+    contracts: Path,
+    files: tuple[Path, ...],
+    sink: str | None,
+    limit: int,
+    lenient_calls: bool,
+    as_json: bool,
 ) -> None:
-    """Check traces against the CONTRACTS directory; exit 1 on any violation."""
+    """Check traces against the CONTRACTS directory; exit 1 on any violation.
+
+    \b
+    Example:
+      tracebed contract check fixtures/contracts traces.json
+    """
     try:
         loaded = load_contracts(contracts)
     except ContractError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     traces = _traces(files, sink, limit)
     failed = 0
     checked = 0
+    report: list[dict[str, Any]] = []
     for trace in traces:
         for result in check_trace(loaded, trace, strict_calls=not lenient_calls):
             checked += 1
             if not result.ok:
                 failed += 1
+            if as_json:
+                report.append({"trace_id": trace.trace_id, **_contract_result(result)})
+            elif not result.ok:
                 click.echo(result.explain() + "\n")
-    click.echo(f"{checked} operation check(s) in {len(traces)} trace(s), {failed} failed")
+    if as_json:
+        summary = {"ok": checked > 0 and not failed, "checked": checked, "failed": failed}
+        click.echo(json.dumps({**summary, "results": report}))
+    else:
+        click.echo(f"{checked} operation check(s) in {len(traces)} trace(s), {failed} failed")
     if checked == 0:
         raise click.ClickException("no operation of any contract appears in these traces")
     if failed:
         raise SystemExit(1)
 
 
+def _contract_result(result: ContractResult) -> dict[str, Any]:
+    return {
+        "service": result.service,
+        "operation": result.operation,
+        "occurrences": result.occurrences,
+        "ok": result.ok,
+        "violations": [
+            {
+                "message": v.message,
+                "span_id": v.span.span_id if v.span is not None else None,
+                "repeats": v.repeats,
+            }
+            for v in result.violations
+        ],
+    }
+
+
 def _reference_topology() -> dict[str, set[str]]:
     """The reference stack's declared dependencies (its spec; nothing is started)."""
-    import tempfile
+    from tracebed.refstack import reference_shape
 
-    from tracebed.reference.spec import build_spec
-    from tracebed.stack.topology import Topology
-
-    with tempfile.TemporaryDirectory(prefix="tracebed-deps-") as work:
-        spec = build_spec(Path(work), "127.0.0.1:4317", with_load_generator=True)
-        return declared_dependencies(Topology.from_spec(spec))
+    return declared_dependencies(reference_shape(with_load_generator=True))
 
 
 @command.command("deps")
@@ -166,6 +205,7 @@ def _reference_topology() -> dict[str, set[str]]:
 @_files
 @_sink
 @_limit
+@JSON_OPTION
 def deps(
     compose: tuple[Path, ...],
     env_file: Path | None,
@@ -174,11 +214,16 @@ def deps(
     files: tuple[Path, ...],
     sink: str | None,
     limit: int,
+    as_json: bool,
 ) -> None:
     """Runtime calls against compose depends_on: start-order races and unused dependencies.
 
     Calls come from contracts (--contracts) and/or observed traces (FILES, --sink).
     Exits 1 when a runtime call has no declared (even transitive) dependency.
+
+    \b
+    Example:
+      tracebed contract deps --reference --contracts fixtures/contracts
     """
     if bool(compose) == reference:
         raise click.UsageError("give the topology: --compose FILE... or --reference")
@@ -189,7 +234,7 @@ def deps(
         try:
             loaded = load_contracts(contracts_dir)
         except ContractError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise BadInput(str(exc)) from None
         calls |= contract_calls(loaded.values())
         callers |= set(loaded)
     if files or sink:
@@ -205,6 +250,17 @@ def deps(
             "evaluation leave no spans: add --contracts to count them)"
         )
     report = analyse_dependencies(calls, declared, callers=callers, unused_note=note)
-    click.echo(report.explain())
+    if as_json:
+        document: dict[str, Any] = {"ok": report.ok}
+        for which in ("races", "transitive", "unused"):
+            findings = getattr(report, which)
+            document[which] = [
+                {"caller": f.caller, "callee": f.callee, "detail": f.detail, "via": list(f.via)}
+                for f in findings
+            ]
+        document["unknown"] = [list(pair) for pair in report.unknown]
+        click.echo(json.dumps(document))
+    else:
+        click.echo(report.explain())
     if not report.ok:
         raise SystemExit(1)

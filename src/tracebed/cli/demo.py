@@ -47,13 +47,43 @@ class _Summary:
             self.timeline = list(rows() if callable(rows) else rows)
 
 
+def _short_name(nodeid: str) -> str:
+    """ "test_flows.py::test_x[checkout]" -> "flows::test_x[checkout]"."""
+    module, _, test = nodeid.rpartition("/")[-1].partition("::")
+    return f"{module.removesuffix('.py').removeprefix('test_')}::{test}"
+
+
 def _print_summary(console: Console, summary: _Summary, report_dir: Path, code: int) -> None:
-    if summary.timeline:
-        tiers: dict[int, list[str]] = defaultdict(list)
-        for service, tier, _start, ready, status in summary.timeline:
-            when = f"{ready:.2f}s" if ready is not None else status
-            tiers[tier].append(f"{service} {when}")
-        table = Table(title="startup (ready, seconds from the first start)", show_lines=False)
+    tiers: dict[int, list[str]] = defaultdict(list)
+    for service, tier, _start, ready, status in summary.timeline:
+        when = f"{ready:.2f}s" if ready is not None else status
+        tiers[tier].append(f"{service} {when}")
+    startup_title = "startup (ready, seconds from the first start)"
+    if console.is_terminal:
+        _print_tables(console, summary, tiers, startup_title)
+    else:
+        # A CI log: tables would be cut at 80 columns ("…"); full names and ids, one a line,
+        # so that they can be copied.
+        lines = [f"{startup_title}:"] if tiers else []
+        lines += [f"  tier {t}: {', '.join(tiers[t])}" for t in sorted(tiers)]
+        lines.append("flows and checks:")
+        for nodeid, entry in summary.tests.items():
+            lines.append(f"  {entry['outcome']:<8} {_short_name(nodeid)}")
+            lines += [f"           trace {trace_id}" for trace_id in entry["trace_ids"]]
+        for line in lines:
+            console.out(line, highlight=False)
+    outcome = "all passed" if code == 0 else f"FAILED (pytest exit code {code})"
+    console.print(f"tracebed demo: {outcome}")
+    index = report_dir / "index.html"
+    if index.exists():  # last: the line to open
+        console.out(f"report: {index.resolve()}", highlight=False)
+
+
+def _print_tables(
+    console: Console, summary: _Summary, tiers: dict[int, list[str]], startup_title: str
+) -> None:
+    if tiers:
+        table = Table(title=startup_title, show_lines=False)
         table.add_column("tier", justify="right")
         table.add_column("services")
         for tier in sorted(tiers):
@@ -65,20 +95,12 @@ def _print_summary(console: Console, summary: _Summary, report_dir: Path, code: 
     table.add_column("trace ids")
     colours = {"passed": "green", "failed": "red", "error": "red", "skipped": "yellow"}
     for nodeid, entry in summary.tests.items():
-        # "test_flows.py::test_x[checkout]" -> "flows::test_x[checkout]"; escaped, since rich
-        # would read "[checkout]" as markup.
-        module, _, test = nodeid.rpartition("/")[-1].partition("::")
-        name = escape(f"{module.removesuffix('.py').removeprefix('test_')}::{test}")
+        name = escape(_short_name(nodeid))  # rich would read "[checkout]" as markup
         verdict = entry["outcome"]
         ids = entry["trace_ids"]
         shown = ", ".join(ids[:2]) + (f" (+{len(ids) - 2})" if len(ids) > 2 else "")
         table.add_row(name, f"[{colours.get(verdict, 'white')}]{verdict}[/]", shown)
     console.print(table)
-    index = report_dir / "index.html"
-    if index.exists():
-        console.print(f"report: {index.resolve()}")
-    outcome = "all passed" if code == 0 else f"FAILED (pytest exit code {code})"
-    console.print(f"tracebed demo: {outcome}")
 
 
 @click.command("demo", context_settings={"ignore_unknown_options": True})
@@ -115,6 +137,10 @@ def command(
     report, print a summary and stop the stack. Exits 0 only if everything passed.
 
     Extra arguments go to pytest (e.g. `tracebed demo -- -k checkout -x`).
+
+    \b
+    Example:
+      tracebed demo -- -k checkout
     """
     if stack == "local" or (stack == "compose" and not compose):
         extras.require("reference")  # the stand-in: one line before any test runs

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import BadInput
 from tracebed.errors import ConfigError
 from tracebed.regress.diff import diff_sets, diff_shapes, render_changes
 from tracebed.regress.files import ShapeLoadError, load_shapes
 from tracebed.regress.shape import DEFAULT_STABLE_KEYS
 
 
-class DiffError(ConfigError, click.ClickException):
+class DiffError(ConfigError, BadInput):
     """Bad input: exit 2, as diff(1) does, so that 1 keeps meaning "they differ"."""
-
-    exit_code = 2
 
 
 @click.command("diff")
@@ -48,6 +47,10 @@ def command(
     `<flow>.shape.json` files, or OTLP/JSON trace files as the sink's
     `GET /api/traces/{id}` and the report write them. Directories are paired by
     flow name; two single files are compared directly.
+
+    \b
+    Example:
+      tracebed diff baseline/ current/
     """
     keys = stable_keys or DEFAULT_STABLE_KEYS
     try:

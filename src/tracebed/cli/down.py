@@ -6,6 +6,7 @@ import shutil
 
 import click
 
+from tracebed.cli._params import BadInput
 from tracebed.stack.backends.compose import ComposeBackend
 from tracebed.stack.state import cleanup_record, list_records
 
@@ -20,7 +21,12 @@ from tracebed.stack.state import cleanup_record, list_records
     help="Seconds between the stop signal and SIGKILL.",
 )
 def command(run_id: str | None, grace: float) -> None:
-    """Stop what `tracebed up --detach` left running, and anything a killed run left behind."""
+    """Stop what `tracebed up --detach` left running, and anything a killed run left behind.
+
+    \b
+    Example:
+      tracebed down --run RUN_ID
+    """
     records = [r for r in list_records() if r.detached or r.is_stale()]
     if run_id is None and shutil.which("docker"):
         # Compose projects of killed runs are found by their owner label, record or not.
@@ -29,7 +35,7 @@ def command(run_id: str | None, grace: float) -> None:
     if run_id is not None:
         records = [r for r in list_records() if r.run_id == run_id]
         if not records:
-            raise click.ClickException(f"no run {run_id!r} on record")
+            raise BadInput(f"no run {run_id!r} on record")
     if not records:
         click.echo("nothing to stop: no detached or abandoned run on record", err=True)
         return

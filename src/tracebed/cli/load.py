@@ -7,38 +7,34 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import PORT, POSITIVE, BadInput, write_output
 from tracebed.flows.chain import CHECKOUT_SERVICES, ChainCheck
-from tracebed.flows.load import LoadRunError, LoadSummary, run_load
+from tracebed.flows.load import LoadRunError, LoadSummary
 from tracebed.flows.tasks import task_mix
-from tracebed.model.source import TraceSource
-from tracebed.otlp.client import SinkApiError, SinkClient
+from tracebed.harness import Harness, HarnessOptions
+from tracebed.otlp.client import SinkApiError
 
 
 def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
     """`(frontend URL, sink HTTP URL, flagd OFREP URL)` from `tracebed up`'s run records."""
-    from tracebed.stack.state import list_records
+    from tracebed.harness import stacks_on_record
 
-    stacks = [
-        r for r in list_records() if r.info.get("frontend_url") and (r.detached or r.owner_alive())
-    ]
+    stacks = stacks_on_record()
     if url is None:
         if not stacks:
             raise click.UsageError(
                 "no --url, and no stack on record: pass --url, or start one with `tracebed up --detach`"
             )
         if len(stacks) > 1:
-            listed = ", ".join(f"{r.run_id} ({r.info['frontend_url']})" for r in stacks)
+            listed = ", ".join(f"{r.run_id} ({r.frontend_url})" for r in stacks)
             raise click.UsageError(f"several stacks on record ({listed}): pass --url")
-        record = stacks[0]
+        found = stacks[0]
     else:
-        same = [r for r in stacks if str(r.info["frontend_url"]).rstrip("/") == url.rstrip("/")]
+        same = [r for r in stacks if r.frontend_url.rstrip("/") == url.rstrip("/")]
         if not same:
             return url, None, None
-        record = same[-1]
-    sink = record.info.get("sink") or {}
-    flagd = (record.info.get("services") or {}).get("flagd") or {}
-    ofrep = (flagd.get("endpoints") or {}).get("ofrep")
-    return str(record.info["frontend_url"]), sink.get("http"), ofrep
+        found = same[-1]
+    return found.frontend_url, found.sink_url, found.ofrep_url
 
 
 @click.command("load")
@@ -48,7 +44,7 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
     help="The shop's front door, e.g. http://127.0.0.1:8080. Default: the frontend of "
     "the one stack on record (`tracebed up --detach`).",
 )
-@click.option("--users", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--users", type=POSITIVE, default=5, show_default=True)
 @click.option(
     "--spawn-rate",
     type=click.FloatRange(min=0, min_open=True),
@@ -73,14 +69,14 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
 )
 @click.option(
     "--sink-grpc-port",
-    type=click.IntRange(min=0),
+    type=PORT,
     default=None,
     help="Without --sink: start a sink whose OTLP/gRPC receiver listens here "
     "(point the collector's exporter at it). Default: any free port.",
 )
 @click.option(
     "--sink-http-port",
-    type=click.IntRange(min=0),
+    type=PORT,
     default=0,
     show_default=True,
     help="Without --sink: the started sink's OTLP/HTTP + API port.",
@@ -104,7 +100,7 @@ def _stack_on_record(url: str | None) -> tuple[str, str | None, str | None]:
 )
 @click.option(
     "--max-requests",
-    type=click.IntRange(min=1),
+    type=POSITIVE,
     default=100_000,
     show_default=True,
     help="Also stop after this many requests.",
@@ -167,6 +163,10 @@ def command(
     stack's collector exports to; without --sink a sink is started here, and only spans the
     stack's collector exports to it can be verified. Exit status 0 only when no request failed
     and every checkout trace was complete.
+
+    \b
+    Example:
+      tracebed load --url http://127.0.0.1:8080 --users 5 --duration 60
     """
     url, recorded_sink, recorded_ofrep = _stack_on_record(url)
     ofrep_url = ofrep_url or recorded_ofrep
@@ -182,59 +182,66 @@ def command(
         chain = ChainCheck(services, kafka_publish=not no_kafka)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--chain") from exc
-    sink = None
-    source: TraceSource | None = None
+    # The stack runs already (known by its front door); the harness only brings the sink: the
+    # one given, or its own one here.
+    harness = Harness(
+        HarnessOptions(
+            kind="external",
+            frontend_url=url,
+            ofrep_url=ofrep_url,
+            sink_url=None if no_verify else sink_url,
+            sink_mode="none" if no_verify else "here",
+            sink_grpc_port=sink_grpc_port or 0,
+            sink_http_port=sink_http_port,
+        )
+    )
+    own_sink = None
     if not no_verify:
-        if sink_url:
-            remote = SinkClient(sink_url)
-            try:
-                remote.check()
-            except SinkApiError as exc:
-                raise click.ClickException(str(exc)) from exc
-            source = remote
-        else:
-            from tracebed.otlp.sink import Sink
-
-            sink = Sink("127.0.0.1", sink_grpc_port or 0, sink_http_port)
-            try:
-                sink.start()
-            except OSError as exc:
-                raise click.ClickException(f"cannot start a sink: {exc}") from exc
-            source = sink.store
+        try:
+            sink = harness.open_sink()
+            sink.check()
+        except SinkApiError as exc:
+            raise BadInput(str(exc)) from exc
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sink") from exc
+        except OSError as exc:
+            raise BadInput(f"cannot start a sink: {exc}") from exc
+        own_sink = sink.sink
+        if own_sink is not None:
             click.echo(
-                f"collecting spans at OTLP/gRPC {sink.grpc_endpoint} (HTTP {sink.http_url}); "
-                "the stack's collector must export there",
+                f"collecting spans at OTLP/gRPC {own_sink.grpc_endpoint} "
+                f"(HTTP {own_sink.http_url}); the stack's collector must export there",
                 err=True,
             )
     try:
+        harness.start()
         click.echo(
             f"load: {users} users at {spawn_rate:g}/s for {duration:g}s against {url}", err=True
         )
-        summary: LoadSummary = run_load(
-            url,
+        summary: LoadSummary = harness.load_runner()(
             users,
             spawn_rate,
             duration,
-            store=source,
             verify=not no_verify,
             wait_time=wait_time,
             tasks=mix,
             max_requests=max_requests,
-            ofrep_url=ofrep_url,
             verify_timeout=verify_timeout,
             chain=chain,
         )
-        if sink is not None and summary.checkouts and not len(sink.store):
+        if own_sink is not None and summary.checkouts and not len(own_sink.store):
             summary.verification = (
-                f"no span arrived at {sink.grpc_endpoint}: export the collector there or use --sink"
+                f"no span arrived at {own_sink.grpc_endpoint}: "
+                "export the collector there or use --sink"
             )
-    except (LoadRunError, SinkApiError, ValueError) as exc:
+    except ValueError as exc:  # e.g. a URL that is not http(s)
+        raise BadInput(str(exc)) from exc
+    except (LoadRunError, SinkApiError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        if sink is not None:
-            sink.stop()
+        harness.stop()
     click.echo(summary.render())
     if json_path is not None:
-        json_path.write_text(json.dumps(summary.as_dict(), indent=2), encoding="utf-8")
+        write_output(json_path, json.dumps(summary.as_dict(), indent=2))
     if not summary.ok:
         raise SystemExit(1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -16,13 +15,9 @@ DEFAULT_FLOWS = RECORDED_FLOWS
 
 def stack_on_record(run_id: str | None) -> tuple[str, str]:
     """(front door, sink query URL) of the stack `tracebed up --detach` left running."""
-    from tracebed.stack.state import list_records
+    from tracebed.harness import stacks_on_record
 
-    runs: list[Any] = [
-        r
-        for r in list_records()
-        if r.info.get("frontend_url") and (r.info.get("sink") or {}).get("http")
-    ]
+    runs = [r for r in stacks_on_record() if r.sink_url]
     if run_id is not None:
         runs = [r for r in runs if r.run_id == run_id]
         if not runs:
@@ -35,8 +30,7 @@ def stack_on_record(run_id: str | None) -> tuple[str, str]:
     if len(runs) > 1:
         ids = ", ".join(r.run_id for r in runs)
         raise click.UsageError(f"several stacks are up ({ids}): pick one with --run")
-    info = runs[0].info
-    return str(info["frontend_url"]), str(info["sink"]["http"])
+    return runs[0].frontend_url, str(runs[0].sink_url)
 
 
 @click.command("record")
@@ -82,17 +76,22 @@ def command(
     Without --url/--sink it uses the stack `tracebed up --detach` started (and its sink).
     Any other stack works if its collector exports to a tracebed sink (for the demo:
     `tracebed collector-overlay`). Compare two recordings with `tracebed diff`.
+
+    \b
+    Example:
+      tracebed record baseline/ --url http://127.0.0.1:8080 --sink http://127.0.0.1:4318
     """
-    from tracebed.flows.client import ShopClient
-    from tracebed.otlp.client import SinkClient
+    from tracebed.harness import Harness, HarnessOptions
 
     if (url is None) != (sink_url is None):
         raise click.UsageError("give both --url and --sink, or neither (to use `tracebed up`'s)")
     if url is None or sink_url is None:
         url, sink_url = stack_on_record(run_id)
+    # A stack already running, known by its front door, and the sink it exports to.
+    harness = Harness(HarnessOptions(kind="external", frontend_url=url, sink_url=sink_url))
     try:
-        source = SinkClient(sink_url)
-        client = ShopClient(url, sink_store=source, rng=random.Random(seed), timeout=timeout)
+        harness.start()
+        client = harness.shop(rng=random.Random(seed), timeout=timeout)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     try:

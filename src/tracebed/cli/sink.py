@@ -10,20 +10,21 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import PORT, POSITIVE, BadInput
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
 
 
 @click.command("sink")
 @click.option(
     "--grpc-port",
-    type=int,
+    type=PORT,
     default=4317,
     show_default=True,
     help="OTLP/gRPC port (0: any free port).",
 )
 @click.option(
     "--http-port",
-    type=int,
+    type=PORT,
     default=4318,
     show_default=True,
     help="OTLP/HTTP + query API port (0: any).",
@@ -31,7 +32,7 @@ from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--max-spans",
-    type=int,
+    type=POSITIVE,
     default=DEFAULT_MAX_SPANS,
     show_default=True,
     help="Memory bound in spans.",
@@ -62,12 +63,16 @@ def command(
     Point a collector's OTLP exporter at the gRPC port (or OTLP/HTTP at the HTTP port). The HTTP
     port also serves GET /api/traces, GET /api/traces/{trace_id} (OTLP/JSON; ?wait=SECONDS waits
     for it) and GET /api/stats. Runs until interrupted.
+
+    \b
+    Example:
+      tracebed sink --grpc-port 4317 --http-port 4318
     """
     sink = Sink(host, grpc_port, http_port, max_spans=max_spans, when_full=when_full)  # type: ignore[arg-type]
     try:
         sink.start()
     except (OSError, RuntimeError) as exc:
-        raise click.ClickException(f"cannot start the sink: {exc}") from exc
+        raise BadInput(f"cannot start the sink: {exc}") from None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

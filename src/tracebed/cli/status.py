@@ -39,7 +39,12 @@ def describe(record: RunRecord) -> dict[str, Any]:
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
 def command(as_json: bool) -> None:
-    """Describe the stacks tracebed has on record (`up --detach` ones in particular)."""
+    """Describe the stacks tracebed has on record (`up --detach` ones in particular).
+
+    \b
+    Example:
+      tracebed status --json
+    """
     runs = [describe(r) for r in list_records()]
     if as_json:
         click.echo(json.dumps({"running": bool(runs), "runs": runs}))

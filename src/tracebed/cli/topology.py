@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.cli._params import BadInput
 from tracebed.stack.errors import StackError
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.topology import Topology
@@ -24,17 +25,13 @@ def load_topology(
     use_seed: bool = False,
     use_reference: bool = False,
 ) -> Topology:
-    """The topology named by CLI options (shared by topology/up)."""
+    """The topology named by the command's options."""
     ready = Readiness.load(readiness)
     grouping = None if group_by == "depends_on" else group_by
     if use_reference:
-        import tempfile
+        from tracebed.refstack import reference_shape
 
-        from tracebed.stack.presets import reference_topology
-
-        # Only the shape is wanted: ports are allocated but nothing is started.
-        with tempfile.TemporaryDirectory(prefix="tracebed-topology-") as workdir:
-            return reference_topology(workdir, "127.0.0.1:4317", group_by=grouping, readiness=ready)
+        return reference_shape(group_by=grouping, readiness=ready)
     if use_seed:
         topo = Topology.seed(group_by=grouping or "seed")
         topo.readiness = ready
@@ -111,11 +108,16 @@ def command(
     fmt: str,
 ) -> None:
     """Show a stack's services, dependencies (with Compose conditions), tiers, readiness
-    probes, and where the declared grouping disagrees with the dependency graph."""
+    probes, and where the declared grouping disagrees with the dependency graph.
+
+    \b
+    Example:
+      tracebed topology -f docker-compose.yml --env-file .env --group-by seed
+    """
     try:
         topo = load_topology(
             compose, env_file, profiles, group_by, readiness, use_seed, use_reference
         )
         click.echo(topo.dumps(fmt))
     except StackError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None

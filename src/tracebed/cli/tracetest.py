@@ -143,9 +143,9 @@ def run_command(
     stack's endpoints unless --var or --host-map say otherwise.
 
     \b
-    Example, against the reference stack:
-      tracebed up --detach
+    Example:
       tracebed tracetest run -f ../shared/reference/otel-demo-2.0.2/tracetesting
+    (against the stack `tracebed up --detach` left running)
     """
     source, hosts = _stack(sink_url, run_id, frontend_url, host_rules)
     try:

@@ -4,116 +4,18 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import click
 
-from tracebed.cli.topology import load_topology
-from tracebed.stack.backends import ComposeBackend, ExternalBackend, LocalBackend
-from tracebed.stack.backends.base import Backend
+from tracebed.harness import Harness, HarnessOptions, SinkHandle, SinkStartError
 from tracebed.stack.errors import StackError, StackStartError
-from tracebed.stack.presets import reference_topology
-from tracebed.stack.readiness import Readiness
 from tracebed.stack.runner import Stack
-from tracebed.stack.state import proc_start_time, state_dir, terminate_groups
-
-
-class SinkHandle:
-    """The sink for this run: in-process (foreground) or a detached `tracebed sink` process."""
-
-    def __init__(
-        self, grpc_endpoint: str, http_url: str, stop: Any, pid: int | None = None
-    ) -> None:
-        self.grpc_endpoint = grpc_endpoint
-        self.http_url = http_url
-        self._stop = stop
-        self.pid = pid
-
-    def stop(self) -> None:
-        self._stop()
-
-    def info(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"grpc": self.grpc_endpoint, "http": self.http_url}
-        if self.pid is not None:
-            out.update(pid=self.pid, start_time=proc_start_time(self.pid))
-        return out
-
-
-def start_sink(detach: bool, workdir: Path, max_spans: int | None) -> SinkHandle:
-    if not detach:
-        from tracebed.otlp.sink import Sink
-
-        sink = (
-            Sink(host="127.0.0.1", grpc_port=0, http_port=0, max_spans=max_spans)
-            if max_spans
-            else Sink(host="127.0.0.1", grpc_port=0, http_port=0)
-        ).start()
-        return SinkHandle(sink.grpc_endpoint, sink.http_url, sink.stop)
-    return spawn_sink_process(workdir, max_spans)
-
-
-def spawn_sink_process(workdir: Path, max_spans: int | None) -> SinkHandle:
-    """`tracebed sink` as its own session, so it outlives `tracebed up --detach`."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    ready = workdir / "sink-ready.json"
-    ready.unlink(missing_ok=True)
-    argv = [
-        sys.executable,
-        "-c",
-        "from tracebed.cli import main; main()",
-        "sink",
-        "--grpc-port",
-        "0",
-        "--http-port",
-        "0",
-        "--ready-file",
-        str(ready),
-    ]
-    if max_spans:
-        argv += ["--max-spans", str(max_spans)]
-    with open(workdir / "sink.log", "ab") as log:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    delay = 0.02
-    while not ready.is_file():
-        if proc.poll() is not None:
-            tail = (workdir / "sink.log").read_text(errors="replace")[-2000:]
-            raise click.ClickException(f"the sink exited with code {proc.returncode}:\n{tail}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise click.ClickException("the sink did not report its ports within 60 s")
-        time.sleep(delay)  # bounded back-off on a file another process writes atomically
-        delay = min(delay * 2, 0.25)
-    ports = json.loads(ready.read_text())
-    pid = proc.pid
-
-    def stop() -> None:
-        terminate_groups([(pid, proc_start_time(pid), int(signal.SIGTERM))], 5.0)
-        proc.poll()
-
-    return SinkHandle(
-        f"127.0.0.1:{ports['grpc_port']}", f"http://127.0.0.1:{ports['http_port']}", stop, pid=pid
-    )
-
-
-def make_backend(kind: str, project: str | None) -> Backend:
-    if kind == "local":
-        return LocalBackend()
-    if kind == "compose":
-        return ComposeBackend(project_name=project)
-    return ExternalBackend(compose_project=project)
+from tracebed.stack.state import state_dir
 
 
 @click.command("up")
@@ -194,39 +96,39 @@ def command(
     if kind in ("compose", "external") and not compose:
         raise click.UsageError(f"--stack {kind} needs --compose FILE (the stack's description)")
     work = Path(workdir) if workdir else state_dir() / "work" / uuid.uuid4().hex[:12]
-    work = work.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    sink = start_sink(detach, work, max_spans)
-    stack: Stack | None = None
+    harness = Harness(
+        HarnessOptions(
+            kind=kind,  # type: ignore[arg-type]  # click.Choice above
+            compose_files=compose,
+            env_file=env_file,
+            profiles=profiles,
+            group_by=group_by,
+            readiness=readiness,
+            with_load_generator=with_load_generator,
+            project=project,
+            until=until,
+            needs_front_door=False,
+            workdir=work.resolve(),
+            progress=None,  # live table only on a terminal
+            sink_mode="process" if detach else "here",
+            sink_max_spans=max_spans,
+        )
+    )
     try:
-        if compose:
-            topo = load_topology(compose, env_file, profiles, group_by, readiness)
-        else:
-            topo = reference_topology(
-                work / "reference",
-                sink.grpc_endpoint,
-                group_by=group_by,
-                readiness=Readiness.load(readiness),
-                with_load_generator=with_load_generator,
-            )
-        stack = Stack(topo, make_backend(kind, project), run_dir=work / "run")
-        stack.start(until=until, progress=None)  # live table only on a terminal
-    except StackStartError as exc:
-        sink.stop()
+        harness.start()  # on failure it stops what it started, the sink included
+    except (StackStartError, StackError, SinkStartError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    except StackError as exc:
-        sink.stop()
-        raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a sink port taken
+        raise click.ClickException(f"cannot start the sink: {exc}") from None
     except KeyboardInterrupt:
-        sink.stop()
         click.echo("interrupted: everything started was stopped", err=True)
         sys.exit(130)
-    except BaseException:
-        sink.stop()
-        raise
+    stack, sink = harness.stack, harness.sink
+    assert stack is not None and sink is not None  # up always has a topology and a sink
+    work = harness.workdir
     if detach:
         summary = _summary(stack, sink, work)
-        stack.detach(**{**summary, "sink": sink.info()})
+        harness.detach(**{**summary, "sink": sink.info()})
         _report(stack, sink, summary, as_json)
         click.echo(f"detached (run {stack.record.run_id}); stop it with `tracebed down`", err=True)
         return
@@ -239,10 +141,7 @@ def command(
         stop.wait()
     finally:
         stop.restore()
-        try:
-            stack.stop()
-        finally:
-            sink.stop()
+        harness.stop()
 
 
 def _summary(stack: Stack, sink: SinkHandle, work: Path) -> dict[str, Any]:

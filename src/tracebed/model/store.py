@@ -72,13 +72,19 @@ class SpanListBatch:
 
 
 class StoreFullError(SinkError):
-    """The store is at its limit and its policy is to refuse (the sender should retry later)."""
+    """The store is at its limit and its policy is to refuse (the sender should retry later),
+    or the batch is larger than the whole store (`permanent`: retrying cannot help)."""
 
     def __init__(self, needed: int, room: int, limit: int):
-        super().__init__(
-            f"span store full: {needed} new spans, room for {room} (limit {limit} spans); retry later"
-        )
         self.needed, self.room, self.limit = needed, room, limit
+        self.permanent = needed > limit
+        super().__init__(
+            f"batch of {needed} new spans is larger than the whole span store "
+            f"(limit {limit} spans); it can never be stored"
+            if self.permanent
+            else f"span store full: {needed} new spans, room for {room} (limit {limit} spans); "
+            "retry later"
+        )
 
 
 class TraceTimeoutError(TraceTimeout):

@@ -50,6 +50,8 @@ def _handler(
         try:
             return export(request, "grpc", len(raw))
         except StoreFullError as exc:
+            if exc.permanent:  # OTLP: INVALID_ARGUMENT is not retried
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             _abort_full(context, exc)
             raise  # unreachable: abort raises
 

@@ -1,11 +1,13 @@
 """OTLP/HTTP receiver (`POST /v1/traces|metrics|logs`) and the sink's query API.
 
 Query API: `GET /api/traces`, `GET /api/traces/{trace_id}` (OTLP/JSON; `?wait=S` blocks up to S
-seconds for the trace, event-driven, with optional `quiet=S` and `services=a,b`), `GET /api/stats`.
+seconds for the trace, event-driven, with optional `quiet=S` and `services=a,b`; the answer's
+`X-Tracebed-Wait` header says `met` or `timeout`), `GET /api/stats`.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -32,6 +34,46 @@ from tracebed.query.conditions import has_services
 
 _TRACE_PATH = re.compile(r"^/api/traces/([0-9a-fA-F]{32})$")
 MAX_WAIT_S = 120.0
+#: On `GET /api/traces/{id}?wait=S`: `met` (the condition held) or `timeout` (what arrived).
+WAIT_HEADER = "X-Tracebed-Wait"
+_HEX = re.compile(rb"[0-9a-fA-F]{1,16}")
+_CHUNK_LINE_MAX = 4096
+_TRAILERS_MAX = 64
+
+
+def _content_codings(header: str | None) -> list[str]:
+    """The Content-Encoding codings in order, `identity` dropped (it means none)."""
+    codings = [c.strip().lower() for c in (header or "").split(",")]
+    return [c for c in codings if c and c != "identity"]
+
+
+def read_chunked(stream: io.BufferedIOBase, limit: int) -> bytes:
+    """A `Transfer-Encoding: chunked` body (RFC 9112 7.1), refused past `limit` bytes.
+
+    Chunk extensions and trailer fields are read and ignored. Raises `codec.BadPayload` for
+    broken framing and `codec.PayloadTooLarge` as soon as the chunk sizes pass `limit`.
+    """
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        line = stream.readline(_CHUNK_LINE_MAX + 1)
+        size_text = line.split(b";", 1)[0].strip()
+        if not line.endswith(b"\n") or not size_text or not _HEX.fullmatch(size_text):
+            raise codec.BadPayload("malformed chunked body: bad chunk size line")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        total += size
+        if total > limit:
+            raise codec.PayloadTooLarge(f"chunked body is over the limit of {limit} bytes")
+        data = stream.read(size)
+        if len(data) != size or stream.read(2) != b"\r\n":
+            raise codec.BadPayload("malformed chunked body: truncated chunk")
+        parts.append(data)
+    for _ in range(_TRAILERS_MAX):  # trailer fields, then the empty line
+        if stream.readline(_CHUNK_LINE_MAX + 1) in (b"\r\n", b"\n", b""):
+            return b"".join(parts)
+    raise codec.BadPayload("malformed chunked body: too many trailer lines")
 
 
 class _Server(ThreadingHTTPServer):
@@ -99,27 +141,53 @@ class _Handler(BaseHTTPRequestHandler):
                 codec.JSON,
             )
             return
+        encodings = _content_codings(self.headers.get("Content-Encoding"))
+        if encodings not in ([], ["gzip"]):
+            self._drain()
+            self._send_status(
+                415,
+                code_pb2.INVALID_ARGUMENT,
+                f"unsupported Content-Encoding {', '.join(encodings)!r}; use gzip or none",
+                content_type,
+            )
+            return
+        transfer = self.headers.get("Transfer-Encoding")
         length_header = self.headers.get("Content-Length")
-        if length_header is None or not length_header.isdigit():
+        if transfer is not None:
+            # RFC 9112 6.1: Transfer-Encoding overrides Content-Length; do not reuse the
+            # connection of such a message (the framing may be an attack).
+            self.close_connection = True
+            if transfer.strip().lower() != "chunked":
+                self._send_status(
+                    501,
+                    code_pb2.UNIMPLEMENTED,
+                    f"unsupported Transfer-Encoding {transfer!r}; use chunked or Content-Length",
+                    content_type,
+                )
+                return
+        elif length_header is None or not length_header.isdigit():
             self.close_connection = True
             self._send_status(
                 411, code_pb2.INVALID_ARGUMENT, "Content-Length is required", content_type
             )
             return
-        length = int(length_header)
-        if length > receiver.max_body_bytes:
+        elif int(length_header) > receiver.max_body_bytes:
             self.close_connection = True  # do not read a body we refuse
             self._send_status(
                 413,
                 code_pb2.INVALID_ARGUMENT,
-                f"body of {length} bytes is over the limit of {receiver.max_body_bytes}",
+                f"body of {length_header} bytes is over the limit of {receiver.max_body_bytes}",
                 content_type,
             )
             return
-        body = self.rfile.read(length)
         request_type, export = route
         try:
-            if self.headers.get("Content-Encoding", "").strip().lower() == "gzip":
+            if transfer is not None:
+                body = read_chunked(self.rfile, receiver.max_body_bytes)
+            else:
+                body = self.rfile.read(int(length_header or 0))  # checked above
+            length = len(body)
+            if encodings:
                 body = codec.gunzip(body, receiver.max_body_bytes)
             request = codec.parse(body, content_type, request_type())
         except codec.PayloadTooLarge as exc:
@@ -131,6 +199,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             response = export(request, "http", length)
         except StoreFullError as exc:
+            if exc.permanent:  # OTLP: permanent failure is 400, which clients do not retry
+                self._send_status(400, code_pb2.INVALID_ARGUMENT, str(exc), content_type)
+                return
             self._send_status(
                 503,
                 code_pb2.UNAVAILABLE,
@@ -160,6 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, stats)
         elif match := _TRACE_PATH.match(url.path):
             self._get_trace(match.group(1).lower(), parse_qs(url.query))
+        elif url.path.startswith("/api/traces/"):
+            bad = url.path[len("/api/traces/") :]
+            self._send_json(400, {"error": f"trace id must be 32 hex characters, got {bad!r}"})
         elif url.path in ("/", "/health", "/healthz"):
             self._send_json(200, {"status": "ok"})
         else:
@@ -175,18 +249,23 @@ class _Handler(BaseHTTPRequestHandler):
             return
         services = {s for v in query.get("services", []) for s in v.split(",") if s}
         trace: Trace | None
+        # A wait says how it ended, so a client can tell a complete trace from a partial one.
+        marks: dict[str, str] = {}
         if wait > 0:
             until = has_services(*sorted(services)) if services else None
             try:
                 trace = store.wait_for_trace(trace_id, until=until, quiet=quiet, timeout=wait)
+                marks[WAIT_HEADER] = "met"
             except TraceTimeoutError as exc:
                 trace = exc.trace if len(exc.trace) else None
+                marks[WAIT_HEADER] = "timeout"
         else:
             trace = store.get_trace(trace_id)
         if trace is None:
-            self._send_json(404, {"error": f"trace {trace_id} not found"})
+            body = json.dumps({"error": f"trace {trace_id} not found"}).encode()
+            self._send(404, body, codec.JSON, marks)
             return
-        self._send_json(200, trace_to_otlp_json(trace))
+        self._send(200, json.dumps(trace_to_otlp_json(trace)).encode(), codec.JSON, marks)
 
 
 class HttpReceiver:

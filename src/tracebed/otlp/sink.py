@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from types import TracebackType
 
 from tracebed.model.span import Span
@@ -34,6 +35,9 @@ class Sink:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         store: SpanStore | None = None,
     ):
+        for what, port in (("grpc_port", grpc_port), ("http_port", http_port)):
+            if not 0 <= port <= 65535:  # gRPC would wrap 99999 to another port
+                raise ValueError(f"{what} {port} is not a TCP port (0-65535)")
         self.host = host
         self.store = store if store is not None else SpanStore(max_spans, when_full)
         self.ingest = Ingest(self.store)
@@ -43,13 +47,25 @@ class Sink:
         self._http: HttpReceiver | None = None
 
     def start(self) -> Sink:
+        """Listen on both ports; a port that cannot be had is one `OSError` naming receiver
+        and address (checked first: gRPC's C core would otherwise log its own lines to stderr)."""
         grpc_port, http_port = self._requested
-        self._grpc = GrpcReceiver(self.ingest, self.host, grpc_port, self._max_body_bytes)
+        _check_free("OTLP/gRPC", self.host, grpc_port)
+        _check_free("OTLP/HTTP", self.host, http_port)
+        try:
+            self._grpc = GrpcReceiver(self.ingest, self.host, grpc_port, self._max_body_bytes)
+        except (OSError, RuntimeError) as exc:  # grpcio raises RuntimeError on a failed bind
+            raise OSError(
+                f"the OTLP/gRPC receiver cannot listen on {self.host}:{grpc_port}: {exc}"
+            ) from None
         try:
             self._http = HttpReceiver(self.ingest, self.host, http_port, self._max_body_bytes)
-        except OSError:
+        except OSError as exc:
             self._grpc.stop(0)
-            raise
+            raise OSError(
+                f"the OTLP/HTTP receiver cannot listen on {self.host}:{http_port}: "
+                f"{exc.strerror or exc}"
+            ) from None
         self._grpc.start()
         self._http.start()
         return self
@@ -124,3 +140,22 @@ class Sink:
     def __repr__(self) -> str:
         state = f"grpc={self.grpc_endpoint} http={self.http_url}" if self.running else "stopped"
         return f"Sink({state}, {len(self.store)} spans)"
+
+
+def _check_free(what: str, host: str, port: int) -> None:
+    """Can `host:port` be bound (port 0: can `host` be)? Else one clear `OSError`."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise OSError(
+            f"the {what} receiver cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as both servers do
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise OSError(
+                f"the {what} receiver cannot listen on {host}:{port}: {exc.strerror or exc}"
+            ) from None

@@ -1,5 +1,8 @@
-"""pytest plugin (core): `--tracebed-*` options, the `span_sink`, `demo_stack` and `shop`
-fixtures, and the `flags` and `flow` markers.
+"""pytest plugin (core): `--tracebed-*` options, the `tracebed_harness`, `span_sink`,
+`demo_stack` and `shop` fixtures, and the `flags` and `flow` markers.
+
+The fixtures are thin over one `tracebed.harness.Harness` per session: the options become
+`HarnessOptions`, `span_sink` is its sink, `demo_stack` its started stack.
 
 With pytest-xdist every worker gets its own sink and its own stack on free ports (session
 fixtures are per worker): workers never see each other's spans or flag switches, at the price
@@ -9,20 +12,16 @@ of one stack start per worker.
 from __future__ import annotations
 
 import contextlib
-import functools
-import shutil
 import signal
-import tempfile
 import threading
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tracebed.extras import MissingExtraError
+from tracebed.harness import DemoStack, Harness, HarnessOptions
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
-from tracebed.plugin.harness import DemoStack, StackOptions, sink_host_for, start_demo_stack
 from tracebed.plugin.report import attach_trace, attach_trace_id, set_timeline, set_trace_source
 
 # name: (help, default, type) — each is `--tracebed-NAME` on the command line and
@@ -124,13 +123,13 @@ def option(config: pytest.Config, name: str) -> Any:
     return value if value is not None else config.getini(dest)
 
 
-def stack_options(config: pytest.Config) -> StackOptions:
+def harness_options(config: pytest.Config) -> HarnessOptions:
     kind = option(config, "stack")
     if kind not in ("local", "compose", "external"):
         raise pytest.UsageError(
             f"--tracebed-stack must be local, compose or external, not {kind!r}"
         )
-    return StackOptions(
+    return HarnessOptions(
         kind=kind,
         compose_files=tuple(option(config, "compose") or ()),
         env_file=option(config, "env-file"),
@@ -138,6 +137,10 @@ def stack_options(config: pytest.Config) -> StackOptions:
         until=option(config, "until"),
         keep=bool(option(config, "keep-stack")),
         flag_settle=float(option(config, "flag-settle")),
+        sink_host=option(config, "sink-host"),
+        sink_grpc_port=int(option(config, "sink-grpc-port")),
+        sink_http_port=int(option(config, "sink-http-port")),
+        sink_max_spans=int(option(config, "sink-max-spans")),
     )
 
 
@@ -152,55 +155,80 @@ def pytest_configure(config: pytest.Config) -> None:
         "through the flag service for this test, restoring them afterwards",
     )
     config.addinivalue_line("markers", "flow: a test that drives shop flows through the front door")
-    # SIGTERM (CI cancelling a job) becomes KeyboardInterrupt, so pytest still finalises the
-    # session fixtures and the stack is torn down instead of left running.
-    if (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    ):
-        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
 
 
 def _terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """While a stack this session started runs, SIGTERM (CI cancelling a job) becomes
+    KeyboardInterrupt, so pytest still finalises the session fixtures and the stack is torn
+    down. Returns the idempotent undo, which puts the previous handler back. A handler someone
+    else installed is left alone, and so is a session that never starts a stack."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    done: list[bool] = []
+
+    def restore() -> None:
+        if not done:
+            done.append(True)
+            signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
 # -- fixtures ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def span_sink(pytestconfig: pytest.Config) -> Iterator[Sink]:
+def tracebed_harness(pytestconfig: pytest.Config) -> Iterator[Harness]:
+    """The session's `tracebed.harness.Harness`: `span_sink` and `demo_stack` are its parts."""
+    harness = Harness(harness_options(pytestconfig))
+    try:
+        yield harness
+    finally:
+        harness.stop()  # whatever the other fixtures' finalisers left up
+
+
+@pytest.fixture(scope="session")
+def span_sink(pytestconfig: pytest.Config, tracebed_harness: Harness) -> Iterator[Sink]:
     """The OTLP sink the stack's collector exports to (session-wide; free ports by default)."""
-    sink = Sink(
-        host=sink_host_for(stack_options(pytestconfig), option(pytestconfig, "sink-host")),
-        grpc_port=int(option(pytestconfig, "sink-grpc-port")),
-        http_port=int(option(pytestconfig, "sink-http-port")),
-        max_spans=int(option(pytestconfig, "sink-max-spans")),
-    ).start()
+    sink = tracebed_harness.open_sink().sink
+    assert sink is not None  # the plugin's harness always runs its sink in this process
     set_trace_source(pytestconfig, sink.store)
     try:
         yield sink
     finally:
-        sink.stop()
+        tracebed_harness.close_sink()
 
 
 @pytest.fixture(scope="session")
 def demo_stack(
-    request: pytest.FixtureRequest, pytestconfig: pytest.Config, span_sink: Sink
+    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
+    tracebed_harness: Harness,
+    span_sink: Sink,
 ) -> Iterator[DemoStack]:
     """The stack under test, brought up tier by tier once per session (per xdist worker)."""
-    options = stack_options(pytestconfig)
-    workdir = Path(tempfile.mkdtemp(prefix="tracebed-stack-"))
     # Capture off while starting, so the live tier table reaches a terminal (it stays quiet
     # when stdout is not one).
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     suspended = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+    restore_sigterm = _sigterm_as_interrupt()
+    request.addfinalizer(restore_sigterm)  # runs after the teardown below, even a failed one
     with suspended:
         try:
-            stack = start_demo_stack(options, span_sink, workdir)
+            stack = tracebed_harness.start()
         except MissingExtraError as exc:  # one line, once, not an error per test
-            shutil.rmtree(workdir, ignore_errors=True)
+            tracebed_harness.remove_workdir()
             pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+    if stack.stack is None:
+        restore_sigterm()  # nothing was started (an external stack): nothing to tear down
     set_timeline(pytestconfig, stack.gantt_rows)
     reporter = pytestconfig.pluginmanager.getplugin("terminalreporter")
     if reporter is not None and stack.absent:
@@ -209,53 +237,37 @@ def demo_stack(
     try:
         yield stack
     finally:
-        if options.keep and stack.stack is not None:
-            stack.stack.detach(frontend_url=stack.frontend_url)
+        tracebed_harness.stop_stack()
+        if tracebed_harness.kept:
             print(
                 f"\ntracebed: stack kept running at {stack.frontend_url} (`tracebed down` stops it)"
             )
-        else:
-            stack.stop()
+        elif request.session.testsfailed:
             # Service logs and rendered configs stay for a session that failed, to read.
-            if request.session.testsfailed:
-                print(f"\ntracebed: service logs of this run are in {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
+            print(f"\ntracebed: service logs of this run are in {tracebed_harness.workdir}")
+        else:
+            tracebed_harness.remove_workdir()
 
 
 @pytest.fixture
-def shop(request: pytest.FixtureRequest, demo_stack: DemoStack, span_sink: Sink) -> Any:
+def shop(
+    request: pytest.FixtureRequest, tracebed_harness: Harness, demo_stack: DemoStack
+) -> Any:
     """A shop client on the stack's front door; every request's trace id is recorded on the test."""
-    from tracebed.flows import ShopClient
-
     results: list[Any] = request.node.stash.setdefault(_RESULTS_KEY, [])
 
     def on_result(result: Any) -> None:
         results.append(result)
         attach_trace_id(request, result.trace_id)
 
-    meta_ofrep = demo_stack.flags.ofrep_url if demo_stack.flags else None
-    return ShopClient(
-        demo_stack.frontend_url,
-        sink_store=span_sink.store,
-        timeout=trace_timeout(request.config),
-        ofrep_url=meta_ofrep,
-        on_result=on_result,
-    )
+    return tracebed_harness.shop(timeout=trace_timeout(request.config), on_result=on_result)
 
 
 @pytest.fixture
-def load_run(demo_stack: DemoStack, span_sink: Sink) -> Any:
+def load_run(tracebed_harness: Harness, demo_stack: DemoStack) -> Any:
     """`load_run(users, spawn_rate, duration_s, **options) -> LoadSummary`: Locust with the demo's
     task mix against the front door, every checkout's trace verified; stops at its duration."""
-    from tracebed.flows.load import run_load
-
-    return functools.partial(
-        run_load,
-        demo_stack.frontend_url,
-        store=span_sink.store,
-        ofrep_url=demo_stack.flags.ofrep_url if demo_stack.flags else None,
-    )
+    return tracebed_harness.load_runner()
 
 
 @pytest.fixture(autouse=True)

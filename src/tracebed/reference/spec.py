@@ -24,6 +24,12 @@ from tracebed.reference.proxy import envoy
 NAME = "tracebed-reference"
 #: The release ``build_spec`` impersonates unless told otherwise.
 DEMO_VERSION = versions.DEFAULT
+#: The export delays every service of the stack gets (ms), by the SDK's variable names.
+EXPORT_DELAYS_MS: dict[str, int] = {
+    "OTEL_BSP_SCHEDULE_DELAY": 50,
+    "OTEL_BLRP_SCHEDULE_DELAY": 50,
+    "OTEL_METRIC_EXPORT_INTERVAL": 1000,
+}
 
 #: Every port of the stack, by the demo's ``.env`` variable name (``ports=`` keys).
 PORT_NAMES: tuple[str, ...] = (
@@ -58,7 +64,7 @@ ABSENT: dict[str, str] = {
     "jaeger": "not installable here (no container images, no package); traces go to the "
     "tracebed sink instead",
     "grafana": "not installable here; nothing in the reference stack needs it",
-    "opensearch": "not installable here; the collector drops logs instead",
+    "opensearch": "not installable here; logs go to the tracebed sink instead",
 }
 
 #: depends_on at demo 2.0.2 (demo-facts §15.1); "H" = service_healthy, "S" = started.
@@ -293,6 +299,9 @@ def _common_env(
         "VALKEY_ADDR": f"{h}:{p['VALKEY_PORT']}",
         "PROMETHEUS_ADDR": f"{h}:{p['PROMETHEUS_PORT']}",
         "PRODUCT_CATALOG_RELOAD_INTERVAL": "10",
+        # Short export delays, so a test sees spans, logs and metrics soon after they
+        # happen (the demo's SDKs use their defaults: 5 s, 5 s, 60 s).
+        **{name: str(value) for name, value in EXPORT_DELAYS_MS.items()},
         # Flag switches take effect on the next request (the demo's flagd RPC providers
         # stream changes; a cache here would make a flag flip visible only later).
         "TRACEBED_FLAG_CACHE_SECONDS": "0",
@@ -547,9 +556,11 @@ def build_spec(
     for name, (module, port_var) in grpc_backends.items():
         port = p[port_var]
         args = [str(port)] if name == "currency" else []  # the demo passes it as argv[1]
+        # currency's meter version comes from VERSION, as in the demo's compose file
+        extra = {"VERSION": version} if name == "currency" else {}
         services[name] = _svc(
             _python(f"tracebed.reference.services.{module}", *args),
-            env(name, **{port_var: str(port)}, **extra_env.get(name, {})),
+            env(name, **{port_var: str(port)}, **extra, **extra_env.get(name, {})),
             {"type": "grpc", "host": h, "port": port, "service": ""},
             {"grpc": f"{h}:{port}"},
         )

@@ -13,8 +13,8 @@ from tracebed.stack.errors import (
     StackStartError,
     TopologyError,
 )
+from tracebed.stack.meta import StackMeta
 from tracebed.stack.model import Dependency, Healthcheck, PortSpec, ProbeSpec, ServiceDef
-from tracebed.stack.presets import reference_topology
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.runner import Stack
 from tracebed.stack.timeline import OrderingError, Timeline, TimelineEvent
@@ -32,10 +32,10 @@ __all__ = [
     "Stack",
     "StackError",
     "StackInterrupted",
+    "StackMeta",
     "StackStartError",
     "Timeline",
     "TimelineEvent",
     "Topology",
     "TopologyError",
-    "reference_topology",
 ]

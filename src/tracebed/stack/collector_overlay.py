@@ -11,6 +11,7 @@ every original exporter, including after a demo upgrade changes them.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -123,12 +124,20 @@ def build_overlay(
     endpoint = check_endpoint(endpoint)
     merged = merge_all(configs)
     pipelines = traces_pipelines(merged)
+    ours = {"endpoint": endpoint, "tls": {"insecure": True}}
+    defined = merged.get("exporters")
+    if isinstance(defined, Mapping) and exporter_name in defined and defined[exporter_name] != ours:
+        # The collector would merge ours into theirs: e.g. `otlp` is the demo's export to Jaeger.
+        raise OverlayError(
+            f"exporter {exporter_name!r} is already defined by the base configs; the overlay "
+            f"would replace it: choose another name (default {EXPORTER_NAME})"
+        )
     overlay_pipelines: dict[str, Any] = {}
     for name, exporters in pipelines.items():
         restated = [e for e in exporters if e != exporter_name] + [exporter_name]
         overlay_pipelines[name] = {"exporters": restated}
     return {
-        "exporters": {exporter_name: {"endpoint": endpoint, "tls": {"insecure": True}}},
+        "exporters": {exporter_name: ours},
         "service": {"pipelines": overlay_pipelines},
     }
 
@@ -175,10 +184,7 @@ def collector_config_files(
     svc = project.services.get(service)
     if svc is None:
         raise OverlayError(f"the compose project has no {service!r} service")
-    command = svc.get("command") or []
-    if isinstance(command, str):
-        command = command.split()
-    targets = [str(a).split("=", 1)[1] for a in command if str(a).startswith("--config=")]
+    targets = [a.split("=", 1)[1] for a in _command_list(svc) if a.startswith("--config=")]
     mounts: dict[str, str] = {}
     for vol in svc.get("volumes") or []:
         if isinstance(vol, Mapping):
@@ -206,6 +212,84 @@ def collector_config_files(
     return files
 
 
+def collector_command(
+    compose_files: Sequence[str | Path],
+    env_file: str | Path | None = None,
+    service: str = "otel-collector",
+    environ: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The collector's ``command`` in the merged project (compose replaces it file by file)."""
+    from tracebed.stack.compose import load_compose
+
+    project = load_compose(list(compose_files), env_file=env_file, environ=environ)
+    svc = project.services.get(service)
+    if svc is None:
+        raise OverlayError(f"the compose project has no {service!r} service")
+    return _command_list(svc)
+
+
+def _command_list(svc: Mapping[str, Any]) -> list[str]:
+    command = svc.get("command") or []
+    if isinstance(command, str):
+        command = command.split()
+    return [str(a).strip() for a in command]
+
+
+def overlay_command(demo_command: Sequence[str]) -> list[str]:
+    """The collector command with tracebed's overlay: the demo's own, then our ``--config``.
+
+    Compose has no way to append to a list it replaces, so the overlay restates the command;
+    it is generated from the project (demo 2.0.2: two configs; 3.0.0: up to four, then
+    ``--feature-gates``) rather than written for one release.
+    """
+    ours = f"--config={OVERLAY_TARGET}"
+    return [a for a in demo_command if a != ours] + [ours]
+
+
+def is_join_overlay(path: str | Path) -> bool:
+    """Whether a compose file is tracebed's join overlay (docker-compose.test.yml or one like it)."""
+    return "TRACEBED_SINK_OTLP" in Path(path).read_text(errors="replace")
+
+
+_COMMAND_BLOCK_RE = re.compile(r"(?m)^(    command:\n)((?:      - .*\n)+)")
+
+
+def render_compose_overlay(template: str, demo_command: Sequence[str]) -> str:
+    """``docker-compose.test.yml`` (the shipped one as ``template``) for a demo whose collector
+    runs ``demo_command``: only the collector's command list is rewritten, comments stay."""
+    match = _COMMAND_BLOCK_RE.search(template)
+    if match is None:
+        raise OverlayError("the compose overlay template has no collector command list")
+    # JSON strings are YAML double-quoted scalars: every argument survives as written.
+    items = "".join(f"      - {json.dumps(a)}\n" for a in overlay_command(demo_command))
+    return template[: match.start(2)] + items + template[match.end(2) :]
+
+
+def check_overlay_command(
+    compose_files: Sequence[str | Path], env_file: str | Path | None = None
+) -> None:
+    """The join overlay among ``compose_files`` must restate the command of the others.
+
+    An overlay generated for another file set (e.g. for compose.yaml alone, then run with
+    compose.full.yaml and compose.observability.yaml too) would silently drop or add collector
+    configs; say so in one line instead.
+    """
+    files = list(compose_files)
+    demo = [f for f in files if not is_join_overlay(f)]
+    overlays = [f for f in files if f not in demo]
+    if not overlays or not demo:
+        return
+    want = overlay_command(collector_command(demo, env_file=env_file))
+    got = collector_command(files, env_file=env_file)
+    if got != want:
+        names = " ".join(f"--compose {f}" for f in demo)
+        raise OverlayError(
+            f"{Path(overlays[-1]).name} restates the collector command {' '.join(got)!r}, but "
+            f"these compose files need {' '.join(want)!r}; regenerate it: "
+            f"tracebed compose-overlay {Path(demo[0]).parent} {names}"
+        )
+
+
 def join_environment(
     compose_files: Sequence[str | Path],
     sink_grpc_port: int,
@@ -217,10 +301,13 @@ def join_environment(
 
     Generates the collector overlay from the project's own collector configs into ``out_dir``
     and returns ``TRACEBED_COLLECTOR_OVERLAY`` and ``TRACEBED_SINK_OTLP`` (the sink as the
-    collector sees it: ``host.docker.internal`` is the host through ``host-gateway``).
+    collector sees it: ``host.docker.internal`` is the host through ``host-gateway``). When the
+    files include the join overlay, its collector command must be the one generated for the
+    other files (`check_overlay_command`).
     """
     if not 0 < int(sink_grpc_port) < 65536:
         raise OverlayError(f"sink port {sink_grpc_port} is not a TCP port")
+    check_overlay_command(compose_files, env_file=env_file)
     bases = collector_config_files(compose_files, env_file=env_file)
     out_dir.mkdir(parents=True, exist_ok=True)
     overlay = out_dir / "otelcol-tracebed.yml"
@@ -257,7 +344,9 @@ def docker_bridge_gateway() -> str:
     try:
         network = json.loads(res.stdout)
     except json.JSONDecodeError:
-        raise OverlayError("cannot read the docker bridge gateway: unreadable network inspect") from None
+        raise OverlayError(
+            "cannot read the docker bridge gateway: unreadable network inspect"
+        ) from None
     return bridge_gateway(network, interface_ipv4)
 
 

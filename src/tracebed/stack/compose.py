@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from tracebed.stack.errors import TopologyError
-from tracebed.stack.interpolate import interpolate_tree, parse_env_file
+from tracebed.stack.errors import TopologyError, yaml_error
+from tracebed.stack.interpolate import Unset, interpolate_tree, parse_env_file
 from tracebed.stack.model import (
     CONDITIONS,
     Dependency,
@@ -73,6 +73,24 @@ class ComposeProject:
     profiles: tuple[str, ...] = ()
     env_file: Path | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # top-level x-* keys
+    unset: Unset = field(default_factory=dict)  # variable -> where it was used, blank
+
+    def unset_note(self, service: str, key: str | None = None) -> str:
+        """Why a value of `service` (its `key`, if given) may be blank: the unset variables
+        used there, and where `.env` was looked for."""
+        prefix = f".services.{service}." + (key or "")
+        marks = (prefix + ".", prefix + "[") if key else (prefix, f".services.{service}[")
+        names = [n for n, uses in self.unset.items() if any(m in u for u in uses for m in marks)]
+        if not names:
+            return ""
+        dotenv = self.env_file or self.project_dir / ".env"
+        found = (
+            f"not in {dotenv} either"
+            if self.env_file is not None or dotenv.is_file()
+            else f"no .env file in {self.project_dir}"
+        )
+        verb = "is" if len(names) == 1 else "are"
+        return f" ({', '.join(names)} {verb} not set: {found})"
 
 
 def load_env(
@@ -96,7 +114,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise TopologyError(f"{path}: invalid YAML: {exc}") from None
+        raise TopologyError(yaml_error(path, exc)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -120,15 +138,16 @@ def load_compose(
         p.strip() for p in env.get("COMPOSE_PROFILES", "").split(",") if p.strip()
     )
     merged: dict[str, Any] = {}
+    unset: Unset = {}
     for path in paths:
-        model = _load_file(path, env, seen=())
+        model = _load_file(path, env, seen=(), unset=unset)
         merged = merge_models(merged, model, where=str(path))
     services_raw = merged.get("services") or {}
     if not isinstance(services_raw, dict):
         raise TopologyError(f"{paths[0]}: 'services' must be a mapping")
     services: dict[str, dict[str, Any]] = {}
     for name, svc in services_raw.items():
-        services[name] = _resolve_extends(name, svc, services_raw, paths[0], env, ())
+        services[name] = _resolve_extends(name, svc, services_raw, paths[0], env, (), unset)
     services = {n: _strip_markers(s) for n, s in services.items()}
     enabled: dict[str, dict[str, Any]] = {}
     disabled: dict[str, list[str]] = {}
@@ -149,14 +168,17 @@ def load_compose(
         profiles=active,
         env_file=env_path,
         extras=extras,
+        unset=unset,
     )
 
 
-def _load_file(path: Path, env: dict[str, str], seen: tuple[Path, ...]) -> dict[str, Any]:
+def _load_file(
+    path: Path, env: dict[str, str], seen: tuple[Path, ...], unset: Unset | None = None
+) -> dict[str, Any]:
     if path in seen:
         chain = " -> ".join(str(p) for p in (*seen, path))
         raise TopologyError(f"include cycle: {chain}")
-    data = interpolate_tree(read_yaml(path), env, where=path.name)
+    data = interpolate_tree(read_yaml(path), env, where=path.name, unset=unset)
     includes = data.pop("include", None) or []
     if not isinstance(includes, list):
         raise TopologyError(f"{path}: 'include' must be a list")
@@ -172,7 +194,8 @@ def _load_file(path: Path, env: dict[str, str], seen: tuple[Path, ...]) -> dict[
             inc_env = {**parse_env_file(env_candidate, env), **env}
         inc_model: dict[str, Any] = {}
         for inc in inc_paths:
-            inc_model = merge_models(inc_model, _load_file(inc, inc_env, (*seen, path)), str(inc))
+            loaded = _load_file(inc, inc_env, (*seen, path), unset)
+            inc_model = merge_models(inc_model, loaded, str(inc))
         for name, svc in (inc_model.get("services") or {}).items():
             if name in own_services:
                 raise TopologyError(
@@ -214,6 +237,7 @@ def _resolve_extends(
     path: Path,
     env: dict[str, str],
     chain: tuple[str, ...],
+    unset: Unset | None = None,
 ) -> dict[str, Any]:
     if not isinstance(svc, dict):
         if svc is None:
@@ -234,17 +258,21 @@ def _resolve_extends(
     src = Path(svc.get("x-tracebed-source", path))
     if base_file:
         file_path = (src.parent / str(base_file)).resolve()
-        other = interpolate_tree(read_yaml(file_path), env, where=file_path.name)
+        other = interpolate_tree(read_yaml(file_path), env, where=file_path.name, unset=unset)
         pool = other.get("services") or {}
         if base_name not in pool:
             raise TopologyError(
                 f"service {name!r} extends {base_name!r}, which {file_path} does not define"
             )
-        base = _resolve_extends(base_name, pool[base_name], pool, file_path, env, (*chain, key))
+        base = _resolve_extends(
+            base_name, pool[base_name], pool, file_path, env, (*chain, key), unset
+        )
     else:
         if base_name not in services:
             raise TopologyError(f"service {name!r} extends undefined service {base_name!r}")
-        base = _resolve_extends(base_name, services[base_name], services, path, env, (*chain, key))
+        base = _resolve_extends(
+            base_name, services[base_name], services, path, env, (*chain, key), unset
+        )
     own = {k: v for k, v in svc.items() if k != "extends"}
     base = {k: v for k, v in base.items() if k not in ("x-tracebed-source", "container_name")}
     return merge_service(base, own, where=f"service {name!r} (extends {base_name!r})")

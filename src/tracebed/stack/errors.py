@@ -15,6 +15,15 @@ __all__ = [
 ]
 
 
+def yaml_error(path: object, exc: Exception) -> str:
+    """One line for a YAML error: `FILE:LINE:COL: invalid YAML: problem` (PyYAML's own text
+    spans several lines and names the stream `<unicode string>`, not the file)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc)
+    return f"{where}: invalid YAML: {' '.join(str(problem).split())}"
+
+
 class TopologyError(StackError, ConfigError):
     """A compose file, spec or topology is invalid (bad file, undefined service, cycle, ...)."""
 

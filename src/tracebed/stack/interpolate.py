@@ -17,14 +17,32 @@ from tracebed.stack.errors import InterpolationError, TopologyError
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def interpolate(text: str, env: Mapping[str, str], where: str = "") -> str:
+#: Where each variable that was referenced without a default and is not set was used
+#: (`$VAR` / `${VAR}`: Compose warns and uses a blank string). Filled if passed in.
+Unset = dict[str, list[str]]
+
+
+def interpolate(
+    text: str, env: Mapping[str, str], where: str = "", unset: Unset | None = None
+) -> str:
     """Expand variables in one string the way Compose does."""
-    out, _ = _expand(text, 0, env, where, stop_at_brace=False)
+    out, _ = _expand(text, 0, env, where, stop_at_brace=False, unset=unset)
     return out
 
 
+def _lookup(name: str, env: Mapping[str, str], where: str, unset: Unset | None) -> str:
+    if name not in env and unset is not None:
+        unset.setdefault(name, []).append(where)
+    return env.get(name, "")
+
+
 def _expand(
-    text: str, pos: int, env: Mapping[str, str], where: str, stop_at_brace: bool
+    text: str,
+    pos: int,
+    env: Mapping[str, str],
+    where: str,
+    stop_at_brace: bool,
+    unset: Unset | None = None,
 ) -> tuple[str, int]:
     """Expand from `pos`; when `stop_at_brace`, stop at an unmatched `}` (end of a default)."""
     parts: list[str] = []
@@ -43,12 +61,12 @@ def _expand(
             i += 2
             continue
         if i + 1 < n and text[i + 1] == "{":
-            value, i = _braced(text, i + 2, env, where)
+            value, i = _braced(text, i + 2, env, where, unset)
             parts.append(value)
             continue
         m = _NAME.match(text, i + 1)
         if m:
-            parts.append(env.get(m.group(0), ""))
+            parts.append(_lookup(m.group(0), env, where, unset))
             i = m.end()
             continue
         parts.append("$")
@@ -58,7 +76,9 @@ def _expand(
     return "".join(parts), i
 
 
-def _braced(text: str, pos: int, env: Mapping[str, str], where: str) -> tuple[str, int]:
+def _braced(
+    text: str, pos: int, env: Mapping[str, str], where: str, unset: Unset | None = None
+) -> tuple[str, int]:
     m = _NAME.match(text, pos)
     if not m:
         raise InterpolationError(f"{where}: invalid variable expression in {text!r}")
@@ -67,10 +87,10 @@ def _braced(text: str, pos: int, env: Mapping[str, str], where: str) -> tuple[st
     if i >= len(text):
         raise InterpolationError(f"{where}: unterminated '${{{name}' in {text!r}")
     if text[i] == "}":
-        return env.get(name, ""), i + 1
+        return _lookup(name, env, where, unset), i + 1
     for op in (":-", ":?", ":+", "-", "?", "+"):
         if text.startswith(op, i):
-            arg, end = _expand(text, i + len(op), env, where, stop_at_brace=True)
+            arg, end = _expand(text, i + len(op), env, where, stop_at_brace=True, unset=unset)
             value = env.get(name)
             unset_or_empty = value is None or (op.startswith(":") and value == "")
             kind = op[-1]
@@ -87,17 +107,19 @@ def _braced(text: str, pos: int, env: Mapping[str, str], where: str) -> tuple[st
     raise InterpolationError(f"{where}: invalid character {text[i]!r} after ${{{name} in {text!r}")
 
 
-def interpolate_tree(node: Any, env: Mapping[str, str], where: str = "") -> Any:
+def interpolate_tree(
+    node: Any, env: Mapping[str, str], where: str = "", unset: Unset | None = None
+) -> Any:
     """Interpolate every string value (not mapping keys) of a loaded YAML tree."""
     if isinstance(node, str):
-        return interpolate(node, env, where)
+        return interpolate(node, env, where, unset)
     if isinstance(node, dict):
         return {
-            k: interpolate_tree(v, env, f"{where}.{k}" if where else str(k))
+            k: interpolate_tree(v, env, f"{where}.{k}" if where else str(k), unset)
             for k, v in node.items()
         }
     if isinstance(node, list):
-        return [interpolate_tree(v, env, f"{where}[{i}]") for i, v in enumerate(node)]
+        return [interpolate_tree(v, env, f"{where}[{i}]", unset) for i, v in enumerate(node)]
     return node
 
 

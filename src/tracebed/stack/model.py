@@ -49,8 +49,9 @@ class ProbeSpec:
 
     type: tcp | http | grpc | redis | kafka | command | healthcheck | started | exited
     Parameters are kept as given: `host`, `port` (container port for compose services),
-    `url`, `status`, `service` (grpc), `bootstrap` (kafka), `argv` (command), `path` (http,
-    relative to the service's own address), `timeout_s` (overall), `interval_s`.
+    `url`, `status`, `service` (grpc), `bootstrap` (kafka), `argv` (command; `{host}` and
+    `{port}` in it become the service's address), `path` (http, relative to the service's own
+    address), `timeout_s` (overall), `interval_s`.
     """
 
     type: str

@@ -8,12 +8,13 @@ default for a demo service; `exited` for a service others wait on with
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import shlex
 import socket
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -22,11 +23,15 @@ from typing import Any, Protocol
 import yaml
 
 from tracebed.paths import fixtures_dir
-from tracebed.stack.errors import TopologyError
+from tracebed.stack.errors import TopologyError, yaml_error
 from tracebed.stack.model import Healthcheck, ProbeSpec, ServiceDef
 
 DEFAULTS_FILE = Path(__file__).with_name("readiness-defaults.yaml")
 TIMING_KEYS = ("timeout_s", "interval_s", "max_interval_s", "attempt_timeout_s")
+#: What a probe in a readiness file may say besides `type` (see `check`).
+PROBE_KEYS = (
+    "type", "host", "port", "port_env", "url", "status", "service", "bootstrap", "argv", "path",
+)  # fmt: skip
 
 
 @dataclass
@@ -132,18 +137,51 @@ def _read_cached(path: str, mtime: float) -> dict[str, Any]:
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except yaml.YAMLError as exc:
-        raise TopologyError(f"{path}: invalid YAML: {exc}") from None
+        raise TopologyError(yaml_error(path, exc)) from None
     if not isinstance(data, dict):
         raise TopologyError(f"{path}: expected a mapping with 'defaults' and 'services'")
+    _known_keys(path, "", data, ("defaults", "services"))
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise TopologyError(f"{path}: 'defaults' must be a mapping")
+    _known_keys(path, "defaults.", defaults, TIMING_KEYS)
+    _check_timing(path, "defaults.", defaults)
     services = data.get("services") or {}
     if not isinstance(services, dict):
         raise TopologyError(f"{path}: 'services' must be a mapping")
     for name, entry in services.items():
         if entry is not None and not isinstance(entry, dict):
             raise TopologyError(f"{path}: services.{name} must be a mapping")
+        where = f"services.{name}."
         if entry and "type" in entry:
             ProbeSpec.from_dict(entry, f"{path}: services.{name}")
+            _known_keys(path, where, entry, (*PROBE_KEYS, *TIMING_KEYS))
+        elif entry:  # without a type an entry only tunes the chosen probe's timing
+            _known_keys(path, where, entry, TIMING_KEYS, "without a 'type', only timing keys: ")
+        _check_timing(path, where, entry or {})
     return data
+
+
+def _known_keys(
+    path: str, where: str, entry: Mapping[str, Any], allowed: Sequence[str], why: str = ""
+) -> None:
+    for key in entry:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TopologyError(
+                f"{path}: {where}{key}: unknown key ({why}expected {', '.join(allowed)}){hint}"
+            )
+
+
+def _check_timing(path: str, where: str, entry: Mapping[str, Any]) -> None:
+    for key in TIMING_KEYS:
+        if key in entry:
+            value = entry[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise TopologyError(
+                    f"{path}: {where}{key}: {value!r} is not a positive number of seconds"
+                )
 
 
 def _read_readiness(path: Path) -> dict[str, Any]:
@@ -191,6 +229,10 @@ def check(probe: ProbeSpec, svc: ServiceDef, target: Target, timeout_s: float) -
             args = shlex.split(argv) if isinstance(argv, str) else [str(a) for a in argv or []]
             if not args:
                 raise TopologyError(f"service {svc.name!r}: command probe needs 'argv'")
+            if any("{host}" in a or "{port}" in a for a in args):
+                # e.g. pg_isready -h {host} -p {port}: the address as this backend reaches it
+                host, port = target.address(svc, _int(p.get("port")), p.get("host"))
+                args = [a.replace("{host}", host).replace("{port}", str(port)) for a in args]
             return _run_command(args, timeout_s)
         if probe.type == "http":
             return _http(p, svc, target, timeout_s)

@@ -24,6 +24,7 @@ from tracebed.stack.readiness import check, probe_url
 from tracebed.stack.state import RunRecord, cleanup_stale, state_dir
 from tracebed.stack.timeline import Timeline
 from tracebed.stack.topology import Topology
+from tracebed.stack.watchdog import Watchdog, spawn_watchdog
 
 _LIVE_STACKS: weakref.WeakSet[Stack] = weakref.WeakSet()
 
@@ -74,6 +75,7 @@ class Stack:
         self._cancel = threading.Event()
         self._record_lock = threading.Lock()
         self._probes: dict[str, ProbeSpec] = {}
+        self._watchdog: Watchdog | None = None
 
     # -- start --------------------------------------------------------------------------
 
@@ -93,6 +95,11 @@ class Stack:
         except BaseException:
             self.started = False  # nothing was started: nothing to stop
             raise
+        if self.backend.manages_services:
+            # Stops the services if this process dies without stopping them (even by SIGKILL).
+            self._watchdog = spawn_watchdog(self.record, self.run_dir / "watchdog.log")
+            if self._watchdog is not None:
+                self.record.info["watchdog"] = self._watchdog.info()
         self._save_record()
         _LIVE_STACKS.add(self)
         shown = self.topology.tiers[: last + 1]
@@ -271,6 +278,7 @@ class Stack:
                 self._started_tiers.clear()
                 self.record.remove()
                 _LIVE_STACKS.discard(self)
+                self._release_watchdog()
 
     def detach(self, **info: Any) -> RunRecord:
         """Leave the stack running after this process exits; `tracebed down` stops it."""
@@ -279,7 +287,13 @@ class Stack:
         self.record.info.update(info)
         self._save_record()
         _LIVE_STACKS.discard(self)
+        self._release_watchdog()
         return self.record
+
+    def _release_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.release()
+            self._watchdog = None
 
     def _save_record(self) -> None:
         with self._record_lock:
@@ -337,9 +351,8 @@ class Stack:
         return f"{host}:{port}"
 
     def frontend_url(self) -> str | None:
-        meta = self.topology.extras.get("x-tracebed-stack") or {}
-        if meta.get("frontend_url"):
-            return str(meta["frontend_url"])
+        if self.topology.meta.frontend_url:
+            return self.topology.meta.frontend_url
         for name in ("frontend-proxy", "frontend"):
             if name in self.topology.services and self.timeline.ready_at(name) is not None:
                 with contextlib.suppress(LookupError):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tracebed.stack.errors import TopologyError
+from tracebed.stack.errors import TopologyError, yaml_error
 
 # Group name -> services, in the order the seed starts them.
 SEED_GROUPS: list[tuple[str, list[str]]] = [
@@ -91,13 +91,21 @@ def load_grouping(path: str | Path) -> list[tuple[str, list[str]]]:
     except FileNotFoundError:
         raise TopologyError(f"grouping file not found: {p}") from None
     except yaml.YAMLError as exc:
-        raise TopologyError(f"{p}: invalid YAML: {exc}") from None
+        raise TopologyError(yaml_error(p, exc)) from None
     groups = data.get("groups") if isinstance(data, dict) else None
     if not isinstance(groups, list) or not groups:
         raise TopologyError(f"{p}: expected 'groups: [{{name, services}}, ...]'")
+    extra = sorted(set(data) - {"groups"})
+    if extra:
+        raise TopologyError(f"{p}: {extra[0]}: unknown key (expected groups)")
     out: list[tuple[str, list[str]]] = []
     seen: dict[str, str] = {}
     for i, group in enumerate(groups):
+        extra = sorted(set(group) - {"name", "services"}) if isinstance(group, dict) else []
+        if extra:
+            raise TopologyError(
+                f"{p}: groups[{i}].{extra[0]}: unknown key (expected name, services)"
+            )
         if not isinstance(group, dict) or not isinstance(group.get("services"), list):
             raise TopologyError(f"{p}: groups[{i}] needs a 'name' and a 'services' list")
         name = str(group.get("name") or f"group-{i}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -12,6 +13,7 @@ from typing import Any
 
 from tracebed.stack.compose import load_compose, service_from_raw
 from tracebed.stack.errors import TopologyError
+from tracebed.stack.meta import StackMeta
 from tracebed.stack.model import ProbeSpec, ServiceDef
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.seed import SEED_DEPENDS_ON, SEED_GROUPS, load_grouping
@@ -48,6 +50,7 @@ class Topology:
         self.env: dict[str, str] = dict(env if env is not None else os.environ)
         self.source = source
         self.extras: dict[str, Any] = dict(extras or {})
+        self.meta = StackMeta.from_extras(self.extras)  # what the stack says about itself
         self.readiness = readiness if readiness is not None else Readiness.load()
         self.project_name = project_name
         self.compose_files = list(compose_files)
@@ -68,6 +71,16 @@ class Topology:
             )
         else:
             self.grouping = [(n, list(s)) for n, s in group_by]
+        # Files shared by demo-shaped stacks may name any demo service; anything else must be
+        # one of this stack's (a typo otherwise passes silently).
+        known = {*self.services, *self.absent, *(disabled or {})}
+        known |= {svc for _, names in SEED_GROUPS for svc in names}
+        if isinstance(group_by, str | Path) and self.grouping is not None and group_by != "seed":
+            _check_named(str(group_by), "groups", self.grouping, known)
+        if self.readiness.source and self.readiness.overrides:
+            _check_named(
+                self.readiness.source, "services", [("", list(self.readiness.overrides))], known
+            )
         self.tiers: list[list[str]] = []
         self.tier_names: list[str] = []
         self.conflicts: list[dict[str, Any]] = []
@@ -89,12 +102,16 @@ class Topology:
         if isinstance(files, str | Path):
             files = [files]
         project = load_compose(files, env_file=env_file, profiles=profiles, environ=environ)
-        services = {
-            name: service_from_raw(
-                name, raw, project.env, Path(raw.get("x-tracebed-source", project.files[0])).parent
-            )
-            for name, raw in project.services.items()
-        }
+        services: dict[str, ServiceDef] = {}
+        for name, raw in project.services.items():
+            base_dir = Path(raw.get("x-tracebed-source", project.files[0])).parent
+            try:
+                services[name] = service_from_raw(name, raw, project.env, base_dir)
+            except TopologyError as exc:
+                # e.g. "invalid port ''": say which variable left it blank, as Compose warns.
+                key = re.match(rf"service {re.escape(repr(name))}(?:\.|: )([\w-]+)", str(exc))
+                note = project.unset_note(name, key.group(1) if key else None)
+                raise TopologyError(f"{exc}{note}") from None
         return cls(
             services,
             group_by=group_by,
@@ -362,8 +379,7 @@ class Topology:
     @property
     def absent(self) -> dict[str, str]:
         """Services of the demo this stack leaves out, with why (the reference stack says)."""
-        meta = self.extras.get("x-tracebed-stack") or {}
-        return {str(k): str(v) for k, v in (meta.get("absent") or {}).items()}
+        return dict(self.meta.absent)
 
     def to_text(self) -> str:
         lines = [
@@ -445,3 +461,20 @@ def _probe_json(probe: ProbeSpec) -> dict[str, Any]:
 
 if __name__ == "__main__":  # pragma: no cover - handy for a quick look
     print(Topology.from_compose(sys.argv[1:]).to_text())
+
+
+def _check_named(
+    path: str, key: str, groups: Sequence[tuple[str, list[str]]], known: set[str]
+) -> None:
+    """A groups or readiness file names only services of this stack or of the demo."""
+    for group, names in groups:
+        unknown = sorted(set(names) - known)
+        if unknown:
+            where = f"{key}[{group!r}]" if group else key
+            close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TopologyError(
+                f"{path}: {where}: {', '.join(map(repr, unknown))} "
+                f"{'is not a service' if len(unknown) == 1 else 'are not services'} of this "
+                f"stack or of the demo{hint}"
+            )

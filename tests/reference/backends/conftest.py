@@ -20,6 +20,7 @@ from tracebed.model.trace import Trace
 from tracebed.otlp.sink import Sink
 from tracebed.reference.flagd import flagfile
 
+from ..otlp_signals import SignalReceiver
 from .procs import (
     Proc,
     clean_env,
@@ -60,6 +61,16 @@ def sink() -> Iterator[Sink]:
         yield s
     finally:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def signal_receiver() -> Iterator[SignalReceiver]:
+    """Where the backends send their metrics and logs (the sink only counts those)."""
+    receiver = SignalReceiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
 
 
 @pytest.fixture(scope="session")
@@ -205,13 +216,22 @@ def one(trace: Trace, name: str, service: str | None = None) -> Span:
 
 @pytest.fixture(scope="session")
 def backends(
-    sink: Sink, redis_addr: str, kafka_addr: str, flag_service: FlagService, run_dir: Path
+    sink: Sink,
+    signal_receiver: SignalReceiver,
+    redis_addr: str,
+    kafka_addr: str,
+    flag_service: FlagService,
+    run_dir: Path,
 ) -> Iterator[Backends]:
     ports = {name: free_port() for name in [*GRPC_SERVICES, *HTTP_SERVICES]}
     addr = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
     flag_port = flag_service.url.rsplit(":", 1)[1]
     common = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{sink.grpc_endpoint}",
+        # traces to the sink; metrics and logs to a receiver that keeps their content
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": signal_receiver.endpoint,
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": signal_receiver.endpoint,
+        "OTEL_METRIC_EXPORT_INTERVAL": "250",
         "OTEL_RESOURCE_ATTRIBUTES": "service.namespace=opentelemetry-demo,service.version=2.0.2",
         "FLAGD_HOST": "127.0.0.1",
         "FLAGD_OFREP_PORT": flag_port,
@@ -222,6 +242,7 @@ def backends(
         name: {port_env: str(ports[name])}
         for name, (_, port_env) in {**GRPC_SERVICES, **HTTP_SERVICES}.items()
     }
+    env["currency"]["VERSION"] = "2.0.2"  # the meter version, as the demo's compose sets it
     env["recommendation"]["PRODUCT_CATALOG_ADDR"] = addr["product-catalog"]
     env["cart"]["VALKEY_ADDR"] = redis_addr
     env["shipping"]["QUOTE_ADDR"] = f"http://{addr['quote']}"

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import grpc
 import pytest
 import redis
 import requests
@@ -21,11 +22,13 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
+from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from tests.reference.infra.conftest import require_debian
 from tests.reference.infra.launcher import Launcher
 from tracebed.otlp.sink import Sink
 from tracebed.reference.infra.nginx import images_dir
+from tracebed.reference.proto import demo_pb2, demo_pb2_grpc
 
 
 def _endpoint(spec: dict[str, Any], name: str) -> str:
@@ -75,6 +78,32 @@ def test_collector_accepts_metrics_and_logs(
             f"{http}{path}", data=b"", timeout=5, headers={"Content-Type": "application/x-protobuf"}
         )
         assert r.status_code == 200, (path, r.status_code, r.text)
+
+
+def test_collector_forwards_a_services_metrics_and_logs_to_the_sink(
+    spec: dict[str, Any], sink: Sink, launch: Callable[..., Launcher]
+) -> None:
+    """A stand-in service's logs and metrics go through rotel to the sink (counted there)."""
+    launch("payment")  # and its dependencies: the collector, flagd
+    addr = _endpoint(spec, "payment")
+    assert spec["services"]["payment"]["environment"]["OTEL_METRIC_EXPORT_INTERVAL"] == "1000"
+    with grpc.insecure_channel(addr) as channel:
+        demo_pb2_grpc.PaymentServiceStub(channel).Charge(
+            demo_pb2.ChargeRequest(
+                amount=demo_pb2.Money(currency_code="USD", units=1),
+                credit_card=demo_pb2.CreditCardInfo(
+                    credit_card_number="4432-8015-6152-0454",
+                    credit_card_expiration_year=2039,
+                    credit_card_expiration_month=1,
+                ),
+            )
+        )
+    # the sink only counts logs and metrics (no wait API for them): a bounded re-check
+    for attempt in Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.1), reraise=True):
+        with attempt:
+            stats = requests.get(f"{sink.http_url}/api/stats", timeout=5).json()
+            assert stats["log_records"] >= 2, stats  # request received, transaction complete
+            assert stats["metric_points"] >= 1, stats  # app.payment.transactions
 
 
 def test_kafka_has_topic_orders_and_carries_headers(

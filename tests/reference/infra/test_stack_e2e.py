@@ -84,4 +84,9 @@ def test_reference_stack_through_the_stack_layer(tmp_path: Path, sink: Sink) -> 
         for attempt in Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.2), reraise=True):
             with attempt:
                 assert _load_generator_reached_the_proxy(sink.store)
+        # logs and metrics reach the sink through rotel too (the sink only counts them)
+        for attempt in Retrying(stop=stop_after_delay(15), wait=wait_fixed(0.2), reraise=True):
+            with attempt:
+                stats = requests.get(f"{sink.http_url}/api/stats", timeout=5).json()
+                assert stats["log_records"] > 0 and stats["metric_points"] > 0, stats
     assert started_in < 60, f"stack took {started_in:.1f}s to start"

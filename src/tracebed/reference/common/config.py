@@ -46,6 +46,15 @@ def env_port(name: str, default: int | None = None) -> int:
     return port
 
 
+def bind_host() -> str:
+    """The address servers listen on: loopback unless ``BIND_HOST`` says otherwise.
+
+    The stand-in's clients dial 127.0.0.1 (locally and in compose, on the host network), so
+    nothing needs a wider bind; ``BIND_HOST=0.0.0.0`` opens a service to the network on purpose.
+    """
+    return env("BIND_HOST", "127.0.0.1")
+
+
 def grpc_target(name: str) -> str:
     """A ``host:port`` address such as CART_ADDR (a scheme, if given, is dropped)."""
     value = env(name)

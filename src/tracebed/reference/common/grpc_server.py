@@ -11,6 +11,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from tracebed.reference.common import telemetry
+from tracebed.reference.common.config import bind_host
 
 Registration = Callable[[grpc.Server], None]
 
@@ -21,7 +22,7 @@ def serve(
     *,
     health_services: Iterable[str] = ("",),
     interceptors: Sequence[grpc.ServerInterceptor] = (),
-    host: str = "0.0.0.0",
+    host: str | None = None,
     max_workers: int = 16,
     grace_seconds: float = 2.0,
     on_stop: Callable[[], None] | None = None,
@@ -31,7 +32,9 @@ def serve(
 
     ``registrations`` are callables like ``lambda s: add_XServicer_to_server(impl, s)``.
     ``health_services`` are the service names reported SERVING (``""`` = whole server).
+    ``host`` defaults to ``bind_host()`` (loopback).
     """
+    host = host or bind_host()
     server = build_server(registrations, interceptors=interceptors, max_workers=max_workers)
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:

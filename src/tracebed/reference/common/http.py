@@ -22,6 +22,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracebed.reference.common import telemetry
+from tracebed.reference.common.config import bind_host
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,12 @@ class TracedHTTPServer:
         *,
         tracer_name: str,
         old_semconv: bool = False,
-        host: str = "0.0.0.0",
+        host: str | None = None,
     ) -> None:
         self.routes = routes
         self.tracer = trace.get_tracer(tracer_name)
         self.old_semconv = old_semconv
-        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.httpd = ThreadingHTTPServer((host or bind_host(), port), self._handler_class())
         self.httpd.daemon_threads = True
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -18,6 +19,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracebed.reference import versions
+from tracebed.reference.common import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +130,7 @@ class ServerTracing(grpc.ServerInterceptor):
         attrs = _rpc_attrs(style, full_method)
         if style is Style.CURRENCY:
             attrs["rpc.grpc.status_code"] = 0  # the C++ service sets it before working
+        started = time.perf_counter()
         try:
             with self.tracer.start_as_current_span(
                 span_name(style, full_method),
@@ -159,6 +162,16 @@ class ServerTracing(grpc.ServerInterceptor):
                 return response
         finally:
             otel_context.detach(token)
+            # otelgrpc's rpc.server.duration, where the service's table has it (Go services)
+            service, method = split_method(full_method)
+            telemetry.record(
+                "rpc_server_duration",
+                (time.perf_counter() - started) * 1000,
+                system="grpc",
+                service=service,
+                method=method,
+                status_code=_code(context).value[0],
+            )
 
     def _fail(
         self,

@@ -19,6 +19,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from tracebed.reference.common import telemetry
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 TRACER = "tracebed.reference.frontend"
 
@@ -88,6 +90,10 @@ class ServerSpans:
                         close()
                 code = status[-1] if status else 500
                 span.set_attribute("http.status_code", code)
+                path = target.split("?", 1)[0]
+                if path.startswith("/api/"):
+                    # the API middleware's counter (InstrumentationMiddleware)
+                    telemetry.count("requests", method=method, target=path, status=code)
                 if code >= 500:
                     span.set_status(Status(StatusCode.ERROR))
                 return [body]

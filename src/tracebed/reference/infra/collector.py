@@ -1,19 +1,20 @@
 """otel-collector: rotel receiving OTLP (gRPC + HTTP) from every service.
 
-Traces go to the tracebed sink over OTLP/gRPC (the demo's "test collector exporter");
-metrics and logs are accepted and dropped (rotel's blackhole exporter), because the
-demo's destinations for them (Prometheus OTLP, OpenSearch) are absent here.
-At 2.0.2 rotel applies no span-name transform, like the demo's Tracetest collector overlay.
-At 3.0.0 it runs the release's ``transform/sanitize_spans`` (``sanitize_spans.py``, a rotel
-Python trace processor): the sink receives the names the 3.0.0 collector forwards.
+All three signals go to the tracebed sink over OTLP/gRPC (the demo's "test collector
+exporter" for traces; the sink stands in for Prometheus' OTLP receiver and OpenSearch,
+which are absent here). At 2.0.2 rotel applies no span-name transform, like the demo's
+Tracetest collector overlay. At 3.0.0 it runs the release's ``transform/sanitize_spans``
+(``sanitize_spans.py``, a rotel Python trace processor): the sink receives the names the
+3.0.0 collector forwards.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-#: rotel's batch timeout for traces; short so a finished trace reaches the sink quickly.
-TRACES_BATCH_TIMEOUT = "20ms"
+#: rotel's batch timeout for every signal; short so what a service exports reaches the
+#: sink quickly.
+BATCH_TIMEOUT = "20ms"
 
 
 #: rotel trace processor reproducing 3.0.0's ``transform/sanitize_spans``.
@@ -33,8 +34,8 @@ def command(
         f"127.0.0.1:{grpc_port}",
         "--otlp-http-endpoint",
         f"127.0.0.1:{http_port}",
-        "--traces-batch-timeout",
-        TRACES_BATCH_TIMEOUT,
+        "--batch-timeout",
+        BATCH_TIMEOUT,
         *processors,
     ]
 
@@ -46,10 +47,10 @@ def environment(sink_otlp_grpc: str) -> dict[str, str]:
     if not host or not port.isdigit():
         raise ValueError(f"sink_otlp_grpc must be 'host:port', got {sink_otlp_grpc!r}")
     return {
-        "ROTEL_EXPORTERS": "sink:otlp,drop:blackhole",
+        "ROTEL_EXPORTERS": "sink:otlp",
         "ROTEL_EXPORTER_SINK_ENDPOINT": f"http://{host}:{port}",
         "ROTEL_EXPORTER_SINK_PROTOCOL": "grpc",
         "ROTEL_EXPORTERS_TRACES": "sink",
-        "ROTEL_EXPORTERS_METRICS": "drop",
-        "ROTEL_EXPORTERS_LOGS": "drop",
+        "ROTEL_EXPORTERS_METRICS": "sink",
+        "ROTEL_EXPORTERS_LOGS": "sink",
     }

@@ -17,6 +17,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind
 
 from tracebed.reference import versions
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.kafka import headers_to_carrier
 from tracebed.reference.proto import demo_pb2
 from tracebed.reference.services._consumer import BatchHandler, consumer_attrs, run_consumer
@@ -50,11 +51,14 @@ class OrderStore:
     def __init__(self, conn_string: str) -> None:
         self.params = npgsql_params(conn_string)
         self._conn: Any = None
+        #: whether the last failed save was a duplicate (the demo logs those by EventName)
+        self.duplicate = False
 
     def save(self, order: demo_pb2.OrderResult) -> bool:
         import psycopg
         from psycopg.conninfo import make_conninfo
 
+        self.duplicate = False
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(
@@ -64,6 +68,7 @@ class OrderStore:
                 self._write(order)
             return True
         except psycopg.errors.UniqueViolation:
+            self.duplicate = True
             log.warning("order %s was already saved; skipping the duplicate", order.order_id)
         except psycopg.Error as exc:
             log.warning("failed to save order %s: %s", order.order_id, exc)
@@ -138,7 +143,9 @@ class Accounting:
                 except DecodeError as exc:
                     log.warning("cannot parse OrderResult at offset %s: %s", message.offset(), exc)
                     continue
-                log.info("Order details: %s", json_format.MessageToJson(order, indent=None))
+                details = json_format.MessageToJson(order, indent=None)
+                log.info("Order details: %s", details)
+                telemetry.log("order_details", order=details)
 
     def _receive_v3(self, message: Message, parent: Context, attrs: dict[str, Any]) -> None:
         """3.0.0: a root ``order-consumed`` span; ``orders receive`` is its child, linked
@@ -160,9 +167,11 @@ class Accounting:
             except DecodeError as exc:
                 log.warning("cannot parse OrderResult at offset %s: %s", message.offset(), exc)
                 return
-            log.info("Order details: %s", json_format.MessageToJson(order, indent=None))
-            if self.store is not None:
-                self.store.save(order)
+            details = json_format.MessageToJson(order, indent=None)
+            log.info("Order details: %s", details)
+            telemetry.log("order_details", order=details)
+            if self.store is not None and not self.store.save(order) and self.store.duplicate:
+                telemetry.log("duplicate_skipped", order_id=order.order_id)
 
 
 def make_handler(_stopped: threading.Event) -> BatchHandler:

@@ -12,6 +12,7 @@ import grpc
 from opentelemetry import baggage, trace
 
 from tracebed.reference import versions
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
 from tracebed.reference.common.rpc_tracing import RpcError, Style
@@ -96,6 +97,7 @@ class AdService(demo_pb2_grpc.AdServiceServicer):
         span.set_attribute("app.ads.contextKeys.count", len(keys))
         ads: list[demo_pb2.Ad] = []
         if keys:
+            telemetry.log("targeted", context_keys=java_list_string(keys))
             for key in keys:
                 ads.extend(self._by_category(key))
             request_type = response_type = "TARGETED"
@@ -108,6 +110,7 @@ class AdService(demo_pb2_grpc.AdServiceServicer):
         span.set_attribute("app.ads.count", len(ads))
         span.set_attribute("app.ads.ad_request_type", request_type)
         span.set_attribute("app.ads.ad_response_type", response_type)
+        telemetry.count("ad_requests", request_type=request_type, response_type=response_type)
         if self.flags.boolean("adFailure", False, context=flag_ctx) and self.rng.randrange(10) == 0:
             span.add_event("Error", {"exception.message": "UNAVAILABLE"})
             span.set_status(trace.Status(trace.StatusCode.ERROR))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from tracebed.reference import versions
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import EnvError, env, grpc_target
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
@@ -95,6 +97,13 @@ class CartService(demo_pb2_grpc.CartServiceServicer):
         span.set_attribute("app.user.id", request.user_id)
         span.set_attribute("app.product.id", request.item.product_id)
         span.set_attribute("app.product.quantity", request.item.quantity)
+        telemetry.log(
+            "add_item",
+            user_id=request.user_id,
+            product_id=request.item.product_id,
+            quantity=request.item.quantity,
+        )
+        started = time.perf_counter_ns()
         try:
             cart = self.store.get(request.user_id)
             if cart is None:
@@ -109,6 +118,9 @@ class CartService(demo_pb2_grpc.CartServiceServicer):
             self.store.put(request.user_id, cart)
         except redis.RedisError as exc:
             raise _storage_error(exc) from exc
+        finally:
+            # Stopwatch ticks, which are nanoseconds on Linux (failures are recorded too)
+            telemetry.record("add_item_latency", time.perf_counter_ns() - started)
         return demo_pb2.Empty()
 
     def GetCart(
@@ -117,10 +129,14 @@ class CartService(demo_pb2_grpc.CartServiceServicer):
         span = trace.get_current_span()
         span.set_attribute("app.user.id", request.user_id)
         span.add_event("Fetch cart")
+        telemetry.log("get_cart", user_id=request.user_id)
+        started = time.perf_counter_ns()
         try:
             cart = self.store.get(request.user_id)
         except redis.RedisError as exc:
             raise _storage_error(exc) from exc
+        finally:
+            telemetry.record("get_cart_latency", time.perf_counter_ns() - started)
         # An unknown cart is an empty Cart whose user_id is "" (not the requested id).
         cart = cart if cart is not None else demo_pb2.Cart()
         span.set_attribute("app.cart.items.count", sum(i.quantity for i in cart.items))
@@ -132,6 +148,7 @@ class CartService(demo_pb2_grpc.CartServiceServicer):
         span = trace.get_current_span()
         span.set_attribute("app.user.id", request.user_id)
         span.add_event("Empty cart")
+        telemetry.log("empty_cart", user_id=request.user_id)
         if versions.is_v3():
             # a probability at 3.0.0 (the "90%" variant is 0.9); a bool at 2.0.2
             p = self.flags.number("cartFailure", 0.0, event=True)

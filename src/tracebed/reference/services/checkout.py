@@ -19,6 +19,7 @@ from opentelemetry import baggage, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracebed.reference import versions
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import grpc_target, http_base, require
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
@@ -218,6 +219,7 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
         span = trace.get_current_span()
         span.set_attribute("app.user.id", request.user_id)
         span.set_attribute("app.user.currency", request.user_currency)
+        telemetry.log("place_order", user_id=request.user_id, user_currency=request.user_currency)
         if versions.is_v3() and versions.synthetic(baggage.get_baggage("synthetic_request")):
             span.set_attribute("user_agent.synthetic.type", "test")
         try:
@@ -254,6 +256,7 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
                 grpc.StatusCode.INTERNAL,
                 f"failed to charge card: could not charge the card: {go_error(err)}",
             ) from err
+        telemetry.log("payment_went_through", transaction_id=tx_id)
         span.add_event("charged", {"app.payment.transaction.id": tx_id})
 
         try:
@@ -283,9 +286,18 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
         span.set_attribute("app.shipping.amount", amount(shipping))
         span.set_attribute("app.order.amount", amount(total))
         span.set_attribute("app.order.items.count", len(order_items))
+        telemetry.log(
+            "order_placed",
+            order_id=order_id,
+            shipping_amount=amount(shipping),
+            order_amount=amount(total),
+            items_count=len(order_items),
+            tracking_id=tracking_id,
+        )
 
         self._send_confirmation(request.email, order)
         if self.publisher is not None:
+            telemetry.log("post_processor")
             copies = self.flags.integer("kafkaQueueProblems", 0, event=True)
             self.publisher.publish(order, extra_copies=max(0, copies))
         return demo_pb2.PlaceOrderResponse(order=order)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import grpc
 from opentelemetry import trace
 
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.grpc_server import Registration
 from tracebed.reference.common.rpc_tracing import Style
 from tracebed.reference.data import currency_rates
@@ -78,6 +79,7 @@ class CurrencyService(demo_pb2_grpc.CurrencyServiceServicer):
         span.add_event("Processing supported currencies request")
         response = demo_pb2.GetSupportedCurrenciesResponse(currency_codes=self.rates.codes())
         span.add_event("Currencies fetched, response sent back")
+        telemetry.log("supported")
         return response
 
     def Convert(
@@ -90,10 +92,13 @@ class CurrencyService(demo_pb2_grpc.CurrencyServiceServicer):
         except Exception:
             span.add_event("Conversion failed")
             span.set_status(trace.Status(trace.StatusCode.ERROR))
+            telemetry.log("conversion_failed")
             context.abort(grpc.StatusCode.CANCELLED, "")
         span.set_attribute("app.currency.conversion.from", getattr(request, "from").currency_code)
         span.set_attribute("app.currency.conversion.to", request.to_code)
         span.add_event("Conversion successful, response sent back")
+        telemetry.count("conversions", currency_code=request.to_code)
+        telemetry.log("converted")
         return result
 
 

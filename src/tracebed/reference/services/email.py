@@ -43,12 +43,16 @@ class EmailService:
         order = _get(body, "order")
         server_span.set_attribute("app.order.id", str(_get(order, "order_id") or ""))
         email = _get(body, "email")
+        # The confirmation counter and log are 3.0.0's (email exported traces only at
+        # 2.0.2): no-ops unless the release's signal table has them.
+        telemetry.count("confirmations")
         with self.tracer.start_as_current_span("send_email") as span:
             body = self._render(order)
             span.set_attribute("app.email.recipient", str(email or ""))  # dropped at 3.0.0
             if versions.is_v3():
                 span.set_attribute("app.order.id", str(_get(order, "order_id") or ""))
                 self._leak(body)
+            telemetry.log("confirmation_sent", order_id=str(_get(order, "order_id") or ""))
         return Reply(200, b"", content_type="text/html;charset=utf-8")
 
     def _leak(self, body: str) -> None:

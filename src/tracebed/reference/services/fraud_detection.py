@@ -14,6 +14,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Link, SpanKind
 
 from tracebed.reference import versions
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.kafka import headers_to_carrier
 from tracebed.reference.proto import demo_pb2
@@ -84,6 +85,7 @@ class FraudDetection:
         )
         if problems > 0:
             log.info("FeatureFlag 'kafkaQueueProblems' is enabled, sleeping 1 second")
+            telemetry.log("queue_problems")
             self.stopped.wait(self.sleep)  # the flag's effect: consumer lag (ends on SIGTERM)
         order = demo_pb2.OrderResult()
         try:
@@ -99,6 +101,7 @@ class FraudDetection:
             order.order_id,
             total,
         )
+        telemetry.log("consumed", order_id=order.order_id, total=total)
 
 
 def make_handler(stopped: threading.Event) -> BatchHandler:

@@ -12,6 +12,7 @@ import grpc
 from opentelemetry import baggage, context, trace
 
 from tracebed.reference import versions
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
 from tracebed.reference.common.rpc_tracing import RpcError, Style
@@ -76,6 +77,7 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
         self, request: demo_pb2.ChargeRequest, ctx: grpc.ServicerContext
     ) -> demo_pb2.ChargeResponse:
         amount, card = request.amount, request.credit_card
+        telemetry.log("charge_received")
         if versions.is_v3():
             return self._charge_v3(request)
         trace.get_current_span().set_attribute(
@@ -97,7 +99,8 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
             card_type, valid = card_info(card.credit_card_number)
             span.set_attribute("app.payment.card_type", card_type)
             span.set_attribute("app.payment.card_valid", valid)
-            span.set_attribute("app.loyalty.level", self.rng.choice(LOYALTY_LEVELS))
+            loyalty = self.rng.choice(LOYALTY_LEVELS)
+            span.set_attribute("app.loyalty.level", loyalty)
             if not valid:
                 raise RpcError(grpc.StatusCode.UNKNOWN, "Credit card info is invalid.")
             if card_type not in ("visa", "mastercard"):
@@ -116,8 +119,22 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
                 )
             synthetic = baggage.get_baggage("synthetic_request") == "true"
             span.set_attribute("app.payment.charged", not synthetic)
+            transaction_id = str(uuid.uuid4())
+            telemetry.log(
+                "transaction_complete",
+                transaction_id=transaction_id,
+                card_type=card_type,
+                last_four=re.sub(r"[\s-]", "", card.credit_card_number)[-4:],
+                amount={
+                    "units": amount.units,
+                    "nanos": amount.nanos,
+                    "currencyCode": amount.currency_code,
+                },
+                loyalty_level=loyalty,
+            )
+            telemetry.count("transactions", currency=amount.currency_code)
             span.end()
-            return demo_pb2.ChargeResponse(transaction_id=str(uuid.uuid4()))
+            return demo_pb2.ChargeResponse(transaction_id=transaction_id)
         finally:
             context.detach(token)
 
@@ -143,7 +160,8 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
             card_type, valid = card_info(card.credit_card_number)
             span.set_attribute("app.payment.card_type", card_type)
             span.set_attribute("app.payment.card_valid", valid)
-            span.set_attribute("app.loyalty.level", self.rng.choice(LOYALTY_LEVELS))
+            loyalty = self.rng.choice(LOYALTY_LEVELS)
+            span.set_attribute("app.loyalty.level", loyalty)
             if not valid:
                 raise RpcError(grpc.StatusCode.UNKNOWN, "Credit card info is invalid.")
             if card_type not in ("visa", "mastercard"):
@@ -164,7 +182,21 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
             if user:
                 span.set_attribute("enduser.id", str(user))
             span.set_attribute("app.payment.charged", not synthetic)
-            return demo_pb2.ChargeResponse(transaction_id=str(uuid.uuid4()))
+            transaction_id = str(uuid.uuid4())
+            telemetry.log(
+                "transaction_complete",
+                transaction_id=transaction_id,
+                card_type=card_type,
+                last_four=re.sub(r"[\s-]", "", card.credit_card_number)[-4:],
+                amount={
+                    "units": amount.units,
+                    "nanos": amount.nanos,
+                    "currencyCode": amount.currency_code,
+                },
+                loyalty_level=loyalty,
+            )
+            telemetry.count("transactions", currency=amount.currency_code)
+            return demo_pb2.ChargeResponse(transaction_id=transaction_id)
 
 
 def build() -> list[Registration]:

@@ -21,6 +21,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from tracebed.reference import versions
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import EnvError, env, env_int
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
@@ -208,6 +209,7 @@ class PgProductCatalogService(demo_pb2_grpc.ProductCatalogServiceServicer):
             raise RpcError(grpc.StatusCode.NOT_FOUND, message)
         span.set_attribute("app.product.name", product.name)
         span.add_event("Product Found")
+        telemetry.log("product_found", name=product.name, id=product.id)
         return product
 
     def SearchProducts(
@@ -253,6 +255,7 @@ class ProductCatalogService(demo_pb2_grpc.ProductCatalogServiceServicer):
             if product.id == request.id:
                 span.set_attribute("app.product.name", product.name)
                 span.add_event(f"Product Found - ID: {product.id}, Name: {product.name}")
+                telemetry.log("product_found", name=product.name, id=product.id)
                 return product
         message = f"Product Not Found: {request.id}"
         span.add_event(message)

@@ -38,6 +38,7 @@ class QuoteCalculator:
                 span.set_attribute("app.quote.items.count", count)
                 span.set_attribute("app.quote.cost.total", quote)
                 span.add_event("Quote calculated, returning its value")
+                telemetry.count("quotes", number_of_items=count)
             except (ValueError, TypeError) as exc:
                 span.record_exception(exc)
         return quote
@@ -45,6 +46,7 @@ class QuoteCalculator:
     def handle(self, body: Any, server_span: trace.Span) -> Reply:
         server_span.add_event("Received get quote request, processing it")
         quote = self.calculate(body)
+        telemetry.log("calculated", total=quote)
         server_span.add_event(
             "Quote processed, response sent back", {"app.quote.cost.total": quote}
         )

@@ -9,6 +9,7 @@ import threading
 import grpc
 from opentelemetry import trace
 
+from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import grpc_target
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
@@ -50,6 +51,9 @@ class RecommendationService(demo_pb2_grpc.RecommendationServiceServicer):
     ) -> demo_pb2.ListRecommendationsResponse:
         ids = self._product_list(list(request.product_ids))
         trace.get_current_span().set_attribute("app.products_recommended.count", len(ids))
+        # the demo logs the f-string of the Python list it returns
+        telemetry.log("received", product_ids=str(ids))
+        telemetry.count("recommendations", len(ids), type="catalog")
         return demo_pb2.ListRecommendationsResponse(product_ids=ids)
 
     def _catalog_ids(self) -> list[str]:
@@ -63,6 +67,7 @@ class RecommendationService(demo_pb2_grpc.RecommendationServiceServicer):
                 with self._lock:
                     miss = self._first_run or self.rng.random() < 0.5
                 if miss:
+                    telemetry.log("cache_miss")
                     span.set_attribute("app.cache_hit", False)
                     fetched = self._catalog_ids()
                     with self._lock:
@@ -73,6 +78,7 @@ class RecommendationService(demo_pb2_grpc.RecommendationServiceServicer):
                         self._cached_ids = grown[:MAX_LEAKED_IDS]
                         product_ids = self._cached_ids
                 else:
+                    telemetry.log("cache_hit")
                     span.set_attribute("app.cache_hit", True)
                     with self._lock:
                         product_ids = self._cached_ids

@@ -25,8 +25,9 @@ def backend_class(name: str) -> type[Backend]:
         ) from None
 
 
-def make_backend(name: str) -> Backend:
-    return backend_class(name)()
+def make_backend(name: str, project: str | None = None) -> Backend:
+    """The one way to get a backend by name (`project`: see `Backend.for_project`)."""
+    return backend_class(name).for_project(project)
 
 
 __all__ = [

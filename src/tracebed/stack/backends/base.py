@@ -30,6 +30,12 @@ class Backend(ABC):
     #: False for a stack that is already running (only probed, never started or stopped).
     manages_services: bool = True
 
+    @classmethod
+    def for_project(cls, project: str | None = None) -> Backend:
+        """This backend for a compose project name (compose: the one to create; external: the
+        running one); backends without projects ignore it."""
+        return cls()
+
     def prepare(self, topology: Topology, run_dir: Path, run_id: str) -> None:
         self.topology = topology
         self.run_dir = run_dir

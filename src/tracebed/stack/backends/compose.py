@@ -70,6 +70,10 @@ def _docker(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess
 class ComposeBackend(Backend):
     name = "compose"
 
+    @classmethod
+    def for_project(cls, project: str | None = None) -> ComposeBackend:
+        return cls(project_name=project)
+
     def __init__(
         self,
         project_name: str | None = None,

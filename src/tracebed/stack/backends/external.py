@@ -21,6 +21,10 @@ class ExternalBackend(Backend):
     name = "external"
     manages_services = False
 
+    @classmethod
+    def for_project(cls, project: str | None = None) -> ExternalBackend:
+        return cls(compose_project=project)
+
     def __init__(
         self,
         hosts: Mapping[str, str] | None = None,

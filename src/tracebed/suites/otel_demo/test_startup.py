@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracebed.plugin.harness import DemoStack
+from tracebed.harness import DemoStack
 
 
 @pytest.fixture

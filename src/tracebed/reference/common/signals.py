@@ -1,0 +1,345 @@
+"""The metrics and log records each stand-in service emits, in one table per demo release.
+
+Service code names what it emits by a stable key (``count("transactions", currency="USD")``,
+``log("order_placed", order_id=...)``); the table says what that key is on the wire at the
+active release: the metric's name, instrument, unit, meter and attribute names, or the log
+record's body, severity, attribute names and whether it carries the span context. A key that
+the release's table lacks emits nothing, so a release that has no such metric or log (email
+at 2.0.2) needs no branch in the service code.
+
+``TABLES`` is keyed by demo release. Only 2.0.2 is filled in here (demo-facts §5, and
+demo-facts-3.0 §6.2 for the log inventory, with the 2.0.2 attribute names of §5.4); a 3.0.0
+table maps the same keys to the ``demo.*`` names.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tracebed.reference import versions
+
+Instrument = Literal["counter", "histogram"]
+Severity = Literal["DEBUG", "INFO", "WARN", "ERROR"]
+
+#: The release the stand-in reproduces when nothing says otherwise.
+DEFAULT_RELEASE = versions.DEFAULT
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    instrument: Instrument
+    unit: str = ""
+    description: str = ""
+    #: instrumentation scope (meter) name; "" means the service name
+    meter: str = ""
+    #: meter version: an environment variable's name (currency's ``VERSION``), or ""
+    meter_version_env: str = ""
+    #: stable field -> attribute name on the wire
+    attributes: dict[str, str] = field(default_factory=dict)
+    #: explicit bucket boundaries (histograms), as the demo's view or advice sets them
+    buckets: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Log:
+    #: the body; ``{field}`` placeholders are filled when ``formatted`` (else sent verbatim,
+    #: as .NET's ILogger sends its message template)
+    body: str
+    severity: Severity = "INFO"
+    #: stable field -> attribute name on the wire
+    attributes: dict[str, str] = field(default_factory=dict)
+    #: logger (instrumentation scope) name; "" means the service name
+    scope: str = ""
+    formatted: bool = True
+    #: False where the demo logs without a context (Go's plain ``logger.Info``)
+    span_context: bool = True
+    #: the OTLP ``event_name`` (none at 2.0.2: the demo's EventNames are new at 3.0.0)
+    event_name: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceSignals:
+    #: which of "traces", "metrics", "logs" the stand-in's service emits
+    emits: frozenset[str]
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    logs: dict[str, Log] = field(default_factory=dict)
+    #: what the demo's service emits that the stand-in leaves out, and why
+    left_out: tuple[str, ...] = ()
+
+
+_T, _M, _L = "traces", "metrics", "logs"
+_RUNTIME = "the SDK's runtime/library metrics of another language ({})"
+#: otelgrpc's server attributes (stable field -> wire name).
+_RPC_ATTRS = {
+    "system": "rpc.system",
+    "service": "rpc.service",
+    "method": "rpc.method",
+    "status_code": "rpc.grpc.status_code",
+}
+
+# The demo 2.0.2's signals per service. Sources: demo-facts §5 (metric names, instruments,
+# attributes), demo-facts-3.0 §6 (the log inventory; it marks as new at 3.0.0 only the
+# EventNames and the email and load-generator logs) and §5.4 (the 2.0.2 attribute names).
+RELEASE_2_0_2: dict[str, ServiceSignals] = {
+    "ad": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "ad_requests": Metric(
+                "app.ads.ad_requests",
+                "counter",
+                attributes={
+                    "request_type": "app.ads.ad_request_type",
+                    "response_type": "app.ads.ad_response_type",
+                },
+            ),
+        },
+        logs={
+            "targeted": Log("Targeted ad request received for {context_keys}"),
+        },
+        left_out=(
+            _RUNTIME.format("the Java agent's JVM and gRPC metrics"),
+            "the GC/CPU flag and failure log lines (their text is not in the facts)",
+        ),
+    ),
+    "cart": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            # 2.0.2 records Stopwatch ticks (ns on Linux), with these buckets (demo-facts §5.2)
+            "add_item_latency": Metric(
+                "app.cart.add_item.latency",
+                "histogram",
+                buckets=tuple(float(b) for b in range(500_000, 1_100_001, 100_000)),
+            ),
+            "get_cart_latency": Metric(
+                "app.cart.get_cart.latency",
+                "histogram",
+                buckets=tuple(float(b) for b in range(300_000, 900_001, 100_000)),
+            ),
+        },
+        logs={
+            # ILogger sends the message template as the body and the values as attributes
+            "add_item": Log(
+                "AddItemAsync called with userId={userId}, productId={productId}, "
+                "quantity={quantity}",
+                attributes={"user_id": "userId", "product_id": "productId", "quantity": "quantity"},
+                formatted=False,
+            ),
+            "get_cart": Log(
+                "GetCartAsync called with userId={userId}",
+                attributes={"user_id": "userId"},
+                formatted=False,
+            ),
+            "empty_cart": Log(
+                "EmptyCartAsync called with userId={userId}",
+                attributes={"user_id": "userId"},
+                formatted=False,
+            ),
+        },
+        left_out=(_RUNTIME.format(".NET process/runtime, ASP.NET Core and OpenFeature meters"),),
+    ),
+    "checkout": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            # otelgrpc's server metric (the Go SDK's only metric the stand-in reproduces)
+            "rpc_server_duration": Metric(
+                "rpc.server.duration",
+                "histogram",
+                unit="ms",
+                meter="go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc",
+                attributes=_RPC_ATTRS,
+            ),
+        },
+        logs={
+            "place_order": Log(
+                "[PlaceOrder]",
+                attributes={"user_id": "user_id", "user_currency": "user_currency"},
+            ),
+            "payment_went_through": Log(
+                "payment went through", attributes={"transaction_id": "transaction_id"}
+            ),
+            "order_placed": Log(
+                "order placed",
+                attributes={
+                    "order_id": "app.order.id",
+                    "shipping_amount": "app.shipping.amount",
+                    "order_amount": "app.order.amount",
+                    "items_count": "app.order.items.count",
+                    "tracking_id": "app.shipping.tracking.id",
+                },
+            ),
+            # a plain logger.Info: no context
+            "post_processor": Log("sending to postProcessor", span_context=False),
+        },
+        left_out=(
+            _RUNTIME.format("Go runtime, otelgrpc client and otelhttp metrics"),
+            "the email-sent/failed and Kafka write-result log lines (their text is not in "
+            "the facts) and sarama's internal ones",
+        ),
+    ),
+    "currency": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "conversions": Metric(
+                "app.currency_counter",
+                "counter",
+                meter="app.currency",
+                meter_version_env="VERSION",
+                attributes={"currency_code": "currency_code"},
+            ),
+        },
+        logs={
+            "supported": Log("GetSupportedCurrencies successful"),
+            "converted": Log("conversion successful"),
+            "conversion_failed": Log("conversion failure", severity="ERROR"),
+        },
+    ),
+    # 2.0.2's email exports traces only (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; demo-facts-3.0
+    # §5.1): its confirmation log and counter are new at 3.0.0.
+    "email": ServiceSignals(frozenset({_T})),
+    "payment": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "transactions": Metric(
+                "app.payment.transactions",
+                "counter",
+                attributes={"currency": "app.payment.currency"},
+            ),
+        },
+        logs={
+            "charge_received": Log("Charge request received.", scope="payment-logger"),
+            "transaction_complete": Log(
+                "Transaction complete.",
+                scope="payment-logger",
+                attributes={
+                    "transaction_id": "transactionId",
+                    "card_type": "cardType",
+                    "last_four": "lastFourDigits",
+                    "amount": "amount",
+                    "loyalty_level": "loyalty_level",
+                },
+            ),
+        },
+        left_out=(_RUNTIME.format("Node runtime metrics"), "the warn record of a failed charge"),
+    ),
+    "product-catalog": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "rpc_server_duration": Metric(
+                "rpc.server.duration",
+                "histogram",
+                unit="ms",
+                meter="go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc",
+                attributes=_RPC_ATTRS,
+            ),
+        },
+        logs={
+            "product_found": Log(
+                "Product Found",
+                attributes={"name": "app.product.name", "id": "app.product.id"},
+            ),
+        },
+        left_out=(
+            _RUNTIME.format("Go runtime metrics"),
+            "start-up and shutdown log lines",
+        ),
+    ),
+    "quote": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            # no unit at 2.0.2 (demo-facts-3.0 §6.1: the unit is new)
+            "quotes": Metric(
+                "quotes",
+                "counter",
+                meter="quotes",
+                attributes={"number_of_items": "number_of_items"},
+            ),
+        },
+        logs={"calculated": Log("Calculated quote", attributes={"total": "total"})},
+        left_out=("the PHP SDK's internal metrics",),
+    ),
+    "recommendation": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "recommendations": Metric(
+                "app_recommendations_counter",
+                "counter",
+                unit="recommendations",
+                description="Counts the total number of given recommendations",
+                attributes={"type": "recommendation.type"},
+            ),
+        },
+        logs={
+            "received": Log("Receive ListRecommendations for product ids:{product_ids}"),
+            "cache_miss": Log("get_product_list: cache miss"),
+            "cache_hit": Log("get_product_list: cache hit"),
+        },
+        left_out=("the logging handler's code.* and otel* attributes",),
+    ),
+    "shipping": ServiceSignals(
+        frozenset({_T}),
+        left_out=(
+            "2.0.2's Rust shipping has no custom metric (app.shipping.items_count is 2.1.3's) "
+            "and its tonic/tracing library telemetry is not reproduced",
+        ),
+    ),
+    "accounting": ServiceSignals(
+        frozenset({_T, _L}),
+        logs={
+            "order_details": Log(
+                "Order details: {@OrderResult}.",
+                attributes={"order": "OrderResult"},
+                formatted=False,
+            ),
+        },
+        left_out=(_RUNTIME.format(".NET auto-instrumentation runtime and Kafka client metrics"),),
+    ),
+    "fraud-detection": ServiceSignals(
+        frozenset({_T, _L}),
+        logs={
+            "consumed": Log(
+                "Consumed record with orderId: {order_id}, and updated total count to: {total}"
+            ),
+            "queue_problems": Log("FeatureFlag 'kafkaQueueProblems' is enabled, sleeping 1 second"),
+        },
+        left_out=(_RUNTIME.format("the Java agent's JVM and Kafka client metrics"),),
+    ),
+    # The Next.js server has no OTLP logs (demo-facts-3.0 §13.2).
+    "frontend": ServiceSignals(
+        frozenset({_T, _M}),
+        metrics={
+            "requests": Metric(
+                "app.frontend.requests",
+                "counter",
+                attributes={"method": "method", "target": "target", "status": "status"},
+            ),
+        },
+        left_out=(_RUNTIME.format("Node http/undici/grpc instrumentation metrics"),),
+    ),
+}
+
+#: Every release's table, by release.
+TABLES: dict[str, dict[str, ServiceSignals]] = {"2.0.2": RELEASE_2_0_2}
+
+
+def release() -> str:
+    """The demo release the stand-in reproduces: ``service.version`` of the resource."""
+    for item in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, _, value = item.partition("=")
+        if key.strip() == "service.version" and value.strip() in TABLES:
+            return value.strip()
+    # a process started by hand: the release it impersonates (TRACEBED_DEMO_VERSION)
+    return versions.current()
+
+
+def for_service(service: str, release_name: str | None = None) -> ServiceSignals:
+    """``service``'s row (a service with no row emits traces only)."""
+    table = TABLES[release_name or release()]
+    return table.get(service, ServiceSignals(frozenset({_T})))
+
+
+def attributes(mapping: dict[str, str], fields: dict[str, Any]) -> dict[str, Any]:
+    """The wire attributes for ``fields`` (fields the table does not name are dropped)."""
+    return {wire: fields[key] for key, wire in mapping.items() if key in fields}

@@ -1,0 +1,9 @@
+"""tracebed.refstack: the reference stack packaged to run — its topology for every backend,
+its compose project and the offline-built image (debootstrap base, wheelhouse, Dockerfile).
+
+Harness side: depends on `stack` and `reference`; neither of them knows this package.
+"""
+
+from tracebed.refstack.presets import reference_shape, reference_topology
+
+__all__ = ["reference_shape", "reference_topology"]

@@ -1,0 +1,24 @@
+"""The reference stack's packaging: its Docker inputs are package data, its topology one call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tracebed
+from tracebed.refstack import reference_shape
+from tracebed.refstack.compose import DOCKERFILE_DIR
+
+
+def test_docker_inputs_are_inside_the_package() -> None:
+    package = Path(tracebed.__file__).resolve().parent
+    assert DOCKERFILE_DIR.is_relative_to(package)  # found in an installed wheel too
+    assert (DOCKERFILE_DIR / "Dockerfile").is_file()
+    assert (DOCKERFILE_DIR / "docker-compose.yml").is_file()
+
+
+def test_reference_shape_says_what_it_leaves_out() -> None:
+    topo = reference_shape(with_load_generator=True)
+    assert {"frontend-proxy", "cart", "load-generator"} <= set(topo.services)
+    assert set(topo.absent) == {"jaeger", "grafana", "opensearch"}
+    assert topo.meta.declared and topo.meta.frontend_url
+    assert "load-generator" not in reference_shape().services
