@@ -207,7 +207,7 @@ def record(key: str, value: int | float, **fields: Any) -> None:
     found = _instrument(key)
     if found is not None:
         inst, spec = found
-        inst.record(value, signals.attributes(spec.attributes, fields))
+        inst.record(value * spec.scale, signals.attributes(spec.attributes, fields))
 
 
 def log(key: str, **fields: Any) -> None:

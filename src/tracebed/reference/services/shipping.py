@@ -154,6 +154,8 @@ class HttpShipping:
         units, nanos, total = cost_from_quote(quote)
         span.set_attribute("app.shipping.cost.total", total)
         span.add_event("shipping.quote.received", {"app.shipping.cost.total": total})
+        telemetry.count("items_shipped", count)
+        telemetry.log("quote_sent", dollars=units, cents=nanos // 10_000_000)
         doc = {"cost_usd": {"currency_code": "USD", "units": units, "nanos": nanos}}
         return Reply(200, json.dumps(doc).encode())
 
@@ -166,8 +168,11 @@ class HttpShipping:
         if address is not None and country not in DOMESTIC:
             delay = self.flags.integer("intlShippingSlowdown", 0)
             if delay > 0:
+                telemetry.log("international_slowdown", delay_secs=delay)
                 time.sleep(delay)  # the flag's effect: a slow international shipment
-        return Reply(200, json.dumps({"tracking_id": str(uuid.uuid4())}).encode())
+        tracking_id = str(uuid.uuid4())
+        telemetry.log("tracking_id_created", tracking_id=tracking_id)
+        return Reply(200, json.dumps({"tracking_id": tracking_id}).encode())
 
     @staticmethod
     def health(body: Any, span: trace.Span) -> Reply:
