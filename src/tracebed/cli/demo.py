@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tracebed import extras
 from tracebed.plugin.report import TIMELINE_KEY, trace_ids_of
+from tracebed.refstack.presets import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 
 SUITE = "tracebed.suites.otel_demo"
 
@@ -123,6 +124,12 @@ def _print_tables(
     help="Where the HTML report, OTLP/JSON traces and JUnit XML go.",
 )
 @click.option("--keep", is_flag=True, help="Leave the stack running afterwards (`tracebed down`).")
+@click.option(
+    "--demo-version",
+    type=click.Choice(DEMO_VERSIONS),
+    default=None,
+    help=f"Reference stack: the demo release it impersonates (default {DEFAULT_DEMO_VERSION}).",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def command(
     stack: str,
@@ -130,6 +137,7 @@ def command(
     frontend_url: str | None,
     report_dir: str,
     keep: bool,
+    demo_version: str | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the main job: start the stack tier by tier with live progress, drive the shop,
@@ -164,6 +172,8 @@ def command(
         args.append(f"--tracebed-frontend-url={frontend_url}")
     if keep:
         args.append("--tracebed-keep-stack")
+    if demo_version:
+        args.append(f"--tracebed-demo-version={demo_version}")
     args += list(pytest_args)
     summary = _Summary()
     code = int(pytest.main(args, plugins=[summary]))
