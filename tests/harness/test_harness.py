@@ -157,3 +157,13 @@ def test_stacks_on_record() -> None:
             ofrep_url="http://127.0.0.1:8016",
         )
     ]
+
+
+@pytest.mark.parametrize(("asked", "built"), [(None, "3.0.0"), ("2.0.2", "2.0.2")])
+def test_demo_version_reaches_the_reference_topology(
+    tmp_path: Path, asked: str | None, built: str
+) -> None:
+    harness = Harness(kind="local", demo_version=asked, workdir=tmp_path)
+    topology = harness.build_topology(SinkHandle("127.0.0.1:4317", "http://127.0.0.1:9"))
+    assert topology is not None and topology.meta.demo_version == built
+    assert ("astronomy-db" in topology.services) == (built == "3.0.0")
