@@ -35,3 +35,10 @@ def test_the_offered_releases_are_the_stand_ins() -> None:
     from tracebed.reference import versions
 
     assert DEMO_VERSIONS == versions.VERSIONS and DEMO_VERSIONS[0] == versions.DEFAULT
+
+
+def test_the_image_has_postgresql_for_the_3_0_0_astronomy_db() -> None:
+    from tracebed.refstack import images
+
+    # the 3.0.0 stand-in runs Debian's initdb/postgres (reference/infra/postgres.py)
+    assert "postgresql" in images.BASE_PACKAGES
