@@ -1,12 +1,15 @@
 """Reference stack budget: cold start, resident memory, checkout-to-complete-trace latency.
 
-Run: .venv/bin/python bench/reference_start.py [--checkouts 20] [--record]
+Run: .venv/bin/python bench/reference_start.py [--checkouts 20] [--demo-version V] [--record]
+     .venv/bin/python bench/reference_start.py --compare 3 [--record]
 Starts the whole reference stack through the stack layer (local backend), as
 ``tracebed up --stack local`` does, with a tracebed sink as the collector's exporter.
 
 Budget (issue 4, 2-core machine): all services ready within 15 s of a cold start, the whole
 stack under 1.5 GiB resident, a checkout through Envoy with its complete trace in the sink
 within 1 s (median). Prints a Markdown section; ``--record`` appends it to bench/RESULTS.md.
+``--compare N`` starts each release N times, alternating, and reports the 3.0.0/2.0.2 ratio
+of the cold start (3.0.0 adds a PostgreSQL), since absolute times follow the machine's load.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import psutil
 import requests
 
 from tracebed.flows.chain import CHECKOUT_SERVICES as CHAIN_SERVICES
+from tracebed.model.span import SpanKind
 from tracebed.model.trace import Trace
 from tracebed.otlp.sink import Sink
 from tracebed.reference.spec import build_spec
@@ -54,8 +58,10 @@ PERSON = {
 def complete(t: Trace) -> bool:
     return (
         t.services >= CHECKOUT_SERVICES
-        and bool(t.named("orders publish"))
-        and bool(t.named("ingress"))
+        # the 3.0.0 collector renames the producer span "publish orders"
+        and bool(t.named("orders publish") or t.named("publish orders"))
+        # Envoy's ingress span (renamed by the 3.0.0 collector after its HTTP method)
+        and bool(t.find(lambda s: s.service == "frontend-proxy" and s.kind is SpanKind.SERVER))
         and bool(t.named("POST /send_order_confirmation"))
     )
 
@@ -92,13 +98,54 @@ def checkout_once(url: str, sink: Sink) -> float:
     return time.monotonic() - t0
 
 
+def cold_start(version: str) -> float:
+    """One cold start of the whole stack at ``version``: seconds to all ready."""
+    with tempfile.TemporaryDirectory(prefix="tracebed-bench-ref-") as tmp, Sink() as sink:
+        spec = build_spec(Path(tmp) / "work", sink.grpc_endpoint, demo_version=version)
+        t0 = time.monotonic()
+        with Stack(Topology.from_spec(spec), "local", run_dir=Path(tmp) / "run"):
+            return time.monotonic() - t0
+
+
+def compare(rounds: int, record: bool) -> None:
+    times: dict[str, list[float]] = {"3.0.0": [], "2.0.2": []}
+    for _ in range(rounds):
+        for version in times:  # alternate, so both see the same machine load
+            times[version].append(cold_start(version))
+    med = {v: statistics.median(ts) for v, ts in times.items()}
+    lines = [
+        f"## Reference stack cold start by release ({date.today()}, "
+        f"`bench/reference_start.py --compare {rounds}`, {psutil.cpu_count()} cores, "
+        f"load average {psutil.getloadavg()[0]:.1f})",
+        "",
+        "| release | median cold start to all ready | runs (s) |",
+        "|---|---|---|",
+        *(
+            f"| {v} | {med[v]:.1f} s | " + ", ".join(f"{t:.1f}" for t in ts) + " |"
+            for v, ts in times.items()
+        ),
+        f"| **3.0.0 / 2.0.2** | **{med['3.0.0'] / med['2.0.2']:.2f}x** | |",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if record:
+        with open(Path(__file__).with_name("RESULTS.md"), "a", encoding="utf-8") as fh:
+            fh.write("\n" + text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkouts", type=int, default=20)
+    parser.add_argument("--demo-version", default="3.0.0", choices=("3.0.0", "2.0.2"))
+    parser.add_argument("--compare", type=int, default=0, metavar="N")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
+    if args.compare:
+        compare(args.compare, args.record)
+        return
     with tempfile.TemporaryDirectory(prefix="tracebed-bench-ref-") as tmp, Sink() as sink:
-        spec = build_spec(Path(tmp) / "work", sink.grpc_endpoint)
+        spec = build_spec(Path(tmp) / "work", sink.grpc_endpoint, demo_version=args.demo_version)
         topology = Topology.from_spec(spec)
         t0 = time.monotonic()
         with Stack(topology, "local", run_dir=Path(tmp) / "run") as stack:
@@ -114,8 +161,9 @@ def main() -> None:
             ]
     median = statistics.median(latencies)
     lines = [
-        f"## Reference stack budget ({date.today()}, `bench/reference_start.py`, "
-        f"{psutil.cpu_count()} cores)",
+        f"## Reference stack budget, demo {args.demo_version} ({date.today()}, "
+        f"`bench/reference_start.py`, {psutil.cpu_count()} cores, "
+        f"load average {psutil.getloadavg()[0]:.1f})",
         "",
         f"{len(spec['services'])} services in {tiers} tiers (local backend, no load generator).",
         "",

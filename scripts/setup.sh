@@ -4,10 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# redis-server, nginx, prometheus: real parts of the reference stack.
+# redis-server, nginx, prometheus: real parts of the reference stack; postgresql: its
+# astronomy-db at demo 3.0.0.
 # docker.io, docker-compose, debootstrap: the compose path. chromium: the HTML report test.
 # nodejs (with npm): the real Node payment service plugged into the stand-in (tests/byos).
-DEBIAN_PACKAGES=(redis-server nginx prometheus docker.io docker-compose debootstrap chromium iptables nodejs)
+DEBIAN_PACKAGES=(redis-server nginx prometheus postgresql docker.io docker-compose debootstrap chromium iptables nodejs)
 
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do

@@ -27,6 +27,11 @@ NOT_ROOTED = {
     "tracebed.reference.flagd.evaluation.FlagError",
     "tracebed.reference.flagd.ofrep.OfrepError",
     "tracebed.reference.frontend.shapes.BadRequest",
+    # 3.0.0 mode: shipping's HTTP failure (the frontend answers 500), a body actix would not
+    # deserialize (400), a catalogue query that failed (NOT_FOUND / INTERNAL)
+    "tracebed.reference.frontend.gateway.ShippingHttpError",
+    "tracebed.reference.services.shipping.BadBody",
+    "tracebed.reference.services.product_catalog.DbError",
     "tracebed.reference.services.checkout.MoneyError",
     "tracebed.reference.services.email.NoMethodError",
 }

@@ -16,7 +16,8 @@ TRACEBED = [sys.executable, "-c", "from tracebed.cli import main; main()"]
 @pytest.mark.slow
 def test_demo_runs_the_bundled_suite_and_reports(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [*TRACEBED, "demo", "--report", str(tmp_path / "report")],
+        # the bundled suite's contracts and chains are 2.0.2's (3.0.0's land with h-suite30)
+        [*TRACEBED, "demo", "--demo-version", "2.0.2", "--report", str(tmp_path / "report")],
         cwd=tmp_path,
         capture_output=True,
         text=True,

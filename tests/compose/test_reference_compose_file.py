@@ -117,7 +117,7 @@ def test_real_spec_gives_the_same_topology_as_the_local_backend(
 
     path, _doc = real_compose
     from_file = Topology.from_compose([path])
-    local = Topology.from_spec(build_spec(path.parent / "local", "127.0.0.1:4317"))
+    local = Topology.from_spec(build_spec(path.parent / "local", "127.0.0.1:4317", demo_version="2.0.2"))
     assert set(from_file.services) == set(local.services)
     assert from_file.tiers == local.tiers
     for name, svc in local.services.items():
@@ -182,7 +182,7 @@ def test_shipped_reference_compose_file(tmp_path: Path) -> None:
 
     shipped = DOCKERFILE_DIR / "docker-compose.yml"
     doc = yaml.safe_load(shipped.read_text())
-    spec = build_spec(tmp_path, "127.0.0.1:14317")
+    spec = build_spec(tmp_path, "127.0.0.1:14317", demo_version="2.0.2")
     assert set(doc["services"]) == set(spec["services"])
     for name, svc in spec["services"].items():
         assert doc["services"][name].get("depends_on", {}) == svc.get("depends_on", {}), name

@@ -194,7 +194,9 @@ def test_contracts_against_the_reference_stack(
 ) -> None:
     from tracebed.reference.spec import build_spec
 
-    spec = build_spec(tmp_path, "127.0.0.1:4317", with_load_generator=True)
+    spec = build_spec(
+        tmp_path, "127.0.0.1:4317", with_load_generator=True, demo_version="2.0.2"
+    )
     report = analyse_dependencies(
         contract_calls(contracts.values()),
         declared_dependencies(Topology.from_spec(spec)),

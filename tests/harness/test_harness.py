@@ -184,3 +184,13 @@ def test_one_export_delay_for_every_process_it_starts(tmp_path: Path) -> None:
     untouched = Topology.from_spec(spec)
     Harness(HarnessOptions(kind="local", workdir=tmp_path))._set_export_delay(untouched)
     assert untouched.services["svc"].environment["OTEL_BSP_SCHEDULE_DELAY"] == "50"
+
+
+@pytest.mark.parametrize(("asked", "built"), [(None, "3.0.0"), ("2.0.2", "2.0.2")])
+def test_demo_version_reaches_the_reference_topology(
+    tmp_path: Path, asked: str | None, built: str
+) -> None:
+    harness = Harness(kind="local", demo_version=asked, workdir=tmp_path)
+    topology = harness.build_topology(SinkHandle("127.0.0.1:4317", "http://127.0.0.1:9"))
+    assert topology is not None and topology.meta.demo_version == built
+    assert ("astronomy-db" in topology.services) == (built == "3.0.0")

@@ -54,7 +54,12 @@ def test_demo_stack_urls(demo_stack):
 def test_user_suite_against_reference_stack(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--junitxml=junit.xml", "--tracebed-report=report", timeout=600
+        "-p",
+        "no:cacheprovider",
+        "--junitxml=junit.xml",
+        "--tracebed-report=report",
+        "--tracebed-demo-version=2.0.2",  # the span names below are 2.0.2's
+        timeout=600,
     )
     result.assert_outcomes(passed=5, failed=1)
     output = result.stdout.str()

@@ -16,6 +16,7 @@ def test_parse_what_the_reference_stack_writes() -> None:
             "flagd_ui_url": "http://127.0.0.1:8080/feature",
             "flag_file": "/tmp/flags.json",
             "sink_otlp_grpc": "127.0.0.1:4317",
+            "demo_version": "3.0.0",
             "ports": {"ENVOY_PORT": "8080"},
             "absent": {"jaeger": "not installable here"},
             "dropped_depends_on": ["frontend-proxy -> jaeger"],
@@ -26,6 +27,7 @@ def test_parse_what_the_reference_stack_writes() -> None:
     assert meta.declared and meta.frontend_url == "http://127.0.0.1:8080"
     assert meta.flagd_ofrep_url == "http://127.0.0.1:8016"
     assert meta.ports == {"ENVOY_PORT": 8080}
+    assert meta.demo_version == "3.0.0"
     assert meta.absent == {"jaeger": "not installable here"}
     assert meta.dropped_depends_on == ["frontend-proxy -> jaeger"]
     assert meta.not_started == {"load-generator": "not requested"}
@@ -34,6 +36,7 @@ def test_parse_what_the_reference_stack_writes() -> None:
 def test_no_section_is_an_empty_meta() -> None:
     assert StackMeta.parse(None) == StackMeta()
     assert not StackMeta().declared and StackMeta().absent == {}
+    assert StackMeta.parse({"frontend_url": "http://x:1"}).demo_version is None
     topo = Topology({"a": ServiceDef(name="a")})
     assert topo.meta == StackMeta() and topo.absent == {}
 

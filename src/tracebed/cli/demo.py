@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tracebed import extras
 from tracebed.plugin.report import TIMELINE_KEY, trace_ids_of
+from tracebed.refstack.presets import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 
 SUITE = "tracebed.suites.otel_demo"
 
@@ -130,6 +131,12 @@ def _print_tables(
     metavar="SERVICE=COMMAND",
     help="Run COMMAND in place of the stand-in's SERVICE (bring your own service). Repeatable.",
 )
+@click.option(
+    "--demo-version",
+    type=click.Choice(DEMO_VERSIONS),
+    default=None,
+    help=f"Reference stack: the demo release it impersonates (default {DEFAULT_DEMO_VERSION}).",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def command(
     stack: str,
@@ -138,6 +145,7 @@ def command(
     report_dir: str,
     keep: bool,
     replacements: tuple[str, ...],
+    demo_version: str | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the main job: start the stack tier by tier with live progress, drive the shop,
@@ -173,6 +181,8 @@ def command(
     args += [f"--tracebed-replace={item}" for item in replacements]
     if keep:
         args.append("--tracebed-keep-stack")
+    if demo_version:
+        args.append(f"--tracebed-demo-version={demo_version}")
     args += list(pytest_args)
     summary = _Summary()
     code = int(pytest.main(args, plugins=[summary]))

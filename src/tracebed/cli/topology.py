@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from tracebed.cli._params import BadInput
+from tracebed.refstack.presets import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 from tracebed.stack.errors import StackError
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.topology import Topology
@@ -24,6 +25,7 @@ def load_topology(
     readiness: str | None,
     use_seed: bool = False,
     use_reference: bool = False,
+    demo_version: str | None = None,
 ) -> Topology:
     """The topology named by the command's options."""
     ready = Readiness.load(readiness)
@@ -31,7 +33,7 @@ def load_topology(
     if use_reference:
         from tracebed.refstack import reference_shape
 
-        return reference_shape(group_by=grouping, readiness=ready)
+        return reference_shape(group_by=grouping, readiness=ready, demo_version=demo_version)
     if use_seed:
         topo = Topology.seed(group_by=grouping or "seed")
         topo.readiness = ready
@@ -86,6 +88,12 @@ def load_topology(
     "including the demo services it leaves out and why.",
 )
 @click.option(
+    "--demo-version",
+    type=click.Choice(DEMO_VERSIONS),
+    default=None,
+    help=f"With --reference: the demo release it impersonates (default {DEFAULT_DEMO_VERSION}).",
+)
+@click.option(
     "--readiness",
     type=click.Path(dir_okay=False),
     help="Readiness overrides (default: fixtures/readiness.yaml when present).",
@@ -104,6 +112,7 @@ def command(
     group_by: str,
     use_seed: bool,
     use_reference: bool,
+    demo_version: str | None,
     readiness: str | None,
     fmt: str,
 ) -> None:
@@ -116,7 +125,7 @@ def command(
     """
     try:
         topo = load_topology(
-            compose, env_file, profiles, group_by, readiness, use_seed, use_reference
+            compose, env_file, profiles, group_by, readiness, use_seed, use_reference, demo_version
         )
         click.echo(topo.dumps(fmt))
     except StackError as exc:

@@ -15,6 +15,7 @@ import click
 from tracebed.cli._params import BadInput
 from tracebed.harness import Harness, HarnessOptions, SinkHandle, SinkStartError
 from tracebed.plugin import validate
+from tracebed.refstack.presets import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 from tracebed.stack.errors import StackError, StackStartError
 from tracebed.stack.runner import Stack
 from tracebed.stack.state import state_dir
@@ -58,6 +59,12 @@ from tracebed.stack.state import state_dir
     help="Reference stack: include the Locust load generator.",
 )
 @click.option(
+    "--demo-version",
+    type=click.Choice(DEMO_VERSIONS),
+    default=None,
+    help=f"Reference stack: the demo release it impersonates (default {DEFAULT_DEMO_VERSION}).",
+)
+@click.option(
     "--project",
     default=None,
     help="Compose project name (compose: instead of a unique one; external: the "
@@ -94,6 +101,7 @@ def command(
     readiness: str | None,
     workdir: str | None,
     with_load_generator: bool,
+    demo_version: str | None,
     project: str | None,
     max_spans: int | None,
     replacements: tuple[str, ...],
@@ -123,6 +131,7 @@ def command(
             group_by=group_by,
             readiness=readiness,
             with_load_generator=with_load_generator,
+            demo_version=demo_version,
             project=project,
             until=until,
             needs_front_door=False,

@@ -53,6 +53,8 @@ class HarnessOptions:
     readiness: str | None = None
     #: reference stack: also its Locust load generator
     with_load_generator: bool = False
+    #: reference stack: the demo release it impersonates ("2.0.2", "3.0.0"; None: 3.0.0)
+    demo_version: str | None = None
     #: compose project name (compose: instead of a unique one; external: the running one)
     project: str | None = None
     frontend_url: str | None = None
@@ -309,6 +311,7 @@ class Harness:
             readiness=readiness,
             with_load_generator=o.with_load_generator,
             in_containers=containers,
+            demo_version=o.demo_version,
         )
 
     def start(self) -> DemoStack:

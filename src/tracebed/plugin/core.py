@@ -24,6 +24,7 @@ from tracebed.harness import DemoStack, Harness, HarnessOptions
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
 from tracebed.plugin import validate
 from tracebed.plugin.report import attach_trace, attach_trace_id, set_timeline, set_trace_source
+from tracebed.refstack.presets import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 
 # name: (help, default, type) — each is `--tracebed-NAME` on the command line and
 # `tracebed_NAME` in pytest.ini / pyproject.toml; the command line wins.
@@ -39,6 +40,12 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "linelist",
     ),
     "env-file": ("env file for compose interpolation", None, "string"),
+    "demo-version": (
+        "demo release the reference stack impersonates: " + " or ".join(DEMO_VERSIONS)
+        + f" (default {DEFAULT_DEMO_VERSION})",
+        None,
+        "string",
+    ),
     "frontend-url": ("front door of an external stack, e.g. http://127.0.0.1:8080", None, "string"),
     "until": ("start tiers only up to this one (number, name or service)", None, "string"),
     "sink-host": (
@@ -140,9 +147,11 @@ def option(config: pytest.Config, name: str) -> Any:
 
 def harness_options(config: pytest.Config) -> HarnessOptions:
     # Values were checked in pytest_configure (plugin/validate.py).
+    demo_version = option(config, "demo-version") or None
     return HarnessOptions(
         kind=option(config, "stack"),
         compose_files=tuple(option(config, "compose") or ()),
+        demo_version=demo_version,
         env_file=option(config, "env-file"),
         frontend_url=option(config, "frontend-url"),
         until=option(config, "until"),

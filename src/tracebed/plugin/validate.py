@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracebed.refstack.presets import DEMO_VERSIONS
+
 STACK_KINDS = ("local", "compose", "external")
 
 
@@ -109,7 +111,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "proto-path": _directory,
     "tracetest-quiet": _number(0),
     "tracetest-timeout": _number(0, strict=True),
-    "demo-version": _one_of(("2.0.2", "3.0.0")),
+    "demo-version": _one_of(DEMO_VERSIONS),
     "replace": _replacement,
     "export-delay": _number(0),
 }

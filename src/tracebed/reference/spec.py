@@ -2,8 +2,8 @@
 
 The stack layer (``tracebed.stack``) turns this into a Topology and runs it with its
 ``local`` backend; this module never imports the harness. Ports, environment variable
-names and ``depends_on`` follow the demo 2.0.2 compose file and ``.env`` (demo-facts §1, §2,
-§15), minus the services that cannot run here (Jaeger, Grafana, OpenSearch), whose edges
+names and ``depends_on`` follow the chosen release's compose files and ``.env`` (2.0.2:
+demo-facts §1, §2, §15; 3.0.0: demo-facts-3.0 §1, §2, §15), minus the services that cannot run here (Jaeger, Grafana, OpenSearch), whose edges
 are dropped and listed under ``x-tracebed-stack.absent``.
 """
 
@@ -15,13 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tracebed.reference import versions
 from tracebed.reference.flagd.flagfile import bundled_flag_file
-from tracebed.reference.infra import binaries, collector, nginx, prometheus
+from tracebed.reference.infra import binaries, collector, nginx, postgres, prometheus
 from tracebed.reference.infra.ports import free_ports
 from tracebed.reference.proxy import envoy
 
 NAME = "tracebed-reference"
-DEMO_VERSION = "2.0.2"
+#: The release ``build_spec`` impersonates unless told otherwise.
+DEMO_VERSION = versions.DEFAULT
 #: The export delays every service of the stack gets (ms), by the SDK's variable names.
 EXPORT_DELAYS_MS: dict[str, int] = {
     "OTEL_BSP_SCHEDULE_DELAY": 50,
@@ -54,6 +56,7 @@ PORT_NAMES: tuple[str, ...] = (
     "ENVOY_PORT",
     "ENVOY_ADMIN_PORT",
     "LOCUST_WEB_PORT",
+    "POSTGRES_PORT",
 )
 
 #: Services of the demo that cannot run on these machines, and why.
@@ -121,6 +124,82 @@ DEMO_DEPENDS_ON: dict[str, dict[str, str]] = {
     },
 }
 
+#: depends_on at demo 3.0.0, the default stack = core + full + observability
+#: (demo-facts-3.0 §15.1).
+DEMO_DEPENDS_ON_V3: dict[str, dict[str, str]] = {
+    "astronomy-db": {},
+    "flagd": {},
+    "valkey-cart": {},
+    "telemetry-docs": {},
+    "kafka": {},
+    "jaeger": {},
+    "grafana": {},
+    "prometheus": {},
+    "opensearch": {},
+    "opamp-server": {},
+    "otel-collector": {"jaeger": "S", "opensearch": "H", "opamp-server": "H"},
+    "ad": {"otel-collector": "S", "flagd": "S"},
+    "cart": {"valkey-cart": "H", "otel-collector": "S", "flagd": "S"},
+    "currency": {"otel-collector": "S"},
+    "email": {"otel-collector": "S"},
+    "quote": {"otel-collector": "S"},
+    "image-provider": {"otel-collector": "S"},
+    "payment": {"otel-collector": "S", "flagd": "S"},
+    "shipping": {"otel-collector": "S", "flagd": "S"},
+    "product-catalog": {"otel-collector": "S", "flagd": "S", "astronomy-db": "H"},
+    "flagd-ui": {"otel-collector": "S", "flagd": "S"},
+    "accounting": {"otel-collector": "S", "kafka": "H"},
+    "fraud-detection": {"otel-collector": "S", "kafka": "H"},
+    "recommendation": {"product-catalog": "S", "otel-collector": "S", "flagd": "S"},
+    "checkout": {
+        "cart": "S",
+        "currency": "H",
+        "email": "H",
+        "payment": "H",
+        "product-catalog": "S",
+        "shipping": "S",
+        "otel-collector": "S",
+        "flagd": "S",
+        "kafka": "H",
+    },
+    "frontend": {
+        "ad": "H",
+        "cart": "S",
+        "checkout": "S",
+        "currency": "H",
+        "product-catalog": "S",
+        "quote": "H",
+        "recommendation": "H",
+        "shipping": "S",
+        "otel-collector": "S",
+        "image-provider": "H",
+        "flagd": "S",
+    },
+    "frontend-proxy": {
+        "frontend": "H",
+        "flagd-ui": "H",
+        "telemetry-docs": "H",
+        "jaeger": "S",
+        "grafana": "S",
+        "opamp-server": "H",
+    },
+    "load-generator": {"frontend": "H", "frontend-proxy": "H", "flagd": "S"},
+}
+
+#: Services of demo 3.0.0 that cannot run here, and why.
+ABSENT_V3: dict[str, str] = {
+    **ABSENT,
+    "opamp-server": "the opamp-go example server is not packaged here; the collector "
+    "(rotel) speaks no OpAMP",
+    "telemetry-docs": "a Weaver-generated mkdocs site; nothing to serve it from here",
+}
+
+DEPENDS_ON: dict[str, dict[str, dict[str, str]]] = {
+    versions.V2: DEMO_DEPENDS_ON,
+    versions.V3: DEMO_DEPENDS_ON_V3,
+}
+ABSENT_BY_VERSION: dict[str, dict[str, str]] = {versions.V2: ABSENT, versions.V3: ABSENT_V3}
+
 _CONDITION = {"S": "service_started", "H": "service_healthy"}
 
 #: gRPC backends: service name -> (module under tracebed.reference.services, port variable).
@@ -143,18 +222,20 @@ HTTP_BACKENDS: dict[str, tuple[str, str]] = {
 CONSUMERS: dict[str, str] = {"accounting": "accounting", "fraud-detection": "fraud_detection"}
 
 
-def _depends_on(service: str, present: set[str]) -> dict[str, dict[str, str]]:
+def _depends_on(
+    service: str, present: set[str], version: str = versions.V2
+) -> dict[str, dict[str, str]]:
     return {
         dep: {"condition": _CONDITION[cond]}
-        for dep, cond in DEMO_DEPENDS_ON[service].items()
+        for dep, cond in DEPENDS_ON[version][service].items()
         if dep in present
     }
 
 
-def _dropped_edges(present: set[str]) -> list[str]:
+def _dropped_edges(present: set[str], version: str = versions.V2) -> list[str]:
     return [
         f"{svc} -> {dep}"
-        for svc, deps in DEMO_DEPENDS_ON.items()
+        for svc, deps in DEPENDS_ON[version].items()
         if svc in present
         for dep in deps
         if dep not in present
@@ -179,13 +260,16 @@ def allocate_ports(ports: dict[str, int] | None = None) -> dict[str, int]:
     return result
 
 
-def _common_env(p: dict[str, int], flag_file: Path) -> dict[str, str]:
+def _common_env(
+    p: dict[str, int], flag_file: Path, version: str = versions.V2
+) -> dict[str, str]:
     """The demo's ``.env`` (addresses on 127.0.0.1) plus the OTLP exporter settings."""
     h = "127.0.0.1"
     env = {
+        versions.ENV: version,
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{h}:{p['OTEL_COLLECTOR_PORT_GRPC']}",
         "OTEL_RESOURCE_ATTRIBUTES": (
-            f"service.namespace=opentelemetry-demo,service.version={DEMO_VERSION}"
+            f"service.namespace=opentelemetry-demo,service.version={version}"
         ),
         "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "cumulative",
         "OTEL_COLLECTOR_HOST": h,
@@ -224,7 +308,27 @@ def _common_env(p: dict[str, int], flag_file: Path) -> dict[str, str]:
         "TRACEBED_FLAG_FILE": str(flag_file),
         "PYTHONUNBUFFERED": "1",
     }
+    if version == versions.V3:
+        env.update(
+            {
+                # shipping is HTTP/JSON at 3.0.0 (``SHIPPING_ADDR=http://shipping:50050``)
+                "SHIPPING_ADDR": f"http://{h}:{p['SHIPPING_PORT']}",
+                "KAFKA_TOPIC": versions.KAFKA_TOPIC_DEFAULT,
+                "POSTGRES_HOST": h,
+                "POSTGRES_PORT": str(p["POSTGRES_PORT"]),
+            }
+        )
     return env
+
+
+def _otlp_env(service: str, p: dict[str, int], version: str) -> dict[str, str]:
+    """The collector port and protocol ``service`` exports to at ``version`` (§5.1)."""
+    if service not in versions.OTLP_HTTP_SERVICES[version]:
+        return {}
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{p['OTEL_COLLECTOR_PORT_HTTP']}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    }
 
 
 def _python(module: str, *args: str) -> list[str]:
@@ -257,13 +361,21 @@ def build_spec(
     sink_otlp_grpc: str,
     ports: dict[str, int] | None = None,
     with_load_generator: bool = False,
+    demo_version: str | None = None,
 ) -> dict[str, Any]:
     """The reference stack as a compose-shaped dict (see notes/stack-spec.md).
+
+    ``demo_version`` is the release the stand-in impersonates (``versions.VERSIONS``;
+    None = ``TRACEBED_DEMO_VERSION`` if set, else 3.0.0): every process gets it as
+    ``TRACEBED_DEMO_VERSION``; 3.0.0 adds astronomy-db
+    (PostgreSQL), serves shipping over HTTP and renames spans in the collector.
 
     ``workdir`` receives generated configs (nginx, Envoy, Prometheus), the flag file the
     flag service reads (a copy of the bundled one, so switching flags never touches the
     package) and data directories. Nothing is started here.
     """
+    version = versions.check(demo_version) if demo_version else versions.current()
+    v3 = version == versions.V3
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     sink_env = collector.environment(sink_otlp_grpc)  # validates the address early
@@ -272,18 +384,21 @@ def build_spec(
 
     flag_file = workdir / "flagd" / "flags.json"
     flag_file.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(bundled_flag_file(), flag_file)
-    base = _common_env(p, flag_file)
+    shutil.copyfile(bundled_flag_file(version), flag_file)
+    base = _common_env(p, flag_file, version)
 
     def env(service: str, **extra: str) -> dict[str, str]:
-        return {**base, "OTEL_SERVICE_NAME": service, **extra}
+        return {**base, "OTEL_SERVICE_NAME": service, **_otlp_env(service, p, version), **extra}
 
     services: dict[str, dict[str, Any]] = {}
 
     # --- infrastructure -----------------------------------------------------------------
     services["otel-collector"] = _svc(
         collector.command(
-            binaries.rotel(), p["OTEL_COLLECTOR_PORT_GRPC"], p["OTEL_COLLECTOR_PORT_HTTP"]
+            binaries.rotel(),
+            p["OTEL_COLLECTOR_PORT_GRPC"],
+            p["OTEL_COLLECTOR_PORT_HTTP"],
+            demo_version=version,
         ),
         {**sink_env, "ROTEL_LOG_FORMAT": "text"},
         {"type": "tcp", "host": h, "port": p["OTEL_COLLECTOR_PORT_GRPC"]},
@@ -301,7 +416,14 @@ def build_spec(
         ' | grep -q \'"name":"orders"\'',
     ]
     services["kafka"] = _svc(
-        _python("tracebed.reference.infra.kafka", "run", "--port", str(p["KAFKA_PORT"])),
+        _python(
+            "tracebed.reference.infra.kafka",
+            "run",
+            "--port",
+            str(p["KAFKA_PORT"]),
+            "--topic",
+            versions.KAFKA_TOPIC_DEFAULT,
+        ),
         env("kafka", KAFKA_PORT=str(p["KAFKA_PORT"])),
         {"type": "command", "argv": kafka_check},
         {"kafka": f"{h}:{p['KAFKA_PORT']}"},
@@ -338,6 +460,35 @@ def build_spec(
         {"type": "redis", "host": h, "port": p["VALKEY_PORT"]},
         {"redis": f"{h}:{p['VALKEY_PORT']}"},
     )
+    if v3:
+        # astronomy-db: the demo's healthcheck is pg_isready; ready here = seeded
+        db_check = [
+            "/bin/sh",
+            "-c",
+            f"{postgres.bin_dir() / 'psql'} -h {h} -p {p['POSTGRES_PORT']} "
+            f"-U {postgres.USER} -d {postgres.DATABASE} -tAc "
+            "'SELECT 1 FROM catalog.products LIMIT 1' | grep -q 1",
+        ]
+        services["astronomy-db"] = _svc(
+            _python(
+                "tracebed.reference.infra.postgres",
+                "run",
+                "--port",
+                str(p["POSTGRES_PORT"]),
+                "--dir",
+                str(workdir / "astronomy-db"),
+            ),
+            {"PYTHONUNBUFFERED": "1"},
+            {"type": "command", "argv": db_check},
+            {"postgresql": f"{h}:{p['POSTGRES_PORT']}"},
+            healthcheck={
+                "test": ["CMD", *db_check],
+                "interval": "1s",
+                "timeout": "5s",
+                "retries": 30,
+                "start_period": "0s",
+            },
+        )
     prom_conf = prometheus.render_config(
         workdir,
         {
@@ -387,18 +538,33 @@ def build_spec(
     )
 
     # --- backends -----------------------------------------------------------------------
-    for name, (module, port_var) in GRPC_BACKENDS.items():
+    grpc_backends = dict(GRPC_BACKENDS)
+    http_backends = dict(HTTP_BACKENDS)
+    if v3:
+        http_backends["shipping"] = grpc_backends.pop("shipping")  # HTTP/JSON at 3.0.0
+    extra_env: dict[str, dict[str, str]] = {}
+    if v3:
+        extra_env["product-catalog"] = {
+            "DB_CONNECTION_STRING": f"postgres://{postgres.USER}:{postgres.PASSWORD}@{h}:"
+            f"{p['POSTGRES_PORT']}/{postgres.DATABASE}?sslmode=disable",
+        }
+        # .NET's connection-string form, as compose.full.yaml gives accounting
+        extra_env["accounting"] = {
+            "DB_CONNECTION_STRING": f"Host={h};Port={p['POSTGRES_PORT']};"
+            f"Username={postgres.USER};Password={postgres.PASSWORD};Database={postgres.DATABASE}",
+        }
+    for name, (module, port_var) in grpc_backends.items():
         port = p[port_var]
         args = [str(port)] if name == "currency" else []  # the demo passes it as argv[1]
         # currency's meter version comes from VERSION, as in the demo's compose file
-        extra = {"VERSION": DEMO_VERSION} if name == "currency" else {}
+        extra = {"VERSION": version} if name == "currency" else {}
         services[name] = _svc(
             _python(f"tracebed.reference.services.{module}", *args),
-            env(name, **{port_var: str(port)}, **extra),
+            env(name, **{port_var: str(port)}, **extra, **extra_env.get(name, {})),
             {"type": "grpc", "host": h, "port": port, "service": ""},
             {"grpc": f"{h}:{port}"},
         )
-    for name, (module, port_var) in HTTP_BACKENDS.items():
+    for name, (module, port_var) in http_backends.items():
         port = p[port_var]
         services[name] = _svc(
             _python(f"tracebed.reference.services.{module}"),
@@ -413,7 +579,7 @@ def build_spec(
         ready.unlink(missing_ok=True)
         services[name] = _svc(
             _python(f"tracebed.reference.services.{module}"),
-            env(name, TRACEBED_READY_FILE=str(ready)),
+            env(name, TRACEBED_READY_FILE=str(ready), **extra_env.get(name, {})),
             {"type": "command", "argv": ["/bin/sh", "-c", f"test -f {shlex.quote(str(ready))}"]},
         )
 
@@ -440,6 +606,7 @@ def build_spec(
             collector_grpc=p["OTEL_COLLECTOR_PORT_GRPC"],
             collector_http=p["OTEL_COLLECTOR_PORT_HTTP"],
         ),
+        demo_version=version,
     )
     proxy_url = f"http://{h}:{p['ENVOY_PORT']}"
     services["frontend-proxy"] = _svc(
@@ -452,7 +619,7 @@ def build_spec(
         from tracebed.reference.loadgen import locust_command
 
         services["load-generator"] = _svc(
-            locust_command(binaries.locust(), proxy_url, p["LOCUST_WEB_PORT"]),
+            locust_command(binaries.locust(), proxy_url, p["LOCUST_WEB_PORT"], version=version),
             env(
                 "load-generator",
                 LOCUST_HOST=proxy_url,
@@ -468,7 +635,7 @@ def build_spec(
 
     present = set(services)
     for name, svc in services.items():
-        deps = _depends_on(name, present)
+        deps = _depends_on(name, present, version)
         if deps:
             svc["depends_on"] = deps
 
@@ -479,15 +646,16 @@ def build_spec(
         "name": NAME,
         "services": services,
         "x-tracebed-stack": {
+            "demo_version": version,
             "frontend_url": proxy_url,
             "flagd_ofrep_url": ofrep,
             "flagd_ui_url": f"{proxy_url}/feature",
             "flag_file": str(flag_file),
             "sink_otlp_grpc": sink_otlp_grpc,
             "ports": dict(p),
-            "absent": dict(ABSENT),
+            "absent": dict(ABSENT_BY_VERSION[version]),
             # demo depends_on edges dropped because their target is absent or not requested
-            "dropped_depends_on": _dropped_edges(present),
+            "dropped_depends_on": _dropped_edges(present, version),
             "not_started": optional,
         },
     }

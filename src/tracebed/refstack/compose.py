@@ -263,17 +263,25 @@ def write_reference_compose(
     ports: dict[str, int] | None = None,
     with_load_generator: bool = False,
     run_id: str | None = None,
+    demo_version: str | None = None,
 ) -> Path:
     """Render the reference stack into ``workdir`` and write ``workdir/docker-compose.yml``.
 
     Builds (or reuses) the reference image unless ``image`` is given. The sink address is the
     one the collector dials; with host networking ``127.0.0.1:PORT`` on the host works.
     """
+    from tracebed.reference import versions
     from tracebed.reference.spec import build_spec  # the reference stack is data to us
 
     workdir = Path(workdir).resolve()
     image = image or build_reference_image()
-    spec = build_spec(workdir, sink_otlp_grpc, ports=ports, with_load_generator=with_load_generator)
+    spec = build_spec(
+        workdir,
+        sink_otlp_grpc,
+        ports=ports,
+        with_load_generator=with_load_generator,
+        demo_version=demo_version or versions.DEFAULT,
+    )
     paths = PathMap(workdir)
     rewrite_workdir_configs(workdir, paths)
     doc = compose_from_spec(spec, image=image, workdir=workdir, run_id=run_id)
@@ -291,6 +299,7 @@ def reference_compose_topology(
     with_load_generator: bool = False,
     group_by: str | Path | Grouping | None = None,
     readiness: Readiness | None = None,
+    demo_version: str | None = None,
 ) -> Topology:
     """The reference stack as a Topology loaded from its generated compose file.
 
@@ -303,6 +312,7 @@ def reference_compose_topology(
         image=image,
         ports=ports,
         with_load_generator=with_load_generator,
+        demo_version=demo_version,
     )
     return Topology.from_compose([path], group_by=group_by, readiness=readiness)
 

@@ -36,13 +36,15 @@ LABEL_INPUTS = "io.tracebed.inputs"
 
 # What the reference stack needs besides Python: python3-venv (pip + venv, to install the
 # wheelhouse), libpython3.11 (the rotel collector binary links against it), redis-server (valkey-cart), nginx-light (image-provider), prometheus, and
-# netcat-openbsd for the demo's kafka healthcheck (`nc -z kafka 9092`). procps gives `ps`/`pgrep`
-# for debugging a running container.
+# netcat-openbsd for the demo's kafka healthcheck (`nc -z kafka 9092`), postgresql for the 3.0.0
+# stand-in's astronomy-db (initdb + postgres; the package also creates the `postgres` user the
+# server drops to as root). procps gives `ps`/`pgrep` for debugging a running container.
 BASE_PACKAGES: tuple[str, ...] = (
     "ca-certificates",
     "libpython3.11",
     "netcat-openbsd",
     "nginx-light",
+    "postgresql",
     "procps",
     "prometheus",
     "python3",

@@ -8,6 +8,12 @@ from pathlib import Path
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.topology import Grouping, Topology
 
+#: The demo releases the reference stack impersonates, newest (the default) first. The same
+#: as ``tracebed.reference.versions.VERSIONS`` (a test checks it), named here so the CLI and
+#: the plugin can offer them without importing the reference extra.
+DEMO_VERSIONS: tuple[str, ...] = ("3.0.0", "2.0.2")
+DEFAULT_DEMO_VERSION = DEMO_VERSIONS[0]
+
 
 def reference_topology(
     workdir: str | Path,
@@ -19,6 +25,7 @@ def reference_topology(
     ports: dict[str, int] | None = None,
     in_containers: bool = False,
     image: str | None = None,
+    demo_version: str | None = None,
 ) -> Topology:
     """The reference stack (tracebed.reference.spec.build_spec) as a Topology.
 
@@ -26,6 +33,7 @@ def reference_topology(
     rendered into `workdir`. With `in_containers` the topology is that of a generated compose
     file whose services run from the reference image (built offline unless `image` is given),
     for the compose backend; otherwise it is the spec itself, for the local backend.
+    `demo_version` is the demo release the stand-in impersonates (None: 3.0.0).
     """
     grouping = None if group_by == "depends_on" else group_by
     if in_containers:
@@ -39,9 +47,11 @@ def reference_topology(
             with_load_generator=with_load_generator,
             group_by=grouping,
             readiness=readiness,
+            demo_version=demo_version,
         )
     # The reference package describes itself as data and never imports the harness; it is
     # imported only here, when asked for (it is optional).
+    from tracebed.reference import versions
     from tracebed.reference.spec import build_spec
 
     spec = build_spec(
@@ -49,6 +59,7 @@ def reference_topology(
         sink_otlp_grpc=sink_otlp_grpc,
         ports=ports,
         with_load_generator=with_load_generator,
+        demo_version=demo_version or versions.DEFAULT,
     )
     return Topology.from_spec(spec, group_by=grouping, readiness=readiness)
 
@@ -58,6 +69,7 @@ def reference_shape(
     group_by: str | Path | Grouping | None = None,
     readiness: Readiness | None = None,
     with_load_generator: bool = False,
+    demo_version: str | None = None,
 ) -> Topology:
     """The reference stack's topology to look at (services, tiers, what it leaves out).
 
@@ -71,4 +83,5 @@ def reference_shape(
             group_by=group_by,
             readiness=readiness,
             with_load_generator=with_load_generator,
+            demo_version=demo_version,
         )

@@ -25,6 +25,8 @@ class StackMeta:
     flagd_ui_url: str | None = None
     flag_file: str | None = None
     sink_otlp_grpc: str | None = None
+    #: the demo release the stack is (the reference stack says which it impersonates)
+    demo_version: str | None = None
     ports: dict[str, int] = field(default_factory=dict)
     #: demo services this stack leaves out, with why
     absent: dict[str, str] = field(default_factory=dict)
@@ -69,6 +71,7 @@ class StackMeta:
             flagd_ui_url=text("flagd_ui_url"),
             flag_file=text("flag_file"),
             sink_otlp_grpc=text("sink_otlp_grpc"),
+            demo_version=text("demo_version"),
             ports=ports,
             absent={str(k): str(v) for k, v in mapping("absent").items()},
             dropped_depends_on=[str(e) for e in dropped],

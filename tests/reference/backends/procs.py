@@ -115,5 +115,6 @@ def tcp_open(port: int) -> Callable[[], bool]:
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     """os.environ without OTEL_* and demo addresses, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FLAGD_"))}
+    env["TRACEBED_DEMO_VERSION"] = "2.0.2"  # these tests check 2.0.2's facts
     env.update(extra)
     return env

@@ -33,7 +33,7 @@ def sink() -> Iterator[Sink]:
 
 @pytest.fixture
 def spec(tmp_path: Path, sink: Sink) -> dict[str, Any]:
-    return build_spec(tmp_path / "work", sink.grpc_endpoint)
+    return build_spec(tmp_path / "work", sink.grpc_endpoint, demo_version="2.0.2")
 
 
 @pytest.fixture

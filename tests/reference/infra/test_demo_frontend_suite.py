@@ -28,7 +28,12 @@ def test_demo_frontend_tracetest_suite_passes(pytester: pytest.Pytester) -> None
         pytest.skip(f"demo reference files not found at {FRONTEND_SUITE}")
     require_debian("redis-server", "nginx", "prometheus")
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-v", str(FRONTEND_SUITE), timeout=240
+        "-p",
+        "no:cacheprovider",
+        "-v",
+        "--tracebed-demo-version=2.0.2",  # the demo 2.0.2's own suite
+        str(FRONTEND_SUITE),
+        timeout=240,
     )
     # 6 tests, 17 specs: ads, recommendations, browse, add to cart, view cart, checkout
     result.assert_outcomes(passed=17)

@@ -80,7 +80,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     tmp: Path = tmp_path_factory.mktemp("reference")
     sink = Sink(host="127.0.0.1", grpc_port=0, http_port=0).start()
     try:
-        spec = build_spec(tmp / "work", sink.grpc_endpoint)
+        spec = build_spec(tmp / "work", sink.grpc_endpoint, demo_version="2.0.2")
         launcher = Launcher(spec, tmp / "logs").start(timeout=40)
         try:
             yield Running(spec, sink, launcher)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tracebed.reference.spec import ABSENT, DEMO_DEPENDS_ON, PORT_NAMES, build_spec
+from tracebed.reference.versions import V2
 
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference" / "otel-demo-2.0.2"
 SINK = "127.0.0.1:4317"
@@ -15,14 +16,14 @@ DEMO_SERVICES = set(DEMO_DEPENDS_ON) - set(ABSENT)
 
 
 def test_every_demo_service_but_the_absent_ones_is_described(tmp_path: Path) -> None:
-    spec = build_spec(tmp_path, SINK, with_load_generator=True)
+    spec = build_spec(tmp_path, SINK, with_load_generator=True, demo_version=V2)
     assert set(spec["services"]) == DEMO_SERVICES
     assert set(spec["x-tracebed-stack"]["absent"]) == {"jaeger", "grafana", "opensearch"}
     assert spec["name"] == "tracebed-reference"
 
 
 def test_load_generator_only_when_asked(tmp_path: Path) -> None:
-    spec = build_spec(tmp_path, SINK)
+    spec = build_spec(tmp_path, SINK, demo_version=V2)
     assert "load-generator" not in spec["services"]
     assert "load-generator" not in spec["services"]["frontend-proxy"]["depends_on"]
     assert "load-generator" in spec["x-tracebed-stack"]["not_started"]
@@ -32,7 +33,7 @@ def test_load_generator_only_when_asked(tmp_path: Path) -> None:
 def test_depends_on_mirrors_the_demo_compose_file_minus_absent_services(tmp_path: Path) -> None:
     yaml = pytest.importorskip("yaml")
     compose = yaml.safe_load((SHARED / "docker-compose.yml").read_text())["services"]
-    spec = build_spec(tmp_path, SINK, with_load_generator=True)
+    spec = build_spec(tmp_path, SINK, with_load_generator=True, demo_version=V2)
     for name, svc in spec["services"].items():
         demo = compose[name].get("depends_on", {})
         if isinstance(demo, list):
@@ -49,7 +50,7 @@ def test_depends_on_mirrors_the_demo_compose_file_minus_absent_services(tmp_path
 
 
 def test_ports_are_distinct_free_and_wired_into_environment(tmp_path: Path) -> None:
-    spec = build_spec(tmp_path, SINK, with_load_generator=True)
+    spec = build_spec(tmp_path, SINK, with_load_generator=True, demo_version=V2)
     ports = spec["x-tracebed-stack"]["ports"]
     assert set(ports) == set(PORT_NAMES)
     assert len(set(ports.values())) == len(ports)
@@ -72,14 +73,16 @@ def test_ports_are_distinct_free_and_wired_into_environment(tmp_path: Path) -> N
 
 
 def test_port_overrides_are_used_and_validated(tmp_path: Path) -> None:
-    spec = build_spec(tmp_path, SINK, ports={"ENVOY_PORT": 18080})
+    spec = build_spec(tmp_path, SINK, ports={"ENVOY_PORT": 18080}, demo_version=V2)
     assert spec["x-tracebed-stack"]["frontend_url"] == "http://127.0.0.1:18080"
     with pytest.raises(ValueError, match="unknown port name"):
-        build_spec(tmp_path, SINK, ports={"NOPE_PORT": 1})
+        build_spec(tmp_path, SINK, ports={"NOPE_PORT": 1}, demo_version=V2)
     with pytest.raises(ValueError, match="not a TCP port"):
-        build_spec(tmp_path, SINK, ports={"ENVOY_PORT": 70000})
+        build_spec(tmp_path, SINK, ports={"ENVOY_PORT": 70000}, demo_version=V2)
     with pytest.raises(ValueError, match="twice"):
-        build_spec(tmp_path, SINK, ports={"ENVOY_PORT": 18080, "FRONTEND_PORT": 18080})
+        build_spec(
+            tmp_path, SINK, ports={"ENVOY_PORT": 18080, "FRONTEND_PORT": 18080}, demo_version=V2
+        )
 
 
 def test_bad_sink_address_is_a_clear_error(tmp_path: Path) -> None:
@@ -88,7 +91,7 @@ def test_bad_sink_address_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_commands_are_absolute_and_spec_is_plain_data(tmp_path: Path) -> None:
-    spec = build_spec(tmp_path, SINK, with_load_generator=True)
+    spec = build_spec(tmp_path, SINK, with_load_generator=True, demo_version=V2)
     json.dumps(spec)  # plain data only
     for name, svc in spec["services"].items():
         assert Path(svc["command"][0]).is_absolute(), name
@@ -97,7 +100,7 @@ def test_commands_are_absolute_and_spec_is_plain_data(tmp_path: Path) -> None:
 
 
 def test_flag_file_is_a_private_copy_with_the_demo_flag_keys(tmp_path: Path) -> None:
-    spec = build_spec(tmp_path, SINK)
+    spec = build_spec(tmp_path, SINK, demo_version=V2)
     flag_file = Path(spec["x-tracebed-stack"]["flag_file"])
     assert flag_file.is_relative_to(tmp_path)
     ours = json.loads(flag_file.read_text())["flags"]

@@ -35,7 +35,9 @@ def _load_generator_reached_the_proxy(store: SpanStore) -> bool:
 
 def test_reference_stack_through_the_stack_layer(tmp_path: Path, sink: Sink) -> None:
     require_debian("redis-server", "nginx", "prometheus")
-    spec = build_spec(tmp_path / "work", sink.grpc_endpoint, with_load_generator=True)
+    spec = build_spec(
+        tmp_path / "work", sink.grpc_endpoint, with_load_generator=True, demo_version="2.0.2"
+    )
     topology = Topology.from_spec(spec)
     # the demo 2.0.2 ordering, quirk included: the proxy waits for the load generator
     assert topology.tier_of("frontend-proxy") > topology.tier_of("load-generator")

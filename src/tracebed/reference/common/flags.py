@@ -21,6 +21,8 @@ from openfeature.exception import TypeMismatchError
 from openfeature.flag_evaluation import FlagEvaluationDetails, FlagResolutionDetails
 from opentelemetry import trace
 
+from tracebed.reference import versions
+
 #: Seconds an evaluation result is reused (env TRACEBED_FLAG_CACHE_SECONDS overrides).
 DEFAULT_CACHE_SECONDS = 0.5
 
@@ -65,7 +67,9 @@ class Flags:
     ) -> None:
         self.base_url = ofrep_base_url
         self.cache_seconds = cache_seconds
-        self._cache: dict[tuple[str, str, tuple[tuple[str, Any], ...]], tuple[float, Any, str]] = {}
+        self._cache: dict[
+            tuple[str, str, tuple[tuple[str, Any], ...]], tuple[float, Any, str, str]
+        ] = {}
         self._lock = threading.Lock()
         self._client: OpenFeatureClient | None = None
         if ofrep_base_url:
@@ -124,28 +128,41 @@ class Flags:
         with self._lock:
             hit = self._cache.get(cache_key)
         if hit is not None and now - hit[0] < self.cache_seconds:
-            value, variant = hit[1], hit[2]
+            value, variant, reason = hit[1], hit[2], hit[3]
         else:
-            value, variant = self._resolve(kind, key, default, context)
+            value, variant, reason = self._resolve(kind, key, default, context)
             with self._lock:
-                self._cache[cache_key] = (now, value, variant)
+                self._cache[cache_key] = (now, value, variant, reason)
         if event:
             # What the demo's OpenFeature OTel hook records on the current span.
-            trace.get_current_span().add_event(
-                "feature_flag",
-                {
-                    "feature_flag.key": key,
-                    "feature_flag.provider_name": "flagd",
-                    "feature_flag.variant": variant,
-                },
-            )
+            if versions.is_v3():
+                # the Go hook v0.3.7 at 3.0.0 (demo-facts-3.0 §5.3.3)
+                trace.get_current_span().add_event(
+                    "feature_flag.evaluation",
+                    {
+                        "feature_flag.key": key,
+                        "feature_flag.provider.name": "flagd",
+                        "feature_flag.result.value": value,
+                        "feature_flag.result.variant": variant,
+                        "feature_flag.result.reason": reason,
+                    },
+                )
+            else:
+                trace.get_current_span().add_event(
+                    "feature_flag",
+                    {
+                        "feature_flag.key": key,
+                        "feature_flag.provider_name": "flagd",
+                        "feature_flag.variant": variant,
+                    },
+                )
         return value
 
     def _resolve(
         self, kind: str, key: str, default: Any, context: Mapping[str, Any] | None
-    ) -> tuple[Any, str]:
+    ) -> tuple[Any, str, str]:
         if self._client is None:
-            return default, ""
+            return default, "", "DEFAULT"
         ctx = None
         if context:
             attrs = dict(context)
@@ -158,4 +175,5 @@ class Flags:
             details = self._client.get_integer_details(key, default, ctx)
         else:
             details = self._client.get_float_details(key, float(default), ctx)
-        return details.value, details.variant or ""
+        reason = getattr(details.reason, "value", details.reason)  # an enum or a plain str
+        return details.value, details.variant or "", str(reason or "")

@@ -26,6 +26,7 @@ def serve(
     max_workers: int = 16,
     grace_seconds: float = 2.0,
     on_stop: Callable[[], None] | None = None,
+    health_servicer: health.HealthServicer | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully and flush telemetry.
 
@@ -38,7 +39,7 @@ def serve(
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {host}:{port}")
-    health_servicer = health.HealthServicer()
+    health_servicer = health_servicer or health.HealthServicer()
     for name in health_services:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

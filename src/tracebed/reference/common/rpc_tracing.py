@@ -18,6 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from tracebed.reference import versions
 from tracebed.reference.common import telemetry
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,9 @@ class ServerTracing(grpc.ServerInterceptor):
         if style is Style.NODE:
             span.set_attribute("grpc.error_name", "Error")
             span.set_attribute("grpc.error_message", message)
-        if exc is not None and style in (Style.NODE, Style.DOTNET, Style.PYTHON):
+        # payment at 3.0.0 records the exception on its `charge` span instead
+        node_records = style is Style.NODE and not versions.is_v3()
+        if exc is not None and (node_records or style in (Style.DOTNET, Style.PYTHON)):
             span.record_exception(exc)
         if style is not Style.GO or code in _GO_SERVER_ERRORS:
             span.set_status(Status(StatusCode.ERROR, message))

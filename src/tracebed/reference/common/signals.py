@@ -7,9 +7,10 @@ record's body, severity, attribute names and whether it carries the span context
 the release's table lacks emits nothing, so a release that has no such metric or log (email
 at 2.0.2) needs no branch in the service code.
 
-``TABLES`` is keyed by demo release. Only 2.0.2 is filled in here (demo-facts §5, and
-demo-facts-3.0 §6.2 for the log inventory, with the 2.0.2 attribute names of §5.4); a 3.0.0
-table maps the same keys to the ``demo.*`` names.
+``TABLES`` is keyed by demo release: 2.0.2 (demo-facts §5, and demo-facts-3.0 §6.2 for the
+log inventory, with the 2.0.2 attribute names of §5.4) and 3.0.0 (demo-facts-3.0 §6, the
+same keys with their ``demo.*`` names, units and EventNames). The tables give the final
+wire names: the span renaming of ``common.renames`` does not touch metrics or logs.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tracebed.reference import versions
+
 Instrument = Literal["counter", "histogram"]
 Severity = Literal["DEBUG", "INFO", "WARN", "ERROR"]
 
 #: The release the stand-in reproduces when nothing says otherwise.
-DEFAULT_RELEASE = "2.0.2"
+DEFAULT_RELEASE = versions.DEFAULT
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class Metric:
     attributes: dict[str, str] = field(default_factory=dict)
     #: explicit bucket boundaries (histograms), as the demo's view or advice sets them
     buckets: tuple[float, ...] = ()
+    #: factor from the value the service code passes to the recorded value (cart passes
+    #: nanoseconds; 3.0.0 records seconds)
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -318,8 +324,316 @@ RELEASE_2_0_2: dict[str, ServiceSignals] = {
     ),
 }
 
+
+_OTELGRPC = "go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+#: 3.0.0's cart latency buckets (seconds; demo-facts-3.0 §6.1).
+_CART_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+_UNVERIFIED_BODY = "the text of {} is not in the facts"
+
+# The demo 3.0.0's signals per service (demo-facts-3.0 §6.1 metrics, §6.2 logs, §13.2 the
+# service/signal matrix). Every stable key of 2.0.2's table that 3.0.0 still emits maps to
+# its 3.0.0 name here.
+RELEASE_3_0_0: dict[str, ServiceSignals] = {
+    "ad": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            # no unit in the code (the schema's {ad_request} is not applied)
+            "ad_requests": Metric(
+                "demo.ad.requests",
+                "counter",
+                attributes={
+                    "request_type": "demo.ad.request_type",
+                    "response_type": "demo.ad.response_type",
+                },
+            ),
+        },
+        logs={"targeted": Log("Targeted ad request received for {context_keys}")},
+        left_out=(
+            _RUNTIME.format("the Java agent's JVM and gRPC metrics"),
+            "the Prometheus counter demo_ad_served_total on :9465 (the collector of a stack "
+            "with Prometheus does not scrape it; demo-facts-3.0 §6.1)",
+            "the GC/CPU flag and failure log lines (their text is not in the facts)",
+        ),
+    ),
+    "cart": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "add_item_latency": Metric(
+                "demo.cart.add_item.latency",
+                "histogram",
+                unit="s",
+                buckets=_CART_BUCKETS_S,
+                scale=1e-9,
+            ),
+            "get_cart_latency": Metric(
+                "demo.cart.get_cart.latency",
+                "histogram",
+                unit="s",
+                buckets=_CART_BUCKETS_S,
+                scale=1e-9,
+            ),
+        },
+        logs={
+            "add_item": Log(
+                "AddItemAsync called with userId={userId}, productId={productId}, "
+                "quantity={quantity}",
+                attributes={"user_id": "userId", "product_id": "productId", "quantity": "quantity"},
+                formatted=False,
+                event_name="cart.add_item",
+            ),
+            "get_cart": Log(
+                "GetCartAsync called with userId={userId}",
+                attributes={"user_id": "userId"},
+                formatted=False,
+                event_name="cart.get",
+            ),
+            "empty_cart": Log(
+                "EmptyCartAsync called with userId={userId}",
+                attributes={"user_id": "userId"},
+                formatted=False,
+                event_name="cart.empty",
+            ),
+        },
+        left_out=(
+            _RUNTIME.format(".NET process/runtime, ASP.NET Core and OpenFeature meters"),
+            "the cart.redis.* and cart.health_check.* records (their text is not in the facts)",
+        ),
+    ),
+    "checkout": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "rpc_server_duration": Metric(
+                "rpc.server.duration",
+                "histogram",
+                unit="ms",
+                meter=_OTELGRPC,
+                attributes=_RPC_ATTRS,
+            ),
+        },
+        logs={
+            "place_order": Log(
+                "[PlaceOrder]",
+                attributes={"user_id": "user_id", "user_currency": "user_currency"},
+            ),
+            "payment_went_through": Log(
+                "payment went through", attributes={"transaction_id": "transaction_id"}
+            ),
+            "order_placed": Log(
+                "order placed",
+                attributes={
+                    "order_id": "demo.order.id",
+                    "shipping_amount": "demo.shipping.amount",
+                    "order_amount": "demo.order.amount",
+                    "items_count": "demo.order.items.count",
+                    "tracking_id": "demo.shipping.tracking.id",
+                },
+            ),
+            "post_processor": Log("sending to postProcessor", span_context=False),
+        },
+        left_out=(
+            _RUNTIME.format("Go runtime, otelgrpc client and otelhttp metrics"),
+            "the email-sent/failed and Kafka write-result log lines (their text is not in "
+            "the facts) and sarama's internal ones",
+        ),
+    ),
+    "currency": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            # no unit; the meter version is VERSION (3.0.0)
+            "conversions": Metric(
+                "demo.exchange.conversions_counter",
+                "counter",
+                meter="demo.exchange.conversions",
+                meter_version_env="VERSION",
+                attributes={"currency_code": "demo.exchange.to"},
+            ),
+        },
+        logs={
+            "supported": Log(
+                "GetSupportedCurrencies successful",
+                event_name="currency.get_supported_currencies",
+            ),
+            "converted": Log(
+                "conversion successful",
+                attributes={"from_code": "currency.from", "to_code": "currency.to"},
+                event_name="currency.conversion",
+            ),
+            "conversion_failed": Log(
+                "conversion failure", severity="ERROR", event_name="currency.conversion_failed"
+            ),
+        },
+        left_out=("the currency.server.started/ip_overwrite start-up records",),
+    ),
+    "email": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={"confirmations": Metric("demo.notification.confirmations", "counter", unit="1")},
+        logs={
+            "confirmation_sent": Log(
+                "Order confirmation email sent",
+                attributes={"order_id": "demo.order.id"},
+                event_name="email.confirmation_sent",
+            ),
+        },
+        left_out=(_RUNTIME.format("Sinatra/Rack metrics"),),
+    ),
+    "payment": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "transactions": Metric(
+                "demo.payment.transactions",
+                "counter",
+                unit="{transaction}",
+                attributes={"currency": "demo.payment.currency"},
+            ),
+        },
+        logs={
+            "charge_received": Log("Charge request received.", scope="payment-logger"),
+            "transaction_complete": Log(
+                "Transaction complete.",
+                scope="payment-logger",
+                attributes={
+                    "transaction_id": "transactionId",
+                    "card_type": "cardType",
+                    "last_four": "lastFourDigits",
+                    "amount": "amount",
+                    "loyalty_level": "loyalty_level",
+                },
+            ),
+        },
+        left_out=(_RUNTIME.format("Node runtime metrics"), "the warn record of a failed charge"),
+    ),
+    "product-catalog": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "rpc_server_duration": Metric(
+                "rpc.server.duration",
+                "histogram",
+                unit="ms",
+                meter=_OTELGRPC,
+                attributes=_RPC_ATTRS,
+            ),
+        },
+        logs={
+            "product_found": Log(
+                "Product Found",
+                attributes={"name": "demo.product.name", "id": "demo.product.id"},
+            ),
+        },
+        left_out=(
+            _RUNTIME.format("Go runtime metrics"),
+            "otelsql's db.client.operation.duration and db.sql.connection.* metrics",
+            "the database-connection, products-found, start-up and shutdown log lines",
+        ),
+    ),
+    "quote": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "quotes": Metric(
+                "quotes",
+                "counter",
+                unit="quotes",
+                description="number of quotes calculated",
+                meter="quotes",
+                attributes={"number_of_items": "number_of_items"},
+            ),
+        },
+        logs={"calculated": Log("Calculated quote", attributes={"total": "total"})},
+        left_out=("the PHP SDK's internal metrics",),
+    ),
+    "recommendation": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            "recommendations": Metric(
+                "demo.recommendation.requests",
+                "counter",
+                unit="recommendations",
+                attributes={"type": "recommendation.type"},
+            ),
+        },
+        logs={
+            "received": Log("Receive ListRecommendations for product ids:{product_ids}"),
+            "cache_miss": Log("get_product_list: cache miss"),
+            "cache_hit": Log("get_product_list: cache hit"),
+        },
+        left_out=("the logging handler's code.* and otel* attributes",),
+    ),
+    "shipping": ServiceSignals(
+        frozenset({_T, _M, _L}),
+        metrics={
+            # no unit, no attributes; + the item count per successful quote
+            "items_shipped": Metric(
+                "demo.shipping.items_shipped", "counter", meter="otel_demo.shipping.quote"
+            ),
+        },
+        logs={
+            # tracing events: the body is the message, the event's name the EventName
+            "quote_sent": Log(
+                "Sending Quote",
+                attributes={"dollars": "dollars", "cents": "cents"},
+                event_name="shipping.quote.sent",
+            ),
+            "international_slowdown": Log(
+                "International shipping slowdown",
+                attributes={"delay_secs": "delay_secs"},
+                event_name="shipping.international.slowdown",
+            ),
+            "tracking_id_created": Log(
+                "Tracking ID Created",
+                attributes={"tracking_id": "tracking_id"},
+                event_name="shipping.tracking_id.created",
+            ),
+        },
+        left_out=(
+            "actix's http.server.* metrics",
+            "the server-started, quote-requested and flag-evaluation records",
+            _UNVERIFIED_BODY.format("the records (only their EventNames and fields are)"),
+        ),
+    ),
+    "accounting": ServiceSignals(
+        frozenset({_T, _L}),
+        logs={
+            "order_details": Log(
+                "Order details: {@OrderResult}.",
+                attributes={"order": "OrderResult"},
+                formatted=False,
+                event_name="accounting.order.received",
+            ),
+            "duplicate_skipped": Log(
+                "Order {OrderId} was already saved; skipping the duplicate",
+                severity="WARN",
+                attributes={"order_id": "OrderId"},
+                formatted=False,
+                event_name="accounting.order.duplicate_skipped",
+            ),
+        },
+        left_out=(
+            _RUNTIME.format(".NET auto-instrumentation runtime and Kafka client metrics"),
+            "the kafka.connecting, consume_failed, consumer.closing, parsing_failed records",
+            _UNVERIFIED_BODY.format("the duplicate_skipped record"),
+        ),
+    ),
+    "fraud-detection": ServiceSignals(
+        frozenset({_T, _L}),
+        logs={
+            "consumed": Log(
+                "Consumed record with orderId: {order_id}, and updated total count to: {total}"
+            ),
+            "queue_problems": Log("FeatureFlag 'kafkaQueueProblems' is enabled, sleeping 1 second"),
+        },
+        left_out=(_RUNTIME.format("the Java agent's JVM and Kafka client metrics"),),
+    ),
+    # 3.0.0 removed app.frontend.requests; the Next.js server still has no OTLP logs.
+    "frontend": ServiceSignals(
+        frozenset({_T}),
+        left_out=(_RUNTIME.format("Node http/undici/grpc instrumentation metrics"),),
+    ),
+}
+
 #: Every release's table, by release.
-TABLES: dict[str, dict[str, ServiceSignals]] = {"2.0.2": RELEASE_2_0_2}
+TABLES: dict[str, dict[str, ServiceSignals]] = {
+    versions.V2: RELEASE_2_0_2,
+    versions.V3: RELEASE_3_0_0,
+}
 
 
 def release() -> str:
@@ -328,7 +642,8 @@ def release() -> str:
         key, _, value = item.partition("=")
         if key.strip() == "service.version" and value.strip() in TABLES:
             return value.strip()
-    return DEFAULT_RELEASE
+    # a process started by hand: the release it impersonates (TRACEBED_DEMO_VERSION)
+    return versions.current()
 
 
 def for_service(service: str, release_name: str | None = None) -> ServiceSignals:

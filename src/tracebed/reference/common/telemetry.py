@@ -1,10 +1,11 @@
 """OpenTelemetry SDK setup shared by every reference service: traces, metrics and logs.
 
-All three go over OTLP/gRPC to ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the signal's own
-``OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT``). The export delays are the SDK's
-standard variables, with short defaults so a test sees a signal almost as soon as it is
-emitted: ``OTEL_BSP_SCHEDULE_DELAY`` and ``OTEL_BLRP_SCHEDULE_DELAY`` (50 ms) and
-``OTEL_METRIC_EXPORT_INTERVAL`` (1000 ms).
+All three go over OTLP to ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the signal's own
+``OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_ENDPOINT``): gRPC, or http/protobuf when
+``OTEL_EXPORTER_OTLP_PROTOCOL`` says so, as 3.0.0's HTTP exporters do. The export delays
+are the SDK's standard variables, with short defaults so a test sees a signal almost as
+soon as it is emitted: ``OTEL_BSP_SCHEDULE_DELAY`` and ``OTEL_BLRP_SCHEDULE_DELAY``
+(50 ms) and ``OTEL_METRIC_EXPORT_INTERVAL`` (1000 ms).
 
 Which metrics and logs a service emits, and their names, come from ``common.signals``:
 the service code calls ``count``/``record``/``log`` with a stable key, and a key the
@@ -24,6 +25,15 @@ from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+    OTLPLogExporter as HTTPLogExporter,
+)
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+    OTLPMetricExporter as HTTPMetricExporter,
+)
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+    OTLPSpanExporter as HTTPSpanExporter,
+)
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -34,8 +44,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from tracebed.reference import versions
 from tracebed.reference.common import signals
 from tracebed.reference.common.config import EnvError, env_int
+from tracebed.reference.common.renames import RenamingExporter
 
 #: Flush delay of the batch span and log processors (ms) unless the environment sets one.
 SCHEDULE_DELAY_MS = 50
@@ -58,12 +70,6 @@ _service = ""
 _row = signals.ServiceSignals(frozenset({"traces"}))
 _instruments: dict[str, Any] = {}
 _lock = threading.Lock()
-
-
-def _endpoint(signal: str) -> str | None:
-    return os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_ENDPOINT"
-    )
 
 
 def export_delays() -> dict[str, int]:
@@ -96,9 +102,11 @@ def setup(service_name: str, *, baggage: bool = True) -> TracerProvider:
     resource = Resource.create({SERVICE_NAME: service_name})
     _service, _row = service_name, signals.for_service(service_name)
     provider = TracerProvider(resource=resource)
-    endpoint = _endpoint("TRACES")
-    if endpoint:
-        exporter = OTLPSpanExporter(endpoint=endpoint, insecure=_insecure(endpoint), timeout=5)
+    exporter = _exporter("TRACES")
+    if exporter is not None:
+        renames = versions.ATTRIBUTE_RENAMES[versions.current()]
+        if renames:
+            exporter = RenamingExporter(exporter, renames)
         provider.add_span_processor(
             BatchSpanProcessor(
                 exporter,
@@ -107,20 +115,20 @@ def setup(service_name: str, *, baggage: bool = True) -> TracerProvider:
             )
         )
     trace.set_tracer_provider(provider)
-    endpoint = _endpoint("METRICS")
-    if endpoint and "metrics" in _row.emits:
+    metric_exporter = _exporter("METRICS") if "metrics" in _row.emits else None
+    if metric_exporter is not None:
         reader = PeriodicExportingMetricReader(
-            OTLPMetricExporter(endpoint=endpoint, insecure=_insecure(endpoint), timeout=5),
+            metric_exporter,
             export_interval_millis=delays["OTEL_METRIC_EXPORT_INTERVAL"],
         )
         _meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
         metrics.set_meter_provider(_meter_provider)
-    endpoint = _endpoint("LOGS")
-    if endpoint and "logs" in _row.emits:
+    log_exporter = _exporter("LOGS") if "logs" in _row.emits else None
+    if log_exporter is not None:
         _logger_provider = LoggerProvider(resource=resource)
         _logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(
-                OTLPLogExporter(endpoint=endpoint, insecure=_insecure(endpoint), timeout=5),
+                log_exporter,
                 schedule_delay_millis=delays["OTEL_BLRP_SCHEDULE_DELAY"],
             )
         )
@@ -137,6 +145,33 @@ def _insecure(endpoint: str) -> bool:
     return not endpoint.startswith("https://")
 
 
+_GRPC_EXPORTERS: dict[str, Any] = {
+    "TRACES": OTLPSpanExporter,
+    "METRICS": OTLPMetricExporter,
+    "LOGS": OTLPLogExporter,
+}
+_HTTP_EXPORTERS: dict[str, Any] = {
+    "TRACES": HTTPSpanExporter,
+    "METRICS": HTTPMetricExporter,
+    "LOGS": HTTPLogExporter,
+}
+
+
+def _exporter(signal: str) -> Any:
+    """OTLP for ``signal`` over the protocol the demo's service uses
+    (``OTEL_EXPORTER_OTLP[_{signal}]_PROTOCOL``), or None without an endpoint."""
+    own = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT", "")
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    protocol = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"
+    )
+    if protocol == "http/protobuf":
+        url = own or (base.rstrip("/") + f"/v1/{signal.lower()}" if base else "")
+        return _HTTP_EXPORTERS[signal](endpoint=url, timeout=5) if url else None
+    endpoint = own or base
+    if not endpoint:
+        return None
+    return _GRPC_EXPORTERS[signal](endpoint=endpoint, insecure=_insecure(endpoint), timeout=5)
 def _instrument(key: str) -> tuple[Any, signals.Metric] | None:
     spec = _row.metrics.get(key)
     if spec is None or _meter_provider is None:
@@ -172,7 +207,7 @@ def record(key: str, value: int | float, **fields: Any) -> None:
     found = _instrument(key)
     if found is not None:
         inst, spec = found
-        inst.record(value, signals.attributes(spec.attributes, fields))
+        inst.record(value * spec.scale, signals.attributes(spec.attributes, fields))
 
 
 def log(key: str, **fields: Any) -> None:

@@ -22,9 +22,16 @@ class FlagFileError(ConfigError, ValueError):
     """The flag file is missing, not JSON, or not in flagd's format."""
 
 
-#: The project's own flag file (the demo's keys, variants and defaults).
-def bundled_flag_file() -> Path:
-    return Path(str(resources.files("tracebed.reference") / "data" / "flags.json"))
+#: The project's own flag files (the demo's keys, variants, defaults and targeting).
+_FLAG_FILES = {"2.0.2": "flags.json", "3.0.0": "flags-3.0.0.json"}
+
+
+def bundled_flag_file(demo_version: str = "2.0.2") -> Path:
+    """The flag file of ``demo_version`` (2.0.2's 11 flags, or 3.0.0's 15)."""
+    name = _FLAG_FILES.get(demo_version)
+    if name is None:
+        raise FlagFileError(f"no flag file for demo version {demo_version!r}")
+    return Path(str(resources.files("tracebed.reference") / "data" / name))
 
 
 def validate(doc: Any, source: str = "flag file") -> dict[str, Any]:

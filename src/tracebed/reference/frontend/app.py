@@ -16,7 +16,7 @@ from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from tracebed.reference.frontend import pages, shapes
-from tracebed.reference.frontend.gateway import Gateway
+from tracebed.reference.frontend.gateway import Gateway, ShippingHttpError
 from tracebed.reference.frontend.shapes import BadRequest
 from tracebed.reference.frontend.tracing import run_handler
 from tracebed.reference.proto import demo_pb2
@@ -94,6 +94,10 @@ def create_app(gw: Gateway) -> Flask:
     @app.errorhandler(BadRequest)
     def _bad_request(exc: BadRequest) -> tuple[Response, int]:
         return jsonify({"error": str(exc)}), 400
+
+    @app.errorhandler(ShippingHttpError)
+    def _shipping_failed(_exc: ShippingHttpError) -> tuple[str, int]:
+        return "Internal Server Error", 500
 
     @app.errorhandler(grpc.RpcError)
     def _backend_failed(_exc: grpc.RpcError) -> tuple[str, int]:
@@ -221,7 +225,11 @@ def create_app(gw: Gateway) -> Flask:
             if not isinstance(items_json, list):
                 raise BadRequest("query parameter itemList must be a JSON array")
             items = [shapes.parse_cart_item(i) for i in items_json]
-            address = shapes.parse_address(_json_query("address"))
+            raw_address = _json_query("address") if _query_str("address") else None
+            if raw_address is None and gw.shipping_url is not None:
+                # 3.0.0: the snake_case transform throws on a missing address -> 500
+                raise ShippingHttpError("address is required")
+            address = shapes.parse_address(raw_address)
             code = _query_str("currencyCode", "USD")
             cost = gw.get_quote(address, items)
             # always converted, even USD -> USD (§17.6)

@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
+import requests
 
-from tracebed.reference.common.config import grpc_target
+from tracebed.reference import versions
+from tracebed.reference.common.config import grpc_target, http_base
+from tracebed.reference.common.http import post_json
 from tracebed.reference.common.rpc_tracing import Style, traced_channel
 from tracebed.reference.proto import demo_pb2, demo_pb2_grpc
 
@@ -27,6 +30,8 @@ class Gateway:
     product_catalog: demo_pb2_grpc.ProductCatalogServiceStub
     recommendation: demo_pb2_grpc.RecommendationServiceStub
     shipping: demo_pb2_grpc.ShippingServiceStub
+    #: 3.0.0: shipping's HTTP base URL (``SHIPPING_ADDR``); None = the 2.0.2 gRPC stub
+    shipping_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Gateway:
@@ -45,6 +50,7 @@ class Gateway:
             ),
             recommendation=demo_pb2_grpc.RecommendationServiceStub(channel("RECOMMENDATION_ADDR")),
             shipping=demo_pb2_grpc.ShippingServiceStub(channel("SHIPPING_ADDR")),
+            shipping_url=http_base("SHIPPING_ADDR") if versions.is_v3() else None,
         )
 
     # Thin wrappers so every call carries the deadline.
@@ -93,7 +99,47 @@ class Gateway:
     def get_quote(
         self, address: demo_pb2.Address, items: list[demo_pb2.CartItem]
     ) -> demo_pb2.Money:
+        if self.shipping_url is not None:
+            return self._http_quote(address, items)
         resp = self.shipping.GetQuote(
             demo_pb2.GetQuoteRequest(address=address, items=items), timeout=TIMEOUT_S
         )
         return resp.cost_usd
+
+    def _http_quote(
+        self, address: demo_pb2.Address, items: list[demo_pb2.CartItem]
+    ) -> demo_pb2.Money:
+        """3.0.0's Shipping.gateway: fetch (undici, span ``POST``) with hand-built snake_case."""
+        body = {
+            "items": [{"product_id": i.product_id, "quantity": i.quantity} for i in items],
+            "address": {
+                "street_address": address.street_address,
+                "city": address.city,
+                "state": address.state,
+                "country": address.country,
+                "zip_code": address.zip_code,
+            },
+        }
+        assert self.shipping_url is not None
+        try:
+            reply = post_json(
+                self.shipping_url + "/get-quote",
+                body,
+                span_name="POST",
+                tracer_name="frontend",
+                timeout=TIMEOUT_S,
+            )
+        except requests.RequestException as exc:
+            raise ShippingHttpError(str(exc)) from exc
+        if reply.status_code != 200:
+            raise ShippingHttpError(f"shipping answered {reply.status_code}")
+        cost = reply.json().get("cost_usd") or {}
+        return demo_pb2.Money(
+            currency_code=str(cost.get("currency_code", "USD")),
+            units=int(cost.get("units", 0)),
+            nanos=int(cost.get("nanos", 0)),
+        )
+
+
+class ShippingHttpError(RuntimeError):
+    """3.0.0: shipping's HTTP call failed; the API answers 500."""

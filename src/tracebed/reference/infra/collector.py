@@ -2,8 +2,10 @@
 
 All three signals go to the tracebed sink over OTLP/gRPC (the demo's "test collector
 exporter" for traces; the sink stands in for Prometheus' OTLP receiver and OpenSearch,
-which are absent here). Rotel applies no span-name transform, like the demo's Tracetest
-collector overlay.
+which are absent here). At 2.0.2 rotel applies no span-name transform, like the demo's
+Tracetest collector overlay. At 3.0.0 it runs the release's ``transform/sanitize_spans``
+(``sanitize_spans.py``, a rotel Python trace processor): the sink receives the names the
+3.0.0 collector forwards.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from pathlib import Path
 BATCH_TIMEOUT = "20ms"
 
 
-def command(binary: Path, grpc_port: int, http_port: int) -> list[str]:
+#: rotel trace processor reproducing 3.0.0's ``transform/sanitize_spans``.
+SANITIZE_SPANS = Path(__file__).with_name("sanitize_spans.py")
+
+
+def command(
+    binary: Path, grpc_port: int, http_port: int, demo_version: str = "2.0.2"
+) -> list[str]:
+    processors = (
+        ["--otlp-with-trace-processor", str(SANITIZE_SPANS)] if demo_version == "3.0.0" else []
+    )
     return [
         str(binary),
         "start",
@@ -25,6 +36,7 @@ def command(binary: Path, grpc_port: int, http_port: int) -> list[str]:
         f"127.0.0.1:{http_port}",
         "--batch-timeout",
         BATCH_TIMEOUT,
+        *processors,
     ]
 
 

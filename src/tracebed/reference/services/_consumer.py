@@ -16,9 +16,10 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 
+from tracebed.reference import versions
 from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import EnvError, env
-from tracebed.reference.common.kafka import ORDERS_TOPIC, ensure_topic
+from tracebed.reference.common.kafka import ensure_topic
 from tracebed.reference.services._runner import setup_logging
 
 BatchHandler = Callable[[Sequence[Message]], None]
@@ -29,7 +30,7 @@ HandlerFactory = Callable[[threading.Event], BatchHandler]
 def consumer_attrs(group: str, client_id: str) -> dict[str, Any]:
     return {
         "messaging.system": "kafka",
-        "messaging.destination.name": ORDERS_TOPIC,
+        "messaging.destination.name": versions.kafka_topic(),
         "messaging.kafka.consumer.group": group,
         "messaging.client_id": client_id,
     }
@@ -50,10 +51,12 @@ def run_consumer(
     except EnvError as exc:
         log.error("%s", exc)
         return 2
+    if versions.is_v3():
+        from_beginning = True  # both consumers read from the earliest offset at 3.0.0
     stopped = threading.Event()
     handler = make_handler(stopped)
     try:
-        partitions = ensure_topic(bootstrap, ORDERS_TOPIC, timeout=30)
+        partitions = ensure_topic(bootstrap, versions.kafka_topic(), timeout=30)
     except TimeoutError as exc:
         log.error("%s", exc)
         return 1
@@ -73,14 +76,14 @@ def run_consumer(
         else:
             # Resolve "latest" now, so every order produced after start-up is seen.
             _low, offset = consumer.get_watermark_offsets(
-                TopicPartition(ORDERS_TOPIC, p), timeout=10
+                TopicPartition(versions.kafka_topic(), p), timeout=10
             )
-        assignment.append(TopicPartition(ORDERS_TOPIC, p, offset))
+        assignment.append(TopicPartition(versions.kafka_topic(), p, offset))
     consumer.assign(assignment)
     log.info(
         "%s consuming %s partitions %s (%s)",
         service_name,
-        ORDERS_TOPIC,
+        versions.kafka_topic(),
         partitions,
         "from the beginning" if from_beginning else "from the end",
     )

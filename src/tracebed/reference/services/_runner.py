@@ -6,6 +6,8 @@ import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
 
+from grpc_health.v1.health import HealthServicer
+
 from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import EnvError, env_port
 from tracebed.reference.common.grpc_server import Registration, serve
@@ -30,6 +32,7 @@ def run_grpc(
     health_services: Iterable[str] = ("",),
     baggage: bool = True,
     on_stop: Callable[[], None] | None = None,
+    health_servicer: Callable[[], HealthServicer] | None = None,
 ) -> int:
     """Configure telemetry, build the servicers and serve on ``$port_env`` until SIGTERM."""
     log = setup_logging(service_name)
@@ -47,5 +50,6 @@ def run_grpc(
         health_services=health_services,
         interceptors=[ServerTracing(style, tracer_name=service_name)],
         on_stop=on_stop,
+        health_servicer=health_servicer() if health_servicer is not None else None,
     )
     return 0

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import grpc
 from opentelemetry import baggage, trace
 
+from tracebed.reference import versions
 from tracebed.reference.common import telemetry
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
@@ -87,6 +88,9 @@ class AdService(demo_pb2_grpc.AdServiceServicer):
             span.set_attribute("session.id", str(session_id or ""))
             if session_id:
                 flag_ctx = {"targetingKey": str(session_id), "session": str(session_id)}
+            user = baggage.get_baggage("enduser.id")
+            if user and versions.is_v3():
+                span.set_attribute("enduser.id", str(user))  # new at 3.0.0
         self.cpu.set(self.flags.boolean("adHighCpu", False, context=flag_ctx))
         keys = list(request.context_keys)
         span.set_attribute("app.ads.contextKeys", java_list_string(keys))

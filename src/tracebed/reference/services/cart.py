@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -9,11 +10,14 @@ from typing import Any, TypeVar
 
 import grpc
 import redis
+from grpc_health.v1 import health_pb2
+from grpc_health.v1.health import HealthServicer
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from tracebed.reference import versions
 from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import EnvError, env, grpc_target
 from tracebed.reference.common.flags import Flags
@@ -145,7 +149,12 @@ class CartService(demo_pb2_grpc.CartServiceServicer):
         span.set_attribute("app.user.id", request.user_id)
         span.add_event("Empty cart")
         telemetry.log("empty_cart", user_id=request.user_id)
-        failing = self.flags.boolean("cartFailure", False, event=True)
+        if versions.is_v3():
+            # a probability at 3.0.0 (the "90%" variant is 0.9); a bool at 2.0.2
+            p = self.flags.number("cartFailure", 0.0, event=True)
+            failing = p > 0 and random.random() < p
+        else:
+            failing = self.flags.boolean("cartFailure", False, event=True)
         store = self.bad_store if failing else self.store
         try:
             # The emptied cart's user_id is blank too.
@@ -163,8 +172,22 @@ def build() -> list[Registration]:
     return [lambda s: demo_pb2_grpc.add_CartServiceServicer_to_server(service, s)]
 
 
+class ReadinessHealth(HealthServicer):
+    """3.0.0's cart health service: NOT_SERVING while ``failedReadinessProbe`` is on."""
+
+    def __init__(self, flags: Flags) -> None:
+        super().__init__()
+        self.flags = flags
+
+    def Check(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if self.flags.boolean("failedReadinessProbe", False):
+            return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.NOT_SERVING)
+        return super().Check(request, context)
+
+
 def main() -> int:
-    return run_grpc("cart", Style.DOTNET, "CART_PORT", build)
+    health = (lambda: ReadinessHealth(Flags.from_env())) if versions.is_v3() else None
+    return run_grpc("cart", Style.DOTNET, "CART_PORT", build, health_servicer=health)
 
 
 if __name__ == "__main__":

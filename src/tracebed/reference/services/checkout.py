@@ -15,15 +15,16 @@ import grpc
 import requests
 from confluent_kafka import KafkaException, Producer
 from google.protobuf.message import Message
-from opentelemetry import propagate, trace
+from opentelemetry import baggage, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from tracebed.reference import versions
 from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import grpc_target, http_base, require
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
 from tracebed.reference.common.http import post_json
-from tracebed.reference.common.kafka import ORDERS_TOPIC, carrier_to_headers, ensure_topic
+from tracebed.reference.common.kafka import carrier_to_headers, ensure_topic
 from tracebed.reference.common.rpc_tracing import RpcError, Style, traced_channel
 from tracebed.reference.proto import demo_pb2, demo_pb2_grpc
 from tracebed.reference.services._runner import run_grpc
@@ -78,6 +79,15 @@ def whole_units(m: demo_pb2.Money) -> float:
     return float(f"{m.units}.{int(m.nanos / NANOS_MOD):02d}")
 
 
+def cents_amount(m: demo_pb2.Money) -> float:
+    """3.0.0 (PR #3744): "units.cents" with cents = nanos / 10,000,000, zero-padded."""
+    return float(f"{m.units}.{abs(int(m.nanos / 10_000_000)):02d}")
+
+
+def amount(m: demo_pb2.Money) -> float:
+    return cents_amount(m) if versions.is_v3() else whole_units(m)
+
+
 def go_error(err: grpc.RpcError) -> str:
     """How grpc-go prints a status error: ``rpc error: code = Unknown desc = ...``."""
     code = err.code()  # type: ignore[attr-defined]
@@ -111,6 +121,8 @@ class Clients:
     shipping: demo_pb2_grpc.ShippingServiceStub
     payment: demo_pb2_grpc.PaymentServiceStub
     email_url: str
+    #: 3.0.0: shipping's HTTP base URL (``SHIPPING_ADDR``); None = the 2.0.2 gRPC stub
+    shipping_url: str | None = None
 
 
 class OrderPublisher:
@@ -118,6 +130,7 @@ class OrderPublisher:
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
+        self.topic = versions.kafka_topic()
         self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
         self.tracer = trace.get_tracer("checkout")
         self._stop = threading.Event()
@@ -139,12 +152,12 @@ class OrderPublisher:
             "peer.service": "kafka",
             "network.transport": "tcp",
             "messaging.system": "kafka",
-            "messaging.destination.name": ORDERS_TOPIC,
+            "messaging.destination.name": self.topic,
             "messaging.operation": "publish",
             "messaging.kafka.destination.partition": 0,
         }
         with self.tracer.start_as_current_span(
-            f"{ORDERS_TOPIC} publish", kind=SpanKind.PRODUCER, attributes=attrs
+            f"{self.topic} publish", kind=SpanKind.PRODUCER, attributes=attrs
         ) as span:
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
@@ -159,7 +172,7 @@ class OrderPublisher:
             start = time.monotonic()
             try:
                 self.producer.produce(
-                    ORDERS_TOPIC, value=value, headers=headers, on_delivery=delivered
+                    self.topic, value=value, headers=headers, on_delivery=delivered
                 )
             except (KafkaException, BufferError) as exc:
                 outcome["err"] = exc
@@ -179,7 +192,7 @@ class OrderPublisher:
         # background goroutines do).
         for _ in range(extra_copies):
             try:
-                self.producer.produce(ORDERS_TOPIC, value=value, headers=headers)
+                self.producer.produce(self.topic, value=value, headers=headers)
             except (KafkaException, BufferError) as exc:
                 log.warning("extra copy not queued: %s", exc)
                 break
@@ -207,10 +220,15 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
         span.set_attribute("app.user.id", request.user_id)
         span.set_attribute("app.user.currency", request.user_currency)
         telemetry.log("place_order", user_id=request.user_id, user_currency=request.user_currency)
+        if versions.is_v3() and versions.synthetic(baggage.get_baggage("synthetic_request")):
+            span.set_attribute("user_agent.synthetic.type", "test")
         try:
             return self._place_order(request, span)
         except RpcError as err:
-            span.add_event("error", {"exception.message": err.message})
+            if versions.is_v3():
+                span.record_exception(err)  # span.RecordError: a standard `exception` event
+            else:
+                span.add_event("error", {"exception.message": err.message})
             raise
 
     def _place_order(
@@ -242,13 +260,13 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
         span.add_event("charged", {"app.payment.transaction.id": tx_id})
 
         try:
-            tracking_id = self.c.shipping.ShipOrder(
-                demo_pb2.ShipOrderRequest(address=request.address, items=cart_items)
-            ).tracking_id
+            tracking_id = self._ship_order(request.address, cart_items)
         except grpc.RpcError as err:
             raise RpcError(
                 grpc.StatusCode.UNAVAILABLE, f"shipping error: shipment failed: {go_error(err)}"
             ) from err
+        except _HttpError as err:
+            raise RpcError(grpc.StatusCode.UNAVAILABLE, f"shipping error: {err}") from err
         span.add_event("shipped", {"app.shipping.tracking.id": tracking_id})
 
         try:
@@ -265,14 +283,14 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
         )
         span.set_attribute("app.order.id", order_id)
         span.set_attribute("app.shipping.tracking.id", tracking_id)
-        span.set_attribute("app.shipping.amount", whole_units(shipping))
-        span.set_attribute("app.order.amount", whole_units(total))
+        span.set_attribute("app.shipping.amount", amount(shipping))
+        span.set_attribute("app.order.amount", amount(total))
         span.set_attribute("app.order.items.count", len(order_items))
         telemetry.log(
             "order_placed",
             order_id=order_id,
-            shipping_amount=whole_units(shipping),
-            order_amount=whole_units(total),
+            shipping_amount=amount(shipping),
+            order_amount=amount(total),
             items_count=len(order_items),
             tracking_id=tracking_id,
         )
@@ -319,12 +337,14 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
                     ) from err
                 order_items.append(demo_pb2.OrderItem(item=item, cost=price))
             try:
-                quote = self.c.shipping.GetQuote(
-                    demo_pb2.GetQuoteRequest(address=request.address, items=cart_items)
-                ).cost_usd
+                quote = self._get_quote(request.address, cart_items)
             except grpc.RpcError as err:
                 raise _PrepError(
                     f"shipping quote failure: failed to get shipping quote: {go_error(err)}"
+                ) from err
+            except _HttpError as err:
+                raise _PrepError(
+                    f"shipping quote failure: failed to get shipping quote: {err}"
                 ) from err
             try:
                 shipping = self.c.currency.Convert(
@@ -335,10 +355,63 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
                     "failed to convert shipping cost to currency: "
                     f"failed to convert currency: {go_error(err)}"
                 ) from err
-            span.set_attribute("app.shipping.amount", whole_units(shipping))
+            span.set_attribute("app.shipping.amount", amount(shipping))
             span.set_attribute("app.cart.items.count", sum(i.quantity for i in cart_items))
             span.set_attribute("app.order.items.count", len(order_items))
             return cart_items, order_items, shipping
+
+    def _shipping_post(
+        self, path: str, address: demo_pb2.Address, items: list[demo_pb2.CartItem]
+    ) -> dict[str, Any]:
+        """3.0.0: shipping over HTTP with Go's omitempty snake_case JSON (otelhttp client)."""
+        body = go_json(demo_pb2.GetQuoteRequest(address=address, items=items))
+        assert self.c.shipping_url is not None
+        try:
+            reply = post_json(
+                self.c.shipping_url + path,
+                body,
+                span_name="HTTP POST",
+                tracer_name="checkout",
+                session=self.http,
+            )
+        except requests.RequestException as exc:
+            raise _HttpError(f"failed POST to shipping service: {exc}") from exc
+        if reply.status_code != 200:
+            # the demo's message really says "email" (a copy-paste slip in checkout)
+            raise _HttpError(f"failed POST to email service: expected 200, got {reply.status_code}")
+        try:
+            doc = reply.json()
+        except ValueError as exc:
+            raise _HttpError(f"failed to decode shipping response: {exc}") from exc
+        return doc if isinstance(doc, dict) else {}
+
+    def _get_quote(
+        self, address: demo_pb2.Address, items: list[demo_pb2.CartItem]
+    ) -> demo_pb2.Money:
+        if self.c.shipping_url is None:
+            return self.c.shipping.GetQuote(
+                demo_pb2.GetQuoteRequest(address=address, items=items)
+            ).cost_usd
+        cost = self._shipping_post("/get-quote", address, items).get("cost_usd")
+        if not isinstance(cost, dict):
+            raise _HttpError("shipping response has no cost_usd")
+        return demo_pb2.Money(
+            currency_code=str(cost.get("currency_code", "")),
+            units=int(cost.get("units", 0)),
+            nanos=int(cost.get("nanos", 0)),
+        )
+
+    def _ship_order(self, address: demo_pb2.Address, items: list[demo_pb2.CartItem]) -> str:
+        if self.c.shipping_url is None:
+            return str(
+                self.c.shipping.ShipOrder(
+                    demo_pb2.ShipOrderRequest(address=address, items=items)
+                ).tracking_id
+            )
+        tracking = self._shipping_post("/ship-order", address, items).get("tracking_id")
+        if not tracking:
+            raise _HttpError("shipping returned an empty tracking id")
+        return str(tracking)
 
     def _charge(self, total: demo_pb2.Money, card: demo_pb2.CreditCardInfo) -> str:
         stub = self.c.payment
@@ -371,6 +444,10 @@ class _PrepError(Exception):
     pass
 
 
+class _HttpError(Exception):
+    pass
+
+
 _publisher: OrderPublisher | None = None
 
 
@@ -396,12 +473,13 @@ def build() -> list[Registration]:
         shipping=demo_pb2_grpc.ShippingServiceStub(stub("SHIPPING_ADDR")),
         payment=demo_pb2_grpc.PaymentServiceStub(stub("PAYMENT_ADDR")),
         email_url=http_base("EMAIL_ADDR"),
+        shipping_url=http_base("SHIPPING_ADDR") if versions.is_v3() else None,
     )
     bad_payment = demo_pb2_grpc.PaymentServiceStub(traced_channel(BAD_PAYMENT_ADDR, Style.GO))
     kafka_addr = os.environ.get("KAFKA_ADDR", "")
     if kafka_addr:
         try:
-            ensure_topic(kafka_addr)
+            ensure_topic(kafka_addr, versions.kafka_topic())
         except TimeoutError as exc:
             log.warning("%s (orders will be published once the broker answers)", exc)
         _publisher = OrderPublisher(kafka_addr)

@@ -98,7 +98,11 @@ class CurrencyService(demo_pb2_grpc.CurrencyServiceServicer):
         span.set_attribute("app.currency.conversion.to", request.to_code)
         span.add_event("Conversion successful, response sent back")
         telemetry.count("conversions", currency_code=request.to_code)
-        telemetry.log("converted")
+        telemetry.log(
+            "converted",
+            from_code=getattr(request, "from").currency_code,
+            to_code=request.to_code,
+        )
         return result
 
 

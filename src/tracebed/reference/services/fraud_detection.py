@@ -13,9 +13,10 @@ from google.protobuf.message import DecodeError
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Link, SpanKind
 
+from tracebed.reference import versions
 from tracebed.reference.common import telemetry
 from tracebed.reference.common.flags import Flags
-from tracebed.reference.common.kafka import ORDERS_TOPIC, headers_to_carrier
+from tracebed.reference.common.kafka import headers_to_carrier
 from tracebed.reference.proto import demo_pb2
 from tracebed.reference.services._consumer import BatchHandler, consumer_attrs, run_consumer
 
@@ -42,7 +43,7 @@ class FraudDetection:
         ]
         # One receive span per poll batch, in its own trace, linked to the producers.
         receive = self.tracer.start_span(
-            f"{ORDERS_TOPIC} receive",
+            f"{versions.kafka_topic()} receive",
             context=context.Context(),
             kind=SpanKind.CONSUMER,
             links=links,
@@ -61,12 +62,19 @@ class FraudDetection:
                 "messaging.kafka.message.offset": message.offset() or 0,
                 "messaging.message.body.size": len(message.value() or b""),
             }
-            # Each record is processed under its producer's context (traceparent header).
+            if versions.is_v3():
+                # 3.0.0: a child of the receive span, linked to its producer (own trace)
+                producer = trace.get_current_span(parent).get_span_context()
+                ctx = trace.set_span_in_context(receive)
+                links = [Link(producer)] if producer.is_valid else []
+            else:
+                # Each record is processed under its producer's context (traceparent header).
+                ctx, links = parent, [Link(receive.get_span_context())]
             with self.tracer.start_as_current_span(
-                f"{ORDERS_TOPIC} process",
-                context=parent,
+                f"{versions.kafka_topic()} process",
+                context=ctx,
                 kind=SpanKind.CONSUMER,
-                links=[Link(receive.get_span_context())],
+                links=links,
                 attributes=attrs,
             ):
                 self._process(message)

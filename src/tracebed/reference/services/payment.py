@@ -11,6 +11,7 @@ import uuid
 import grpc
 from opentelemetry import baggage, context, trace
 
+from tracebed.reference import versions
 from tracebed.reference.common import telemetry
 from tracebed.reference.common.flags import Flags
 from tracebed.reference.common.grpc_server import Registration
@@ -77,6 +78,8 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
     ) -> demo_pb2.ChargeResponse:
         amount, card = request.amount, request.credit_card
         telemetry.log("charge_received")
+        if versions.is_v3():
+            return self._charge_v3(request)
         trace.get_current_span().set_attribute(
             "app.payment.amount", js_amount(amount.units, amount.nanos)
         )
@@ -134,6 +137,66 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
             return demo_pb2.ChargeResponse(transaction_id=transaction_id)
         finally:
             context.detach(token)
+
+    def _charge_v3(self, request: demo_pb2.ChargeRequest) -> demo_pb2.ChargeResponse:
+        """3.0.0: the amount is right to the cent, and ``charge`` always ends with the error."""
+        amount, card = request.amount, request.credit_card
+        trace.get_current_span().set_attribute(
+            "app.payment.amount", f"{amount.units + amount.nanos / 1e9:.2f}"
+        )
+        synthetic = versions.synthetic(baggage.get_baggage("synthetic_request"))
+        with self.tracer.start_as_current_span(
+            "charge", record_exception=True, set_status_on_exception=True
+        ) as span:
+            if synthetic:
+                span.set_attribute("user_agent.synthetic.type", "test")
+            failure = self.flags.number("paymentFailure", 0.0)
+            if failure > 0 and self.rng.random() < failure:
+                span.set_attribute("app.loyalty.level", "gold")
+                raise RpcError(
+                    grpc.StatusCode.UNKNOWN,
+                    "Payment request failed. Invalid token. demo.user_context.loyalty_level=gold",
+                )
+            card_type, valid = card_info(card.credit_card_number)
+            span.set_attribute("app.payment.card_type", card_type)
+            span.set_attribute("app.payment.card_valid", valid)
+            loyalty = self.rng.choice(LOYALTY_LEVELS)
+            span.set_attribute("app.loyalty.level", loyalty)
+            if not valid:
+                raise RpcError(grpc.StatusCode.UNKNOWN, "Credit card info is invalid.")
+            if card_type not in ("visa", "mastercard"):
+                raise RpcError(
+                    grpc.StatusCode.UNKNOWN,
+                    f"Sorry, we cannot process {card_type} credit cards. "
+                    "Only VISA or MasterCard is accepted.",
+                )
+            today = dt.date.today()
+            year, month = card.credit_card_expiration_year, card.credit_card_expiration_month
+            if today.year * 12 + today.month > year * 12 + month:
+                last4 = re.sub(r"[\s-]", "", card.credit_card_number)[-4:]
+                raise RpcError(
+                    grpc.StatusCode.UNKNOWN,
+                    f"The credit card (ending {last4}) expired on {month}/{year}.",
+                )
+            user = baggage.get_baggage("enduser.id")
+            if user:
+                span.set_attribute("enduser.id", str(user))
+            span.set_attribute("app.payment.charged", not synthetic)
+            transaction_id = str(uuid.uuid4())
+            telemetry.log(
+                "transaction_complete",
+                transaction_id=transaction_id,
+                card_type=card_type,
+                last_four=re.sub(r"[\s-]", "", card.credit_card_number)[-4:],
+                amount={
+                    "units": amount.units,
+                    "nanos": amount.nanos,
+                    "currencyCode": amount.currency_code,
+                },
+                loyalty_level=loyalty,
+            )
+            telemetry.count("transactions", currency=amount.currency_code)
+            return demo_pb2.ChargeResponse(transaction_id=transaction_id)
 
 
 def build() -> list[Registration]:

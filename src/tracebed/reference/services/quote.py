@@ -9,6 +9,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from tracebed.reference import versions
 from tracebed.reference.common import telemetry
 from tracebed.reference.common.config import EnvError, env_port
 from tracebed.reference.common.http import Reply, TracedHTTPServer
@@ -21,7 +22,7 @@ class QuoteCalculator:
         self.tracer = trace.get_tracer("quote")
 
     def calculate(self, body: Any) -> float:
-        """40.0-100.0 per item, rounded to cents; 0 (and a recorded exception) without a count."""
+        """8.99 (3.0.0) or 40.0-100.0 (2.0.2) per item, rounded to cents; 0 (and a recorded exception) without a count."""
         quote = 0.0
         with self.tracer.start_as_current_span(
             "calculate-quote", record_exception=False, set_status_on_exception=False
@@ -31,7 +32,8 @@ class QuoteCalculator:
                 if not isinstance(body, dict) or "numberOfItems" not in body:
                     raise ValueError("numberOfItems not provided")
                 count = int(body["numberOfItems"])
-                per_item = self.rng.randint(400, 1000) / 10
+                # 3.0.0 charges a fixed 8.99 per item; 2.0.2 a random 40.0-100.0
+                per_item = 8.99 if versions.is_v3() else self.rng.randint(400, 1000) / 10
                 quote = round(per_item * count, 2)
                 span.set_attribute("app.quote.items.count", count)
                 span.set_attribute("app.quote.cost.total", quote)

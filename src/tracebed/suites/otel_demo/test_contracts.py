@@ -146,6 +146,11 @@ def test_service_contract(
 ) -> None:
     contract = CONTRACTS[service]
     op = contract.operations[operation]
+    release = demo_stack.meta.demo_version
+    if release not in (None, "2.0.2"):
+        # Until the per-release contracts land (fixtures/contracts/3.0.0/, branch h-suite30),
+        # the bundled ones name 2.0.2's spans and app.* attributes.
+        pytest.skip(f"the bundled contracts are demo 2.0.2's; this stack is demo {release}")
     if service in demo_stack.absent:
         pytest.skip(f"{service} is not part of this stack: {demo_stack.absent[service]}")
     if service in UNTRACED_IN_REFERENCE and is_reference_stack(demo_stack):
