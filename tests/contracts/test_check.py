@@ -19,7 +19,7 @@ from tracebed.contracts import (
     parse_contract,
 )
 
-CONTRACTS = Path(__file__).resolve().parents[2] / "fixtures" / "contracts"
+CONTRACTS = Path(__file__).resolve().parents[2] / "fixtures" / "contracts" / "2.0.2"
 
 
 @pytest.fixture(scope="module")

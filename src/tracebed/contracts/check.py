@@ -197,11 +197,18 @@ class _Check:
                 if child.span_id in local_ids or child.service == self.contract.service:
                     continue
                 seen.add((child.service, edge_kind(span, child)))
-        exits = {s.name for s in local if s.kind in (SpanKind.CLIENT, SpanKind.PRODUCER)}
+        exits = [s for s in local if s.kind in (SpanKind.CLIENT, SpanKind.PRODUCER)]
+
+        def has_exit(name: str) -> bool:
+            # `span:` names a span rule; one with a `match` pattern stands for every name it
+            # matches (e.g. DB spans the collector names by their target address).
+            rules = [r for r in self.op.spans if r.name == name]
+            return any(s.name == name or any(r.matches(s.name, s.kind) for r in rules) for s in exits)
+
         for rule in self.op.calls:
             if rule.via == "otlp":
                 continue  # telemetry export leaves no span edge
-            if (rule.service, rule.via) in seen or (rule.span is not None and rule.span in exits):
+            if (rule.service, rule.via) in seen or (rule.span is not None and has_exit(rule.span)):
                 continue
             if rule.optional:
                 continue
