@@ -203,7 +203,9 @@ class _Check:
             # `span:` names a span rule; one with a `match` pattern stands for every name it
             # matches (e.g. DB spans the collector names by their target address).
             rules = [r for r in self.op.spans if r.name == name]
-            return any(s.name == name or any(r.matches(s.name, s.kind) for r in rules) for s in exits)
+            return any(
+                s.name == name or any(r.matches(s.name, s.kind) for r in rules) for s in exits
+            )
 
         for rule in self.op.calls:
             if rule.via == "otlp":
