@@ -17,7 +17,6 @@ controller (or the single process without xdist) writes `index.html` from all ma
 from __future__ import annotations
 
 import os
-
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
