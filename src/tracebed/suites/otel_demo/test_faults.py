@@ -467,7 +467,10 @@ def test_ad_resource_flags_keep_ads_answering(
     for _ in range(5):
         result = shop.get_ads("telescopes")
         assert result.ok, result
-        trace = wait_trace(result, request)
+        # (The trace holds the 308 of `/api/data/` first: wait for the call it led to.)
+        trace = wait_trace(
+            result, request, until=lambda t: bool(t.named("oteldemo.AdService/GetAds", "ad"))
+        )
         assert_healthy(trace)
         ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
         assert ad.attributes.get(names(demo_stack).ad_response_type) == "TARGETED"
@@ -479,10 +482,19 @@ def test_ad_resource_flags_keep_ads_answering(
 
 
 # -- product catalog ------------------------------------------------------------------------------
-@pytest.mark.flags(productCatalogFailure="on")
 def test_product_catalog_failure_breaks_one_product(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
+    if demo_version(demo_stack) == "3.0.0":
+        # 3.0.0 switches it through targeting (the `if` rule's then-branch, demo-facts-3.0
+        # §8.2), which tracebed's flag switch does not write yet; its default variant alone
+        # changes nothing, and a marker would wait for it forever.
+        pytest.skip("productCatalogFailure at 3.0.0 is switched by targeting: not supported yet")
+    with demo_stack.flags.switched(productCatalogFailure="on"):
+        _product_catalog_failure(shop, demo_stack, request)
+
+
+def _product_catalog_failure(shop: Any, demo_stack: Any, request: pytest.FixtureRequest) -> None:
     n = names(demo_stack)
     run = eventually(
         lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.status_code == 500, "a 500"
