@@ -680,3 +680,29 @@ def test_image_slow_load_delays_images_at_the_proxy(
     result = fetch(off)
     assert result.ok, result
     assert time.monotonic() - started < delay_ms / 1000
+
+
+# -- cart readiness (3.0.0) -----------------------------------------------------------------------
+def test_failed_readiness_probe_makes_cart_not_serving(demo_stack: Any) -> None:
+    """3.0.0: cart's gRPC Health/Check answers NOT_SERVING while the flag is on (§8.2)."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    require_release(demo_stack, "3.0.0")
+    try:
+        target = demo_stack.endpoint("cart")
+    except LookupError as exc:
+        pytest.skip(f"cannot reach cart directly on this stack: {exc}")
+    serving = health_pb2.HealthCheckResponse.SERVING
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+
+    def status() -> int:
+        with grpc.insecure_channel(target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            answer = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+            return int(answer.status)
+
+    assert status() == serving
+    with demo_stack.flags.switched(failedReadinessProbe="on"):
+        assert flag_value(demo_stack, "failedReadinessProbe") is True
+        eventually(status, lambda s: s == not_serving, "cart NOT_SERVING under the flag")
+    eventually(status, lambda s: s == serving, "cart SERVING again with the flag off")
