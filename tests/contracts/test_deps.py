@@ -20,7 +20,7 @@ from tracebed.stack.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / ".." / "shared" / "reference" / "otel-demo-2.0.2"
-CONTRACTS = ROOT / "fixtures" / "contracts"
+CONTRACTS = ROOT / "fixtures" / "contracts" / "2.0.2"
 
 # Every service that exports telemetry to the collector (demo-facts §4, last row).
 _EXPORTERS = [

@@ -11,7 +11,7 @@ from tracebed.errors import ConfigError
 from tracebed.flows.client import ShopClient
 from tracebed.flows.registry import FLOWS, RECORDED_FLOWS, get_flow, run_flow
 from tracebed.flows.tasks import ALL_TASKS, BROWSER_TASKS, TASK_MIXES
-from tracebed.paths import fixtures_dir
+from tracebed.paths import fixtures_dir, release_versions
 from tracebed.regress import record
 
 
@@ -41,8 +41,13 @@ def test_record_records_the_shape_stable_flows_in_order() -> None:
 
 def test_every_contract_flow_is_a_registry_flow() -> None:
     # search_products is the suite's one direct gRPC call (no frontend route reaches it).
-    contracts = load_contracts(fixtures_dir() / "contracts")
-    named = {flow for c in contracts.values() for op in c.operations.values() for flow in op.flows}
+    named = {
+        flow
+        for release in release_versions("contracts")
+        for c in load_contracts(fixtures_dir() / "contracts" / release).values()
+        for op in c.operations.values()
+        for flow in op.flows
+    }
     assert named, "the contracts name no flows"
     assert named - set(FLOWS) == {"search_products"}
 

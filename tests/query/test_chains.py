@@ -22,7 +22,7 @@ from tracebed.query.chains import (
 
 from .helpers import TRACE_ID, span
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "chains"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "chains" / "2.0.2"
 OTHER_TRACE = "1" * 32
 
 

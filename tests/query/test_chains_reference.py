@@ -10,7 +10,7 @@ import pytest
 from tracebed.model import TraceTimeoutError
 from tracebed.query.chains import load_chains
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "chains"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "chains" / "2.0.2"
 CHAINS = load_chains(FIXTURES)
 
 

@@ -56,7 +56,7 @@ def test_chain_pattern_and_fixture(trace_file: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(cli, ["query", "chain", str(trace_file), "-p", "checkout → {cart, shipping → quote}"])
     assert ok.exit_code == 0 and "follows checkout" in ok.output
-    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "chains" / "checkout.yaml"
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "chains" / "2.0.2" / "checkout.yaml"
     bad = runner.invoke(cli, ["query", "chain", str(trace_file), "--fixture", str(fixture)])
     assert bad.exit_code == 1
     assert "expected a call from checkout to email" in bad.output and ">>" in bad.output

@@ -238,3 +238,27 @@ def test_record_uses_the_stack_tracebed_up_left_running(
     assert code == 0, text
     code, text = run("record", str(out), "--url", front_door)
     assert code == 2 and "give both --url and --sink" in text
+
+
+def test_diff_takes_a_rename_map_and_names_renames(tmp_path: Path) -> None:
+    upgrade = Path(__file__).resolve().parent / "data" / "upgrade"
+    base, current = (
+        upgrade / "2.0.2" / "checkout.shape.json",
+        upgrade / "3.0.0" / "checkout.shape.json",
+    )
+    code, out = run("diff", str(base), str(current), "--json")
+    found = json.loads(out)
+    assert code == 1
+    # shipping's tracking id: gone at 3.0.0 (no pairing of its own) ...
+    removed = [c for c in found if c["detail"] == "app.shipping.tracking.id (string)"]
+    assert [c["kind"] for c in removed] == ["attribute removed"]
+    # ... unless the caller says it was renamed there.
+    (tmp_path / "renames.yaml").write_text("app.shipping.tracking.id: url.path\n")
+    code, out = run(
+        "diff", str(base), str(current), "--json", "--renames", str(tmp_path / "renames.yaml")
+    )
+    details = {c["detail"] for c in json.loads(out) if c["kind"] == "attribute renamed"}
+    assert "app.shipping.tracking.id -> url.path (string)" in details
+    (tmp_path / "bad.yaml").write_text("- a\n")
+    code, out = run("diff", str(base), str(current), "--renames", str(tmp_path / "bad.yaml"))
+    assert code == 2 and "renames must be a mapping" in out

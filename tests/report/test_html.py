@@ -201,6 +201,13 @@ def test_index_lists_tests_with_outcome_links_and_traces() -> None:
     assert "stack startup" not in render_index(entries)
 
 
+def test_index_header_names_the_demo_release() -> None:
+    entries = [IndexEntry("t.py::ok", "passed", 0.2)]
+    header = render_index(entries, demo_version="3.0.0").split("</header>")[0]
+    assert '<span class="release">demo 3.0.0</span>' in header
+    assert 'class="release"' not in render_index(entries)
+
+
 def test_writer_lays_out_files_and_cleans_only_its_own(tmp_path: Path) -> None:
     keep = tmp_path / "tests" / "notes.txt"
     keep.parent.mkdir(parents=True)

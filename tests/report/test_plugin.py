@@ -24,7 +24,7 @@ import pytest
 from tests.report.factory import checkout_trace
 from tracebed.model import Link, Span, SpanStore
 from tracebed.plugin.report import (
-    TRACES_KEY, attach_trace, attach_trace_id, set_timeline, set_trace_source,
+    TRACES_KEY, attach_trace, attach_trace_id, set_demo_version, set_timeline, set_trace_source,
 )
 
 LATE_ID = "5" * 32
@@ -34,6 +34,7 @@ LATE_ID = "5" * 32
 def stack(pytestconfig):
     store = SpanStore()
     set_trace_source(pytestconfig, store)
+    set_demo_version(pytestconfig, "3.0.0")
     set_timeline(pytestconfig, [("kafka", 0, 0.0, 2.5, "ready"), ("cart", 1, 2.5, 3.1, "ready")])
     yield store
     # spans that arrive after the test that recorded the id (async consumers) still make it
@@ -98,7 +99,9 @@ def run_pytest(
     other tracebed plugins import the whole harness, a second of start-up per process)."""
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(source), encoding="utf-8")
     (tmp_path / "conftest.py").write_text(INNER_CONFTEST, encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    # This tree's sources first (a worktree's, not whichever the editable install names).
+    path = os.pathsep.join((str(REPO), str(REPO / "src")))
+    env = dict(os.environ, PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTEST_ADDOPTS", None)
     isolate = () if all_plugins else ("-p", "no:tracebed", "-p", "no:tracebed_tracetest")
     env.pop("PYTEST_XDIST_WORKER", None)
@@ -142,6 +145,7 @@ def test_report_pages_index_and_junit_properties(tmp_path: Path) -> None:
     assert '<span class="outcome passed">4 passed</span>' in index
     assert '<span class="outcome failed">1 failed</span>' in index
     assert 'data-service="kafka"' in index  # the startup Gantt from the timeline rows
+    assert '<span class="release">demo 3.0.0</span>' in index  # the stack's release
 
     failing = (report / "tests" / f"{slug('test_inner.py::test_payment_failure')}.html").read_text()
     assert '<span class="outcome failed">failed</span>' in failing

@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from tracebed import extras
+from tracebed.paths import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 from tracebed.plugin.report import TIMELINE_KEY, trace_ids_of
-from tracebed.refstack.presets import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 
 SUITE = "tracebed.suites.otel_demo"
 

@@ -32,6 +32,13 @@ class DiffError(ConfigError, BadInput):
     help="Keys whose values count as stable for OTLP/JSON inputs (repeatable; default: the "
     "protocol keys rpc.*, http.method/route/status, messaging.*, db.system ...).",
 )
+@click.option(
+    "--renames",
+    "renames_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A YAML/JSON mapping of attribute keys renamed from BASE to CURRENT (old: new), "
+    "on top of the renames the diff finds itself.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 def command(
     base: Path,
@@ -39,6 +46,7 @@ def command(
     counts: bool,
     no_values: bool,
     stable_keys: tuple[str, ...],
+    renames_file: Path | None,
     as_json: bool,
 ) -> None:
     """List what changed from BASE to CURRENT; exit 1 if anything did, 2 on bad input.
@@ -53,6 +61,7 @@ def command(
       tracebed diff baseline/ current/
     """
     keys = stable_keys or DEFAULT_STABLE_KEYS
+    renames = _renames(renames_file) if renames_file else None
     try:
         left = load_shapes(base, keys)
         right = load_shapes(current, keys)
@@ -61,12 +70,29 @@ def command(
     if base.is_file() and current.is_file() and len(left) == 1 and len(right) == 1:
         (name_l, shape_l), (name_r, shape_r) = next(iter(left.items())), next(iter(right.items()))
         name = name_l if name_l == name_r else f"{name_l} vs {name_r}"
-        changes = diff_shapes(shape_l, shape_r, flow=name, counts=counts, values=not no_values)
+        changes = diff_shapes(
+            shape_l, shape_r, flow=name, counts=counts, values=not no_values, renames=renames
+        )
     else:
-        changes = diff_sets(left, right, counts=counts, values=not no_values)
+        changes = diff_sets(left, right, counts=counts, values=not no_values, renames=renames)
     if as_json:
         click.echo(json.dumps([c.as_dict() for c in changes], indent=2))
     else:
         click.echo(render_changes(changes))
     if changes:
         raise SystemExit(1)
+
+
+def _renames(path: Path) -> dict[str, str]:
+    """`old: new` pairs from a YAML (or JSON) file; one clear error otherwise."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DiffError(f"{path}: cannot read the renames: {exc}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise DiffError(f"{path}: renames must be a mapping of old key to new key (strings)")
+    return dict(data)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from tracebed.cli._params import BadInput
-from tracebed.refstack.presets import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
+from tracebed.paths import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 from tracebed.stack.errors import StackError
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.topology import Topology

@@ -14,8 +14,8 @@ import click
 
 from tracebed.cli._params import BadInput
 from tracebed.harness import Harness, HarnessOptions, SinkHandle, SinkStartError
+from tracebed.paths import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 from tracebed.plugin import validate
-from tracebed.refstack.presets import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 from tracebed.stack.errors import StackError, StackStartError
 from tracebed.stack.runner import Stack
 from tracebed.stack.state import state_dir

@@ -22,9 +22,9 @@ import pytest
 from tracebed.extras import MissingExtraError
 from tracebed.harness import DemoStack, Harness, HarnessOptions
 from tracebed.otlp.sink import DEFAULT_MAX_SPANS, Sink
+from tracebed.paths import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 from tracebed.plugin import validate
 from tracebed.plugin.report import attach_trace, attach_trace_id, set_timeline, set_trace_source
-from tracebed.refstack.presets import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
 
 # name: (help, default, type) — each is `--tracebed-NAME` on the command line and
 # `tracebed_NAME` in pytest.ini / pyproject.toml; the command line wins.

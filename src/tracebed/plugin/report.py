@@ -16,6 +16,7 @@ controller (or the single process without xdist) writes `index.html` from all ma
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ TimelineRows = Iterable[Any] | Callable[[], Iterable[Any]]
 TRACES_KEY = pytest.StashKey[list[Trace]]()
 TIMELINE_KEY = pytest.StashKey[TimelineRows]()
 TRACE_SOURCE_KEY = pytest.StashKey[TraceSource]()
+#: The demo release the stack under test runs, for the index page's header.
+DEMO_VERSION_KEY = pytest.StashKey[str]()
 _PHASES_KEY = pytest.StashKey[list[pytest.TestReport]]()
 _PLUGIN_NAME = "tracebed-report-writer"
 
@@ -88,6 +91,10 @@ def set_timeline(config: pytest.Config, rows: TimelineRows) -> None:
 
 def set_trace_source(config: pytest.Config, source: TraceSource) -> None:
     config.stash[TRACE_SOURCE_KEY] = source
+
+
+def set_demo_version(config: pytest.Config, version: str) -> None:
+    config.stash[DEMO_VERSION_KEY] = version
 
 
 def trace_ids_of(item: pytest.Item) -> list[str]:
@@ -243,6 +250,13 @@ class ReportPlugin:
             rows = rows()
         return coerce_rows(rows)
 
+    def _demo_version(self) -> str | None:
+        # Set by whoever knows the stack (the bundled suite; the core once it reads the
+        # stack's metadata). Under xdist only workers know it: the env var is the fallback.
+        return self.config.stash.get(DEMO_VERSION_KEY, None) or os.environ.get(
+            "TRACEBED_DEMO_VERSION"
+        )
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # A report that cannot be written must not hide the test results: say why, go on.
@@ -269,7 +283,9 @@ class ReportPlugin:
             if not self.is_worker:
                 all_entries, gantt = self.writer.read_manifests()
                 all_entries.sort(key=lambda entry: entry.nodeid)
-                self.index_path = self.writer.write_index(all_entries, gantt)
+                self.index_path = self.writer.write_index(
+                    all_entries, gantt, demo_version=self._demo_version()
+                )
                 self.failed_pages = [
                     (e.nodeid, self.writer.directory / e.page_href)
                     for e in all_entries

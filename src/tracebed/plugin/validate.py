@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracebed.refstack.presets import DEMO_VERSIONS
+from tracebed.paths import DEMO_VERSIONS
 
 STACK_KINDS = ("local", "compose", "external")
 

@@ -8,12 +8,6 @@ from pathlib import Path
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.topology import Grouping, Topology
 
-#: The demo releases the reference stack impersonates, newest (the default) first. The same
-#: as ``tracebed.reference.versions.VERSIONS`` (a test checks it), named here so the CLI and
-#: the plugin can offer them without importing the reference extra.
-DEMO_VERSIONS: tuple[str, ...] = ("3.0.0", "2.0.2")
-DEFAULT_DEMO_VERSION = DEMO_VERSIONS[0]
-
 
 def reference_topology(
     workdir: str | Path,

@@ -58,10 +58,21 @@ _PRODUCT_PAGE = re.compile(r"^GET /api/products/.*$", re.DOTALL)
 SpanNamer = Callable[[str], str]
 
 
+# Demo 3.0.0's collector names DB client spans by their target, `server.address[:port]`
+# (demo-facts-3.0 §5.2). An IP literal and a port picked at run time are not shape: they
+# become placeholders, so two runs of a stack on different ports give the same shape.
+_ADDRESS = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])(:\d+)?$")
+
+
 def demo_span_name(name: str) -> str:
-    """A span name as the demo 2.0.2 collector's transform processor leaves it."""
+    """A span name as the demo collector's transform processor leaves it (2.0.2's rules),
+    with run-time addresses (an IP, a port) as placeholders."""
     name = _QUERY.sub("", name)
-    return _PRODUCT_PAGE.sub("GET /api/products/{productId}", name)
+    name = _PRODUCT_PAGE.sub("GET /api/products/{productId}", name)
+    address = _ADDRESS.match(name)
+    if address:
+        return "{server.address}" + (":{server.port}" if address.group(1) else "")
+    return name
 
 
 def keep_span_name(name: str) -> str:

@@ -307,8 +307,12 @@ def render_index(
     *,
     title: str = "tracebed report",
     generated_at: datetime | None = None,
+    demo_version: str | None = None,
 ) -> str:
-    """The index: counts by outcome, a row per test with its traces, and the startup Gantt."""
+    """The index: counts by outcome, a row per test with its traces, and the startup Gantt.
+
+    `demo_version`: the demo release the stack ran, shown in the header.
+    """
     generated_at = generated_at or datetime.now(UTC)
     counts = {o: sum(1 for e in entries if e.outcome == o) for o in OUTCOMES}
     summary = (
@@ -350,8 +354,11 @@ def render_index(
             f'<section class="startup"><h2>stack startup</h2><p class="facts">{note}</p>'
             f"{render_gantt(gantt)}</section>"
         )
+    release = (
+        f'<span class="release">demo {escape(demo_version)}</span> · ' if demo_version else ""
+    )
     body = (
-        f'<header><h1>{escape(title)}</h1>\n<p class="facts">{summary} · '
+        f'<header><h1>{escape(title)}</h1>\n<p class="facts">{release}{summary} · '
         f"generated {generated_at.strftime('%Y-%m-%d %H:%M:%S %Z')}</p></header>\n<main>\n"
         '<table class="tests"><thead><tr><th>outcome</th><th>test</th><th>duration</th>'
         "<th>traces</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>\n"

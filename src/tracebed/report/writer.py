@@ -140,10 +140,12 @@ class ReportWriter:
         gantt: Iterable[Any] = (),
         *,
         title: str = "tracebed report",
+        demo_version: str | None = None,
     ) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / INDEX
-        path.write_text(render_index(entries, gantt, title=title), encoding="utf-8")
+        page = render_index(entries, gantt, title=title, demo_version=demo_version)
+        path.write_text(page, encoding="utf-8")
         return path
 
 

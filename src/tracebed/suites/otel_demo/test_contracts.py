@@ -1,4 +1,4 @@
-"""Each service's contract (fixtures/contracts/*.yaml), checked on the traces of the bundled flows.
+"""Each service's contract (fixtures/contracts/<release>/*.yaml), checked on the traces of the bundled flows.
 
 One test per service and operation: drive a flow that reaches the operation, wait for its
 traces, and check the spans the service emitted there (names, kinds, attributes and their
@@ -29,11 +29,14 @@ from tracebed.contracts import (
 from tracebed.contracts.check import find_entries
 from tracebed.flows.registry import FLOWS, RECORDED_FLOWS
 from tracebed.model import Trace, TraceTimeoutError
-from tracebed.paths import fixtures_dir
 from tracebed.plugin.core import trace_timeout
+from tracebed.suites.otel_demo.release import fixtures_for, releases, require_release
 from tracebed.suites.otel_demo.waiting import QUIET_S, settled
 
-CONTRACTS: dict[str, Contract] = load_contracts(fixtures_dir() / "contracts")
+# Per release: the stack's release picks its set at run time (see release.py).
+CONTRACTS: dict[str, dict[str, Contract]] = {
+    release: load_contracts(fixtures_for("contracts", release)) for release in releases("contracts")
+}
 
 # Services the reference stack runs without their tracing (it says which in its own metadata
 # only for absent services; these run but cannot emit spans).
@@ -89,8 +92,9 @@ def search_products(demo_stack: Any, span_sink: Any) -> DirectCall:
 DIRECT: dict[str, Callable[[Any, Any], DirectCall]] = {"search_products": search_products}
 
 CASES = [
-    pytest.param(service, name, id=f"{service}-{name}")
-    for service, contract in CONTRACTS.items()
+    pytest.param(release, service, name, id="-".join(p for p in (release, service, name) if p))
+    for release, contracts in CONTRACTS.items()
+    for service, contract in contracts.items()
     for name in contract.operations
 ]
 
@@ -136,21 +140,18 @@ def drive(shop: Any, flow: str) -> Any:
 
 
 @pytest.mark.flow
-@pytest.mark.parametrize(("service", "operation"), CASES)
+@pytest.mark.parametrize(("release", "service", "operation"), CASES)
 def test_service_contract(
+    release: str,
     service: str,
     operation: str,
     shop: Any,
     demo_stack: Any,
     request: pytest.FixtureRequest,
 ) -> None:
-    contract = CONTRACTS[service]
+    require_release(demo_stack, release)
+    contract = CONTRACTS[release][service]
     op = contract.operations[operation]
-    release = demo_stack.meta.demo_version
-    if release not in (None, "2.0.2"):
-        # Until the per-release contracts land (fixtures/contracts/3.0.0/, branch h-suite30),
-        # the bundled ones name 2.0.2's spans and app.* attributes.
-        pytest.skip(f"the bundled contracts are demo 2.0.2's; this stack is demo {release}")
     if service in demo_stack.absent:
         pytest.skip(f"{service} is not part of this stack: {demo_stack.absent[service]}")
     if service in UNTRACED_IN_REFERENCE and is_reference_stack(demo_stack):

@@ -1,4 +1,4 @@
-"""Each shop flow's call chain, as fixtures/chains/*.yaml expects it."""
+"""Each shop flow's call chain, as fixtures/chains/<release>/*.yaml expects it."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import pytest
 
 from tracebed.model import SpanStore, Trace, TraceTimeoutError
 from tracebed.otlp import Sink
-from tracebed.paths import fixtures_dir
 from tracebed.plugin.core import trace_timeout
 from tracebed.query.chains import ChainFixture, load_chains
+from tracebed.suites.otel_demo.release import fixtures_for, releases, require_release
 from tracebed.suites.otel_demo.waiting import QUIET_S
 
-CHAINS = load_chains(fixtures_dir() / "chains")
+CASES = [
+    pytest.param(release, chain, id="-".join(p for p in (release, name) if p))
+    for release in releases("chains")
+    for name, chain in load_chains(fixtures_for("chains", release)).items()
+]
 
 
 def wait_for_chain(result: Any, chain: ChainFixture, store: SpanStore, timeout: float) -> Trace:
@@ -30,10 +34,16 @@ def wait_for_chain(result: Any, chain: ChainFixture, store: SpanStore, timeout: 
 
 
 @pytest.mark.flow
-@pytest.mark.parametrize("chain", list(CHAINS.values()), ids=list(CHAINS))
+@pytest.mark.parametrize(("release", "chain"), CASES)
 def test_flow_follows_its_chain(
-    chain: ChainFixture, shop: Any, span_sink: Sink, request: pytest.FixtureRequest
+    release: str,
+    chain: ChainFixture,
+    shop: Any,
+    span_sink: Sink,
+    demo_stack: Any,
+    request: pytest.FixtureRequest,
 ) -> None:
+    require_release(demo_stack, release)
     if not chain.flow:
         pytest.skip(f"{chain.path}: no `flow:` names the shop task that drives this chain")
     outcome = getattr(shop, chain.flow)()
