@@ -127,3 +127,24 @@ def test_check_json_output(tmp_path: Path) -> None:
     assert result.exit_code == 1
     [entry] = json.loads(result.stdout)["files"]
     assert entry["ok"] is False and f"{tmp_path / 't.yaml'}:4:25: selector" in entry["error"]
+
+
+def test_check_refuses_what_tracetest_would_not_run(tmp_path: Path) -> None:
+    head = ("type: Test\nspec:\n  id: t\n  trigger:\n    type: http\n    httpRequest:\n"
+            "      url: http://x/\n      method: GET\n")
+    cases = {
+        "spex.yaml": (head + "  spex:\n  - selector: span[name=\"a\"]\n    assertions: [attr:x = 1]\n",
+                      ":9:3: unknown key `spex` in spec (did you mean `specs`?)"),
+        "ne.yaml": (head + "  specs:\n  - selector: span[name!=\"a\"]\n    assertions: [attr:x = 1]\n",
+                    ":10:24: selector: expected = or contains"),
+        "jp.yaml": (head + "  specs:\n  - selector: span[name=\"a\"]\n"
+                           "    assertions: [\"attr:b | json_path '$.ads[0' = 1\"]\n",
+                    ":11:38: assertion: expected a valid JSONPath"),
+        "lower.yaml": ("type: test\nspec:\n  specs: []\n",
+                       ": not a Tracetest file (top-level `type: test` is not Test, TestSuite or Transaction)"),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        result = CliRunner().invoke(cli, ["query", "check", str(tmp_path / name)])
+        assert result.exit_code == 1, name
+        assert f"{tmp_path / name}{message}" in result.stderr, result.stderr

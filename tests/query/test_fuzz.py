@@ -73,3 +73,12 @@ def test_evaluation_never_crashes(text: str, value: str) -> None:
     result = assertion.evaluate(EvalContext({"a": value, "body": value}, 1, {"V": value}, {"E": value}))
     assert isinstance(result.passed, bool)
     assert result.passed or result.error is None or isinstance(result.error, str)
+
+
+def test_a_duration_beyond_a_float_compares_without_crashing() -> None:
+    # the case hypothesis found: 400 digits become inf as a float, and int(inf) raised
+    from tracebed.query import EvalContext
+
+    for text, passed in (("attr:a > 200ms", True), ("attr:a = 200ms", False), ("attr:b < 1s", True)):
+        result = parse_assertion(text).evaluate(EvalContext({"a": "9" * 400, "b": "-" + "9" * 400}, 1, {}, {}))
+        assert result.passed is passed, text

@@ -155,3 +155,53 @@ def test_variables_files(tmp_path: Path) -> None:
     assert load_variables(write(tmp_path, "# c\nexport A=x\nB='y z'\n", "vars.env")) == {"A": "x", "B": "y z"}
     with pytest.raises(TracetestFileError, match=r"vars2.env:1:1: expected KEY=VALUE"):
         load_variables(write(tmp_path, "not a pair\n", "vars2.env"))
+
+
+def test_unknown_keys_are_refused_at_the_key(tmp_path: Path) -> None:
+    text = TEST.format(selector='span[name="a"]', assertion="attr:x = 1")
+    # `spex:` for `specs:` would otherwise run a test with no spec at all
+    with pytest.raises(TracetestFileError) as info:
+        load(write(tmp_path, text.replace("  specs:", "  spex:")))
+    assert (info.value.line, info.value.column) == (10, 3)
+    assert str(info.value).endswith("unknown key `spex` in spec (did you mean `specs`?)")
+    with pytest.raises(TracetestFileError, match=r"t.yaml:9:7: unknown key `methd` in httpRequest"):
+        load(write(tmp_path, text.replace("method: GET", "methd: GET")))
+    with pytest.raises(TracetestFileError, match=r"t.yaml:12:5: unknown key `selecter` in a spec"):
+        load(write(tmp_path, text.replace("selector:", "selecter:")))
+    with pytest.raises(TracetestFileError, match=r"t.yaml:1:1: unknown key `kind` in the resource"):
+        load(write(tmp_path, "kind: x\n" + text))
+    suite = "type: TestSuite\nspec:\n  id: s\n  stpes: []\n  steps: []\n"
+    with pytest.raises(TracetestFileError, match=r"s.yaml:4:3: unknown key `stpes` in spec"):
+        load(write(tmp_path, suite, "s.yaml"))
+
+
+def test_tracetest_keys_that_tracebed_does_not_use_are_accepted(tmp_path: Path) -> None:
+    text = TEST.format(selector='span[name="a"]', assertion="attr:x = 1").replace(
+        "  trigger:", "  skipTrace: false\n  pollingProfile: default\n  trigger:").replace(
+        "      method: GET", "      method: GET\n      SSLVerification: false\n      headers:\n"
+                            "      - key: a\n        value: b")
+    found = load(write(tmp_path, text))
+    assert isinstance(found, TestDefinition) and len(found.specs) == 1
+
+
+def test_selector_operators_tracetest_rejects_are_refused_in_files(tmp_path: Path) -> None:
+    # Tracetest's selector grammar has only `=` and `contains`; `!=` is tracebed's own.
+    path = write(tmp_path, TEST.format(selector='span[name!="a"]', assertion="attr:x = 1"))
+    with pytest.raises(TracetestFileError) as info:
+        load(path)
+    assert (info.value.line, info.value.column) == (12, 24)
+    assert "expected = or contains (Tracetest selectors allow no other operator), found '!='" in str(info.value)
+    ok = write(tmp_path, TEST.format(selector="'span[name=\"a\" kind contains \"x\"]'", assertion="attr:x = 1"))
+    assert isinstance(load(ok), TestDefinition)
+
+
+def test_a_broken_json_path_is_refused_when_the_file_is_loaded(tmp_path: Path) -> None:
+    path = write(tmp_path, TEST.format(selector='span[name="a"]',
+                                       assertion="attr:body | json_path '$.ads[0' = 1"))
+    with pytest.raises(TracetestFileError) as info:
+        load(path)
+    assert (info.value.line, info.value.column) == (14, 29)
+    assert "expected a valid JSONPath, found '$.ads[0'" in str(info.value)
+    fine = write(tmp_path, TEST.format(selector='span[name="a"]',
+                                       assertion="attr:body | json_path '$.ads[0].id' = 1"))
+    assert isinstance(load(fine), TestDefinition)

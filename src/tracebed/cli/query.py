@@ -25,6 +25,7 @@ from tracebed.tracetest.definition import (
     TracetestFileError,
     load,
     looks_like_tracetest,
+    top_type,
 )
 
 
@@ -68,7 +69,10 @@ def check(paths: tuple[Path, ...], as_json: bool) -> None:
     for path in _yaml_files(paths):
         if not looks_like_tracetest(path):
             if path in named:
-                refuse(path, f"{path}: not a Tracetest file (no top-level `type: Test`)")
+                found = top_type(path)
+                why = (f"top-level `type: {found}` is not Test, TestSuite or Transaction" if found
+                       else "no top-level `type: Test`")
+                refuse(path, f"{path}: not a Tracetest file ({why})")
             continue
         checked += 1
         try:

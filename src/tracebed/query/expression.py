@@ -213,17 +213,24 @@ def _json_text(value: Any) -> str:
     return to_text(value)
 
 
-def _json_path(value: Value, path: str) -> Value:
-    from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+def _compile_json_path(path: str) -> Any:
+    """The compiled JSONPath; raises ValueError with jsonpath-ng's reason when it does not parse."""
     from jsonpath_ng.ext import parse as jp_parse
 
-    if value.is_array:
-        raise QueryEvaluationError("json_path: cannot process an array of JSON documents")
     if path.startswith((".", "[")):
         path = "$" + path
     try:
-        compiled = jp_parse(path)
-    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:
+        return jp_parse(path)
+    except Exception as exc:  # jsonpath-ng raises its own errors and assorted others (e.g. on "$.a[0")
+        raise ValueError(str(exc) or type(exc).__name__) from None
+
+
+def _json_path(value: Value, path: str) -> Value:
+    if value.is_array:
+        raise QueryEvaluationError("json_path: cannot process an array of JSON documents")
+    try:
+        compiled = _compile_json_path(path)
+    except ValueError as exc:
         raise QueryEvaluationError(f"json_path: invalid path {path!r}: {exc}") from None
     try:
         document = json.loads(str(value))
@@ -480,6 +487,15 @@ class _Parser:
             want = f"{low}" if low == high else f"{low} to {high}"
             raise QuerySyntaxError(self.source, tok.pos,
                                    f"{want} argument(s) for filter {tok.text}", f"{len(args)}")
+        if tok.text == "json_path" and isinstance(args[0], Interpolated) and \
+                all(isinstance(p, str) for p in args[0].parts):
+            # A constant path is compiled now, so a broken one fails the check, not the run.
+            path = "".join(args[0].parts)  # type: ignore[arg-type]
+            try:
+                _compile_json_path(path)
+            except ValueError as exc:
+                raise QuerySyntaxError(self.source, args[0].pos, "a valid JSONPath",
+                                       f"{path!r} ({exc})") from None
         return Filter(tok.text, tuple(args), tok.pos)
 
     def term(self) -> Term:

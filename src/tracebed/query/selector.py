@@ -14,8 +14,9 @@ depth-first from the root, children in start order; `A B` collects the B matches
 subtree of every A match (the A span included, as Tracetest does); a pseudo-class picks from
 the list its compound produced (for the last compound: within each A's subtree; on an earlier
 compound it applies to the final list, as in Tracetest). `:nth_child(n)` counts from 1; an
-out-of-range n selects nothing. Tracetest itself only accepts `=` and `contains` in selectors;
-the other operators are a tracebed extension.
+out-of-range n selects nothing. Tracetest itself only accepts `=` and `contains` in selectors
+(its parser: `@("=" | "contains")`); the other operators are a tracebed extension, refused with
+`tracetest=True` (as in Tracetest files, which Tracetest must be able to run too).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tracebed.query.values import compare_text
 _NAME_RE = re.compile(r"[A-Za-z0-9_@/\-]+(?:\.[A-Za-z0-9_@/\-]+)*")
 _OPS = ("not-contains", "contains", "!=", "<=", ">=", "=", "<", ">")
 _OPS_TEXT = "an operator (=, !=, <, >, <=, >=, contains, not-contains)"
+_TRACETEST_OPS = ("=", "contains")
 _NUMBER_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
@@ -154,9 +156,10 @@ def _filter(tree: Trace, candidates: Iterable[Span], chain: tuple[Compound, ...]
 
 # -- parser ---------------------------------------------------------------------------------
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, tracetest: bool = False):
         self.text = text
         self.pos = 0
+        self.tracetest = tracetest
 
     def error(self, expected: str, pos: int | None = None) -> QuerySyntaxError:
         return QuerySyntaxError(self.text, self.pos if pos is None else pos, expected)
@@ -239,6 +242,9 @@ class _Parser:
         op = next((op for op in _OPS if self.at(op)), None)
         if op is None or (op.endswith("contains") and self.text[self.pos + len(op): self.pos + len(op) + 1].isalnum()):
             raise self.error(_OPS_TEXT)
+        if self.tracetest and op not in _TRACETEST_OPS:
+            raise QuerySyntaxError(self.text, self.pos, "= or contains (Tracetest selectors allow no other "
+                                   "operator)", repr(op))
         self.pos += len(op)
         self.skip_ws()
         return AttrFilter(name, op, self.value())
@@ -299,11 +305,12 @@ class _Parser:
 
 
 @lru_cache(maxsize=1024)
-def parse_selector(text: str) -> Selector:
-    """Parse a selector; raises QuerySyntaxError naming the column and what was expected."""
+def parse_selector(text: str, tracetest: bool = False) -> Selector:
+    """Parse a selector; raises QuerySyntaxError naming the column and what was expected.
+    `tracetest=True` accepts only what Tracetest's own parser does (operators = and contains)."""
     if not isinstance(text, str):
         raise QuerySyntaxError(str(text), 0, "a selector as text")
-    return _Parser(text).selector()
+    return _Parser(text, tracetest).selector()
 
 
 def select(trace: Trace | Iterable[Span], selector: str | Selector) -> list[Span]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 
 from tracebed.query.attributes import normalize_status
@@ -79,12 +80,14 @@ class Value:
 def duration_to_ns(text: str) -> int:
     """`1.5s` -> 1500000000; a bare integer is already nanoseconds."""
     match = DURATION_RE.match(text.strip())
-    if match is None:
-        try:
+    try:
+        if match is None:
             return int(float(text))
-        except ValueError:
-            return 0
-    return int(float(match.group(1)) * UNIT_NS[match.group(2)])
+        return int(float(match.group(1)) * UNIT_NS[match.group(2)])
+    except ValueError:
+        return 0
+    except OverflowError:  # too many digits for a float (it became inf): saturate, don't crash
+        return -sys.maxsize if text.strip().startswith("-") else sys.maxsize
 
 
 def format_duration(ns: int) -> str:

@@ -7,6 +7,7 @@ Nothing here sends a request: triggers are described here and run by `tracetest.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,26 @@ from tracebed.query.spec import Spec
 
 TEST_KINDS = ("Test",)
 SUITE_KINDS = ("TestSuite", "Transaction")
+# The keys Tracetest's resource schema knows (api/tests.yaml, triggers, http, grpc, testsuites),
+# plus the older spellings this parser has always read (`http`, `traceId`, `tests`, `selector.query`).
+# A key outside these is a typo Tracetest would drop silently (`spex:` runs no spec): refused.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "resource": ("type", "spec"),
+    "test": ("id", "name", "description", "trigger", "specs", "outputs", "skipTrace", "pollingProfile"),
+    "suite": ("id", "name", "description", "steps", "tests"),
+    "trigger": ("type", "httpRequest", "http", "grpc", "traceid", "traceId", "kafka"),
+    "httpRequest": ("method", "url", "headers", "body", "auth", "SSLVerification"),
+    "grpc": ("protobufFile", "address", "service", "method", "metadata", "auth", "request"),
+    "traceid": ("id",),
+    "header": ("key", "value"),
+    "auth": ("type", "apiKey", "basic", "bearer"),
+    "apiKey": ("key", "value", "in"),
+    "basic": ("username", "password"),
+    "bearer": ("token",),
+    "spec": ("selector", "name", "assertions"),
+    "selector": ("query",),
+    "output": ("name", "selector", "value"),
+}
 _TYPE_LINE = re.compile(r"^type:\s*[\"']?(Test|TestSuite|Transaction)[\"']?\s*(#.*)?$", re.MULTILINE)
 
 
@@ -138,6 +159,7 @@ def load(path: Path) -> TestDefinition | SuiteDefinition | None:
     wanted = ("trigger", "specs") if kind in TEST_KINDS else ("steps", "tests")
     if all(_get(spec, key) is None for key in wanted):
         return None
+    _known_keys(path, root, "the resource", "resource")
     if kind in TEST_KINDS:
         return _test(path, spec)
     return _suite(path, spec, kind)
@@ -193,6 +215,19 @@ def _seq(path: Path, node: yaml.Node | None, what: str) -> list[yaml.Node]:
     if not isinstance(node, yaml.SequenceNode):
         raise _error(path, node, f"{what} must be a list")
     return list(node.value)
+
+
+def _known_keys(path: Path, node: yaml.Node | None, what: str, kind: str) -> None:
+    """Refuse a key of mapping `node` that Tracetest's schema does not have, at the key itself."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    known = _KEYS[kind]
+    for key_node, _ in node.value:
+        key = str(key_node.value)
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else f" (known: {', '.join(known)})"
+            raise _error(path, key_node, f"unknown key `{key}` in {what}{hint}")
 
 
 def _error(path: Path, node: yaml.Node, message: str) -> TracetestFileError:
@@ -262,6 +297,7 @@ def _template(path: Path, node: yaml.Node | None, what: str) -> Template | None:
 def _pairs(path: Path, node: yaml.Node | None, what: str) -> tuple[tuple[Template, Template], ...]:
     out = []
     for item in _seq(path, node, what):
+        _known_keys(path, item, what, "header")
         key_t = _template(path, _get(item, "key"), f"{what} key")
         value_t = _template(path, _get(item, "value"), f"{what} value") or parse_template("")
         if key_t is None:
@@ -274,11 +310,13 @@ def _pairs(path: Path, node: yaml.Node | None, what: str) -> tuple[tuple[Templat
 def _trigger(path: Path, node: yaml.Node | None) -> Trigger | None:
     if node is None:
         return None
+    _known_keys(path, node, "trigger", "trigger")
     kind = _str(path, _get(node, "type"), "trigger.type").lower()
     if kind == "http":
         req = _get(node, "httpRequest") or _get(node, "http")
         if req is None:
             raise _error(path, node, "an http trigger needs `httpRequest:`")
+        _known_keys(path, req, "httpRequest", "httpRequest")
         url = _template(path, _get(req, "url"), "httpRequest.url")
         if url is None:
             raise _error(path, req, "httpRequest needs a `url`")
@@ -293,6 +331,7 @@ def _trigger(path: Path, node: yaml.Node | None) -> Trigger | None:
         req = _get(node, "grpc")
         if req is None:
             raise _error(path, node, "a grpc trigger needs `grpc:`")
+        _known_keys(path, req, "grpc", "grpc")
         address = _template(path, _get(req, "address"), "grpc.address")
         method = _str(path, _get(req, "method"), "grpc.method")
         proto = _str(path, _get(req, "protobufFile"), "grpc.protobufFile")
@@ -309,6 +348,7 @@ def _trigger(path: Path, node: yaml.Node | None) -> Trigger | None:
         )
     if kind == "traceid":
         req = _get(node, "traceid") or _get(node, "traceId")
+        _known_keys(path, req, "traceid", "traceid")
         trace_id = _template(path, _get(req, "id") if req is not None else None, "traceid.id")
         if trace_id is None:
             raise _error(path, node, "a traceid trigger needs `traceid: {id: ...}`")
@@ -320,8 +360,11 @@ def _trigger(path: Path, node: yaml.Node | None) -> Trigger | None:
 def _auth(path: Path, node: yaml.Node | None) -> HttpAuth | None:
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
         return None
+    _known_keys(path, node, "auth", "auth")
     kind = _str(path, _get(node, "type"), "auth.type")
     body = _get(node, kind) if kind else None
+    if kind in ("basic", "bearer", "apiKey"):
+        _known_keys(path, body, f"auth.{kind}", kind)
     if kind == "basic" and body is not None:
         user = _template(path, _get(body, "username"), "auth.basic.username") or parse_template("")
         return HttpAuth("basic", user, _template(path, _get(body, "password"), "auth.basic.password"))
@@ -339,12 +382,15 @@ def _auth(path: Path, node: yaml.Node | None) -> HttpAuth | None:
 
 
 def _test(path: Path, spec: yaml.MappingNode) -> TestDefinition:
+    _known_keys(path, spec, "spec", "test")
     specs: list[Spec] = []
     for item in _seq(path, _get(spec, "specs"), "specs"):
+        _known_keys(path, item, "a spec", "spec")
         sel_node = _get(item, "selector")
         if isinstance(sel_node, yaml.MappingNode):  # old format: selector: {query: ...}
+            _known_keys(path, sel_node, "selector", "selector")
             sel_node = _get(sel_node, "query")
-        selector: Selector = _parse(path, sel_node, "selector", parse_selector) if sel_node is not None \
+        selector: Selector = _parse(path, sel_node, "selector", _tracetest_selector) if sel_node is not None \
             else parse_selector("")
         assertions = tuple(
             _parse(path, a, "assertion", _parse_assertion_checked)
@@ -353,11 +399,12 @@ def _test(path: Path, spec: yaml.MappingNode) -> TestDefinition:
         specs.append(Spec(selector, assertions, _str(path, _get(item, "name"), "spec name")))
     outputs = []
     for item in _seq(path, _get(spec, "outputs"), "outputs"):
+        _known_keys(path, item, "an output", "output")
         name = _str(path, _get(item, "name"), "output name")
         if not name:
             raise _error(path, item, "an output needs a `name`")
         sel_node = _get(item, "selector")
-        selector = _parse(path, sel_node, "output selector", parse_selector) if sel_node is not None \
+        selector = _parse(path, sel_node, "output selector", _tracetest_selector) if sel_node is not None \
             else parse_selector("")
         value = _parse(path, _get(item, "value"), "output value", parse_expression)
         outputs.append(Output(name, selector, value))
@@ -373,6 +420,10 @@ def _test(path: Path, spec: yaml.MappingNode) -> TestDefinition:
     )
 
 
+def _tracetest_selector(text: str) -> Selector:
+    return parse_selector(text, tracetest=True)
+
+
 def _parse_assertion_checked(text: str):  # type: ignore[no-untyped-def]
     from tracebed.query.expression import parse_assertion
 
@@ -380,6 +431,7 @@ def _parse_assertion_checked(text: str):  # type: ignore[no-untyped-def]
 
 
 def _suite(path: Path, spec: yaml.MappingNode, kind: str) -> SuiteDefinition:
+    _known_keys(path, spec, "spec", "suite")
     steps: list[TestDefinition] = []
     for node in _seq(path, _get(spec, "steps") or _get(spec, "tests"), "steps"):
         ref = _str(path, node, "step")
