@@ -98,7 +98,9 @@ def run_pytest(
     other tracebed plugins import the whole harness, a second of start-up per process)."""
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(source), encoding="utf-8")
     (tmp_path / "conftest.py").write_text(INNER_CONFTEST, encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1")
+    # This tree's sources first (not whatever tree the venv's editable install points at).
+    path = os.pathsep.join([str(REPO), str(REPO / "src")])
+    env = dict(os.environ, PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTEST_ADDOPTS", None)
     isolate = () if all_plugins else ("-p", "no:tracebed", "-p", "no:tracebed_tracetest")
     env.pop("PYTEST_XDIST_WORKER", None)
