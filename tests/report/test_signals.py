@@ -147,6 +147,18 @@ def test_writer_puts_each_traces_logs_beside_it_as_otlp_json(tmp_path: Path) -> 
         r.body for r in records
     )
     assert not (tmp_path / "tests" / f"{name}.2.logs.otlp.json").exists()
+    # A trace of which only log records arrived: its section lists them, and they are written.
+    lost = "8" * 32
+    only_logs = [LogRecord(trace_id=lost, span_id="12" * 8, body="lonely", severity_number=17)]
+    writer.write_test(ReportedTest("t::y", "passed", 1.0, trace_ids=[lost], logs={lost: only_logs}))
+    page = (tmp_path / "tests" / f"{slug('t::y')}.html").read_text(encoding="utf-8")
+    section = page[page.index(f'id="trace-{lost}"') : page.index("</section>")]
+    assert "no spans of this trace were received" in section and "lonely" in section
+    assert f'href="{slug("t::y")}.1.logs.otlp.json"' in section
+    assert [
+        r.body
+        for r in read_signals_json(tmp_path / "tests" / f"{slug('t::y')}.1.logs.otlp.json").logs
+    ] == ["lonely"]
     writer.prepare()  # an earlier run's logs files are cleaned too
     assert not list((tmp_path / "tests").iterdir())
 

@@ -275,10 +275,11 @@ class ReportPlugin:
                         have[other.trace_id] = other
         logs = getattr(source, "logs", None)
         if callable(logs):
-            for trace in result.traces:
-                records: list[LogRecord] = logs(trace_id=trace.trace_id)
+            ids = [t.trace_id for t in result.traces] + result.trace_ids
+            for trace_id in dict.fromkeys(ids):
+                records: list[LogRecord] = logs(trace_id=trace_id)
                 if records:
-                    result.logs[trace.trace_id] = records
+                    result.logs[trace_id] = records
 
     def _timeline(self) -> list[GanttRow]:
         rows = self.config.stash.get(TIMELINE_KEY, ())

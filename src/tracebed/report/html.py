@@ -350,10 +350,14 @@ def render_test_page(
         for t, h in zip(traces, hrefs, strict=False)
     ]
     for trace_id in missing_trace_ids:
+        # Its log records (if any) still arrived: listed, with no span to hang them under.
+        records = logs.get(trace_id, ())
+        href = logs_hrefs.get(trace_id)
+        link = f' · <a href="{escape(href)}" class="json-link">logs OTLP/JSON</a>' if href else ""
         sections.append(
             f'<section class="trace missing" id="trace-{escape(trace_id)}"><h2>trace '
-            f"<code>{escape(trace_id)}</code></h2><p>no spans of this trace were received</p>"
-            "</section>"
+            f"<code>{escape(trace_id)}</code></h2><p>no spans of this trace were received{link}"
+            f"</p>{render_log_table(Trace(trace_id, []), records)}</section>"
         )
     if not sections:
         sections.append('<p class="empty">this test recorded no traces</p>')

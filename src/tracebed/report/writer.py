@@ -96,6 +96,12 @@ class ReportWriter:
             )
         with_spans = {t.trace_id for t in result.traces}
         missing = [tid for tid in dict.fromkeys(result.trace_ids) if tid not in with_spans]
+        for n, trace_id in enumerate(missing, len(result.traces) + 1):
+            records = result.logs.get(trace_id)
+            if records:
+                logs_name = f"{name}.{n}.logs.otlp.json"
+                write_logs_json(tests / logs_name, records)
+                logs_hrefs[trace_id] = logs_name
         entries += [TraceEntry(trace_id=tid) for tid in missing]
         page = render_test_page(
             nodeid=result.nodeid,
