@@ -4,9 +4,11 @@ page's log table), the logs beside the traces as OTLP/JSON, and the metric serie
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 from tests.report.factory import checkout_trace
+from tests.report.test_browser import dump_dom
 from tests.report.test_html import embedded_data
 from tests.report.test_plugin import run_pytest
 from tracebed.model.logs import LogRecord
@@ -15,7 +17,7 @@ from tracebed.model.store import SpanStore
 from tracebed.model.trace import Trace
 from tracebed.otlp.signals_json import read_signals_json
 from tracebed.report.html import render_test_page
-from tracebed.report.writer import ReportedTest, ReportWriter, slug
+from tracebed.report.writer import ReportedTest, ReportWriter, slug, write_report
 
 
 def log(trace: Trace, span_id: str, body: str, *, sev: int = 9, at_ms: int = 0, **attrs: object):
@@ -233,3 +235,43 @@ def test_a_test_that_logs_and_counts_through_the_sdk_gets_both_on_its_page(
     assert '<td class="num">+3</td>' in section
     logs = read_signals_json(tmp_path / "report" / "tests" / f"{name}.1.logs.otlp.json")
     assert [r.body for r in logs.logs] == ["charged the card"]
+
+
+class Order(HTMLParser):
+    """The waterfall's rows in DOM order: ("span", id), ("log", body), ("loose", "")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[str, str]] = []
+        self._body = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        classes = a.get("class", "").split()
+        if "wf-row" in classes:
+            self.rows.append(("span", a.get("data-span-id", "")))
+        elif "wf-loose" in classes:
+            self.rows.append(("loose", ""))
+        self._body = "wf-body" in classes
+
+    def handle_data(self, data: str) -> None:
+        if self._body:
+            self.rows.append(("log", data))
+            self._body = False
+
+
+def test_chromium_draws_each_record_right_under_its_span(tmp_path: Path) -> None:
+    trace, records = planted()
+    write_report(
+        tmp_path / "report",
+        [ReportedTest("t::x", "failed", 1.0, [trace], logs={trace.trace_id: records})],
+    )
+    page = tmp_path / "report" / "tests" / f"{slug('t::x')}.html"
+    parsed = Order()
+    parsed.feed(dump_dom(page.as_uri(), tmp_path / "profile"))
+    expected: list[tuple[str, str]] = []
+    for _, span in trace.walk():
+        expected.append(("span", span.span_id))
+        expected += [("log", r.body) for r in records if r.span_id == span.span_id]  # type: ignore[misc]
+    expected += [("loose", ""), ("log", "no span at all"), ("log", "span never received")]
+    assert parsed.rows == expected
