@@ -16,7 +16,7 @@ from tracebed.model.metrics import DataPoint, Metric, MetricPoint
 from tracebed.model.store import SpanStore
 from tracebed.model.trace import Trace
 from tracebed.otlp.signals_json import read_signals_json
-from tracebed.report.html import render_test_page
+from tracebed.report.html import _number, render_test_page
 from tracebed.report.writer import ReportedTest, ReportWriter, slug, write_report
 
 
@@ -130,6 +130,9 @@ def test_metric_changes_since_a_mark_and_the_page_table() -> None:
     assert "<code>app.orders</code>" in rows[1] and "route=/checkout" in rows[1]
     assert '<td class="num">+6</td><td class="num">11</td>' in rows[1]
     assert '<td class="num">-</td><td class="num">4</td>' in rows[2]
+    assert [_number(v) for v in (None, 2.0, 2.5, float("nan"), float("inf"))] == [
+        "-", "2", "2.5", "nan", "inf",
+    ]  # fmt: skip
     assert "metrics that changed" not in render_test_page(
         nodeid="t::x", outcome="passed", duration_s=1.0, traces=[]
     )

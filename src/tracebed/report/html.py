@@ -8,6 +8,7 @@ for copying into an issue and as the no-script view.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -381,7 +382,9 @@ def render_test_page(
 def _number(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:g}" if value != int(value) or abs(value) >= 1e15 else str(int(value))
+    if not math.isfinite(value) or value != int(value) or abs(value) >= 1e15:
+        return f"{value:g}"
+    return str(int(value))
 
 
 def render_metric_changes(changes: Sequence[SeriesChange]) -> str:
