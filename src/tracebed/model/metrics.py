@@ -216,6 +216,34 @@ class MetricSelection:
         """The newest point of each series."""
         return [points[-1] for points in self.series().values()]
 
+    def changes(self) -> list[SeriesChange]:
+        """Per series that changed since the mark: its increase (counters, histograms'
+        counts) or, for gauges and up-down counters, its last value; sorted by service, name."""
+        out = []
+        for key, points in self.series().items():
+            last, baseline = points[-1], self.baselines.get(key)
+            counts = not (last.kind == "gauge" or (last.kind == "sum" and not last.monotonic))
+            increase = _increase(baseline, points) if counts else None
+            value = last.value if last.point.kind == "number_data_point" else last.point.sum
+            if counts and not increase:
+                continue
+            if not counts and baseline is not None and baseline.value == last.value:
+                continue  # re-exported, same value: not a change
+            out.append(SeriesChange(last, increase, value, len(points)))
+        out.sort(key=lambda c: (c.point.service, c.point.name, _frozen(c.point.attributes)))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesChange:
+    """How one series (service, metric name, attributes) moved since a mark: `increase` for
+    counters and histograms (None for gauges), `last` its newest value (a histogram's sum)."""
+
+    point: MetricPoint  # the newest point
+    increase: float | None
+    last: float | None
+    points: int  # how many points arrived since the mark
+
 
 MetricPredicate = Callable[[MetricSelection], bool]
 

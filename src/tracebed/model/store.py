@@ -18,7 +18,13 @@ from typing import Literal, Protocol
 
 from tracebed.errors import SinkError, TraceTimeout, WaitTimeout
 from tracebed.model.logs import LogIndex, LogPredicate, LogRecord
-from tracebed.model.metrics import MetricIndex, MetricPoint, MetricPredicate, MetricSelection
+from tracebed.model.metrics import (
+    MetricIndex,
+    MetricPoint,
+    MetricPredicate,
+    MetricSelection,
+    SeriesChange,
+)
 from tracebed.model.source import TracePredicate, quiet_of, why_not
 from tracebed.model.span import Span
 from tracebed.model.trace import Trace
@@ -578,6 +584,10 @@ class SpanStore:
         """How much a counter (or a histogram's count) went up since `since`, over the series
         whose attributes include `attributes`; cumulative and delta both understood."""
         return self.metric_points(service, name, attributes=attributes, since=since).increase()
+
+    def metric_changes(self, since: Mark) -> list[SeriesChange]:
+        """Every series that changed since `since` (what a test page lists)."""
+        return self.metric_points(since=since).changes()
 
     def metric_names(self, service: str | None = None) -> list[tuple[str, str]]:
         """`(service, metric name)` of every series held."""

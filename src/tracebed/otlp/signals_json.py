@@ -9,7 +9,7 @@ rewritten to the base64 protobuf's mapping expects), then into the model's `Metr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from tracebed.otlp import codec
 
 # The span reader is moving into otlp/; import it from wherever it lives in this tree.
 from tracebed.otlp.otlp_json import OtlpJsonError, spans_from_otlp_json
-from tracebed.otlp.signals import logs_from_request, metrics_from_request
+from tracebed.otlp.signals import logs_from_request, logs_to_request, metrics_from_request
 
 
 class SignalsJsonError(SinkError, ValueError):
@@ -83,6 +83,17 @@ def _documents(path: Path) -> Iterator[tuple[str, Any]]:
             raise SignalsJsonError(f"{path}: line {n}: not JSON: {exc}") from None
 
 
+def write_logs_json(
+    path: str | Path, records: Iterable[LogRecord], *, indent: int | None = 1
+) -> Path:
+    """Log records as one OTLP/JSON `ExportLogsServiceRequest` file (`read_signals_json` reads
+    it back)."""
+    path = Path(path)
+    document = codec.to_otlp_json(logs_to_request(records))
+    path.write_text(json.dumps(document, indent=indent) + "\n", encoding="utf-8")
+    return path
+
+
 def read_signals_json(path: str | Path) -> SignalFile:
     """Every span, metric and log record of an OTLP/JSON file; raises `SignalsJsonError`."""
     path = Path(path)
@@ -115,4 +126,5 @@ __all__ = [
     "parse_logs_json",
     "parse_metrics_json",
     "read_signals_json",
+    "write_logs_json",
 ]

@@ -7,6 +7,9 @@ Conventions other plugin parts (and tests) use:
 - `attach_trace_id(request_or_item, trace_id)` records just the id; at the end of the session
   the report fetches the trace from `config.stash[TRACE_SOURCE_KEY]` (anything with
   `get_trace(trace_id) -> Trace | None`, e.g. the sink's `SpanStore`).
+- When that source also keeps logs and metrics (the `SpanStore`: `logs`, `mark`,
+  `metric_changes`), each trace's log records go on the page and beside the traces, and the
+  page lists the metric series that changed between the test's setup and its teardown.
 - `config.stash[TIMELINE_KEY]` holds the stack's startup as Gantt rows
   `(service, tier, start_s, ready_s | None, status)` (or a callable returning them).
 
@@ -23,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from tracebed.model.logs import LogRecord
+from tracebed.model.metrics import SeriesChange
 from tracebed.model.source import TraceSource
 from tracebed.model.trace import Trace
 from tracebed.report.gantt import GanttRow, coerce_rows
@@ -42,6 +47,7 @@ TRACE_SOURCE_KEY = pytest.StashKey[TraceSource]()
 #: The demo release the stack under test runs, for the index page's header.
 DEMO_VERSION_KEY = pytest.StashKey[str]()
 _PHASES_KEY = pytest.StashKey[list[pytest.TestReport]]()
+_MARK_KEY = pytest.StashKey[Any]()  # the source's `mark()` when the test started
 _PLUGIN_NAME = "tracebed-report-writer"
 
 
@@ -183,6 +189,36 @@ class ReportPlugin:
         self.problems: list[str] = []
         self.failed_pages: list[tuple[str, Path]] = []
 
+    def _source(self) -> TraceSource | None:
+        return self.config.stash.get(TRACE_SOURCE_KEY, None)
+
+    def _mark(self, item: pytest.Item) -> None:
+        mark = getattr(self._source(), "mark", None)
+        if callable(mark) and _MARK_KEY not in item.stash:
+            item.stash[_MARK_KEY] = mark()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Any:
+        # Before the fixtures when the source exists; else once they made it (a session
+        # fixture usually starts the sink during the first test's setup).
+        self._mark(item)
+        try:
+            return (yield)
+        finally:
+            self._mark(item)
+
+    def _metric_changes(self, item: pytest.Item) -> list[SeriesChange]:
+        changes = getattr(self._source(), "metric_changes", None)
+        mark = item.stash.get(_MARK_KEY, None)
+        if not callable(changes) or mark is None:
+            return []
+        try:
+            found: list[SeriesChange] = changes(since=mark)
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.problems.append(f"{item.nodeid}: could not read its metrics: {exc}")
+            return []
+        return found
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report: pytest.TestReport = yield
@@ -214,6 +250,7 @@ class ReportPlugin:
                     traces=list(attached),
                     trace_ids=trace_ids_of(item),
                     longrepr=longrepr,
+                    metrics=self._metric_changes(item),
                 )
             )
         return report
@@ -243,6 +280,13 @@ class ReportPlugin:
                     if other is not None and len(other):
                         result.traces.append(other)
                         have[other.trace_id] = other
+        logs = getattr(source, "logs", None)
+        if callable(logs):
+            ids = [t.trace_id for t in result.traces] + result.trace_ids
+            for trace_id in dict.fromkeys(ids):
+                records: list[LogRecord] = logs(trace_id=trace_id)
+                if records:
+                    result.logs[trace_id] = records
 
     def _timeline(self) -> list[GanttRow]:
         rows = self.config.stash.get(TIMELINE_KEY, ())
@@ -260,7 +304,7 @@ class ReportPlugin:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # A report that cannot be written must not hide the test results: say why, go on.
-        source = self.config.stash.get(TRACE_SOURCE_KEY, None)
+        source = self._source()
         entries = []
         for result in self.results:
             try:

@@ -8,7 +8,8 @@ for copying into an issue and as the no-script view.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -16,6 +17,8 @@ from html import escape
 from importlib import resources
 from typing import Any
 
+from tracebed.model.logs import SEVERITIES, LogRecord
+from tracebed.model.metrics import SeriesChange
 from tracebed.model.span import AttrValue, Span
 from tracebed.model.trace import Trace
 from tracebed.report.colors import service_color
@@ -63,9 +66,47 @@ def _ms(ns: int) -> float:
     return round(ns / 1e6, 4)
 
 
-def trace_payload(trace: Trace) -> dict[str, Any]:
-    """What the waterfall script draws: spans in tree order, times in ms from the trace start."""
+def severity_label(record: LogRecord) -> str:
+    """The record's severity text, else the name of its number's range (17 -> ERROR)."""
+    if record.severity_text:
+        return record.severity_text
+    level = record.level
+    names = [name for name, first in SEVERITIES.items() if first <= level]
+    return names[-1] if level and names else "-"
+
+
+def _log_payload(record: LogRecord, trace_start: int) -> dict[str, Any]:
+    return {
+        "atMs": _ms(record.time - trace_start) if record.time and trace_start else None,
+        "severity": severity_label(record),
+        "error": record.level >= SEVERITIES["ERROR"],
+        "service": record.service,
+        "body": display_value(record.body) if record.body is not None else "",
+        "attributes": _pairs(record.attributes),
+    }
+
+
+def split_logs(
+    trace: Trace, logs: Iterable[LogRecord]
+) -> tuple[dict[str, list[LogRecord]], list[LogRecord]]:
+    """The records by span id (spans of this trace), and those with no such span, each in time
+    order."""
+    ids = {span.span_id for span in trace}
+    by_span: dict[str, list[LogRecord]] = {}
+    loose: list[LogRecord] = []
+    for record in sorted(logs, key=lambda r: r.time):
+        if record.span_id and record.span_id in ids:
+            by_span.setdefault(record.span_id, []).append(record)
+        else:
+            loose.append(record)
+    return by_span, loose
+
+
+def trace_payload(trace: Trace, logs: Iterable[LogRecord] = ()) -> dict[str, Any]:
+    """What the waterfall script draws: spans in tree order (each with its log records), times
+    in ms from the trace start; records with no span of the trace come last."""
     start = trace.start_ns
+    by_span, loose = split_logs(trace, logs)
     orphan_ids = {span.span_id for span in trace.lost_parents}
     children = {span.span_id: len(trace.children(span)) for span in trace}
     spans: list[dict[str, Any]] = []
@@ -74,14 +115,14 @@ def trace_payload(trace: Trace) -> dict[str, Any]:
         if len(spans) >= MAX_SPANS_PER_TRACE:
             break
         seen.add(span.span_id)
-        spans.append(_span_payload(span, depth, start, children, orphan_ids))
+        spans.append(_span_payload(span, depth, start, children, orphan_ids, by_span))
     # Spans whose parent chain loops (broken instrumentation) are not reachable from any top;
     # show them at the top level rather than lose them.
     for span in trace:
         if len(spans) >= MAX_SPANS_PER_TRACE:
             break
         if span.span_id not in seen:
-            spans.append(_span_payload(span, 0, start, {}, orphan_ids | {span.span_id}))
+            spans.append(_span_payload(span, 0, start, {}, orphan_ids | {span.span_id}, by_span))
     return {
         "traceId": trace.trace_id,
         "durationMs": _ms(trace.end_ns - start) if len(trace) else 0,
@@ -89,11 +130,17 @@ def trace_payload(trace: Trace) -> dict[str, Any]:
         "truncated": len(trace) > MAX_SPANS_PER_TRACE,
         "colors": {service: service_color(service) for service in sorted(trace.services)},
         "spans": spans,
+        "looseLogs": [_log_payload(r, start) for r in loose],
     }
 
 
 def _span_payload(
-    span: Span, depth: int, trace_start: int, children: dict[str, int], orphan_ids: set[str]
+    span: Span,
+    depth: int,
+    trace_start: int,
+    children: dict[str, int],
+    orphan_ids: set[str],
+    logs: dict[str, list[LogRecord]],
 ) -> dict[str, Any]:
     return {
         "spanId": span.span_id,
@@ -128,6 +175,7 @@ def _span_payload(
             }
             for link in span.links
         ],
+        "logs": [_log_payload(r, trace_start) for r in logs.get(span.span_id, ())],
     }
 
 
@@ -178,14 +226,59 @@ def _link_facts(trace: Trace, page_ids: Collection[str]) -> list[str]:
     return facts
 
 
+def _attrs_text(record: LogRecord) -> str:
+    return " ".join(f"{k}={v}" for k, v in _pairs(record.attributes))
+
+
+def render_log_table(trace: Trace, logs: Sequence[LogRecord]) -> str:
+    """The trace's log records as a table (the no-script view, and for copying): under their
+    span in tree order, those with no span of the trace at the end."""
+    if not logs:
+        return ""
+    by_span, loose = split_logs(trace, logs)
+    start = trace.start_ns
+    rows = []
+    groups = [(span, by_span[span.span_id]) for _, span in trace.walk() if span.span_id in by_span]
+    seen = {span.span_id for span, _ in groups}
+    groups += [
+        (s, by_span[s.span_id]) for s in trace if s.span_id in by_span and s.span_id not in seen
+    ]
+    labelled: list[tuple[str, list[LogRecord]]] = [
+        (f"{span.service or '?'}: {span.name}", records) for span, records in groups
+    ]
+    if loose:
+        labelled.append(("(no span of this trace)", loose))
+    for label, records in labelled:
+        for record in records:
+            at = f"+{_ms(record.time - start):g} ms" if record.time and start else "-"
+            severity = severity_label(record)
+            cls = ' class="error"' if record.level >= SEVERITIES["ERROR"] else ""
+            body = display_value(record.body) if record.body is not None else ""
+            rows.append(
+                f'<tr{cls}><td>{escape(label)}</td><td class="num">{escape(at)}</td>'
+                f"<td>{escape(record.service)}</td><td>{escape(severity)}</td>"
+                f"<td>{escape(body)}</td><td><code>{escape(_attrs_text(record))}</code></td></tr>"
+            )
+    return (
+        f'<details class="logs"><summary>log records ({len(logs)})</summary>'
+        '<table class="tests logs"><thead><tr><th>span</th><th>at</th><th>service</th>'
+        "<th>severity</th><th>body</th><th>attributes</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></details>\n"
+    )
+
+
 def render_trace_section(
     trace: Trace,
     *,
     json_href: str | None = None,
     heading: str = "",
     page_ids: Collection[str] = (),
+    logs: Sequence[LogRecord] = (),
+    logs_href: str | None = None,
 ) -> str:
-    """One trace: summary line, waterfall host (filled by the script), service map, text tree."""
+    """One trace: summary line, waterfall host (filled by the script, log records under their
+    span), the log table, service map, text tree."""
     tid = escape(trace.trace_id)
     errors = len(trace.errors)
     facts = [
@@ -199,8 +292,12 @@ def render_trace_section(
     if trace.lost_parents:
         facts.append(f"{len(trace.lost_parents)} orphan spans (parent not received)")
     facts += _link_facts(trace, page_ids)
+    if logs:
+        facts.append(f"{len(logs)} log record{'s' if len(logs) != 1 else ''}")
     if json_href:
         facts.append(f'<a href="{escape(json_href)}" class="json-link">OTLP/JSON</a>')
+    if logs_href:
+        facts.append(f'<a href="{escape(logs_href)}" class="json-link">logs OTLP/JSON</a>')
     title = escape(heading) + " " if heading else ""
     return (
         f'<section class="trace" id="trace-{tid}">\n'
@@ -209,6 +306,7 @@ def render_trace_section(
         f"{_legend(trace)}\n"
         f'<div class="waterfall" data-trace-id="{tid}" data-span-count="{len(trace)}">'
         '<p class="noscript">the waterfall needs JavaScript; the text tree is below</p></div>\n'
+        f"{render_log_table(trace, logs)}"
         f'<h3>service map</h3>\n<div class="map-host">{render_service_map(trace)}</div>\n'
         f'<details class="tree"><summary>text tree</summary><pre>{escape(trace.render())}</pre>'
         "</details>\n</section>"
@@ -233,19 +331,34 @@ def render_test_page(
     missing_trace_ids: Iterable[str] = (),
     longrepr: str = "",
     index_href: str = "../index.html",
+    logs: Mapping[str, Sequence[LogRecord]] | None = None,
+    logs_hrefs: Mapping[str, str] | None = None,
+    metrics: Sequence[SeriesChange] = (),
 ) -> str:
-    """The page of one test: outcome, failure text, and every trace it recorded."""
+    """The page of one test: outcome, failure text, the metrics that changed during it, and
+    every trace it recorded with its log records (`logs`, `logs_hrefs`: by trace id)."""
     hrefs = list(json_hrefs) + [None] * (len(traces) - len(json_hrefs))
     ids = {t.trace_id for t in traces}
+    logs, logs_hrefs = logs or {}, logs_hrefs or {}
     sections = [
-        render_trace_section(t, json_href=h, page_ids=ids)
+        render_trace_section(
+            t,
+            json_href=h,
+            page_ids=ids,
+            logs=logs.get(t.trace_id, ()),
+            logs_href=logs_hrefs.get(t.trace_id),
+        )
         for t, h in zip(traces, hrefs, strict=False)
     ]
     for trace_id in missing_trace_ids:
+        # Its log records (if any) still arrived: listed, with no span to hang them under.
+        records = logs.get(trace_id, ())
+        href = logs_hrefs.get(trace_id)
+        link = f' · <a href="{escape(href)}" class="json-link">logs OTLP/JSON</a>' if href else ""
         sections.append(
             f'<section class="trace missing" id="trace-{escape(trace_id)}"><h2>trace '
-            f"<code>{escape(trace_id)}</code></h2><p>no spans of this trace were received</p>"
-            "</section>"
+            f"<code>{escape(trace_id)}</code></h2><p>no spans of this trace were received{link}"
+            f"</p>{render_log_table(Trace(trace_id, []), records)}</section>"
         )
     if not sections:
         sections.append('<p class="empty">this test recorded no traces</p>')
@@ -260,9 +373,44 @@ def render_test_page(
         f'<h1><span class="outcome {escape(outcome)}">{escape(outcome)}</span> '
         f"<code>{escape(nodeid)}</code></h1>\n"
         f'<p class="facts">{_duration(duration_s)} · {len(traces)} trace(s)</p></header>\n'
-        f"<main>\n{failure}\n" + "\n".join(sections) + "\n</main>"
+        f"<main>\n{failure}\n{render_metric_changes(metrics)}\n" + "\n".join(sections) + "\n</main>"
     )
-    return _page(nodeid, body, data={"traces": [trace_payload(t) for t in traces]})
+    payload = [trace_payload(t, logs.get(t.trace_id, ())) for t in traces]
+    return _page(nodeid, body, data={"traces": payload})
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if not math.isfinite(value) or value != int(value) or abs(value) >= 1e15:
+        return f"{value:g}"
+    return str(int(value))
+
+
+def render_metric_changes(changes: Sequence[SeriesChange]) -> str:
+    """The metric series that moved during a test: increase (counters) and last value."""
+    if not changes:
+        return ""
+    rows = []
+    for change in changes:
+        mp = change.point
+        attrs = " ".join(f"{k}={v}" for k, v in _pairs(mp.attributes))
+        unit = f" {mp.unit}" if mp.unit and mp.unit != "1" else ""
+        increase = "-" if change.increase is None else "+" + _number(change.increase)
+        rows.append(
+            f"<tr><td>{escape(mp.service or '?')}</td><td><code>{escape(mp.name)}</code>"
+            f"{escape(unit)}</td><td><code>{escape(attrs)}</code></td>"
+            f"<td>{escape(mp.metric.instrument or mp.kind)}</td>"
+            f'<td class="num">{escape(increase)}</td>'
+            f'<td class="num">{escape(_number(change.last))}</td>'
+            f'<td class="num">{change.points}</td></tr>'
+        )
+    return (
+        '<section class="metrics"><h2>metrics that changed during the test</h2>'
+        '<table class="tests metrics"><thead><tr><th>service</th><th>metric</th>'
+        "<th>attributes</th><th>kind</th><th>increase</th><th>last value</th><th>points</th>"
+        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>"
+    )
 
 
 @dataclass

@@ -58,6 +58,28 @@
     return lines.join("\n");
   }
 
+  // A log record as a row under its span: severity and body on the left, a tick at its time.
+  function logRow(log, depth, total) {
+    var row = el("div", "wf-log" + (log.error ? " error" : ""));
+    var label = el("div", "wf-label");
+    label.style.paddingLeft = (18 + depth * 14) + "px";
+    label.appendChild(el("span", "wf-sev", log.severity));
+    label.appendChild(el("span", "wf-body", log.body));
+    var attrs = log.attributes.map(function (p) { return p[0] + "=" + p[1]; }).join(" ");
+    if (attrs) { label.appendChild(el("span", "wf-logattrs", attrs)); }
+    row.title = (log.service ? log.service + ": " : "") + log.severity + " " + log.body +
+      (attrs ? "\n" + log.attributes.map(function (p) { return p[0] + " = " + p[1].slice(0, 120); }).join("\n") : "");
+    var track = el("div", "wf-track");
+    if (log.atMs !== null) {
+      var mark = el("div", "wf-logmark");
+      mark.style.left = pct(log.atMs / total);
+      track.appendChild(mark);
+    }
+    row.appendChild(label);
+    row.appendChild(track);
+    return row;
+  }
+
   function render(trace, host) {
     host.textContent = "";
     var total = trace.durationMs > 0 ? trace.durationMs : 0.001;
@@ -110,7 +132,12 @@
       row.appendChild(label);
       row.appendChild(track);
       host.appendChild(row);
-      var entry = { span: span, row: row, box: null, open: false, folded: false };
+      var logRows = (span.logs || []).map(function (log) {
+        var r = logRow(log, span.depth, total);
+        host.appendChild(r);
+        return r;
+      });
+      var entry = { span: span, row: row, logs: logRows, box: null, open: false, folded: false };
       rows.push(entry);
       row.addEventListener("click", function (ev) {
         if (ev.target === caret && span.children) {
@@ -121,7 +148,8 @@
         }
         if (!entry.box) {
           entry.box = details(span);
-          host.insertBefore(entry.box, row.nextSibling);
+          var after = logRows.length ? logRows[logRows.length - 1] : row;
+          host.insertBefore(entry.box, after.nextSibling);
         }
         entry.open = !entry.open;
         row.classList.toggle("open", entry.open);
@@ -138,8 +166,14 @@
         var hidden = depth > hideDeeperThan;
         if (!hidden) { hideDeeperThan = entry.folded ? depth : Infinity; }
         entry.row.hidden = hidden;
+        entry.logs.forEach(function (r) { r.hidden = hidden; });
         if (entry.box) { entry.box.hidden = hidden || !entry.open; }
       });
+    }
+    var loose = trace.looseLogs || [];
+    if (loose.length) {
+      host.appendChild(el("div", "wf-loose", "log records with no span of this trace (" + loose.length + ")"));
+      loose.forEach(function (log) { host.appendChild(logRow(log, 0, total)); });
     }
     if (trace.truncated) {
       host.appendChild(el("p", "empty", "showing " + trace.spans.length + " of " + trace.spanCount + " spans; the OTLP/JSON file has all"));

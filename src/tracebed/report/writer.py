@@ -4,6 +4,7 @@ Layout of DIR:
     index.html                      every test, pass/fail, trace ids; the startup Gantt
     tests/<slug>.html               one page per test
     tests/<slug>.<n>.otlp.json      each trace the test recorded, as OTLP/JSON
+    tests/<slug>.<n>.logs.otlp.json that trace's log records, as OTLP/JSON (when it has any)
     .manifests/<name>.json          what one process wrote (several with pytest-xdist)
 """
 
@@ -18,8 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tracebed.model.logs import LogRecord
+from tracebed.model.metrics import SeriesChange
 from tracebed.model.trace import Trace
 from tracebed.otlp.otlp_json import write_otlp_json
+from tracebed.otlp.signals_json import write_logs_json
 from tracebed.report.gantt import GanttRow, coerce_rows
 from tracebed.report.html import IndexEntry, TraceEntry, render_index, render_test_page
 
@@ -38,6 +42,8 @@ class ReportedTest:
     traces: list[Trace] = field(default_factory=list)
     trace_ids: list[str] = field(default_factory=list)  # ids recorded with or without spans
     longrepr: str = ""
+    logs: dict[str, list[LogRecord]] = field(default_factory=dict)  # by trace id
+    metrics: list[SeriesChange] = field(default_factory=list)  # series that moved during it
 
 
 def slug(nodeid: str) -> str:
@@ -69,10 +75,16 @@ class ReportWriter:
         name = slug(result.nodeid)
         entries: list[TraceEntry] = []
         json_hrefs: list[str | None] = []
+        logs_hrefs: dict[str, str] = {}
         for n, trace in enumerate(result.traces, 1):
             file_name = f"{name}.{n}.otlp.json"
             write_otlp_json(tests / file_name, trace)
             json_hrefs.append(file_name)
+            records = result.logs.get(trace.trace_id)
+            if records:
+                logs_name = f"{name}.{n}.logs.otlp.json"
+                write_logs_json(tests / logs_name, records)
+                logs_hrefs[trace.trace_id] = logs_name
             entries.append(
                 TraceEntry(
                     trace_id=trace.trace_id,
@@ -84,6 +96,12 @@ class ReportWriter:
             )
         with_spans = {t.trace_id for t in result.traces}
         missing = [tid for tid in dict.fromkeys(result.trace_ids) if tid not in with_spans]
+        for n, trace_id in enumerate(missing, len(result.traces) + 1):
+            records = result.logs.get(trace_id)
+            if records:
+                logs_name = f"{name}.{n}.logs.otlp.json"
+                write_logs_json(tests / logs_name, records)
+                logs_hrefs[trace_id] = logs_name
         entries += [TraceEntry(trace_id=tid) for tid in missing]
         page = render_test_page(
             nodeid=result.nodeid,
@@ -93,6 +111,9 @@ class ReportWriter:
             json_hrefs=json_hrefs,
             missing_trace_ids=missing,
             longrepr=result.longrepr,
+            logs=result.logs,
+            logs_hrefs=logs_hrefs,
+            metrics=result.metrics,
         )
         (tests / f"{name}.html").write_text(page, encoding="utf-8")
         return IndexEntry(
