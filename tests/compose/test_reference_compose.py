@@ -40,7 +40,10 @@ def compose_stack(
     reference_image: str, sink: Sink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("reference-compose")
-    topology = reference_compose_topology(workdir, sink.grpc_endpoint, image=reference_image)
+    # 2.0.2: the span names below are 2.0.2's (3.0.0's collector renames them; tests/reference/v3)
+    topology = reference_compose_topology(
+        workdir, sink.grpc_endpoint, image=reference_image, demo_version="2.0.2"
+    )
     stack = Stack(topology, ComposeBackend(), run_dir=workdir / "run")
     try:
         stack.start(progress=False)
