@@ -33,5 +33,6 @@ def test_unset_leaves_the_default_to_the_harness(pytester: pytest.Pytester) -> N
 def test_an_unknown_release_is_refused(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_opt=TESTS)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--tracebed-demo-version=2.1")
-    result.stdout.fnmatch_lines(["*--tracebed-demo-version must be 3.0.0 or 2.0.2, not '2.1'*"])
-    assert result.ret != 0
+    # refused in pytest_configure, before collection (plugin/validate.py)
+    result.stderr.fnmatch_lines(["*--tracebed-demo-version must be one of 3.0.0, 2.0.2, not '2.1'*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
