@@ -39,7 +39,8 @@ def reference_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         pytest.skip(f"demo reference files not found at {DEMO}")
     base = tmp_path_factory.mktemp("reference-stack")
     env = {**os.environ, "TRACEBED_STATE_DIR": str(base / "state")}
-    up = subprocess.run([*TRACEBED, "up", "--detach", "--json", "--workdir", str(base / "work")],
+    # the 2.0.2 Tracetest suite tests demo 2.0.2: the stand-in impersonates that release
+    up = subprocess.run([*TRACEBED, "up", "--detach", "--demo-version", "2.0.2", "--json", "--workdir", str(base / "work")],
                         env=env, capture_output=True, text=True, timeout=300, check=False)
     assert up.returncode == 0, up.stderr[-3000:]
     summary = json.loads(up.stdout.strip().splitlines()[-1])

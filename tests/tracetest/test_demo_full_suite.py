@@ -22,7 +22,10 @@ DEMO = (
 def test_whole_demo_suite_on_the_reference_stack(pytester: pytest.Pytester) -> None:
     if not DEMO.is_dir():
         pytest.skip(f"demo reference files not found at {DEMO}")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", str(DEMO), timeout=900)
+    # the 2.0.2 suite tests demo 2.0.2: the stand-in impersonates that release
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-rf", "--tracebed-demo-version=2.0.2", str(DEMO), timeout=900
+    )
     outcomes = result.parseoutcomes()
     failures = [line for line in result.outlines if line.startswith("FAILED ")]
     assert outcomes.get("passed") == 58, result.stdout.str()[-4000:]

@@ -25,6 +25,7 @@ def test_demo_currency_and_payment_suites_pass_on_the_reference_stack(pytester: 
     junit = pytester.path / "junit.xml"
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-v", "--tracebed-until=payment", f"--junitxml={junit}",
+        "--tracebed-demo-version=2.0.2",  # the 2.0.2 suite, the stand-in as 2.0.2
         str(DEMO / "currency"), str(DEMO / "payment"), timeout=300,
     )
     result.assert_outcomes(passed=12)
