@@ -29,7 +29,7 @@ def test_demo_runs_the_bundled_suite_and_reports(tmp_path: Path) -> None:
     assert "tracebed demo: all passed" in output
     # The summary names the tiers with ready times and the flows with their verdicts.
     assert "frontend-proxy" in output and "startup (ready" in output
-    assert "flows::test_flow_follows_its_chain[checkout]" in output
+    assert "flows::test_flow_follows_its_chain[2.0.2-checkout]" in output
     report = tmp_path / "report"
     index = (report / "index.html").read_text()
     assert "test_flow_follows_its_chain" in index
