@@ -116,9 +116,10 @@ def command(
     Example:
       tracebed up --detach --replace payment='node payment/index.js'
     """
-    bad = validate.problems(lambda name: list(replacements), ["replace"])
-    if bad:
-        raise BadInput(bad[0].replace("--tracebed-replace", "--replace"))
+    for item in replacements:  # the plugin's own check of a SERVICE=COMMAND value
+        why = validate.CHECKS["replace"](item)
+        if why:
+            raise BadInput(f"--replace {why}")
     if kind in ("compose", "external") and not compose:
         raise click.UsageError(f"--stack {kind} needs --compose FILE (the stack's description)")
     work = Path(workdir) if workdir else state_dir() / "work" / uuid.uuid4().hex[:12]
