@@ -216,7 +216,8 @@ def _held(store: SpanStore, signal: str, since: Mark, trace_ids: Sequence[str] |
             else [t for t in (store.get_trace(i) for i in trace_ids) if t is not None]
         )
         names = sorted({s for t in traces for s in t.services})
-    return ", ".join(names) or "none"
+    # a record whose resource has no service.name is counted, not silently dropped
+    return ", ".join(n or "(no service.name)" for n in names) or "none"
 
 
 def wait_for_signals(
