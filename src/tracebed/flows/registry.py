@@ -64,6 +64,15 @@ def _get_image(shop: ShopClient) -> FlowResult:
     )
 
 
+def _get_telemetry_docs(shop: ShopClient) -> FlowResult:
+    # demo 3.0.0's telemetry-docs, behind the front door's /telemetry/ route
+    return shop.get(
+        "/telemetry/services/checkout/",
+        task="get_telemetry_docs",
+        name="GET /telemetry/services/{service_name}",
+    )
+
+
 def _flows(*flows: Flow) -> Mapping[str, Flow]:
     return MappingProxyType({flow.name: flow for flow in flows})
 
@@ -98,6 +107,7 @@ FLOWS: Mapping[str, Flow] = _flows(
     Flow("get_shipping", "api", lambda shop: shop.get_shipping([("66VCHSJNUP", 2)])),
     Flow("empty_cart", "api", lambda shop: shop.empty_cart(str(uuid.uuid1()))),
     Flow("get_image", "api", _get_image),
+    Flow("get_telemetry_docs", "api", _get_telemetry_docs),  # 3.0.0 only
 )
 
 #: The flows `tracebed record` records when none are named, in order.

@@ -57,6 +57,7 @@ PORT_NAMES: tuple[str, ...] = (
     "ENVOY_ADMIN_PORT",
     "LOCUST_WEB_PORT",
     "POSTGRES_PORT",
+    "TELEMETRY_DOCS_PORT",
 )
 
 #: Services of the demo that cannot run on these machines, and why.
@@ -189,9 +190,9 @@ DEMO_DEPENDS_ON_V3: dict[str, dict[str, str]] = {
 #: Services of demo 3.0.0 that cannot run here, and why.
 ABSENT_V3: dict[str, str] = {
     **ABSENT,
-    "opamp-server": "the opamp-go example server is not packaged here; the collector "
-    "(rotel) speaks no OpAMP",
-    "telemetry-docs": "a Weaver-generated mkdocs site; nothing to serve it from here",
+    "opamp-server": "the opamp-go example server is not packaged here, and its only client "
+    "at 3.0.0, the collector's opamp extension, has no counterpart in rotel (the stand-in's "
+    "collector): a server here would have no agent to show",
 }
 
 DEPENDS_ON: dict[str, dict[str, dict[str, str]]] = {
@@ -316,6 +317,8 @@ def _common_env(
                 "KAFKA_TOPIC": versions.KAFKA_TOPIC_DEFAULT,
                 "POSTGRES_HOST": h,
                 "POSTGRES_PORT": str(p["POSTGRES_PORT"]),
+                "TELEMETRY_DOCS_HOST": h,
+                "TELEMETRY_DOCS_PORT": str(p["TELEMETRY_DOCS_PORT"]),
             }
         )
     return env
@@ -520,6 +523,25 @@ def build_spec(
         {"http": f"http://{h}:{p['IMAGE_PROVIDER_PORT']}"},
     )
 
+    if v3:
+        # telemetry-docs (new at 3.0.0): compose passes no OTEL_RESOURCE_ATTRIBUTES; ready =
+        # its compose healthcheck's request (GET /, traced as in the demo), which the service
+        # then repeats every 5 s itself (compose: interval 5s)
+        docs = f"http://{h}:{p['TELEMETRY_DOCS_PORT']}"
+        docs_env = {
+            k: v for k, v in env("telemetry-docs").items() if k != "OTEL_RESOURCE_ATTRIBUTES"
+        }
+        services["telemetry-docs"] = _svc(
+            _python("tracebed.reference.services.telemetry_docs"),
+            {
+                **docs_env,
+                "TELEMETRY_DOCS_PORT": str(p["TELEMETRY_DOCS_PORT"]),
+                "TRACEBED_HEALTHCHECK_INTERVAL_S": "5",
+            },
+            {"type": "http", "url": f"{docs}/", "status": 200},
+            {"http": docs},
+        )
+
     # --- feature flags ------------------------------------------------------------------
     ofrep = f"http://{h}:{p['FLAGD_OFREP_PORT']}"
     services["flagd"] = _svc(
@@ -605,6 +627,7 @@ def build_spec(
             loadgen=p["LOCUST_WEB_PORT"],
             collector_grpc=p["OTEL_COLLECTOR_PORT_GRPC"],
             collector_http=p["OTEL_COLLECTOR_PORT_HTTP"],
+            telemetry_docs=p["TELEMETRY_DOCS_PORT"] if v3 else None,
         ),
         demo_version=version,
     )

@@ -567,6 +567,41 @@ def test_proxy_has_no_loadgen_route(stack: Running) -> None:
     assert "Locust" not in r.text
 
 
+def test_telemetry_docs_through_the_front_door(stack: Running) -> None:
+    r, tid = stack.call("GET", "/telemetry/services/cart/")
+    assert r.status_code == 200 and "telemetry" in r.text.lower()
+    t = stack.trace(tid, ("GET /services/{service_name}", "telemetry-docs"))
+    docs = one(t, "GET /services/{service_name}", "telemetry-docs")
+    assert docs.kind is SpanKind.SERVER
+    assert docs.attributes["http.route"] == "/services/{service_name}"
+    assert docs.attributes["http.target"] == "/services/cart/"  # Envoy rewrote the prefix
+    assert "original_span_name" not in docs.attributes  # the collector kept the name
+    assert docs.resource == {"service.name": "telemetry-docs"}  # nothing else set
+    assert any(s.service == "frontend-proxy" for s in t.spans)  # proxied, one trace
+    redirect, _ = stack.call("GET", "/telemetry", allow_redirects=False)
+    assert redirect.status_code == 301 and redirect.headers["location"].endswith("/telemetry/")
+
+
+def test_telemetry_docs_healthcheck_is_traced_every_few_seconds(stack: Running) -> None:
+    def checks() -> list[Span]:
+        return [
+            s
+            for t in stack.sink.traces()
+            for s in t.spans
+            if s.service == "telemetry-docs"
+            and s.is_root
+            and s.attributes.get("http.user_agent") == "Wget"
+        ]
+
+    found: list[Span] = []
+    for attempt in Retrying(stop=stop_after_delay(20), wait=wait_fixed(0.2), reraise=True):
+        with attempt:  # the first check comes one interval (5 s) after the start
+            found = checks()
+            assert found
+    assert {s.name for s in found} == {"GET /"}
+    assert found[0].kind is SpanKind.SERVER
+
+
 # --- the load generator ----------------------------------------------------------------
 
 

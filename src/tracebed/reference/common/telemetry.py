@@ -83,12 +83,16 @@ def export_delays() -> dict[str, int]:
     }
 
 
-def setup(service_name: str, *, baggage: bool = True) -> TracerProvider:
+def setup(
+    service_name: str, *, baggage: bool = True, resource_attributes: bool = True
+) -> TracerProvider:
     """Install global tracer, meter and logger providers for ``service_name`` (the demo's name).
 
     ``baggage=False`` installs only the W3C TraceContext propagator (the demo's C++
-    currency service does that). Without an OTLP endpoint nothing is exported, so a
-    service still runs standalone. Metrics and logs are set up only for the signals the
+    currency service does that). ``resource_attributes=False``: the resource is
+    ``service.name`` alone, neither ``OTEL_RESOURCE_ATTRIBUTES`` nor the SDK's own
+    attributes (the nginx otel module of telemetry-docs sets nothing else). Without an OTLP
+    endpoint nothing is exported, so a service still runs standalone. Metrics and logs are set up only for the signals the
     service's row in ``signals`` emits.
     """
     global _provider, _meter_provider, _logger_provider, _service, _row
@@ -99,7 +103,11 @@ def setup(service_name: str, *, baggage: bool = True) -> TracerProvider:
     delays = export_delays()
     # OTEL_RESOURCE_ATTRIBUTES (service.namespace, service.version) is merged in by
     # Resource.create; the explicit service.name wins over OTEL_SERVICE_NAME.
-    resource = Resource.create({SERVICE_NAME: service_name})
+    resource = (
+        Resource.create({SERVICE_NAME: service_name})
+        if resource_attributes
+        else Resource({SERVICE_NAME: service_name})
+    )
     _service, _row = service_name, signals.for_service(service_name)
     provider = TracerProvider(resource=resource)
     exporter = _exporter("TRACES")

@@ -1,8 +1,9 @@
 """frontend-proxy: Envoy config in the shape of the demo's ``envoy.tmpl.yaml`` (2.0.2).
 
 Routes in the demo's order (all prefix matches): /loadgen, /otlp-http/, /images/,
-/flagservice/, /feature, / . The demo's /jaeger and /grafana routes are left out because
-those services are absent. HTTP filters: fault (honours ``x-envoy-fault-delay-request``,
+/flagservice/, /feature, / ; at 3.0.0 without /loadgen and with /telemetry (a redirect to
+/telemetry/) and /telemetry/ (telemetry-docs) after /otlp-http/. The demo's /jaeger,
+/grafana and (3.0.0) /opamp/ routes are left out because those services are absent. HTTP filters: fault (honours ``x-envoy-fault-delay-request``,
 which is how ``imageSlowLoad`` slows pictures), then router. Tracing: the OpenTelemetry
 tracer exporting over gRPC to the collector, ``spawn_upstream_span: true``.
 """
@@ -32,6 +33,7 @@ class Upstreams:
     loadgen: int
     collector_grpc: int
     collector_http: int
+    telemetry_docs: int | None = None  # 3.0.0 only
 
 
 def _cluster(name: str, port: int, http2: bool = False) -> dict[str, Any]:
@@ -67,6 +69,10 @@ def _cluster(name: str, port: int, http2: bool = False) -> dict[str, Any]:
     return cluster
 
 
+def _redirect(path: str, to: str) -> dict[str, Any]:
+    return {"match": {"path": path}, "redirect": {"path_redirect": to}}
+
+
 def _route(prefix: str, cluster: str, rewrite: str | None = None, **extra: Any) -> dict[str, Any]:
     action: dict[str, Any] = {"cluster": cluster, **extra}
     if rewrite is not None:
@@ -82,12 +88,18 @@ def config(
     demo_version: str = "2.0.2",
 ) -> dict[str, Any]:
     collector = "opentelemetry_collector_grpc"
-    # 3.0.0 drops /loadgen (k6 has no web UI); its /opamp/, /telemetry/, /profiles/ and
-    # /chatbot/ routes lead to services absent here, like /jaeger and /grafana
+    # 3.0.0 drops /loadgen (k6 has no web UI) and adds /telemetry/; its /opamp/, /profiles/
+    # and /chatbot/ routes lead to services absent here, like /jaeger and /grafana
     with_loadgen = demo_version != "3.0.0"
+    with_docs = demo_version == "3.0.0" and up.telemetry_docs is not None
     routes = [
         *([_route("/loadgen", "loadgen", "/")] if with_loadgen else []),
         _route("/otlp-http/", "opentelemetry_collector_http", "/"),
+        *(
+            [_redirect("/telemetry", "/telemetry/"), _route("/telemetry/", "telemetry-docs", "/")]
+            if with_docs
+            else []
+        ),
         _route("/images/", "image-provider", "/"),
         _route("/flagservice/", "flagservice", "/", timeout="0s"),
         _route("/feature", "flagd-ui"),
@@ -196,6 +208,11 @@ def config(
                 _cluster("flagservice", up.flagd),
                 _cluster("flagd-ui", up.flagd_ui),
                 *([_cluster("loadgen", up.loadgen)] if with_loadgen else []),
+                *(
+                    [_cluster("telemetry-docs", up.telemetry_docs)]
+                    if with_docs and up.telemetry_docs is not None
+                    else []
+                ),
                 _cluster("opentelemetry_collector_http", up.collector_http),
                 _cluster(collector, up.collector_grpc, http2=True),
             ],

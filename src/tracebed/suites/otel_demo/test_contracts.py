@@ -28,8 +28,10 @@ from tracebed.contracts import (
 )
 from tracebed.contracts.check import find_entries
 from tracebed.flows.registry import FLOWS, RECORDED_FLOWS
-from tracebed.model import Trace, TraceTimeoutError
+from tracebed.model import SpanKind, Trace, TraceTimeoutError
 from tracebed.plugin.core import trace_timeout
+from tracebed.plugin.report import attach_trace
+from tracebed.query.conditions import settled as settled_under
 from tracebed.suites.otel_demo.release import fixtures_for, releases, require_release
 from tracebed.suites.otel_demo.waiting import QUIET_S, settled
 
@@ -115,8 +117,39 @@ def wait_settled(step: Any, timeout: float, until: Callable[[Trace], bool] | Non
     return trace
 
 
-def traces_of(run: Any, contract: Contract, op: Operation, timeout: float) -> list[Trace]:
-    """Each request's settled trace; if none holds the operation, wait for it (async consumers)."""
+def linked_traces(trace: Trace) -> list[Trace]:
+    """The traces whose spans link to one of `trace`'s spans, as its source holds them now.
+
+    At 3.0.0 the Kafka consumers start traces of their own, linked to checkout's publish span
+    (demo-facts-3.0 §5.3.11-12); the store indexes span links, so this costs one lookup.
+    """
+    source = trace.source
+    if source is None:
+        return []
+    ids = {s.span_id for s in trace}
+    found: dict[str, Trace] = {}
+    for span in trace.linked_spans():
+        if span.trace_id in found or not any(
+            link.trace_id == trace.trace_id and link.span_id in ids for link in span.links
+        ):
+            continue
+        other = source.get_trace(span.trace_id)
+        if other is not None:
+            found[span.trace_id] = other
+    return list(found.values())
+
+
+def traces_of(
+    run: Any,
+    contract: Contract,
+    op: Operation,
+    timeout: float,
+    request: pytest.FixtureRequest | None = None,
+) -> list[Trace]:
+    """Each request's settled trace; if none holds the operation, wait for it (async consumers):
+    in the request's trace (2.0.2: consumers are children of the publish span) or in a trace
+    linked to it (3.0.0). Linked traces that hold it are returned too, and attached to the
+    test (`request`) so its failure output and report show them."""
     steps = steps_of(run)
     traces = [wait_settled(step, timeout) for step in steps]
     if any(find_entries(contract, op, t) for t in traces):
@@ -125,9 +158,34 @@ def traces_of(run: Any, contract: Contract, op: Operation, timeout: float) -> li
     def has_entry(trace: Trace) -> bool:
         return bool(find_entries(contract, op, trace))
 
-    for i, step in enumerate(steps):
-        traces[i] = wait_settled(step, timeout, has_entry)
+    def linked_with_entry(trace: Trace) -> list[Trace]:
+        return [t for t in linked_traces(trace) if has_entry(t)]
+
+    def reached(trace: Trace) -> bool:
+        return has_entry(trace) or bool(linked_with_entry(trace))
+
+    # Async consumers are fed by a producer: wait on the requests whose trace published.
+    producers = [i for i, t in enumerate(traces) if any(s.kind is SpanKind.PRODUCER for s in t)]
+    for i in producers or range(len(steps)):
+        step = steps[i]
+        traces[i] = wait_settled(step, timeout, reached)
         if has_entry(traces[i]):
+            break
+        linked = linked_with_entry(traces[i])
+        source = traces[i].source
+        if linked and source is not None:
+            # the entry is there; wait (once each) for the rest of its trace to arrive
+            settle = settled_under() & has_entry
+            for n, other in enumerate(linked):
+                try:
+                    linked[n] = source.wait_for_trace(
+                        other.trace_id, until=settle, quiet=QUIET_S, timeout=timeout
+                    )
+                except TraceTimeoutError as exc:
+                    linked[n] = exc.trace  # the contract check says what is missing
+                if request is not None:
+                    attach_trace(request, linked[n])
+            traces += linked
             break
     return traces
 
@@ -167,7 +225,7 @@ def test_service_contract(
         assert run.ok, str(run)
     else:
         run = drive(shop, flows[0])
-    traces = traces_of(run, contract, op, trace_timeout(request.config))
+    traces = traces_of(run, contract, op, trace_timeout(request.config), request)
     check_operation(contract, op, traces).assert_ok()
 
 
