@@ -73,6 +73,47 @@ def _redirect(path: str, to: str) -> dict[str, Any]:
     return {"match": {"path": path}, "redirect": {"path_redirect": to}}
 
 
+def _string_kv(key: str, value: str) -> dict[str, Any]:
+    return {"key": key, "value": {"string_value": value}}
+
+
+# The access-log line and attributes: 2.0.2's short set; 3.0.0's as its envoy.tmpl.yaml has them.
+_ACCESS_BODY = {
+    False: '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%'
+    ' %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT%'
+    ' %DURATION% "%UPSTREAM_HOST%"',
+    True: '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%"'
+    " %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%"
+    ' %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%"'
+    " %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%"
+    ' "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%"'
+    ' "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS%'
+    " %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME%"
+    " %ROUTE_NAME%\n",
+}
+_ACCESS_ATTRIBUTES = {
+    False: [
+        ("event.name", "proxy.access"),
+        ("url.path", "%REQ(:PATH)%"),
+        ("upstream.cluster", "%UPSTREAM_CLUSTER%"),
+        ("user_agent.original", "%REQ(USER-AGENT)%"),
+    ],
+    True: [
+        ("destination.address", "%UPSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"),
+        ("event.name", "proxy.access"),
+        ("server.address", "%DOWNSTREAM_LOCAL_ADDRESS%"),
+        ("source.address", "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"),
+        ("upstream.cluster", "%UPSTREAM_CLUSTER%"),
+        ("upstream.host", "%UPSTREAM_HOST%"),
+        ("user_agent.original", "%REQ(USER-AGENT)%"),
+        ("url.full", "%REQ(:SCHEME)%://%REQ(:AUTHORITY)%%REQ(:PATH)%"),
+        ("url.path", "%REQ(:PATH)%"),
+        ("url.query", "%REQ(:QUERY)%"),
+        ("url.template", "%ROUTE_NAME%"),
+    ],
+}
+
+
 def _route(prefix: str, cluster: str, rewrite: str | None = None, **extra: Any) -> dict[str, Any]:
     action: dict[str, Any] = {"cluster": cluster, **extra}
     if rewrite is not None:
@@ -112,20 +153,18 @@ def config(
             ".OpenTelemetryAccessLogConfig",
             "log_name": "otel_envoy_access_log",
             "grpc_service": {"envoy_grpc": {"cluster_name": collector}},
-            "body": {
-                "string_value": '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%'
-                ' %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT%'
-                ' %DURATION% "%UPSTREAM_HOST%"'
+            "body": {"string_value": _ACCESS_BODY[demo_version == "3.0.0"]},
+            # The demo's template names the service here: the access logger, unlike the
+            # tracer, has no resource detector, and a record without service.name is nobody's.
+            "resource_attributes": {
+                "values": [
+                    _string_kv("service.name", service_name),
+                    _string_kv("service.namespace", "opentelemetry-demo"),
+                ]
             },
             "attributes": {
                 "values": [
-                    {"key": "event.name", "value": {"string_value": "proxy.access"}},
-                    {"key": "url.path", "value": {"string_value": "%REQ(:PATH)%"}},
-                    {"key": "upstream.cluster", "value": {"string_value": "%UPSTREAM_CLUSTER%"}},
-                    {
-                        "key": "user_agent.original",
-                        "value": {"string_value": "%REQ(USER-AGENT)%"},
-                    },
+                    _string_kv(k, v) for k, v in _ACCESS_ATTRIBUTES[demo_version == "3.0.0"]
                 ]
             },
         },

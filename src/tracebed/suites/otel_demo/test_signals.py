@@ -66,10 +66,6 @@ REFERENCE_LEFT_OUT: dict[tuple[str, str], str] = {
     ("load-generator", "metrics"): "the reference stack's Locust load generator exports "
     "traces only",
     ("load-generator", "logs"): "the reference stack's Locust load generator exports traces only",
-    # A stand-in bug (reference/proxy/envoy.py): the demo's access logger sets the resource's
-    # service.name and service.namespace (envoy.tmpl.yaml `resource_attributes`).
-    ("frontend-proxy", "logs"): "the reference stack's Envoy exports its access logs "
-    "without service.name in their resource",
     ("frontend-web", "traces"): "no browser runs here: the stand-in's load generator replays "
     "the browser's tasks as HTTP calls",
 }
