@@ -206,3 +206,47 @@ def test_a_compose_service_of_the_users_replaces_one_of_a_3_0_0_project(
     )  # fmt: skip
     outcome.assert_outcomes(passed=1)
     assert not project_left(project)
+
+
+def test_the_reference_stack_in_containers_takes_the_users_payment(
+    images: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The user's payment: the stand-in's own code in an image of its own, which reads its port,
+    # flagd and collector addresses from the environment compose gives the service.
+    from tracebed.harness import Harness, HarnessOptions
+
+    monkeypatch.setenv("TRACEBED_STATE_DIR", str(tmp_path / "state"))
+    payment = _image(
+        images["base"], "payment",
+        ["/opt/tracebed/bin/python", "-m", "tracebed.reference.services.payment"],
+    )  # fmt: skip
+    project = own_project()
+    options = HarnessOptions(
+        kind="compose",
+        project=project,
+        workdir=tmp_path / "run",
+        progress=False,
+        replace={"payment": payment},
+    )
+    try:
+        with Harness(options) as harness:
+            assert harness.topology is not None
+            assert harness.topology.services["payment"].replaced_by == payment
+            cid = subprocess.run(
+                ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
+                 "--filter", "label=com.docker.compose.service=payment"],
+                capture_output=True, text=True, check=True,
+            ).stdout.split()  # fmt: skip
+            assert len(cid) == 1
+            info = json.loads(
+                subprocess.run(
+                    ["docker", "inspect", cid[0]], capture_output=True, text=True, check=True
+                ).stdout
+            )[0]
+            assert info["Config"]["Image"] == payment  # the only payment there is
+            order = harness.shop().checkout().steps[-1]
+            assert order.status_code == 200, order  # it charged the card
+            trace = order.trace(until=lambda t: "payment" in t.services, timeout=60)
+            assert "payment" in trace.services
+    finally:
+        assert not project_left(project)
