@@ -13,10 +13,11 @@ import yaml
 from click.testing import CliRunner
 
 from tests.demo_layout import LAYERS, demo30_checkout
-from tracebed.plugin.validate import is_image_reference, replacement_problem
+from tracebed.plugin.validate import replacement_problem
 from tracebed.stack.compose import (
     LABEL_REPLACED_BY,
     ComposeReplacement,
+    is_image_reference,
     load_compose,
     run_overlay,
     write_run_overlay,
@@ -153,7 +154,7 @@ def test_what_cannot_be_replaced_is_one_line(
         with pytest.raises(TopologyError) as info:
             run_overlay(project, [rep], _images({"my-payment:dev": IMAGE_CONFIG}))
         assert why in str(info.value) and "\n" not in str(info.value)
-    with pytest.raises(TopologyError, match="not a command"):
+    with pytest.raises(TopologyError, match="neither"):
         ComposeReplacement.parse("payment", "node index.js")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tracebed.paths import DEMO_VERSIONS
+from tracebed.stack.compose import COMPOSE_PREFIX, is_image_reference
 
 STACK_KINDS = ("local", "compose", "external")
 
@@ -90,24 +91,6 @@ def replacements(values: Iterable[str]) -> dict[str, str]:
         name, _, command = value.partition("=")
         out[name.strip()] = command.strip()
     return out
-
-
-#: `SERVICE=compose:FILE`: the service as a compose file of the user's defines it.
-COMPOSE_PREFIX = "compose:"
-
-# A docker image reference ([registry[:port]/]path[:tag][@digest]), as the distribution
-# reference grammar has it: lowercase path components, a registry host may have dots and a port.
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]+)?/)?"
-_IMAGE_RE = re.compile(
-    rf"^{_DOMAIN}{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
-    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
-)
-
-
-def is_image_reference(value: str) -> bool:
-    """Whether `value` is a docker image reference (`my-payment:dev`, `ghcr.io/me/pay:1`)."""
-    return len(value) <= 255 and _IMAGE_RE.match(value) is not None
 
 
 def replacement_problem(value: str, stack: str) -> str | None:

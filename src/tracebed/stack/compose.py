@@ -9,6 +9,7 @@ replaced, `environment`/`labels`/`depends_on` merged as mappings, `ports` append
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -526,6 +527,22 @@ def _healthcheck(value: Any, where: str) -> Healthcheck | None:
 COMPOSE_PREFIX = "compose:"
 #: Set on a replaced service's container, so `docker ps` tells it from the demo's own.
 LABEL_REPLACED_BY = "io.tracebed.replaced-by"
+# A docker image reference ([registry[:port]/]path[:tag][@digest]), as the distribution
+# reference grammar has it: lowercase path components, a registry host may have dots and a port.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?/)?"
+_IMAGE_RE = re.compile(
+    rf"^{_DOMAIN}{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+
+
+def is_image_reference(value: str) -> bool:
+    """Whether `value` is a docker image reference (`my-payment:dev`, `ghcr.io/me/pay:1`)."""
+    return len(value) <= 255 and _IMAGE_RE.match(value) is not None
+
+
 # How a service runs: the replacement's, never the demo's (the demo's command would be handed to
 # the user's image). What the image does not say, its own defaults give.
 _RUN_KEYS = ("command", "entrypoint", "working_dir", "user")
@@ -549,10 +566,10 @@ class ComposeReplacement:
             if not file:
                 raise TopologyError(f"--replace {service}={value}: compose:FILE needs a file")
             return cls(service, value, file=Path(file).resolve())
-        if not value or any(c.isspace() for c in value):
+        if not is_image_reference(value):
             raise TopologyError(
                 f"--replace {service}={value!r}: the compose stack runs an IMAGE or "
-                "compose:FILE in a service's place, not a command"
+                "compose:FILE in a service's place, and this is neither (a command?)"
             )
         return cls(service, value, image=value)
 
