@@ -89,7 +89,8 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "float",
     ),
     "project": (
-        "compose project name: compose, the project to create (default: a unique one); "
+        "compose project name: compose, the project to create (default: a unique one; under "
+        "xdist NAME-gwN per worker); "
         "external, the running project whose published ports and health to use",
         None,
         "string",
@@ -169,13 +170,23 @@ def harness_options(config: pytest.Config) -> HarnessOptions:
         keep=bool(option(config, "keep-stack")),
         flag_settle=float(option(config, "flag-settle")),
         replace=validate.replacements(option(config, "replace") or ()),
-        project=option(config, "project") or None,
+        project=_project(config),
         export_delay=_maybe_float(option(config, "export-delay")),
         sink_host=option(config, "sink-host"),
         sink_grpc_port=int(option(config, "sink-grpc-port")),
         sink_http_port=int(option(config, "sink-http-port")),
         sink_max_spans=int(option(config, "sink-max-spans")),
     )
+
+
+def _project(config: pytest.Config) -> str | None:
+    """`--tracebed-project`; under xdist each worker starts its own stack, so its own project
+    (the name with the worker id) on the compose backend."""
+    name = option(config, "project") or None
+    workerinput = getattr(config, "workerinput", None)
+    if name and workerinput is not None and option(config, "stack") == "compose":
+        return f"{name}-{workerinput['workerid']}"
+    return name
 
 
 def _maybe_float(value: Any) -> float | None:
