@@ -70,11 +70,16 @@ def images() -> Iterator[dict[str, str]]:
         "broken": _image(
             base, "broken", ["sh", "-c", "echo my-frontend cannot start >&2; exit 3"]
         ),
+        # the stand-in's own payment in an image of its own: it reads its port, flagd and
+        # collector addresses from the environment compose gives the service
+        "payment": _image(
+            base, "payment",
+            ["/opt/tracebed/bin/python", "-m", "tracebed.reference.services.payment"],
+        ),  # fmt: skip
     }
     yield made
-    subprocess.run(
-        ["docker", "rmi", made["server"], made["broken"]], capture_output=True, check=False
-    )
+    ours = [tag for key, tag in made.items() if key != "base"]
+    subprocess.run(["docker", "rmi", *ours], capture_output=True, check=False)
 
 
 def _project_202(image: str, demo_dir: Path, dest: Path) -> Path:
@@ -211,15 +216,10 @@ def test_a_compose_service_of_the_users_replaces_one_of_a_3_0_0_project(
 def test_the_reference_stack_in_containers_takes_the_users_payment(
     images: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The user's payment: the stand-in's own code in an image of its own, which reads its port,
-    # flagd and collector addresses from the environment compose gives the service.
     from tracebed.harness import Harness, HarnessOptions
 
     monkeypatch.setenv("TRACEBED_STATE_DIR", str(tmp_path / "state"))
-    payment = _image(
-        images["base"], "payment",
-        ["/opt/tracebed/bin/python", "-m", "tracebed.reference.services.payment"],
-    )  # fmt: skip
+    payment = images["payment"]
     project = own_project()
     options = HarnessOptions(
         kind="compose",
