@@ -75,7 +75,10 @@ def test_a_3_0_0_checkout_gets_the_overlay_for_its_three_layers(tmp_path: Path) 
     assert written == shipped  # nothing else differs
     overlay = yaml.safe_load((checkout / "src/otel-collector/otelcol-tracebed.yml").read_text())
     assert overlay["service"]["pipelines"] == {
-        "traces": {"exporters": ["debug", "otlp_grpc/jaeger", "span_metrics", "otlp/tracebed"]}
+        # 3.0.0 names its exporters otlp_grpc (otlp is a deprecated alias since collector 0.144)
+        "traces": {
+            "exporters": ["debug", "otlp_grpc/jaeger", "span_metrics", "otlp_grpc/tracebed"]
+        }
     }
     names = " ".join(f"-f {f}" for f in LAYERS)
     assert f"next: docker compose {names} -f docker-compose.test.yml config -q" in result.output

@@ -7,6 +7,7 @@ CI (CI=true) a missing or dead dockerd is a failure, locally it is a skip that s
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -74,6 +75,18 @@ def labelled(kind: str, label: str) -> list[str]:
         [*argv, "--filter", f"label={label}"], capture_output=True, text=True, check=True
     )
     return res.stdout.split()
+
+
+def own_project() -> str:
+    """A compose project name for one test's run (`--tracebed-project`), so that what the test
+    finds left behind is its own, whatever else runs on the same dockerd."""
+    return f"tracebed-test-{secrets.token_hex(4)}"
+
+
+def project_left(project: str) -> dict[str, list[str]]:
+    """The containers, networks and volumes of a compose project that still exist."""
+    label = f"com.docker.compose.project={project}"
+    return {k: ids for k in ("container", "network", "volume") if (ids := labelled(k, label))}
 
 
 def assert_nothing_left(stack: Stack) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.compose.conftest import labelled
+from tests.compose.conftest import own_project, project_left
 
 pytest_plugins = ["pytester"]
 
@@ -13,13 +13,14 @@ pytest_plugins = ["pytester"]
 @pytest.mark.docker
 @pytest.mark.slow
 def test_bundled_suite_passes_on_compose(pytester: pytest.Pytester, docker_daemon: None) -> None:
-    before = set(labelled("container", "io.tracebed.run"))
+    project = own_project()  # what is left is this run's, whatever else shares the dockerd
     result = pytester.runpytest_subprocess(
         "--pyargs",
         "tracebed.suites.otel_demo",
         "-p",
         "no:cacheprovider",
         "--tracebed-stack=compose",
+        f"--tracebed-project={project}",
         # Startup ordering and every flow's call chain; contracts and faults run on the local
         # backend (the same services, the same spans).
         "-k",
@@ -30,5 +31,5 @@ def test_bundled_suite_passes_on_compose(pytester: pytest.Pytester, docker_daemo
     failed = outcomes.get("failed", 0) + outcomes.get("errors", 0)
     assert failed == 0, result.stdout.str()[-5000:]
     assert outcomes.get("passed", 0) >= 11, result.stdout.str()[-2000:]
-    left = set(labelled("container", "io.tracebed.run")) - before
-    assert not left, f"containers of the run left behind: {sorted(left)}"
+    left = project_left(project)
+    assert not left, f"the run left behind: {left}"

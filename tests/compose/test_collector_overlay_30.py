@@ -2,7 +2,8 @@
 
 3.0.0 loads core, full, observability and extras in that order (compose.observability.yaml's
 command); the observability layer restates the traces exporters with the renamed
-``otlp_grpc/jaeger``. The overlay must keep every one of them in every layering.
+``otlp_grpc/jaeger``. The overlay must keep every one of them in every layering, and names its
+own exporter as 3.0.0 names its exporters (``otlp_grpc``; ``otlp`` is a deprecated alias there).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from tests.demo_layout import DEMO30, LAYERS, demo30_checkout, require_demo30
 from tracebed.stack.collector_overlay import (
     EXPORTER_NAME,
+    EXPORTER_NAME_GRPC,
     build_overlay,
     collector_config_files,
     load_config,
@@ -55,10 +57,11 @@ def test_every_layering_keeps_its_exporters_and_adds_the_test_one(
     configs = _configs(*layers)
     before = merge_all(configs)
     assert traces_pipelines(before) == {"traces": traces}
-    after = merge(before, build_overlay(configs, endpoint="host.docker.internal:4317"))
-    assert _pipelines(after)["traces"]["exporters"] == [*traces, EXPORTER_NAME]
+    overlay = build_overlay(configs, endpoint="host.docker.internal:4317", release="3.0.0")
+    after = merge(before, overlay)
+    assert _pipelines(after)["traces"]["exporters"] == [*traces, EXPORTER_NAME_GRPC]
     # every exporter definition (otlp_grpc/jaeger, otlp_http/prometheus, opensearch, ...) kept
-    assert {k: v for k, v in after["exporters"].items() if k != EXPORTER_NAME} == before[
+    assert {k: v for k, v in after["exporters"].items() if k != EXPORTER_NAME_GRPC} == before[
         "exporters"
     ]
     for name, pipeline in _pipelines(before).items():
@@ -104,10 +107,23 @@ def test_the_extras_fork_seam_example_is_built_on(tmp_path: Path) -> None:
                 "debug",
                 "span_metrics",
                 "otlp_grpc/mybackend",
-                EXPORTER_NAME,
+                EXPORTER_NAME_GRPC,
             ]
         }
     }
+
+
+def test_the_exporter_is_named_as_the_release_names_its_exporters() -> None:
+    # The configs say it where they name OTLP exporters (observability: otlp_grpc/jaeger) ...
+    overlay = build_overlay(_configs(CORE, FULL, OBS, EXTRAS))
+    assert list(overlay["exporters"]) == [EXPORTER_NAME_GRPC]
+    # ... the core layer alone names none (only debug): the project's release decides.
+    assert list(build_overlay(_configs(CORE, EXTRAS), release="3.0.0")["exporters"]) == [
+        EXPORTER_NAME_GRPC
+    ]
+    assert list(build_overlay(_configs(CORE, EXTRAS), release="2.0.2")["exporters"]) == [
+        EXPORTER_NAME
+    ]
 
 
 @pytest.mark.parametrize(

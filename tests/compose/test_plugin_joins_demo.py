@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.compose.conftest import REPO, demo_shaped_project, labelled
+from tests.compose.conftest import REPO, demo_shaped_project, own_project, project_left
 from tracebed.refstack.compose import build_reference_image
 
 pytest_plugins = ["pytester"]
 
 USER_TEST = """
+import os
 import secrets
 import requests
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
@@ -28,6 +29,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 def test_collector_reaches_the_plugins_sink(demo_stack, span_sink):
     assert span_sink.host != "127.0.0.1"  # the bridge gateway, where containers reach the host
+    # the project the test named: what it finds left afterwards is this run's
+    assert demo_stack.stack.backend.project_name == os.environ["TRACEBED_TEST_PROJECT"]
     assert demo_stack.frontend_url.startswith("http://127.0.0.1:")
     assert requests.get(demo_stack.frontend_url + "/", timeout=10).status_code == 200
     provider = TracerProvider(resource=Resource.create({"service.name": "plugin-join"}))
@@ -45,30 +48,32 @@ def test_collector_reaches_the_plugins_sink(demo_stack, span_sink):
 @pytest.mark.docker
 @pytest.mark.slow
 def test_plugin_joins_a_demo_shaped_project(
-    pytester: pytest.Pytester, docker_daemon: None, demo_dir: Path
+    pytester: pytest.Pytester, docker_daemon: None, demo_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     image = build_reference_image()
     project = demo_shaped_project(image, demo_dir)
     compose_file = pytester.path / "docker-compose.yml"
     compose_file.write_text(yaml.safe_dump(project))
     pytester.makepyfile(test_join=USER_TEST)
-    before = set(labelled("container", "io.tracebed.run"))
+    run_project = own_project()
+    monkeypatch.setenv("TRACEBED_TEST_PROJECT", run_project)
     result = pytester.runpytest_subprocess(
         "-p",
         "no:cacheprovider",
         "--tracebed-stack=compose",
+        f"--tracebed-project={run_project}",
         f"--tracebed-compose={compose_file}",
         f"--tracebed-compose={REPO / 'docker-compose.test.yml'}",
         timeout=600,
     )
     result.assert_outcomes(passed=1)
-    assert not set(labelled("container", "io.tracebed.run")) - before
+    assert not project_left(run_project)
 
 
 @pytest.mark.docker
 @pytest.mark.slow
 def test_plugin_joins_a_3_0_0_layered_project(
-    pytester: pytest.Pytester, docker_daemon: None
+    pytester: pytest.Pytester, docker_daemon: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The README's commands from a 3.0.0 checkout: `tracebed compose-overlay .`, then pytest
     # with the three layers and docker-compose.test.yml.
@@ -83,7 +88,8 @@ def test_plugin_joins_a_3_0_0_layered_project(
     result = CliRunner().invoke(cli, ["compose-overlay", str(checkout)])
     assert result.exit_code == 0, result.output
     pytester.makepyfile(test_join=USER_TEST)
-    before = set(labelled("container", "io.tracebed.run"))
+    run_project = own_project()
+    monkeypatch.setenv("TRACEBED_TEST_PROJECT", run_project)
     compose_args = [
         f"--tracebed-compose={f}" for f in [*files, checkout / "docker-compose.test.yml"]
     ]
@@ -91,8 +97,9 @@ def test_plugin_joins_a_3_0_0_layered_project(
         "-p",
         "no:cacheprovider",
         "--tracebed-stack=compose",
+        f"--tracebed-project={run_project}",
         *compose_args,  # the checkout's .env is found next to compose.yaml, as compose finds it
         timeout=600,
     )
     outcome.assert_outcomes(passed=1)
-    assert not set(labelled("container", "io.tracebed.run")) - before
+    assert not project_left(run_project)

@@ -10,6 +10,7 @@ from tracebed.cli._params import BadInput, write_output
 from tracebed.stack.collector_overlay import (
     DEFAULT_ENDPOINT,
     EXPORTER_NAME,
+    EXPORTER_NAME_GRPC,
     OverlayError,
     render_overlay,
 )
@@ -34,9 +35,9 @@ from tracebed.stack.collector_overlay import (
 )
 @click.option(
     "--exporter-name",
-    default=EXPORTER_NAME,
-    show_default=True,
-    help="Name of the added exporter.",
+    default=None,
+    help=f"Name of the added exporter (default: {EXPORTER_NAME_GRPC} when the configs name "
+    f"exporters otlp_grpc/otlp_http, as collector 0.144+ and demo 3.0.0 do; else {EXPORTER_NAME}).",
 )
 @click.option(
     "-o",
@@ -45,7 +46,7 @@ from tracebed.stack.collector_overlay import (
     help="Write the overlay here instead of stdout.",
 )
 def command(
-    bases: tuple[Path, ...], endpoint: str, exporter_name: str, output: Path | None
+    bases: tuple[Path, ...], endpoint: str, exporter_name: str | None, output: Path | None
 ) -> None:
     """Generate a collector overlay that also exports every traces pipeline to tracebed.
 

@@ -12,6 +12,7 @@ from tracebed.stack.collector_overlay import (
     collector_command,
     collector_config_files,
     is_join_overlay,
+    project_release,
     render_compose_overlay,
     render_overlay,
 )
@@ -75,7 +76,7 @@ def command(checkout: Path, compose_files: tuple[Path, ...], env_file: Path | No
         )
     try:
         bases = collector_config_files(files, env_file=env_file)
-        overlay = render_overlay(bases)
+        overlay = render_overlay(bases, release=project_release(files, env_file=env_file))
         compose_overlay = render_compose_overlay(
             compose_overlay_file().read_text(), collector_command(files, env_file=env_file)
         )

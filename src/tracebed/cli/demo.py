@@ -13,7 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from tracebed import extras
+from tracebed.cli._params import BadInput
 from tracebed.paths import DEFAULT_DEMO_VERSION, DEMO_VERSIONS
+from tracebed.plugin import validate
 from tracebed.plugin.report import TIMELINE_KEY, trace_ids_of
 
 SUITE = "tracebed.suites.otel_demo"
@@ -128,8 +130,9 @@ def _print_tables(
     "--replace",
     "replacements",
     multiple=True,
-    metavar="SERVICE=COMMAND",
-    help="Run COMMAND in place of the stand-in's SERVICE (bring your own service). Repeatable.",
+    metavar="SERVICE=COMMAND|IMAGE",
+    help="Bring your own service: COMMAND in place of the stand-in's SERVICE (local stack), or "
+    "IMAGE / compose:FILE in place of the compose service's image (compose stack). Repeatable.",
 )
 @click.option(
     "--demo-version",
@@ -158,6 +161,10 @@ def command(
     Example:
       tracebed demo -- -k checkout
     """
+    for item in replacements:  # refused here (exit 2), as `up` refuses them, not by pytest
+        why = validate.CHECKS["replace"](item) or validate.replacement_problem(item, stack)
+        if why:
+            raise BadInput(f"--replace {why}")
     if stack == "local" or (stack == "compose" and not compose):
         extras.require("reference")  # the stand-in: one line before any test runs
     report = Path(report_dir)

@@ -75,9 +75,12 @@ from tracebed.stack.state import state_dir
     "--replace",
     "replacements",
     multiple=True,
-    metavar="SERVICE=COMMAND",
-    help="Run COMMAND in place of the stand-in's SERVICE (same tier, environment and "
-    "readiness probe; local stack). Repeatable.",
+    metavar="SERVICE=COMMAND|IMAGE",
+    help="Bring your own service, in SERVICE's tier with its environment and readiness probe. "
+    "Local stack: COMMAND runs in place of the stand-in's process. Compose stack: IMAGE runs in "
+    "place of the service's image (its environment, ports, depends_on, healthcheck and network "
+    "kept), or compose:FILE runs the service as the compose FILE of yours defines it. "
+    "Repeatable.",
 )
 @click.option(
     "--detach",
@@ -115,9 +118,10 @@ def command(
     \b
     Example:
       tracebed up --detach --replace payment='node payment/index.js'
+      tracebed up --stack compose --replace payment=my-payment:dev --json
     """
-    for item in replacements:  # the plugin's own check of a SERVICE=COMMAND value
-        why = validate.CHECKS["replace"](item)
+    for item in replacements:  # the plugin's own checks of a SERVICE=COMMAND|IMAGE value
+        why = validate.CHECKS["replace"](item) or validate.replacement_problem(item, kind)
         if why:
             raise BadInput(f"--replace {why}")
     if kind in ("compose", "external") and not compose:
@@ -174,8 +178,13 @@ def command(
 
 
 def _summary(stack: Stack, sink: SinkHandle, work: Path) -> dict[str, Any]:
+    described = stack.describe()
+    for name, entry in described["services"].items():
+        replaced_by = stack.topology.services[name].replaced_by
+        if replaced_by is not None:  # bring your own service: what runs in its place
+            entry["replaced_by"] = replaced_by
     return {
-        **stack.describe(),
+        **described,
         "sink": {"http": sink.http_url, "grpc": sink.grpc_endpoint},
         "run_id": stack.record.run_id,
         "workdir": str(work),

@@ -77,10 +77,12 @@ class HarnessOptions:
     sink_grpc_port: int = 0
     sink_http_port: int = 0
     sink_max_spans: int | None = None
-    #: SERVICE -> command line run in that service's place (local stacks: same tier, env, probe)
+    #: SERVICE -> what runs in that service's place, in its tier with its environment and probe:
+    #: a command line (local stack), an image or `compose:FILE` (compose stack)
     replace: Mapping[str, str] = field(default_factory=dict)
     #: seconds every process it starts waits before exporting spans and logs (metrics: at least
-    #: 1 s); None keeps the stack's own (the stand-in: 50 ms; the SDKs' default is 5 s)
+    #: 1 s); None keeps the stack's own (the stand-in: 50 ms; the SDKs' default is 5 s). On the
+    #: compose path only when given: the demo's own settings are what it tests.
     export_delay: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -328,6 +330,7 @@ class Harness:
             self.topology = self.build_topology(sink)
             self._replace(self.topology)
             self._set_export_delay(self.topology)
+            self.topology = self._compose_run_overlay(self.topology)
             self.demo_stack = self._start_stack(self.topology)
         except BaseException:
             self.topology = None
@@ -337,14 +340,17 @@ class Harness:
         return self.demo_stack
 
     def _replace(self, topology: Topology | None) -> None:
-        """Bring your own service: the user's command in place of the stack's process."""
+        """Bring your own service: the user's command in place of the stack's process (the
+        compose stack's replacements are its run overlay, `_compose_run_overlay`)."""
         if not self.options.replace:
             return
-        if topology is None or self.options.kind != "local":
+        if topology is None or self.options.kind == "external":
             raise ConfigError(
-                "--replace needs a local stack (the stand-in as processes); on the compose "
-                "path add a compose file with your own service of the same name"
+                "--replace needs a local stack (SERVICE=COMMAND) or a compose one "
+                "(SERVICE=IMAGE or SERVICE=compose:FILE); an external stack is only probed"
             )
+        if self.options.kind != "local":
+            return
         for name, command in self.options.replace.items():
             topology.replace(name, command)
 
@@ -352,16 +358,48 @@ class Harness:
         """One knob for the SDK batch delays of every process this harness starts."""
         delay = self.options.export_delay
         if delay is None or topology is None or self.options.kind != "local":
-            return  # a compose project keeps its own settings: they are what it tests
-        ms = str(round(delay * 1000))
+            return  # compose: in its run overlay, and only when asked
         for svc in topology.services.values():
             if svc.command is None:
                 continue
-            svc.environment.update(
-                OTEL_BSP_SCHEDULE_DELAY=ms,
-                OTEL_BLRP_SCHEDULE_DELAY=ms,
-                OTEL_METRIC_EXPORT_INTERVAL=str(max(1000, round(delay * 1000))),
-            )
+            svc.environment.update(export_delay_environment(delay))
+
+    def _compose_run_overlay(self, topology: Topology | None) -> Topology | None:
+        """Compose stack: one more compose file after the project's own, with the user's
+        images (or compose services) in place of the replaced services and, when asked, the
+        export delays of every service; the topology is read again with it, so that what the
+        harness probes is what compose runs."""
+        o = self.options
+        if o.kind != "compose" or topology is None or not (o.replace or o.export_delay is not None):
+            return topology
+        from tracebed.stack.backends.compose import image_config
+        from tracebed.stack.compose import (
+            ComposeReplacement,
+            load_compose,
+            run_overlay,
+            write_run_overlay,
+        )
+
+        files = [f for f in topology.compose_files if f.name != RUN_OVERLAY]
+        project = load_compose(files, env_file=topology.env_file, profiles=topology.profiles)
+        replacements = [ComposeReplacement.parse(n, v) for n, v in o.replace.items()]
+        doc = run_overlay(
+            project,
+            replacements,
+            image_config,
+            export_delay_environment(o.export_delay) if o.export_delay is not None else None,
+        )
+        path = write_run_overlay(doc, self.workdir / "compose" / RUN_OVERLAY)
+        replaced = Topology.from_compose(
+            [*files, path],
+            env_file=topology.env_file,
+            profiles=topology.profiles,
+            group_by=None if o.group_by == "depends_on" else o.group_by,
+            readiness=topology.readiness,
+        )
+        for rep in replacements:
+            replaced.services[rep.service].replaced_by = rep.value
+        return replaced
 
     def _start_stack(self, topology: Topology | None) -> DemoStack:
         o = self.options
@@ -466,6 +504,20 @@ class Harness:
         # As the plugin does: a clean run leaves nothing behind, a failed one its logs.
         if exc_type is None and not self.detached:
             self.remove_workdir()
+
+
+#: The compose file of one run's replacements and export delays (in the harness's workdir).
+RUN_OVERLAY = "tracebed-run.compose.yml"
+
+
+def export_delay_environment(delay: float) -> dict[str, str]:
+    """The SDK export delays (spans, logs; metrics at least 1 s) for `delay` seconds."""
+    ms = str(round(delay * 1000))
+    return {
+        "OTEL_BSP_SCHEDULE_DELAY": ms,
+        "OTEL_BLRP_SCHEDULE_DELAY": ms,
+        "OTEL_METRIC_EXPORT_INTERVAL": str(max(1000, round(delay * 1000))),
+    }
 
 
 def _exported_to(sink: SinkHandle | None) -> SinkHandle:

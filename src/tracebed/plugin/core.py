@@ -72,16 +72,28 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "string",
     ),
     "replace": (
-        "run COMMAND in place of the stand-in's SERVICE (same tier, environment and readiness "
-        "probe), SERVICE=COMMAND, e.g. payment='node payment/index.js' (repeatable)",
+        "bring your own service, in SERVICE's tier with its environment and readiness probe "
+        "(repeatable): local stack SERVICE=COMMAND, e.g. payment='node payment/index.js', runs "
+        "in place of the stand-in's process; compose stack SERVICE=IMAGE, e.g. "
+        "payment=my-payment:dev, in place of the service's image (its environment, ports, "
+        "depends_on, healthcheck and network kept), or SERVICE=compose:FILE, the service as "
+        "your compose FILE defines it, merged over the project's",
         None,
         "linelist",
     ),
     "export-delay": (
         "seconds every stand-in process (and --tracebed-replace command) waits before exporting "
-        "spans and logs; metrics at least 1 s (default: the stand-in's 50 ms; SDK default 5)",
+        "spans and logs; metrics at least 1 s (default: the stand-in's 50 ms; SDK default 5). "
+        "Compose stack: set on every service only when given (default: the project's own)",
         None,
         "float",
+    ),
+    "project": (
+        "compose project name: compose, the project to create (default: a unique one; under "
+        "xdist NAME-gwN per worker); "
+        "external, the running project whose published ports and health to use",
+        None,
+        "string",
     ),
     "flag-settle": (
         "seconds to wait after a flag switch is served, for SDK flag caches",
@@ -158,12 +170,23 @@ def harness_options(config: pytest.Config) -> HarnessOptions:
         keep=bool(option(config, "keep-stack")),
         flag_settle=float(option(config, "flag-settle")),
         replace=validate.replacements(option(config, "replace") or ()),
+        project=_project(config),
         export_delay=_maybe_float(option(config, "export-delay")),
         sink_host=option(config, "sink-host"),
         sink_grpc_port=int(option(config, "sink-grpc-port")),
         sink_http_port=int(option(config, "sink-http-port")),
         sink_max_spans=int(option(config, "sink-max-spans")),
     )
+
+
+def _project(config: pytest.Config) -> str | None:
+    """`--tracebed-project`; under xdist each worker starts its own stack, so its own project
+    (the name with the worker id) on the compose backend."""
+    name = option(config, "project") or None
+    workerinput = getattr(config, "workerinput", None)
+    if name and workerinput is not None and option(config, "stack") == "compose":
+        return f"{name}-{workerinput['workerid']}"
+    return name
 
 
 def _maybe_float(value: Any) -> float | None:

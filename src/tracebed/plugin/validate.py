@@ -6,12 +6,16 @@ one line per option that names the option, the value and what it must be.
 
 from __future__ import annotations
 
+import re
+import shlex
+import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from tracebed.paths import DEMO_VERSIONS
+from tracebed.stack.compose import COMPOSE_PREFIX, is_image_reference
 
 STACK_KINDS = ("local", "compose", "external")
 
@@ -74,16 +78,69 @@ def _replacement(value: Any) -> str | None:
     name, eq, command = str(value).partition("=")
     if eq and name.strip() and command.strip():
         return None
-    return f"must be SERVICE=COMMAND (e.g. payment='node index.js'), not {value!r}"
+    return (
+        "must be SERVICE=COMMAND (local stack, e.g. payment='node index.js') or SERVICE=IMAGE / "
+        f"SERVICE=compose:FILE (compose stack, e.g. payment=my-payment:dev), not {value!r}"
+    )
 
 
 def replacements(values: Iterable[str]) -> dict[str, str]:
-    """`SERVICE=COMMAND` items (checked already) as a mapping."""
+    """`SERVICE=VALUE` items (checked already) as a mapping."""
     out: dict[str, str] = {}
     for value in values:
         name, _, command = value.partition("=")
         out[name.strip()] = command.strip()
     return out
+
+
+def replacement_problem(value: str, stack: str) -> str | None:
+    """Why a `SERVICE=VALUE` item does not fit the stack, else None (its syntax is checked
+    already). The stack tells a COMMAND from an IMAGE: the local stack runs a COMMAND in the
+    service's place, the compose stack an IMAGE (or the service from a compose file of the
+    user's, `compose:FILE`); a value that is clearly the other kind is refused here, in one
+    line, before anything starts."""
+    name, _, what = (part.strip() for part in str(value).partition("="))
+    item = f"{name}={shlex.quote(what)}"
+    if stack == "external":
+        return f"{item}: an external stack is only probed; nothing of it can be replaced"
+    if what.startswith(COMPOSE_PREFIX):
+        if stack != "compose":
+            return (
+                f"{item}: compose:FILE replaces a service of the compose stack "
+                "(--tracebed-stack=compose); the local stack runs a COMMAND in its place"
+            )
+        file = what[len(COMPOSE_PREFIX) :].strip()
+        if not file:
+            return f"{item}: compose:FILE needs a file (a compose file defining {name})"
+        return None if Path(file).is_file() else f"{item}: {file}: no such file"
+    if stack == "compose":
+        if is_image_reference(what):
+            return None
+        return (
+            f"{item} is neither an IMAGE (e.g. {name}=my-{name}:dev) nor compose:FILE, which "
+            "the compose stack runs in a service's place; a COMMAND replaces a service of the "
+            "local stack"
+        )
+    # local: a COMMAND. One word that runs nothing here but reads as an image is refused.
+    argv = what.split()
+    if (
+        len(argv) == 1
+        and (":" in what or "@" in what)
+        and is_image_reference(what)
+        and shutil.which(what) is None
+        and not Path(what).exists()
+    ):
+        return (
+            f"{item} names an IMAGE, which replaces a service of the compose stack "
+            "(--tracebed-stack=compose); the local stack runs a COMMAND in its place"
+        )
+    return None
+
+
+def _project(value: Any) -> str | None:
+    if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", str(value)):
+        return None
+    return f"must be a compose project name (lowercase letters, digits, - and _), not {value!r}"
 
 
 def _non_empty(value: Any) -> str | None:
@@ -113,6 +170,7 @@ CHECKS: dict[str, Callable[[Any], str | None]] = {
     "tracetest-timeout": _number(0, strict=True),
     "demo-version": _one_of(DEMO_VERSIONS),
     "replace": _replacement,
+    "project": _project,
     "export-delay": _number(0),
 }
 
@@ -134,6 +192,15 @@ def problems(value_of: Callable[[str], Any], names: Iterable[str]) -> list[str]:
             continue
         for item in value if isinstance(value, list | tuple) else [value]:
             why = check(item)
+            if why is None and name == "replace":
+                why = replacement_problem(str(item), str(_value_or(value_of, "stack", "local")))
             if why:
                 found.append(f"--tracebed-{name} {why}")
     return found
+
+
+def _value_or(value_of: Callable[[str], Any], name: str, default: Any) -> Any:
+    try:
+        return value_of(name) or default
+    except ValueError:
+        return default

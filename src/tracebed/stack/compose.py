@@ -9,7 +9,8 @@ replaced, `environment`/`labels`/`depends_on` merged as mappings, `ports` append
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -516,3 +517,213 @@ def _healthcheck(value: Any, where: str) -> Healthcheck | None:
         retries=int(value.get("retries", 3)),
         start_period_s=dur("start_period", 0.0),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# bring your own service on the compose path: the run's overlay
+
+
+#: `SERVICE=compose:FILE`: the service as a compose file of the user's defines it.
+COMPOSE_PREFIX = "compose:"
+#: Set on a replaced service's container, so `docker ps` tells it from the demo's own.
+LABEL_REPLACED_BY = "io.tracebed.replaced-by"
+# A docker image reference ([registry[:port]/]path[:tag][@digest]), as the distribution
+# reference grammar has it: lowercase path components, a registry host may have dots and a port.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?/)?"
+_IMAGE_RE = re.compile(
+    rf"^{_DOMAIN}{_COMPONENT}(?:/{_COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+
+
+def is_image_reference(value: str) -> bool:
+    """Whether `value` is a docker image reference (`my-payment:dev`, `ghcr.io/me/pay:1`)."""
+    return len(value) <= 255 and _IMAGE_RE.match(value) is not None
+
+
+# How a service runs: the replacement's, never the demo's (the demo's command would be handed to
+# the user's image). What the image does not say, its own defaults give.
+_RUN_KEYS = ("command", "entrypoint", "working_dir", "user")
+
+
+@dataclass(frozen=True)
+class ComposeReplacement:
+    """`--replace SERVICE=IMAGE` or `SERVICE=compose:FILE` on the compose stack."""
+
+    service: str
+    #: as the user gave it (what `up --json` and a failed start show)
+    value: str
+    image: str | None = None
+    file: Path | None = None
+
+    @classmethod
+    def parse(cls, service: str, value: str) -> ComposeReplacement:
+        value = value.strip()
+        if value.startswith(COMPOSE_PREFIX):
+            file = value[len(COMPOSE_PREFIX) :].strip()
+            if not file:
+                raise TopologyError(f"--replace {service}={value}: compose:FILE needs a file")
+            return cls(service, value, file=Path(file).resolve())
+        if not is_image_reference(value):
+            raise TopologyError(
+                f"--replace {service}={value!r}: the compose stack runs an IMAGE or "
+                "compose:FILE in a service's place, and this is neither (a command?)"
+            )
+        return cls(service, value, image=value)
+
+
+#: An image's own `Config` (docker image inspect): Cmd, Entrypoint, WorkingDir, User; None when
+#: the image is not on the daemon.
+ImageConfig = Callable[[str], "Mapping[str, Any] | None"]
+
+
+def run_overlay(
+    project: ComposeProject,
+    replacements: Sequence[ComposeReplacement],
+    image_config: ImageConfig,
+    environment: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The compose file the harness adds after the project's own for one run.
+
+    A replaced service keeps everything the project gives it (environment, ports, depends_on,
+    healthcheck, networks, volumes), so it starts in its tier with the demo's environment and
+    is probed as the original would be; only how it runs changes: the user's image with its
+    own command, entrypoint, working directory and user (the demo's are restated as the
+    image's, since compose merges files and cannot drop a key). `compose:FILE` takes the
+    service from the user's compose file, merged over the demo's as compose merges files
+    (its environment added to the demo's). `environment` (the export delays) goes to every
+    service.
+    """
+    services: dict[str, dict[str, Any]] = {}
+    for rep in replacements:
+        base = project.services.get(rep.service)
+        if base is None:
+            known = ", ".join(sorted(project.services))
+            raise TopologyError(
+                f"--replace {rep.service}={rep.value}: unknown service {rep.service!r} "
+                f"(known: {known})"
+            )
+        if rep.file is not None:
+            services[rep.service] = _user_service(rep, base, image_config)
+        else:
+            assert rep.image is not None
+            config = image_config(rep.image)
+            if config is None:
+                raise TopologyError(
+                    f"--replace {rep.service}={rep.value}: no image {rep.image!r} on this "
+                    "docker daemon (build or load it first)"
+                )
+            services[rep.service] = {"image": rep.image, **_image_defaults(base, {}, config)}
+        services[rep.service].setdefault("labels", {})[LABEL_REPLACED_BY] = rep.value
+    if environment:
+        for name in project.services:
+            svc = services.setdefault(name, {})
+            svc["environment"] = {**_as_mapping(svc.get("environment") or {}), **environment}
+    return {"services": _escape_dollars(services)}
+
+
+def _image_defaults(
+    base: Mapping[str, Any], own: Mapping[str, Any], config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The image's own command, entrypoint, working dir and user, for each of those the demo's
+    service sets and the replacement does not."""
+    defaults = {
+        "command": list(config.get("Cmd") or []),
+        "entrypoint": list(config.get("Entrypoint") or []),
+        "working_dir": config.get("WorkingDir") or "/",
+        "user": config.get("User") or "0",
+    }
+    return {k: defaults[k] for k in _RUN_KEYS if k in base and k not in own}
+
+
+def _user_service(
+    rep: ComposeReplacement, base: Mapping[str, Any], image_config: ImageConfig
+) -> dict[str, Any]:
+    assert rep.file is not None
+    where = f"--replace {rep.service}={rep.value}"
+    user = load_compose([rep.file])
+    svc = user.services.get(rep.service)
+    if svc is None:
+        raise TopologyError(f"{where}: {rep.file} defines no service {rep.service!r}")
+    image = svc.get("image")
+    if not image:
+        raise TopologyError(
+            f"{where}: its {rep.service!r} names no image (give it `image:`, with `build:` "
+            "for compose to build it)"
+        )
+    out = _absolute_paths({k: v for k, v in svc.items() if k != "x-tracebed-source"}, user)
+    config = image_config(str(image))
+    missing = [k for k in _RUN_KEYS if k in base and k not in out]
+    # Without a build of its own a missing image would be built from the demo's Dockerfile.
+    if config is None and (missing or "build" not in svc):
+        raise TopologyError(
+            f"{where}: no image {image!r} on this docker daemon"
+            + (f" (and the demo's service sets {', '.join(missing)})" if missing else "")
+            + f": build it first (docker compose -f {rep.file} build {rep.service})"
+        )
+    if config is not None:
+        out.update(_image_defaults(base, out, config))
+    return out
+
+
+def _absolute_paths(svc: dict[str, Any], project: ComposeProject) -> dict[str, Any]:
+    """The user's relative paths (build context, bind mounts, env files) made absolute from
+    their file's directory: compose resolves an added file's paths from the first file's."""
+    root = project.project_dir
+
+    def absolute(path: str) -> str:
+        return path if Path(path).is_absolute() else os.path.normpath(root / path)
+
+    out = dict(svc)
+    build = out.get("build")
+    if isinstance(build, str):
+        out["build"] = {"context": absolute(build), "dockerfile": "Dockerfile"}
+    elif isinstance(build, dict):
+        # stated in full: compose merges `build` with the demo's (its dockerfile, its target)
+        out["build"] = {
+            "dockerfile": "Dockerfile",
+            **build,
+            "context": absolute(str(build.get("context", "."))),
+        }
+    volumes = []
+    for vol in out.get("volumes") or []:
+        if isinstance(vol, str) and vol.split(":", 1)[0].startswith((".", "~")):
+            src, _, rest = vol.partition(":")
+            vol = f"{absolute(os.path.expanduser(src))}:{rest}"
+        elif isinstance(vol, dict) and vol.get("type") == "bind" and "source" in vol:
+            vol = {**vol, "source": absolute(str(vol["source"]))}
+        volumes.append(vol)
+    if volumes:
+        out["volumes"] = volumes
+    env_files = out.get("env_file")
+    if isinstance(env_files, str):
+        out["env_file"] = absolute(env_files)
+    elif isinstance(env_files, list):
+        out["env_file"] = [
+            absolute(e) if isinstance(e, str) else {**e, "path": absolute(str(e.get("path")))}
+            for e in env_files
+        ]
+    return out
+
+
+def _escape_dollars(node: Any) -> Any:
+    """Compose interpolates `$`; what the overlay restates is literal."""
+    if isinstance(node, str):
+        return node.replace("$", "$$")
+    if isinstance(node, list):
+        return [_escape_dollars(v) for v in node]
+    if isinstance(node, dict):
+        return {k: _escape_dollars(v) for k, v in node.items()}
+    return node
+
+
+def write_run_overlay(doc: Mapping[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        "# Generated by tracebed for one run (--replace, --export-delay); added after the\n"
+        "# project's own compose files. Regenerated on every start.\n"
+    )
+    path.write_text(header + yaml.safe_dump(dict(doc), sort_keys=False, width=100))
+    return path

@@ -4,12 +4,12 @@ The contrib collector image cannot be pulled here, so this entrypoint reads the 
 ``--config=`` files the demo's command passes (the demo's own configs in their order, and
 tracebed's overlay), merges them with the collector's rules, and receives OTLP/gRPC on 4317,
 forwarding every trace export to each ``otlp``/``otlp_grpc``-type exporter of the traces
-pipelines whose host resolves in this network (``otlp/tracebed``; Jaeger only where the test
-project has a stand-in for it). Other flags (3.0.0's ``--feature-gates``) are ignored.
+pipelines whose host resolves in this network (``otlp/tracebed``, at 3.0.0 ``otlp_grpc/tracebed``;
+Jaeger only where the test project has a stand-in for it). Other flags (3.0.0's ``--feature-gates``) are ignored.
 
 It forwards with grpc and the OTLP protobuf stubs rather than running rotel: rotel exports each
 signal to one exporter only, and 3.0.0's traces pipeline has two OTLP exporters with the overlay
-(``otlp_grpc/jaeger`` and ``otlp/tracebed``).
+(``otlp_grpc/jaeger`` and ``otlp_grpc/tracebed``).
 """
 
 from __future__ import annotations

@@ -61,6 +61,24 @@ def docker_available() -> tuple[bool, str]:
     return True, f"dockerd {res.stdout.strip()}"
 
 
+def image_config(image: str) -> dict[str, Any] | None:
+    """An image's own `Config` (Cmd, Entrypoint, WorkingDir, User, ...) as the daemon has it;
+    None when the daemon does not have the image (nothing is pulled)."""
+    try:
+        res = _docker(["image", "inspect", "--format", "{{json .Config}}", image], timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BackendError(f"docker image inspect {image}: {exc}") from None
+    if res.returncode != 0:
+        if "No such image" in res.stderr or "No such object" in res.stderr:
+            return None
+        raise BackendError(
+            f"docker image inspect {image}: "
+            + (res.stderr.strip().splitlines() or ["failed"])[-1]
+        )
+    config = json.loads(res.stdout or "null")
+    return config if isinstance(config, dict) else {}
+
+
 def _docker(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
