@@ -485,11 +485,8 @@ def test_ad_resource_flags_keep_ads_answering(
 def test_product_catalog_failure_breaks_one_product(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
-    if demo_version(demo_stack) == "3.0.0":
-        # 3.0.0 switches it through targeting (the `if` rule's then-branch, demo-facts-3.0
-        # §8.2), which tracebed's flag switch does not write yet; its default variant alone
-        # changes nothing, and a marker would wait for it forever.
-        pytest.skip("productCatalogFailure at 3.0.0 is switched by targeting: not supported yet")
+    # At 3.0.0 the switch writes the targeting rule's then-branch (demo-facts-3.0 §8.2),
+    # so "on" holds for product_id OLJCESPC7Z only: the same effect as 2.0.2's default.
     with demo_stack.flags.switched(productCatalogFailure="on"):
         _product_catalog_failure(shop, demo_stack, request)
 
