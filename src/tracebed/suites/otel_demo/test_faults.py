@@ -703,3 +703,103 @@ def test_failed_readiness_probe_makes_cart_not_serving(demo_stack: Any) -> None:
         assert flag_value(demo_stack, "failedReadinessProbe") is True
         eventually(status, lambda s: s == not_serving, "cart NOT_SERVING under the flag")
     eventually(status, lambda s: s == serving, "cart SERVING again with the flag off")
+
+
+# -- flags new in 3.0.0 ---------------------------------------------------------------------------
+# Appended scenarios for 3.0.0's own flags (demo-facts-3.0 §8.2); each skips at 2.0.2, whose
+# flag file has no such flag. Every flag of both releases' files and its test:
+#   adFailure                   test_ad_failure_fails_one_in_ten
+#   adHighCpu, adManualGc       test_ad_resource_flags_keep_ads_answering
+#   cartFailure                 test_cart_failure_breaks_empty_cart_only (2.0.2, bool),
+#                               test_cart_failure_100_breaks_every_empty_cart (3.0.0, number)
+#   emailMemoryLeak             test_email_memory_leak_keeps_confirmations_telemetry_alike
+#   failedReadinessProbe        test_failed_readiness_probe_makes_cart_not_serving
+#   imageSlowLoad               test_image_slow_load_delays_images_at_the_proxy
+#   intlShippingSlowdown        test_intl_shipping_slowdown_delays_non_us_orders
+#   kafkaQueueProblems          test_kafka_queue_problems_floods_the_consumers
+#   loadGeneratorFloodHomepage  test_flood_homepage_sends_n_home_page_requests (2.0.2 only)
+#   loadGeneratorTraffic        test_load_generator_traffic_off_only_evaluates_the_flag
+#   loadGeneratorVUs            test_load_generator_vus_follow_the_flag
+#   paymentFailure              test_payment_failure_100_fails_every_checkout,
+#                               test_payment_failure_rate_follows_the_variant
+#   paymentUnreachable          test_payment_unreachable_fails_checkout_at_the_client
+#   productCatalogFailure       test_product_catalog_failure_breaks_one_product
+#   recommendationCacheFailure  test_recommendation_cache_failure_turns_the_leaky_cache_on
+V3_FLAGS = ("emailMemoryLeak", "intlShippingSlowdown", "loadGeneratorTraffic", "loadGeneratorVUs")
+#: shipping's domestic countries (demo-facts-3.0 §3.4); any other address is slowed down.
+DOMESTIC = {"US", "USA", "UNITED STATES", "UNITED STATES OF AMERICA"}
+
+
+def require_v3_flag(demo_stack: Any, flag: str) -> Names:
+    """Skip at a release without `flag` (2.0.2's file has none of V3_FLAGS)."""
+    release = demo_version(demo_stack)
+    if release != "3.0.0":
+        pytest.skip(f"{flag} is a 3.0.0 flag: the demo {release} flag file has no such flag")
+    return names(demo_stack)
+
+
+def person_in(shop: Any, domestic: bool) -> dict[str, Any]:
+    """The first checkout identity shipping counts as domestic (or not)."""
+    for person in shop.people:
+        if (str(person["address"]["country"]).strip().upper() in DOMESTIC) is domestic:
+            return dict(person)
+    pytest.skip(f"no {'US' if domestic else 'non-US'} address among the shop's people")
+
+
+# -- shipping (3.0.0) -----------------------------------------------------------------------------
+def test_intl_shipping_slowdown_delays_non_us_orders(
+    shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
+) -> None:
+    """A non-US `/ship-order` sleeps the flag's seconds: PlaceOrder is that much slower, and
+    succeeds (checkout's HTTP client has no timeout); a US address is spared. "5sec" is the
+    shortest variant. Durations are the spans', as the trace shows them."""
+    n = require_v3_flag(demo_stack, "intlShippingSlowdown")
+    abroad, home = person_in(shop, domestic=False), person_in(shop, domestic=True)
+
+    def order(person: dict[str, Any]) -> tuple[Any, Trace, Span]:
+        run = shop.checkout(person=person)
+        assert run.ok, run
+        trace = wait_trace(run.main, request, until=lambda t: bool(t.named(n.ship_order)))
+        return run, trace, one(trace, "shipping", n.ship_order, SpanKind.SERVER)
+
+    with demo_stack.flags.switched(intlShippingSlowdown="5sec"):
+        delay = flag_value(demo_stack, "intlShippingSlowdown")
+        assert delay == 5
+        mark = span_sink.store.mark()
+        # (The first order after the switch may still meet shipping's cached "off".)
+        _, trace, ship = eventually(
+            lambda: order(abroad), lambda r: r[2].duration >= delay, "a slow non-US ShipOrder"
+        )
+        # Where: shipping's own server span holds the sleep; the quote is not slowed.
+        assert ship.status.code is not StatusCode.ERROR, trace.render(marks={ship.span_id})
+        assert ship.attributes.get("http.response.status_code", 200) == 200
+        quote = one(trace, "shipping", "POST /get-quote", SpanKind.SERVER)
+        assert quote.duration < delay, trace.render(marks={quote.span_id})
+        # Propagation: checkout's HTTP client span waits it out, and PlaceOrder with it.
+        client = trace.parent(ship)
+        assert client is not None and client.service == "checkout", trace.render()
+        assert client.kind is SpanKind.CLIENT and client.duration >= delay
+        assert client.status.code is not StatusCode.ERROR
+        place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
+        assert place.duration >= delay, trace.render(marks={place.span_id})
+        assert place.status.code is not StatusCode.ERROR
+        assert "shipped" in {e.name for e in place.events}
+        assert frontend_server(trace).duration >= delay
+        assert_healthy(trace)  # slow, not failed
+        # shipping's log says so (its EventName, demo-facts-3.0 §6.2).
+        slowdown = "shipping.international.slowdown"
+        records = span_sink.store.wait_for_logs(
+            service="shipping",
+            since=mark,
+            until=lambda rs: any(r.event_name == slowdown for r in rs),
+            timeout=trace_timeout(request.config),
+        )
+        assert {r.attributes.get("delay_secs") for r in records if r.event_name == slowdown} == {
+            delay
+        }
+        # A US address is spared under the same flag.
+        _, trace, ship = order(home)
+        assert ship.duration < delay, trace.render(marks={ship.span_id})
+        assert_healthy(trace)
+    # Off again: the non-US order ships without the wait.
+    eventually(lambda: order(abroad), lambda r: r[2].duration < delay, "a quick non-US ShipOrder")
