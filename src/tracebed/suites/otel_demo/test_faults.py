@@ -803,3 +803,56 @@ def test_intl_shipping_slowdown_delays_non_us_orders(
         assert_healthy(trace)
     # Off again: the non-US order ships without the wait.
     eventually(lambda: order(abroad), lambda r: r[2].duration < delay, "a quick non-US ShipOrder")
+
+
+# -- email (3.0.0) --------------------------------------------------------------------------------
+CONFIRMATION_SENT = "email.confirmation_sent"
+CONFIRMATIONS = "demo.notification.confirmations"
+
+
+def test_email_memory_leak_keeps_confirmations_telemetry_alike(
+    shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
+) -> None:
+    """emailMemoryLeak pads each mail by (m-1) x its length and keeps the mails (§8.2): an
+    effect on memory only. email's telemetry (demo-facts-3.0 §5.3.5, §6) carries no sign of
+    it: the Ruby SDK has no flag hook and email exports no memory metric (memory shows in
+    the collector's docker_stats on a compose stack, not in OTLP from email). So under a
+    variant a confirmation's spans, log and counter are what they are with the flag off."""
+    n = require_v3_flag(demo_stack, "emailMemoryLeak")
+    store = span_sink.store
+    timeout = trace_timeout(request.config)
+
+    def confirmation() -> set[tuple[str, SpanKind, frozenset[str]]]:
+        mark = store.mark()
+        run = shop.checkout()
+        assert run.ok, run
+        trace = wait_trace(run.main, request, until=lambda t: bool(t.named("send_email", "email")))
+        assert_healthy(trace)
+        place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
+        order_id = place.attributes.get("demo.order.id")
+        assert order_id, trace.render(marks={place.span_id})
+        server = [s for s in trace if s.service == "email" and s.kind is SpanKind.SERVER]
+        send = one(trace, "email", "send_email", SpanKind.INTERNAL)
+        assert [s.attributes.get("demo.order.id") for s in server] == [order_id]
+        assert send.attributes.get("demo.order.id") == order_id
+        # The confirmation log, inside send_email, and one more confirmation counted.
+        records = store.wait_for_logs(
+            service="email",
+            since=mark,
+            until=lambda rs: any(r.event_name == CONFIRMATION_SENT for r in rs),
+            timeout=timeout,
+        )
+        sent = [r for r in records if r.event_name == CONFIRMATION_SENT]
+        assert [r.attributes.get("demo.order.id") for r in sent] == [order_id]
+        assert (sent[0].trace_id, sent[0].span_id) == (trace.trace_id, send.span_id)
+        store.wait_for_metric(
+            "email", CONFIRMATIONS, since=mark, until=lambda s: s.increase() >= 1, timeout=timeout
+        )
+        return {(s.name, s.kind, frozenset(s.attributes)) for s in trace if s.service == "email"}
+
+    with demo_stack.flags.switched(emailMemoryLeak="100x"):
+        assert flag_value(demo_stack, "emailMemoryLeak") == 100
+        leaking = confirmation()
+    assert flag_value(demo_stack, "emailMemoryLeak") == 0
+    assert leaking == confirmation(), "email's spans differ between emailMemoryLeak=100x and off"
+    del n
