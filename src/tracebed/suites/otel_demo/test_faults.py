@@ -818,7 +818,7 @@ def test_email_memory_leak_keeps_confirmations_telemetry_alike(
     it: the Ruby SDK has no flag hook and email exports no memory metric (memory shows in
     the collector's docker_stats on a compose stack, not in OTLP from email). So under a
     variant a confirmation's spans, log and counter are what they are with the flag off."""
-    n = require_v3_flag(demo_stack, "emailMemoryLeak")
+    require_v3_flag(demo_stack, "emailMemoryLeak")
     store = span_sink.store
     timeout = trace_timeout(request.config)
 
@@ -855,4 +855,209 @@ def test_email_memory_leak_keeps_confirmations_telemetry_alike(
         leaking = confirmation()
     assert flag_value(demo_stack, "emailMemoryLeak") == 0
     assert leaking == confirmation(), "email's spans differ between emailMemoryLeak=100x and off"
-    del n
+
+
+# -- load generator (3.0.0) -----------------------------------------------------------------------
+# The 3.0.0 load generator's iteration (demo-facts-3.0 §10.3) is the stand-in's k6 script
+# re-told for Locust (reference/loadgen/locustfile_v3.py), run here headless for a bounded
+# time against the stack's front door, its flagd (OFREP) and its collector (OTLP/HTTP).
+# (`tracebed load` drives tracebed's own flows, which are not the 3.0.0 iteration: they
+# neither ask loadGeneratorTraffic nor export the generator's spans.)
+LOAD_GENERATOR = "load-generator"
+EVALUATE = "feature_flag.evaluate"
+SESSION_START = "user_session_start"
+
+
+def load_generator_command(
+    demo_stack: Any, users: int, seconds: float, vus_poll_s: float | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The stand-in 3.0.0 load generator as a bounded headless Locust run, and its env."""
+    import os
+    import sys
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    import tracebed
+    from tracebed.reference.loadgen import LOCUSTFILE_V3
+
+    flags = demo_stack.flags
+    if flags is None or flags.ofrep_url is None:
+        pytest.skip("this stack has no OFREP endpoint for the load generator to read flags from")
+    try:
+        collector = demo_stack.stack.endpoints("otel-collector").get("otlp_http")
+    except (AttributeError, LookupError):
+        collector = None
+    if not collector:
+        pytest.skip("cannot reach the collector's OTLP/HTTP port directly on this stack")
+    ofrep, otlp = urlsplit(flags.ofrep_url), urlsplit(collector)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(Path(tracebed.__file__).parent.parent), os.environ.get("PYTHONPATH")])
+        ),
+        "FLAGD_HOST": ofrep.hostname or "127.0.0.1",
+        "FLAGD_OFREP_PORT": str(ofrep.port or 8016),
+        "OTEL_COLLECTOR_HOST": otlp.hostname or "127.0.0.1",
+        "OTEL_COLLECTOR_PORT_HTTP": str(otlp.port or 4318),
+        "OTEL_SERVICE_NAME": LOAD_GENERATOR,
+    }
+    if vus_poll_s is not None:
+        env["TRACEBED_LOADGEN_VUS_POLL_SECONDS"] = str(vus_poll_s)
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE_V3),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "--run-time",
+        f"{seconds:g}s",
+        "--stop-timeout",
+        "2",
+        "--host",
+        demo_stack.frontend_url,
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
+    return command, env
+
+
+def run_load_generator(demo_stack: Any, users: int, seconds: float) -> None:
+    """One bounded run to its end (a few seconds past `seconds` at most)."""
+    import subprocess
+
+    command, env = load_generator_command(demo_stack, users, seconds)
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
+    # Locust exits 1 when a request failed; anything else means it did not run.
+    assert done.returncode in (0, 1), f"load generator exit {done.returncode}:\n{done.stderr}"
+
+
+def load_generator_traces(
+    store: Any,
+    before: set[str],
+    enough: Callable[[list[Trace]], bool],
+    timeout: float,
+    *,
+    quiet: bool = True,
+) -> list[Trace]:
+    """The traces with a load-generator span among those new since `before`, once `enough`
+    holds (and, with `quiet`, no span has arrived for 1 s: the generator's and Envoy's
+    exports trail). Under load spans arrive all the time: the new traces are looked at on
+    an arrival at most every 0.2 s, not on each."""
+    found: list[list[Trace]] = [[]]
+    next_look = [0.0]
+
+    def check() -> bool | float:
+        now = time.monotonic()
+        if now < next_look[0]:
+            return next_look[0]
+        next_look[0] = now + 0.2
+        traces = [store.trace(t) for t in store.trace_ids() if t not in before]
+        found[0] = [t for t in traces if any(s.service == LOAD_GENERATOR for s in t)]
+        if not enough(found[0]):
+            return False
+        if not quiet:
+            return True
+        quiet_at = store.last_arrival() + 1.0
+        return True if time.monotonic() >= quiet_at else quiet_at
+
+    try:
+        store.wait(check, timeout=timeout, description="the load generator's traces")
+    except TimeoutError:
+        names_seen = sorted({s.name for t in found[0] for s in t if s.service == LOAD_GENERATOR})
+        raise AssertionError(
+            f"load generator: {len(found[0])} traces after {timeout}s, not enough; "
+            f"its span names: {names_seen}"
+        ) from None
+    return found[0]
+
+
+def named_spans(traces: list[Trace], name: str) -> list[Span]:
+    return [s for t in traces for s in t if s.service == LOAD_GENERATOR and s.name == name]
+
+
+def sessions(n: int) -> Callable[[list[Trace]], bool]:
+    """At least `n` VUs opened their session."""
+    return lambda traces: len(named_spans(traces, SESSION_START)) >= n
+
+
+def test_load_generator_traffic_off_only_evaluates_the_flag(
+    demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
+) -> None:
+    """At 0 each iteration evaluates the flag (a `feature_flag.evaluate` span) and sleeps:
+    no session, no task, no request to the shop. At its default (on, 1) the same run shops."""
+    require_v3_flag(demo_stack, "loadGeneratorTraffic")
+    store, users, timeout = span_sink.store, 3, trace_timeout(request.config)
+    assert flag_value(demo_stack, "loadGeneratorTraffic") == 1  # the flag file's default
+
+    # On: every VU opens its session (user_session_start + GET / through the proxy).
+    before = set(store.trace_ids())
+    run_load_generator(demo_stack, users, seconds=3)
+    traces = load_generator_traces(
+        store, before, lambda ts: len(named_spans(ts, SESSION_START)) >= users, timeout
+    )
+    shopping = [t for t in traces if t.named(SESSION_START, LOAD_GENERATOR)]
+    assert all("frontend-proxy" in t.services for t in shopping), "\n".join(
+        t.render() for t in shopping
+    )
+
+    with demo_stack.flags.switched(loadGeneratorTraffic="off"):
+        assert flag_value(demo_stack, "loadGeneratorTraffic") == 0
+        before = set(store.trace_ids())
+        run_load_generator(demo_stack, users, seconds=3)
+        # Each VU's first iteration is at once: at least one evaluation per VU.
+        traces = load_generator_traces(
+            store, before, lambda ts: len(named_spans(ts, EVALUATE)) >= users, timeout
+        )
+    for trace in traces:
+        # Only the evaluation (and flagd answering it): no task span, no shop request.
+        assert trace.services <= {LOAD_GENERATOR, "flagd"}, trace.render()
+        for span in trace:
+            if span.service == LOAD_GENERATOR:
+                assert (span.name, span.kind) == (EVALUATE, SpanKind.CLIENT), trace.render()
+                assert span.attributes.get("feature_flag.key") == "loadGeneratorTraffic"
+
+
+def test_load_generator_vus_follow_the_flag(
+    demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
+) -> None:
+    """The VU count is the flag's (read at start, then polled: 10 s in the demo, 0.5 s here
+    through the stand-in's poll knob). Each VU opens one session (`user_session_start`), so
+    the sessions count the VUs: started with 1 (LOAD_GENERATOR_VUS) under the flag's "10",
+    there are 10; switched to "25" during the run, 25."""
+    import subprocess
+
+    require_v3_flag(demo_stack, "loadGeneratorVUs")
+    if demo_stack.topology is not None and LOAD_GENERATOR in demo_stack.topology.services:
+        pytest.skip("the stack runs its own load generator, whose VUs follow the flag too")
+    store, timeout = span_sink.store, trace_timeout(request.config)
+    with demo_stack.flags.switched(loadGeneratorVUs="10"):
+        assert flag_value(demo_stack, "loadGeneratorVUs") == 10
+        before = set(store.trace_ids())
+        command, env = load_generator_command(demo_stack, 1, seconds=60, vus_poll_s=0.5)
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            traces = load_generator_traces(store, before, sessions(10), timeout, quiet=False)
+            started = len(named_spans(traces, SESSION_START))
+            assert started == 10, f"{started} sessions under loadGeneratorVUs=10"
+            demo_stack.flags.set(loadGeneratorVUs="25")
+            load_generator_traces(store, before, sessions(25), timeout, quiet=False)
+        finally:
+            proc.terminate()  # Locust stops its users and exits
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    # Once quiet: exactly 25 sessions, one per VU (not 1 + 10 + 25: no VU was replaced).
+    traces = load_generator_traces(store, before, sessions(25), timeout)
+    assert len(named_spans(traces, SESSION_START)) == 25
