@@ -707,31 +707,56 @@ def test_failed_readiness_probe_makes_cart_not_serving(demo_stack: Any) -> None:
 
 # -- flags new in 3.0.0 ---------------------------------------------------------------------------
 # Appended scenarios for 3.0.0's own flags (demo-facts-3.0 §8.2); each skips at 2.0.2, whose
-# flag file has no such flag. Every flag of both releases' files and its test:
-#   adFailure                   test_ad_failure_fails_one_in_ten
-#   adHighCpu, adManualGc       test_ad_resource_flags_keep_ads_answering
-#   cartFailure                 test_cart_failure_breaks_empty_cart_only (2.0.2, bool),
-#                               test_cart_failure_100_breaks_every_empty_cart (3.0.0, number)
-#   emailMemoryLeak             test_email_memory_leak_keeps_confirmations_telemetry_alike
-#   failedReadinessProbe        test_failed_readiness_probe_makes_cart_not_serving
-#   imageSlowLoad               test_image_slow_load_delays_images_at_the_proxy
-#   intlShippingSlowdown        test_intl_shipping_slowdown_delays_non_us_orders
-#   kafkaQueueProblems          test_kafka_queue_problems_floods_the_consumers
-#   loadGeneratorFloodHomepage  test_flood_homepage_sends_n_home_page_requests (2.0.2 only)
-#   loadGeneratorTraffic        test_load_generator_traffic_off_only_evaluates_the_flag
-#   loadGeneratorVUs            test_load_generator_vus_follow_the_flag
-#   paymentFailure              test_payment_failure_100_fails_every_checkout,
-#                               test_payment_failure_rate_follows_the_variant
-#   paymentUnreachable          test_payment_unreachable_fails_checkout_at_the_client
-#   productCatalogFailure       test_product_catalog_failure_breaks_one_product
-#   recommendationCacheFailure  test_recommendation_cache_failure_turns_the_leaky_cache_on
-V3_FLAGS = ("emailMemoryLeak", "intlShippingSlowdown", "loadGeneratorTraffic", "loadGeneratorVUs")
+# flag file has no such flag.
+
+#: Every flag of both releases' flag files -> its scenarios (checked against the files below).
+FLAG_SCENARIOS: dict[str, tuple[str, ...]] = {
+    "adFailure": ("test_ad_failure_fails_one_in_ten",),
+    "adHighCpu": ("test_ad_resource_flags_keep_ads_answering",),
+    "adManualGc": ("test_ad_resource_flags_keep_ads_answering",),
+    "cartFailure": (
+        "test_cart_failure_breaks_empty_cart_only",  # 2.0.2: bool
+        "test_cart_failure_100_breaks_every_empty_cart",  # 3.0.0: a probability
+    ),
+    "emailMemoryLeak": ("test_email_memory_leak_keeps_confirmations_telemetry_alike",),
+    "failedReadinessProbe": ("test_failed_readiness_probe_makes_cart_not_serving",),
+    "imageSlowLoad": ("test_image_slow_load_delays_images_at_the_proxy",),
+    "intlShippingSlowdown": ("test_intl_shipping_slowdown_delays_non_us_orders",),
+    "kafkaQueueProblems": ("test_kafka_queue_problems_floods_the_consumers",),
+    "loadGeneratorFloodHomepage": ("test_flood_homepage_sends_n_home_page_requests",),
+    "loadGeneratorTraffic": ("test_load_generator_traffic_off_only_evaluates_the_flag",),
+    "loadGeneratorVUs": ("test_load_generator_vus_follow_the_flag",),
+    "paymentFailure": (
+        "test_payment_failure_100_fails_every_checkout",
+        "test_payment_failure_rate_follows_the_variant",
+    ),
+    "paymentUnreachable": ("test_payment_unreachable_fails_checkout_at_the_client",),
+    "productCatalogFailure": ("test_product_catalog_failure_breaks_one_product",),
+    "recommendationCacheFailure": ("test_recommendation_cache_failure_turns_the_leaky_cache_on",),
+}
+
+
+@pytest.mark.parametrize("release", sorted(NAMES))
+def test_every_flag_of_the_release_has_a_scenario(release: str) -> None:
+    """The release's flag file (the project's copy of the demo's) holds no flag without a
+    scenario here, and FLAG_SCENARIOS names only tests this module has."""
+    import json
+
+    from tracebed.reference.flagd.flagfile import bundled_flag_file
+
+    flags = json.loads(bundled_flag_file(release).read_text(encoding="utf-8"))["flags"]
+    missing = sorted(set(flags) - set(FLAG_SCENARIOS))
+    assert not missing, f"demo {release} flags without a fault scenario: {missing}"
+    unknown = [t for ts in FLAG_SCENARIOS.values() for t in ts if not callable(globals().get(t))]
+    assert not unknown, f"FLAG_SCENARIOS names tests that do not exist: {unknown}"
+
+
 #: shipping's domestic countries (demo-facts-3.0 §3.4); any other address is slowed down.
 DOMESTIC = {"US", "USA", "UNITED STATES", "UNITED STATES OF AMERICA"}
 
 
 def require_v3_flag(demo_stack: Any, flag: str) -> Names:
-    """Skip at a release without `flag` (2.0.2's file has none of V3_FLAGS)."""
+    """Skip at a release without `flag` (2.0.2's file has none of the 3.0.0-only flags)."""
     release = demo_version(demo_stack)
     if release != "3.0.0":
         pytest.skip(f"{flag} is a 3.0.0 flag: the demo {release} flag file has no such flag")
