@@ -899,10 +899,8 @@ def load_generator_command(
     """The stand-in 3.0.0 load generator as a bounded headless Locust run, and its env."""
     import os
     import sys
-    from pathlib import Path
     from urllib.parse import urlsplit
 
-    import tracebed
     from tracebed.reference.loadgen import LOCUSTFILE_V3
 
     flags = demo_stack.flags
@@ -918,7 +916,8 @@ def load_generator_command(
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(Path(tracebed.__file__).parent.parent), os.environ.get("PYTHONPATH")])
+            # the directory holding this tracebed (src/tracebed/reference/loadgen/<file>)
+            filter(None, [str(LOCUSTFILE_V3.parents[3]), os.environ.get("PYTHONPATH")])
         ),
         "FLAGD_HOST": ofrep.hostname or "127.0.0.1",
         "FLAGD_OFREP_PORT": str(ofrep.port or 8016),
