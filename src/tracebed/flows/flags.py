@@ -3,6 +3,14 @@
 The demo's flagd-ui (and the reference stack's) serves `GET /feature/api/read-file` and
 `POST /feature/api/write-to-file` with `{"data": <flag document>}`; flagd re-reads the file.
 A switch counts as applied once the flag service evaluates the new variant over OFREP.
+
+A switch writes what flagd-ui's toggle writes (demo-facts-3.0 §8.2, §8.4): for a flag whose
+`targeting.if` has exactly three elements (condition, then, else) the then-branch, since a
+targeting rule's result overrides `defaultVariant` (3.0.0's productCatalogFailure); for any
+other flag `defaultVariant`. A then-branch is only seen by an evaluation that meets the
+condition, so for a condition of the form `var == literal` the switch waits with that
+context (`{"product_id": "OLJCESPC7Z"}`); for any other condition it cannot build one and
+does not wait for that flag.
 """
 
 from __future__ import annotations
@@ -21,6 +29,55 @@ from tracebed.errors import StackError
 
 class FlagError(StackError, RuntimeError):
     pass
+
+
+def _then_branch(flag: Mapping[str, Any]) -> bool:
+    """True when flagd-ui switches this flag through its `if` rule's then-branch."""
+    targeting = flag.get("targeting")
+    rule = targeting.get("if") if isinstance(targeting, Mapping) else None
+    return isinstance(rule, list) and len(rule) == 3
+
+
+def switched_variant(flag: Mapping[str, Any]) -> str:
+    """The variant the flag is switched to: its then-branch, or its default variant."""
+    if _then_branch(flag):
+        then = flag["targeting"]["if"][1]
+        return then if isinstance(then, str) else ""
+    return str(flag.get("defaultVariant", ""))
+
+
+def set_switched_variant(flag: dict[str, Any], variant: str) -> None:
+    """What flagd-ui's toggle does to one flag (storage.ex `update_flag` at 3.0.0)."""
+    if _then_branch(flag):
+        flag["targeting"]["if"][1] = variant
+    else:
+        flag["defaultVariant"] = variant
+
+
+def switch_context(flag: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An evaluation context in which the switched variant is what flagd answers.
+
+    `{}` for a flag switched by its default variant; for a then-branch, the context that
+    meets a `var == literal` condition (either order); None when the condition is another
+    shape (nothing here can tell which context meets it).
+    """
+    if not _then_branch(flag):
+        return {}
+    condition = flag["targeting"]["if"][0]
+    if not isinstance(condition, Mapping) or set(condition) != {"=="}:
+        return None
+    operands = condition["=="]
+    if not isinstance(operands, list) or len(operands) != 2:
+        return None
+    for var, literal in (operands, operands[::-1]):
+        if (
+            isinstance(var, Mapping)
+            and set(var) == {"var"}
+            and isinstance(var["var"], str)
+            and isinstance(literal, str | int | float | bool)
+        ):
+            return {var["var"]: literal}
+    return None
 
 
 class FlagSwitch:
@@ -64,14 +121,14 @@ class FlagSwitch:
             )
 
     def variants(self) -> dict[str, tuple[str, list[str]]]:
-        """flag -> (current default variant, all variants)."""
+        """flag -> (the variant it is switched to, all variants)."""
         return {
-            key: (flag.get("defaultVariant", ""), list(flag.get("variants", {})))
+            key: (switched_variant(flag), list(flag.get("variants", {})))
             for key, flag in self.read()["flags"].items()
         }
 
     def set(self, **flags: str) -> dict[str, Any]:
-        """Set default variants; returns the document as it was (for `restore`)."""
+        """Switch flags as flagd-ui does; returns the document as it was (for `restore`)."""
         before = self.read()
         after = copy.deepcopy(before)
         for key, variant in flags.items():
@@ -85,17 +142,15 @@ class FlagSwitch:
                     f"flag {key!r} has no variant {variant!r}; "
                     f"its variants are {sorted(flag.get('variants', {}))}"
                 )
-            flag["defaultVariant"] = variant
+            set_switched_variant(flag, variant)
             flag["state"] = "ENABLED"
         self.write(after)
-        self.wait_applied({k: str(v) for k, v in flags.items()})
+        self.wait_applied({key: after["flags"][key] for key in flags})
         return before
 
     def restore(self, document: Mapping[str, Any]) -> None:
         self.write(document)
-        self.wait_applied(
-            {key: flag.get("defaultVariant", "") for key, flag in document["flags"].items()}
-        )
+        self.wait_applied(document["flags"])
 
     @contextmanager
     def switched(self, **flags: str) -> Iterator[dict[str, Any]]:
@@ -105,11 +160,13 @@ class FlagSwitch:
         finally:
             self.restore(before)
 
-    def evaluate_variant(self, key: str) -> str | None:
+    def evaluate_variant(self, key: str, context: Mapping[str, Any] | None = None) -> str | None:
         assert self.ofrep_url is not None
         try:
             response = self.session.post(
-                f"{self.ofrep_url}/ofrep/v1/evaluate/flags/{key}", json={"context": {}}, timeout=5
+                f"{self.ofrep_url}/ofrep/v1/evaluate/flags/{key}",
+                json={"context": dict(context or {})},
+                timeout=5,
             )
         except requests.RequestException:
             return None
@@ -118,14 +175,20 @@ class FlagSwitch:
         variant = response.json().get("variant")
         return str(variant) if variant is not None else None
 
-    def wait_applied(self, expected: Mapping[str, str]) -> None:
-        """Until the flag service evaluates every expected variant (bounded; then `settle`)."""
+    def wait_applied(self, flags: Mapping[str, Mapping[str, Any]]) -> None:
+        """Until the flag service evaluates each flag (key -> definition as written) to its
+        switched variant, in the context that shows it (bounded; then `settle`)."""
         if self.ofrep_url is not None:
-            pending = dict(expected)
+            pending: dict[str, tuple[str, dict[str, Any]]] = {}
+            for key, flag in flags.items():
+                context = switch_context(flag)
+                if context is not None and flag.get("state", "ENABLED") == "ENABLED":
+                    pending[key] = (switched_variant(flag), context)
 
-            def still_pending() -> dict[str, str]:
+            def still_pending() -> dict[str, tuple[str, dict[str, Any]]]:
                 for key in list(pending):
-                    if self.evaluate_variant(key) == pending[key]:
+                    variant, context = pending[key]
+                    if self.evaluate_variant(key, context) == variant:
                         del pending[key]
                 return pending
 
@@ -138,8 +201,9 @@ class FlagSwitch:
             try:
                 retrying(still_pending)
             except RetryError:
+                waiting = {key: variant for key, (variant, _) in pending.items()}
                 raise FlagError(
-                    f"the flag service still does not evaluate {pending} after "
+                    f"the flag service still does not evaluate {waiting} after "
                     f"{self.apply_timeout}s (OFREP at {self.ofrep_url})"
                 ) from None
         if self.settle > 0:

@@ -85,7 +85,12 @@ _write_lock = threading.Lock()
 
 
 def set_default_variant(path: Path, key: str, variant: str) -> dict[str, Any]:
-    """Switch flag ``key`` to ``variant`` in the file; return the flag's new definition."""
+    """Switch flag ``key`` to ``variant`` in the file; return the flag's new definition.
+
+    As the demo's flagd-ui toggle does (demo-facts-3.0 §8.4): a flag whose ``targeting.if``
+    has exactly three elements gets the variant in the then-branch (a targeting result
+    overrides ``defaultVariant``); every other flag gets it as ``defaultVariant``.
+    """
     with _write_lock:
         doc = read(path)
         flag = doc["flags"].get(key)
@@ -95,7 +100,12 @@ def set_default_variant(path: Path, key: str, variant: str) -> dict[str, Any]:
             raise FlagFileError(
                 f"flag {key!r} has no variant {variant!r}; variants: {sorted(flag['variants'])}"
             )
-        flag["defaultVariant"] = variant
+        targeting = flag.get("targeting")
+        rule = targeting.get("if") if isinstance(targeting, dict) else None
+        if isinstance(rule, list) and len(rule) == 3:
+            rule[1] = variant
+        else:
+            flag["defaultVariant"] = variant
         write(path, doc)
         return dict(flag)
 

@@ -1,4 +1,5 @@
-"""flagd-ui: a small page listing the flags and switching their default variant.
+"""flagd-ui: a small page listing the flags and switching them (default variant, or the
+targeting rule's then-branch for an ``if`` rule, as the demo's flagd-ui toggle does).
 
 It rewrites the flag file the flag service watches (as the demo's flagd-ui does through a
 shared volume). Served under ``/feature`` (the demo 2.0.2 app's basePath; Envoy does not
@@ -8,6 +9,7 @@ JSON API (what tests and the pytest plugin use):
   GET  /feature/api/flags                 -> {"flags": {key: {state, variants, defaultVariant, ...}}}
   GET  /feature/api/flags/{key}           -> {"key": key, ...definition}
   POST /feature/api/flags/{key}           body {"defaultVariant": "on"} -> the new definition
+                                          (an ``if`` rule's then-branch gets the variant)
   Compatible with the demo's 2.0.2 UI API:
   GET  /feature/api/read-file             -> the whole flag document
   POST /feature/api/write-to-file         body {"data": <whole document>} -> {"message": ...}

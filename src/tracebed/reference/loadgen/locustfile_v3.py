@@ -65,8 +65,9 @@ WEIGHTS: dict[str, int] = {
     "checkout_multi": 1,
     "flood_home": 5,
 }
-#: Seconds between reads of loadGeneratorVUs (the wrapper's poll).
-VUS_POLL_SECONDS = 10.0
+#: Seconds between reads of loadGeneratorVUs (the wrapper's poll: 10 s). The environment
+#: variable is tracebed's knob, so that a test can watch a change take effect quickly.
+VUS_POLL_SECONDS = float(os.environ.get("TRACEBED_LOADGEN_VUS_POLL_SECONDS") or 10.0)
 
 
 def _people() -> list[dict[str, Any]]:
@@ -249,7 +250,11 @@ class WebsiteUser(HttpUser):
 
 
 def _follow_vus(environment: Environment) -> None:
-    """The wrapper's loop: read loadGeneratorVUs every 10 s, re-scale on a change."""
+    """The wrapper's loop: read loadGeneratorVUs every 10 s, re-scale on a change.
+
+    The first read sets the count too (the wrapper starts k6 with the flag's value; only
+    when flagd is unreachable or says 0 does it keep ``LOAD_GENERATOR_VUS``, here ``-u``).
+    """
     import requests
 
     last: int | None = None
@@ -261,7 +266,9 @@ def _follow_vus(environment: Environment) -> None:
         except (requests.RequestException, ValueError):
             value = 0  # a transient failure keeps the last value
         runner = environment.runner
-        if value > 0 and value != last and runner is not None and last is not None:
+        # a change against the last value read, or on the first read against -u
+        before = last if last is not None or runner is None else runner.target_user_count
+        if runner is not None and value > 0 and value != before:
             runner.start(value, spawn_rate=value)
         if value > 0:
             last = value

@@ -34,6 +34,10 @@ log = logging.getLogger("checkout")
 NANOS_MOD = 1_000_000_000
 #: Where the paymentUnreachable flag sends Charge.
 BAD_PAYMENT_ADDR = "badAddress:50051"
+#: Read timeout of the 3.0.0 shipping calls. The demo's otelhttp.Post (Go's default client)
+#: has none, so an intlShippingSlowdown sleep (up to 10 s) only delays the order; the bound
+#: is just so a stuck shipping cannot hold a worker forever.
+SHIPPING_TIMEOUT_S = 60.0
 
 
 class MoneyError(ValueError):
@@ -372,6 +376,7 @@ class CheckoutService(demo_pb2_grpc.CheckoutServiceServicer):
                 body,
                 span_name="HTTP POST",
                 tracer_name="checkout",
+                timeout=SHIPPING_TIMEOUT_S,
                 session=self.http,
             )
         except requests.RequestException as exc:

@@ -485,11 +485,8 @@ def test_ad_resource_flags_keep_ads_answering(
 def test_product_catalog_failure_breaks_one_product(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
-    if demo_version(demo_stack) == "3.0.0":
-        # 3.0.0 switches it through targeting (the `if` rule's then-branch, demo-facts-3.0
-        # §8.2), which tracebed's flag switch does not write yet; its default variant alone
-        # changes nothing, and a marker would wait for it forever.
-        pytest.skip("productCatalogFailure at 3.0.0 is switched by targeting: not supported yet")
+    # At 3.0.0 the switch writes the targeting rule's then-branch (demo-facts-3.0 §8.2),
+    # so "on" holds for product_id OLJCESPC7Z only: the same effect as 2.0.2's default.
     with demo_stack.flags.switched(productCatalogFailure="on"):
         _product_catalog_failure(shop, demo_stack, request)
 
@@ -706,3 +703,385 @@ def test_failed_readiness_probe_makes_cart_not_serving(demo_stack: Any) -> None:
         assert flag_value(demo_stack, "failedReadinessProbe") is True
         eventually(status, lambda s: s == not_serving, "cart NOT_SERVING under the flag")
     eventually(status, lambda s: s == serving, "cart SERVING again with the flag off")
+
+
+# -- flags new in 3.0.0 ---------------------------------------------------------------------------
+# Appended scenarios for 3.0.0's own flags (demo-facts-3.0 §8.2); each skips at 2.0.2, whose
+# flag file has no such flag.
+
+#: Every flag of both releases' flag files -> its scenarios (checked against the files below).
+FLAG_SCENARIOS: dict[str, tuple[str, ...]] = {
+    "adFailure": ("test_ad_failure_fails_one_in_ten",),
+    "adHighCpu": ("test_ad_resource_flags_keep_ads_answering",),
+    "adManualGc": ("test_ad_resource_flags_keep_ads_answering",),
+    "cartFailure": (
+        "test_cart_failure_breaks_empty_cart_only",  # 2.0.2: bool
+        "test_cart_failure_100_breaks_every_empty_cart",  # 3.0.0: a probability
+    ),
+    "emailMemoryLeak": ("test_email_memory_leak_keeps_confirmations_telemetry_alike",),
+    "failedReadinessProbe": ("test_failed_readiness_probe_makes_cart_not_serving",),
+    "imageSlowLoad": ("test_image_slow_load_delays_images_at_the_proxy",),
+    "intlShippingSlowdown": ("test_intl_shipping_slowdown_delays_non_us_orders",),
+    "kafkaQueueProblems": ("test_kafka_queue_problems_floods_the_consumers",),
+    "loadGeneratorFloodHomepage": ("test_flood_homepage_sends_n_home_page_requests",),
+    "loadGeneratorTraffic": ("test_load_generator_traffic_off_only_evaluates_the_flag",),
+    "loadGeneratorVUs": ("test_load_generator_vus_follow_the_flag",),
+    "paymentFailure": (
+        "test_payment_failure_100_fails_every_checkout",
+        "test_payment_failure_rate_follows_the_variant",
+    ),
+    "paymentUnreachable": ("test_payment_unreachable_fails_checkout_at_the_client",),
+    "productCatalogFailure": ("test_product_catalog_failure_breaks_one_product",),
+    "recommendationCacheFailure": ("test_recommendation_cache_failure_turns_the_leaky_cache_on",),
+}
+
+
+@pytest.mark.parametrize("release", sorted(NAMES))
+def test_every_flag_of_the_release_has_a_scenario(release: str) -> None:
+    """The release's flag file (the project's copy of the demo's) holds no flag without a
+    scenario here, and FLAG_SCENARIOS names only tests this module has."""
+    import json
+
+    from tracebed.reference.flagd.flagfile import bundled_flag_file
+
+    flags = json.loads(bundled_flag_file(release).read_text(encoding="utf-8"))["flags"]
+    missing = sorted(set(flags) - set(FLAG_SCENARIOS))
+    assert not missing, f"demo {release} flags without a fault scenario: {missing}"
+    unknown = [t for ts in FLAG_SCENARIOS.values() for t in ts if not callable(globals().get(t))]
+    assert not unknown, f"FLAG_SCENARIOS names tests that do not exist: {unknown}"
+
+
+#: shipping's domestic countries (demo-facts-3.0 §3.4); any other address is slowed down.
+DOMESTIC = {"US", "USA", "UNITED STATES", "UNITED STATES OF AMERICA"}
+
+
+def require_v3_flag(demo_stack: Any, flag: str) -> Names:
+    """Skip at a release without `flag` (2.0.2's file has none of the 3.0.0-only flags)."""
+    release = demo_version(demo_stack)
+    if release != "3.0.0":
+        pytest.skip(f"{flag} is a 3.0.0 flag: the demo {release} flag file has no such flag")
+    return names(demo_stack)
+
+
+def person_in(shop: Any, domestic: bool) -> dict[str, Any]:
+    """The first checkout identity shipping counts as domestic (or not)."""
+    for person in shop.people:
+        if (str(person["address"]["country"]).strip().upper() in DOMESTIC) is domestic:
+            return dict(person)
+    pytest.skip(f"no {'US' if domestic else 'non-US'} address among the shop's people")
+
+
+# -- shipping (3.0.0) -----------------------------------------------------------------------------
+def test_intl_shipping_slowdown_delays_non_us_orders(
+    shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
+) -> None:
+    """A non-US `/ship-order` sleeps the flag's seconds: PlaceOrder is that much slower, and
+    succeeds (checkout's HTTP client has no timeout); a US address is spared. "5sec" is the
+    shortest variant. Durations are the spans', as the trace shows them."""
+    n = require_v3_flag(demo_stack, "intlShippingSlowdown")
+    abroad, home = person_in(shop, domestic=False), person_in(shop, domestic=True)
+
+    def order(person: dict[str, Any]) -> tuple[Any, Trace, Span]:
+        run = shop.checkout(person=person)
+        assert run.ok, run
+        trace = wait_trace(run.main, request, until=lambda t: bool(t.named(n.ship_order)))
+        return run, trace, one(trace, "shipping", n.ship_order, SpanKind.SERVER)
+
+    with demo_stack.flags.switched(intlShippingSlowdown="5sec"):
+        delay = flag_value(demo_stack, "intlShippingSlowdown")
+        assert delay == 5
+        mark = span_sink.store.mark()
+        # (The first order after the switch may still meet shipping's cached "off".)
+        _, trace, ship = eventually(
+            lambda: order(abroad), lambda r: r[2].duration >= delay, "a slow non-US ShipOrder"
+        )
+        # Where: shipping's own server span holds the sleep; the quote is not slowed.
+        assert ship.status.code is not StatusCode.ERROR, trace.render(marks={ship.span_id})
+        assert ship.attributes.get("http.response.status_code", 200) == 200
+        quote = one(trace, "shipping", "POST /get-quote", SpanKind.SERVER)
+        assert quote.duration < delay, trace.render(marks={quote.span_id})
+        # Propagation: checkout's HTTP client span waits it out, and PlaceOrder with it.
+        client = trace.parent(ship)
+        assert client is not None and client.service == "checkout", trace.render()
+        assert client.kind is SpanKind.CLIENT and client.duration >= delay
+        assert client.status.code is not StatusCode.ERROR
+        place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
+        assert place.duration >= delay, trace.render(marks={place.span_id})
+        assert place.status.code is not StatusCode.ERROR
+        assert "shipped" in {e.name for e in place.events}
+        assert frontend_server(trace).duration >= delay
+        assert_healthy(trace)  # slow, not failed
+        # shipping's log says so (its EventName, demo-facts-3.0 §6.2).
+        slowdown = "shipping.international.slowdown"
+        records = span_sink.store.wait_for_logs(
+            service="shipping",
+            since=mark,
+            until=lambda rs: any(r.event_name == slowdown for r in rs),
+            timeout=trace_timeout(request.config),
+        )
+        assert {r.attributes.get("delay_secs") for r in records if r.event_name == slowdown} == {
+            delay
+        }
+        # A US address is spared under the same flag.
+        _, trace, ship = order(home)
+        assert ship.duration < delay, trace.render(marks={ship.span_id})
+        assert_healthy(trace)
+    # Off again: the non-US order ships without the wait.
+    eventually(lambda: order(abroad), lambda r: r[2].duration < delay, "a quick non-US ShipOrder")
+
+
+# -- email (3.0.0) --------------------------------------------------------------------------------
+CONFIRMATION_SENT = "email.confirmation_sent"
+CONFIRMATIONS = "demo.notification.confirmations"
+
+
+def test_email_memory_leak_keeps_confirmations_telemetry_alike(
+    shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
+) -> None:
+    """emailMemoryLeak pads each mail by (m-1) x its length and keeps the mails (§8.2): an
+    effect on memory only. email's telemetry (demo-facts-3.0 §5.3.5, §6) carries no sign of
+    it: the Ruby SDK has no flag hook and email exports no memory metric (memory shows in
+    the collector's docker_stats on a compose stack, not in OTLP from email). So under a
+    variant a confirmation's spans, log and counter are what they are with the flag off."""
+    require_v3_flag(demo_stack, "emailMemoryLeak")
+    store = span_sink.store
+    timeout = trace_timeout(request.config)
+
+    def confirmation() -> set[tuple[str, SpanKind, frozenset[str]]]:
+        mark = store.mark()
+        run = shop.checkout()
+        assert run.ok, run
+        trace = wait_trace(run.main, request, until=lambda t: bool(t.named("send_email", "email")))
+        assert_healthy(trace)
+        place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
+        order_id = place.attributes.get("demo.order.id")
+        assert order_id, trace.render(marks={place.span_id})
+        server = [s for s in trace if s.service == "email" and s.kind is SpanKind.SERVER]
+        send = one(trace, "email", "send_email", SpanKind.INTERNAL)
+        assert [s.attributes.get("demo.order.id") for s in server] == [order_id]
+        assert send.attributes.get("demo.order.id") == order_id
+        # The confirmation log, inside send_email, and one more confirmation counted.
+        records = store.wait_for_logs(
+            service="email",
+            since=mark,
+            until=lambda rs: any(r.event_name == CONFIRMATION_SENT for r in rs),
+            timeout=timeout,
+        )
+        sent = [r for r in records if r.event_name == CONFIRMATION_SENT]
+        assert [r.attributes.get("demo.order.id") for r in sent] == [order_id]
+        assert (sent[0].trace_id, sent[0].span_id) == (trace.trace_id, send.span_id)
+        store.wait_for_metric(
+            "email", CONFIRMATIONS, since=mark, until=lambda s: s.increase() >= 1, timeout=timeout
+        )
+        return {(s.name, s.kind, frozenset(s.attributes)) for s in trace if s.service == "email"}
+
+    with demo_stack.flags.switched(emailMemoryLeak="100x"):
+        assert flag_value(demo_stack, "emailMemoryLeak") == 100
+        leaking = confirmation()
+    assert flag_value(demo_stack, "emailMemoryLeak") == 0
+    assert leaking == confirmation(), "email's spans differ between emailMemoryLeak=100x and off"
+
+
+# -- load generator (3.0.0) -----------------------------------------------------------------------
+# The 3.0.0 load generator's iteration (demo-facts-3.0 §10.3) is the stand-in's k6 script
+# re-told for Locust (reference/loadgen/locustfile_v3.py), run here headless for a bounded
+# time against the stack's front door, its flagd (OFREP) and its collector (OTLP/HTTP).
+# (`tracebed load` drives tracebed's own flows, which are not the 3.0.0 iteration: they
+# neither ask loadGeneratorTraffic nor export the generator's spans.)
+LOAD_GENERATOR = "load-generator"
+EVALUATE = "feature_flag.evaluate"
+SESSION_START = "user_session_start"
+
+
+def load_generator_command(
+    demo_stack: Any, users: int, seconds: float, vus_poll_s: float | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The stand-in 3.0.0 load generator as a bounded headless Locust run, and its env."""
+    import os
+    import sys
+    from urllib.parse import urlsplit
+
+    from tracebed.reference.loadgen import LOCUSTFILE_V3
+
+    flags = demo_stack.flags
+    if flags is None or flags.ofrep_url is None:
+        pytest.skip("this stack has no OFREP endpoint for the load generator to read flags from")
+    try:
+        collector = demo_stack.stack.endpoints("otel-collector").get("otlp_http")
+    except (AttributeError, LookupError):
+        collector = None
+    if not collector:
+        pytest.skip("cannot reach the collector's OTLP/HTTP port directly on this stack")
+    ofrep, otlp = urlsplit(flags.ofrep_url), urlsplit(collector)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            # the directory holding this tracebed (src/tracebed/reference/loadgen/<file>)
+            filter(None, [str(LOCUSTFILE_V3.parents[3]), os.environ.get("PYTHONPATH")])
+        ),
+        "FLAGD_HOST": ofrep.hostname or "127.0.0.1",
+        "FLAGD_OFREP_PORT": str(ofrep.port or 8016),
+        "OTEL_COLLECTOR_HOST": otlp.hostname or "127.0.0.1",
+        "OTEL_COLLECTOR_PORT_HTTP": str(otlp.port or 4318),
+        "OTEL_SERVICE_NAME": LOAD_GENERATOR,
+    }
+    if vus_poll_s is not None:
+        env["TRACEBED_LOADGEN_VUS_POLL_SECONDS"] = str(vus_poll_s)
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE_V3),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "--run-time",
+        f"{seconds:g}s",
+        "--stop-timeout",
+        "2",
+        "--host",
+        demo_stack.frontend_url,
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
+    return command, env
+
+
+def run_load_generator(demo_stack: Any, users: int, seconds: float) -> None:
+    """One bounded run to its end (a few seconds past `seconds` at most)."""
+    import subprocess
+
+    command, env = load_generator_command(demo_stack, users, seconds)
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
+    # Locust exits 1 when a request failed; anything else means it did not run.
+    assert done.returncode in (0, 1), f"load generator exit {done.returncode}:\n{done.stderr}"
+
+
+def load_generator_traces(
+    store: Any,
+    before: set[str],
+    enough: Callable[[list[Trace]], bool],
+    timeout: float,
+    *,
+    quiet: bool = True,
+) -> list[Trace]:
+    """The traces with a load-generator span among those new since `before`, once `enough`
+    holds (and, with `quiet`, no span has arrived for 1 s: the generator's and Envoy's
+    exports trail). Under load spans arrive all the time: the new traces are looked at on
+    an arrival at most every 0.2 s, not on each."""
+    found: list[list[Trace]] = [[]]
+    next_look = [0.0]
+
+    def check() -> bool | float:
+        now = time.monotonic()
+        if now < next_look[0]:
+            return next_look[0]
+        next_look[0] = now + 0.2
+        traces = [store.trace(t) for t in store.trace_ids() if t not in before]
+        found[0] = [t for t in traces if any(s.service == LOAD_GENERATOR for s in t)]
+        if not enough(found[0]):
+            return False
+        if not quiet:
+            return True
+        quiet_at = store.last_arrival() + 1.0
+        return True if time.monotonic() >= quiet_at else quiet_at
+
+    try:
+        store.wait(check, timeout=timeout, description="the load generator's traces")
+    except TimeoutError:
+        names_seen = sorted({s.name for t in found[0] for s in t if s.service == LOAD_GENERATOR})
+        raise AssertionError(
+            f"load generator: {len(found[0])} traces after {timeout}s, not enough; "
+            f"its span names: {names_seen}"
+        ) from None
+    return found[0]
+
+
+def named_spans(traces: list[Trace], name: str) -> list[Span]:
+    return [s for t in traces for s in t if s.service == LOAD_GENERATOR and s.name == name]
+
+
+def sessions(n: int) -> Callable[[list[Trace]], bool]:
+    """At least `n` VUs opened their session."""
+    return lambda traces: len(named_spans(traces, SESSION_START)) >= n
+
+
+def test_load_generator_traffic_off_only_evaluates_the_flag(
+    demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
+) -> None:
+    """At 0 each iteration evaluates the flag (a `feature_flag.evaluate` span) and sleeps:
+    no session, no task, no request to the shop. At its default (on, 1) the same run shops."""
+    require_v3_flag(demo_stack, "loadGeneratorTraffic")
+    store, users, timeout = span_sink.store, 3, trace_timeout(request.config)
+    assert flag_value(demo_stack, "loadGeneratorTraffic") == 1  # the flag file's default
+
+    # On: every VU opens its session (user_session_start + GET / through the proxy).
+    before = set(store.trace_ids())
+    run_load_generator(demo_stack, users, seconds=3)
+    traces = load_generator_traces(
+        store, before, lambda ts: len(named_spans(ts, SESSION_START)) >= users, timeout
+    )
+    shopping = [t for t in traces if t.named(SESSION_START, LOAD_GENERATOR)]
+    assert all("frontend-proxy" in t.services for t in shopping), "\n".join(
+        t.render() for t in shopping
+    )
+
+    with demo_stack.flags.switched(loadGeneratorTraffic="off"):
+        assert flag_value(demo_stack, "loadGeneratorTraffic") == 0
+        before = set(store.trace_ids())
+        run_load_generator(demo_stack, users, seconds=3)
+        # Each VU's first iteration is at once: at least one evaluation per VU.
+        traces = load_generator_traces(
+            store, before, lambda ts: len(named_spans(ts, EVALUATE)) >= users, timeout
+        )
+    for trace in traces:
+        # Only the evaluation (and flagd answering it): no task span, no shop request.
+        assert trace.services <= {LOAD_GENERATOR, "flagd"}, trace.render()
+        for span in trace:
+            if span.service == LOAD_GENERATOR:
+                assert (span.name, span.kind) == (EVALUATE, SpanKind.CLIENT), trace.render()
+                assert span.attributes.get("feature_flag.key") == "loadGeneratorTraffic"
+
+
+def test_load_generator_vus_follow_the_flag(
+    demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
+) -> None:
+    """The VU count is the flag's (read at start, then polled: 10 s in the demo, 0.5 s here
+    through the stand-in's poll knob). Each VU opens one session (`user_session_start`), so
+    the sessions count the VUs: started with 1 (LOAD_GENERATOR_VUS) under the flag's "10",
+    there are 10; switched to "25" during the run, 25."""
+    import subprocess
+
+    require_v3_flag(demo_stack, "loadGeneratorVUs")
+    if demo_stack.topology is not None and LOAD_GENERATOR in demo_stack.topology.services:
+        pytest.skip("the stack runs its own load generator, whose VUs follow the flag too")
+    store, timeout = span_sink.store, trace_timeout(request.config)
+    with demo_stack.flags.switched(loadGeneratorVUs="10"):
+        assert flag_value(demo_stack, "loadGeneratorVUs") == 10
+        before = set(store.trace_ids())
+        command, env = load_generator_command(demo_stack, 1, seconds=60, vus_poll_s=0.5)
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            traces = load_generator_traces(store, before, sessions(10), timeout, quiet=False)
+            started = len(named_spans(traces, SESSION_START))
+            assert started == 10, f"{started} sessions under loadGeneratorVUs=10"
+            demo_stack.flags.set(loadGeneratorVUs="25")
+            load_generator_traces(store, before, sessions(25), timeout, quiet=False)
+        finally:
+            proc.terminate()  # Locust stops its users and exits
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    # Once quiet: exactly 25 sessions, one per VU (not 1 + 10 + 25: no VU was replaced).
+    traces = load_generator_traces(store, before, sessions(25), timeout)
+    assert len(named_spans(traces, SESSION_START)) == 25
