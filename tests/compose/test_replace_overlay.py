@@ -25,6 +25,8 @@ from tracebed.stack.compose import (
 from tracebed.stack.errors import TopologyError
 
 IMAGE_CONFIG = {"Cmd": ["python", "-m", "mine"], "Entrypoint": None, "WorkingDir": "/srv"}
+pytest_plugins = ["pytester"]
+
 
 
 def _images(known: dict[str, dict[str, Any]]) -> Any:
