@@ -24,10 +24,9 @@ from tracebed.stack.compose import (
 )
 from tracebed.stack.errors import TopologyError
 
-IMAGE_CONFIG = {"Cmd": ["python", "-m", "mine"], "Entrypoint": None, "WorkingDir": "/srv"}
 pytest_plugins = ["pytester"]
 
-
+IMAGE_CONFIG = {"Cmd": ["python", "-m", "mine"], "Entrypoint": None, "WorkingDir": "/srv"}
 
 def _images(known: dict[str, dict[str, Any]]) -> Any:
     return lambda image: known.get(image)
