@@ -28,6 +28,7 @@ pytest_plugins = ["pytester"]
 
 IMAGE_CONFIG = {"Cmd": ["python", "-m", "mine"], "Entrypoint": None, "WorkingDir": "/srv"}
 
+
 def _images(known: dict[str, dict[str, Any]]) -> Any:
     return lambda image: known.get(image)
 
