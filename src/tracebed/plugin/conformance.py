@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tracebed.model import Span, TraceTimeoutError
-from tracebed.plugin.report import TRACE_ID_PROPERTY
+from tracebed.plugin.report import TRACE_ID_PROPERTY, attach_conformance
 from tracebed.query.conformance import Level, Policy, Report, check
 from tracebed.query.registry import Registry, RegistryError, load_registry
 
@@ -157,6 +157,7 @@ class Conformance:
                 pytrace=False,
             )
         report = self.report(ids, resolved)
+        attach_conformance(self._request, report)  # the page shows the findings under spans
         fail_level = None if fail_on is None or fail_on == "none" else Level.parse(fail_on)
         if report.failed(fail_level):
             flows = f"{len(ids)} flow{'s' if len(ids) != 1 else ''}"

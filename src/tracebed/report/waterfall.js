@@ -80,6 +80,22 @@
     return row;
   }
 
+  // A conformance finding as a row under its span: level, finding id, key, message.
+  function findingRow(f, depth) {
+    var row = el("div", "wf-finding " + f.level + (f.known ? " known" : ""));
+    row.setAttribute("data-finding-id", f.id);
+    var label = el("div", "wf-label");
+    label.style.paddingLeft = (18 + depth * 14) + "px";
+    label.appendChild(el("span", "wf-level", f.level));
+    label.appendChild(el("span", "wf-fid", f.id));
+    label.appendChild(el("span", "wf-fkey", f.key));
+    label.appendChild(el("span", "wf-fmsg", f.message));
+    if (f.known) { label.appendChild(el("span", "wf-known", "known: " + f.known)); }
+    row.title = f.level + " " + f.id + "\n" + f.message + (f.known ? "\nknown: " + f.known : "");
+    row.appendChild(label);
+    return row;
+  }
+
   function render(trace, host) {
     host.textContent = "";
     var total = trace.durationMs > 0 ? trace.durationMs : 0.001;
@@ -136,6 +152,11 @@
         var r = logRow(log, span.depth, total);
         host.appendChild(r);
         return r;
+      });
+      (span.findings || []).forEach(function (f) {
+        var r = findingRow(f, span.depth);
+        host.appendChild(r);
+        logRows.push(r);  // folds and unfolds with its span, as the log rows do
       });
       var entry = { span: span, row: row, logs: logRows, box: null, open: false, folded: false };
       rows.push(entry);
