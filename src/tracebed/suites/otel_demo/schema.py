@@ -99,19 +99,19 @@ def release_registry(config: pytest.Config, demo_stack: Any, release: str) -> Re
 
 @dataclass(frozen=True)
 class KnownFinding:
-    """One expected finding: its id, the key it is about (glob), the services (globs) and, for
-    spans, the span names (globs); `demo` says what the demo does."""
+    """One kind of expected finding: its ids, the keys it is about (globs), the services (globs)
+    and the signal names, e.g. span names (globs); `demo` says what the demo does."""
 
-    id: str
-    key: str
+    ids: tuple[str, ...]
+    keys: tuple[str, ...]
     demo: str
     services: tuple[str, ...] = ("*",)
     signals: tuple[str, ...] = ("*",)
 
     def matches(self, finding: Finding) -> bool:
         return (
-            finding.id == self.id
-            and fnmatch.fnmatchcase(finding.key, self.key)
+            finding.id in self.ids
+            and any(fnmatch.fnmatchcase(finding.key, k) for k in self.keys)
             and any(fnmatch.fnmatchcase(finding.service, s) for s in self.services)
             and any(fnmatch.fnmatchcase(finding.signal_name, s) for s in self.signals)
         )
@@ -141,15 +141,16 @@ def load_known(path: Path) -> list[KnownFinding]:
         unknown = set(entry) - {"id", "key", "service", "signal", "demo"}
         if unknown:
             raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r}")
-        for required in ("id", "key", "demo"):
-            if not isinstance(entry.get(required), str) or not entry[required].strip():
-                raise ConfigError(f"{where}: `{required}` (a non-empty string) is required")
-        if entry["id"] not in DEFAULT_LEVELS:
-            raise ConfigError(f"{where}: unknown finding id {entry['id']!r}")
+        if not isinstance(entry.get("demo"), str) or not entry["demo"].strip():
+            raise ConfigError(f"{where}: `demo` (what the demo does, a string) is required")
+        ids = _strings(entry.get("id"), f"{where}.id")
+        for finding_id in ids:
+            if finding_id not in DEFAULT_LEVELS:
+                raise ConfigError(f"{where}: unknown finding id {finding_id!r}")
         out.append(
             KnownFinding(
-                id=entry["id"],
-                key=entry["key"],
+                ids=ids,
+                keys=_strings(entry.get("key"), f"{where}.key"),
                 demo=" ".join(entry["demo"].split()),
                 services=_strings(entry.get("service", "*"), f"{where}.service"),
                 signals=_strings(entry.get("signal", "*"), f"{where}.signal"),
