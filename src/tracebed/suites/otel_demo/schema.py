@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from tracebed.errors import ConfigError
-from tracebed.plugin.conformance import registry_for
+from tracebed.plugin.conformance import registry_dirs, registry_for
 from tracebed.query.conformance import DEFAULT_LEVELS, Finding
 from tracebed.query.registry import Registry, RegistryError, load_registry
 
@@ -41,11 +41,6 @@ NO_REGISTRY: dict[str, str] = {
 }
 
 _CACHE_KEY = pytest.StashKey[dict[tuple[str, str], Registry | str]]()
-
-
-def _option(config: pytest.Config, dest: str) -> Any:
-    value = config.getoption(dest, None)
-    return value if value is not None else config.getini(dest)
 
 
 def _checkout_registry(demo_stack: Any, release: str) -> Path | None:
@@ -63,7 +58,8 @@ def release_registry(config: pytest.Config, demo_stack: Any, release: str) -> Re
     """The registry `release`'s telemetry is checked against; skips when there is none."""
     if release not in REGISTRY_DIRS:
         pytest.skip(NO_REGISTRY.get(release, f"demo {release} ships no telemetry registry"))
-    if _option(config, "tracebed_registry"):
+    given, dependency = registry_dirs(config)
+    if given is not None:
         return registry_for(config)  # fails the test with one line when it does not load
     found = _checkout_registry(demo_stack, release)
     if found is None:
@@ -73,14 +69,11 @@ def release_registry(config: pytest.Config, demo_stack: Any, release: str) -> Re
             "DIR (semantic-conventions v1.40.0 model/); a compose stack finds "
             f"{REGISTRY_DIRS[release]}/ beside its compose files"
         )
-    dependency = _option(config, "tracebed_registry_dependency") or None
     cache = config.stash.setdefault(_CACHE_KEY, {})
     key = (str(found), str(dependency or ""))
     if key not in cache:
         try:
-            cache[key] = load_registry(
-                found, config.rootpath / dependency if dependency is not None else None
-            )
+            cache[key] = load_registry(found, dependency)
         except RegistryError as exc:
             cache[key] = f"conformance: registry {found}: {exc}"
     loaded = cache[key]
