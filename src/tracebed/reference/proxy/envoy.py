@@ -93,7 +93,7 @@ def config(
         _route("/feature", "flagd-ui"),
         _route("/", "frontend"),
     ]
-    access_log = {
+    access_log: dict[str, Any] = {
         "name": "otel_envoy_access_log",
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.access_loggers.open_telemetry.v3"
@@ -118,6 +118,15 @@ def config(
             },
         },
     }
+    if demo_version == "3.0.0":
+        # The demo's envoy.tmpl.yaml names the access log's resource (service.name from
+        # OTEL_SERVICE_NAME, service.namespace from OTEL_SERVICE_NAMESPACE).
+        access_log["typed_config"]["resource_attributes"] = {
+            "values": [
+                {"key": "service.name", "value": {"string_value": service_name}},
+                {"key": "service.namespace", "value": {"string_value": "opentelemetry-demo"}},
+            ]
+        }
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager"
         ".v3.HttpConnectionManager",
