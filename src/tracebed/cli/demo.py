@@ -173,8 +173,11 @@ def command(
     Extra arguments go to pytest (e.g. `tracebed demo -- -k checkout -x`).
 
     \b
-    Examples:
+    Example:
       tracebed demo -- -k checkout
+
+    \b
+    With demo 3.0.0's registry (the conformance check):
       tracebed demo --registry opentelemetry-demo/telemetry-schema \\
         --registry-dependency semantic-conventions-1.40.0/model
     """
