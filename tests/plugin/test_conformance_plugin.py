@@ -150,3 +150,26 @@ def test_bad_registry_is_one_line(suite: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*conformance: registry: *shop.yaml: attributes[[]3[]].typo: unknown key 'typo'*"]
     )
+
+
+def test_the_report_shows_the_fixtures_findings_under_their_span(suite: pytest.Pytester) -> None:
+    # The report fetches each recorded trace from the session's trace source: the fake sink's.
+    suite.makeconftest(
+        CONFTEST.replace("def span_sink():\n    return _Sink()", "def span_sink(pytestconfig):\n"
+        "    from tracebed.plugin.report import set_trace_source\n"
+        "    set_trace_source(pytestconfig, _Sink.store)\n    return _Sink()")
+    )  # fmt: skip
+    result = suite.runpytest_inprocess(
+        *_plugin_args(), "--tracebed-registry=registry", "--tracebed-report=rep",
+        "-k", "unregistered_key",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    pages = list((suite.path / "rep" / "tests").glob("*unregistered_key*.html"))
+    assert len(pages) == 1
+    page = pages[0].read_text()
+    block = re.search(r'<div class="span-findings" data-span-id="[0-9a-f]{16}">(.*?)</div>', page)
+    assert block is not None, page[-3000:]
+    assert "checkout: PlaceOrder" in block.group(1)
+    assert "Attribute &#x27;demo.secret&#x27; does not exist in the registry." in block.group(1)
+    index = (suite.path / "rep" / "index.html").read_text()
+    assert "conformance: 1 violation" in index

@@ -140,6 +140,21 @@ def _print_tables(
     default=None,
     help=f"Reference stack: the demo release it impersonates (default {DEFAULT_DEMO_VERSION}).",
 )
+@click.option(
+    "--registry",
+    "registry_dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Telemetry registry the conformance check reads (demo 3.0.0: its telemetry-schema/); "
+    "a compose stack finds telemetry-schema/ beside its compose files.",
+)
+@click.option(
+    "--registry-dependency",
+    "registry_dependency",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The registry's dependency: semantic-conventions v1.40.0 model/ for demo 3.0.0.",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def command(
     stack: str,
@@ -149,10 +164,13 @@ def command(
     keep: bool,
     replacements: tuple[str, ...],
     demo_version: str | None,
+    registry_dir: Path | None,
+    registry_dependency: Path | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the main job: start the stack tier by tier with live progress, drive the shop,
-    verify call chains, startup order and contracts (the bundled suite), write the HTML
+    verify call chains, startup order, contracts and, given a registry, the telemetry's
+    conformance to it (the bundled suite), write the HTML
     report, print a summary and stop the stack. Exits 0 only if everything passed.
 
     Extra arguments go to pytest (e.g. `tracebed demo -- -k checkout -x`).
@@ -160,6 +178,11 @@ def command(
     \b
     Example:
       tracebed demo -- -k checkout
+
+    \b
+    With demo 3.0.0's registry (the conformance check):
+      tracebed demo --registry opentelemetry-demo/telemetry-schema \\
+        --registry-dependency semantic-conventions-1.40.0/model
     """
     for item in replacements:  # refused here (exit 2), as `up` refuses them, not by pytest
         why = validate.CHECKS["replace"](item) or validate.replacement_problem(item, stack)
@@ -190,6 +213,10 @@ def command(
         args.append("--tracebed-keep-stack")
     if demo_version:
         args.append(f"--tracebed-demo-version={demo_version}")
+    if registry_dir is not None:
+        args.append(f"--tracebed-registry={registry_dir.resolve()}")
+    if registry_dependency is not None:
+        args.append(f"--tracebed-registry-dependency={registry_dependency.resolve()}")
     args += list(pytest_args)
     summary = _Summary()
     code = int(pytest.main(args, plugins=[summary]))

@@ -16,12 +16,13 @@ registry is `--tracebed-registry DIR` with `--tracebed-registry-dependency DIR` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tracebed.model import Span, TraceTimeoutError
-from tracebed.plugin.report import TRACE_ID_PROPERTY
+from tracebed.plugin.report import TRACE_ID_PROPERTY, attach_conformance
 from tracebed.query.conformance import Level, Policy, Report, check
 from tracebed.query.registry import Registry, RegistryError, load_registry
 
@@ -68,20 +69,37 @@ def _option(config: pytest.Config, dest: str) -> Any:
     return value if value is not None else config.getini(dest)
 
 
+def _path_option(config: pytest.Config, dest: str) -> Path | None:
+    """A directory option: from the command line relative to where pytest was started, from
+    the ini file relative to that file (as `--tracebed-report` is)."""
+    value = config.getoption(dest, None)
+    if value:
+        return (config.invocation_params.dir / str(value)).resolve()
+    value = config.getini(dest)
+    if value:
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return (base / str(value)).resolve()
+    return None
+
+
+def registry_dirs(config: pytest.Config) -> tuple[Path | None, Path | None]:
+    """`--tracebed-registry` and `--tracebed-registry-dependency`, resolved (None: not given)."""
+    return (
+        _path_option(config, "tracebed_registry"),
+        _path_option(config, "tracebed_registry_dependency"),
+    )
+
+
 def registry_for(config: pytest.Config) -> Registry:
     """The session's registry, loaded once; fails the asking test when there is none."""
     cached = config.stash.get(_REGISTRY_KEY, None)
     if cached is None:
-        root = _option(config, "tracebed_registry")
-        dependency = _option(config, "tracebed_registry_dependency") or None
-        if not root:
+        root, dependency = registry_dirs(config)
+        if root is None:
             cached = NO_REGISTRY
         else:
-            base = config.rootpath
             try:
-                cached = load_registry(
-                    base / root, base / dependency if dependency is not None else None
-                )
+                cached = load_registry(root, dependency)
             except RegistryError as exc:
                 cached = f"conformance: registry: {exc}"
         config.stash[_REGISTRY_KEY] = cached
@@ -157,6 +175,7 @@ class Conformance:
                 pytrace=False,
             )
         report = self.report(ids, resolved)
+        attach_conformance(self._request, report)  # the page shows the findings under spans
         fail_level = None if fail_on is None or fail_on == "none" else Level.parse(fail_on)
         if report.failed(fail_level):
             flows = f"{len(ids)} flow{'s' if len(ids) != 1 else ''}"

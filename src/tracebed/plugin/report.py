@@ -10,6 +10,10 @@ Conventions other plugin parts (and tests) use:
 - When that source also keeps logs and metrics (the `SpanStore`: `logs`, `mark`,
   `metric_changes`), each trace's log records go on the page and beside the traces, and the
   page lists the metric series that changed between the test's setup and its teardown.
+- `attach_conformance(request_or_item, report, known)` records a registry-conformance report
+  on the running test (the `conformance` fixture and the bundled suite's check do): the page
+  shows each finding under the span it is about, and a summary (`known`: finding index ->
+  why it is expected, e.g. a non-conformance of the demo itself).
 - `config.stash[TIMELINE_KEY]` holds the stack's startup as Gantt rows
   `(service, tier, start_s, ready_s | None, status)` (or a callable returning them).
 
@@ -20,7 +24,7 @@ controller (or the single process without xdist) writes `index.html` from all ma
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +34,9 @@ from tracebed.model.logs import LogRecord
 from tracebed.model.metrics import SeriesChange
 from tracebed.model.source import TraceSource
 from tracebed.model.trace import Trace
+from tracebed.query.conformance import Report as ConformanceReport
 from tracebed.report.gantt import GanttRow, coerce_rows
-from tracebed.report.html import IndexEntry
+from tracebed.report.html import ConformanceResult, IndexEntry
 from tracebed.report.writer import ReportedTest, ReportWriter
 
 TRACE_ID_PROPERTY = "tracebed.trace_id"
@@ -42,6 +47,7 @@ MAX_FAILED_LISTED = 10
 TimelineRows = Iterable[Any] | Callable[[], Iterable[Any]]
 
 TRACES_KEY = pytest.StashKey[list[Trace]]()
+CONFORMANCE_KEY = pytest.StashKey[list[ConformanceResult]]()
 TIMELINE_KEY = pytest.StashKey[TimelineRows]()
 TRACE_SOURCE_KEY = pytest.StashKey[TraceSource]()
 #: The demo release the stack under test runs, for the index page's header.
@@ -89,6 +95,15 @@ def attach_trace(item_or_request: Any, trace: Trace) -> None:
             traces[i] = trace
             return
     traces.append(trace)
+
+
+def attach_conformance(
+    item_or_request: Any, report: ConformanceReport, known: Mapping[int, str] | None = None
+) -> None:
+    """Record a conformance report on the running test, for its page (`known`: index into
+    `report.findings` -> why that finding is expected)."""
+    results = _item(item_or_request).stash.setdefault(CONFORMANCE_KEY, [])
+    results.append(ConformanceResult(report, dict(known or {})))
 
 
 def set_timeline(config: pytest.Config, rows: TimelineRows) -> None:
@@ -251,6 +266,7 @@ class ReportPlugin:
                     trace_ids=trace_ids_of(item),
                     longrepr=longrepr,
                     metrics=self._metric_changes(item),
+                    conformance=item.stash.get(CONFORMANCE_KEY, []).copy(),
                 )
             )
         return report

@@ -120,6 +120,15 @@ class Finding:
             "span_id": self.span_id,
         }
 
+    @property
+    def key(self) -> str:
+        """What the finding is about: its attribute, metric or event (else the signal)."""
+        for name in ("attribute_key", "attribute_name", "metric_name", "event_name"):
+            value = self.context.get(name)
+            if value:
+                return str(value)
+        return self.signal_name
+
     def line(self) -> str:
         return f"{self.level.label:<11} {self.id:<32} {self.message}"
 

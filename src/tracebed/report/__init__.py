@@ -6,6 +6,7 @@ Knows nothing of pytest; `tracebed.plugin.report` feeds it from test items.
 
 from tracebed.report.gantt import GanttRow, render_gantt
 from tracebed.report.html import (
+    ConformanceResult,
     IndexEntry,
     TraceEntry,
     render_index,
@@ -17,6 +18,7 @@ from tracebed.report.text import body_head, format_exchange, trace_summary
 from tracebed.report.writer import ReportedTest, ReportWriter, write_report
 
 __all__ = [
+    "ConformanceResult",
     "GanttRow",
     "IndexEntry",
     "ReportWriter",

@@ -21,6 +21,8 @@ from tracebed.model.logs import SEVERITIES, LogRecord
 from tracebed.model.metrics import SeriesChange
 from tracebed.model.span import AttrValue, Span
 from tracebed.model.trace import Trace
+from tracebed.query.conformance import Finding, Level
+from tracebed.query.conformance import Report as ConformanceReport
 from tracebed.report.colors import service_color
 from tracebed.report.gantt import coerce_rows, render_gantt
 from tracebed.report.servicemap import render_service_map
@@ -86,6 +88,67 @@ def _log_payload(record: LogRecord, trace_start: int) -> dict[str, Any]:
     }
 
 
+@dataclass
+class ConformanceResult:
+    """A test's registry-conformance report as its page shows it; `known` maps an index into
+    `report.findings` to why that finding is expected (a non-conformance of the demo itself)."""
+
+    report: ConformanceReport
+    known: dict[int, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for the index: violations (how many known), improvements."""
+        parts = []
+        for level in (Level.VIOLATION, Level.IMPROVEMENT):
+            found = [i for i, f in enumerate(self.report.findings) if f.level == level]
+            if found:
+                known = sum(1 for i in found if i in self.known)
+                plural = "s" if len(found) != 1 else ""
+                parts.append(
+                    f"{len(found)} {level.label}{plural}" + (f" ({known} known)" if known else "")
+                )
+        return "conformance: " + (", ".join(parts) or "no findings")
+
+
+# A finding with the note that says why it is expected ("" when it is not).
+NotedFinding = tuple[Finding, str]
+
+
+def noted_findings(results: Iterable[ConformanceResult]) -> list[NotedFinding]:
+    return [
+        (finding, result.known.get(i, ""))
+        for result in results
+        for i, finding in enumerate(result.report.findings)
+    ]
+
+
+def split_findings(
+    trace: Trace, findings: Iterable[NotedFinding]
+) -> dict[str, list[NotedFinding]]:
+    """The findings about spans of this trace, by span id."""
+    ids = {span.span_id for span in trace}
+    by_span: dict[str, list[NotedFinding]] = {}
+    for noted in findings:
+        finding = noted[0]
+        if finding.trace_id == trace.trace_id and finding.span_id in ids:
+            by_span.setdefault(finding.span_id, []).append(noted)
+    for group in by_span.values():
+        group.sort(key=lambda n: -n[0].level)
+    return by_span
+
+
+def _finding_payload(noted: NotedFinding) -> dict[str, Any]:
+    finding, known = noted
+    return {
+        "id": finding.id,
+        "level": finding.level.label,
+        "key": finding.key,
+        "signal": f"{finding.signal_type} {finding.signal_name}",
+        "message": finding.message,
+        "known": known,
+    }
+
+
 def split_logs(
     trace: Trace, logs: Iterable[LogRecord]
 ) -> tuple[dict[str, list[LogRecord]], list[LogRecord]]:
@@ -102,11 +165,15 @@ def split_logs(
     return by_span, loose
 
 
-def trace_payload(trace: Trace, logs: Iterable[LogRecord] = ()) -> dict[str, Any]:
-    """What the waterfall script draws: spans in tree order (each with its log records), times
-    in ms from the trace start; records with no span of the trace come last."""
+def trace_payload(
+    trace: Trace, logs: Iterable[LogRecord] = (), findings: Iterable[NotedFinding] = ()
+) -> dict[str, Any]:
+    """What the waterfall script draws: spans in tree order (each with its log records and its
+    conformance findings), times in ms from the trace start; records with no span of the trace
+    come last."""
     start = trace.start_ns
     by_span, loose = split_logs(trace, logs)
+    about = split_findings(trace, findings)
     orphan_ids = {span.span_id for span in trace.lost_parents}
     children = {span.span_id: len(trace.children(span)) for span in trace}
     spans: list[dict[str, Any]] = []
@@ -115,14 +182,16 @@ def trace_payload(trace: Trace, logs: Iterable[LogRecord] = ()) -> dict[str, Any
         if len(spans) >= MAX_SPANS_PER_TRACE:
             break
         seen.add(span.span_id)
-        spans.append(_span_payload(span, depth, start, children, orphan_ids, by_span))
+        spans.append(_span_payload(span, depth, start, children, orphan_ids, by_span, about))
     # Spans whose parent chain loops (broken instrumentation) are not reachable from any top;
     # show them at the top level rather than lose them.
     for span in trace:
         if len(spans) >= MAX_SPANS_PER_TRACE:
             break
         if span.span_id not in seen:
-            spans.append(_span_payload(span, 0, start, {}, orphan_ids | {span.span_id}, by_span))
+            spans.append(
+                _span_payload(span, 0, start, {}, orphan_ids | {span.span_id}, by_span, about)
+            )
     return {
         "traceId": trace.trace_id,
         "durationMs": _ms(trace.end_ns - start) if len(trace) else 0,
@@ -141,6 +210,7 @@ def _span_payload(
     children: dict[str, int],
     orphan_ids: set[str],
     logs: dict[str, list[LogRecord]],
+    findings: dict[str, list[NotedFinding]],
 ) -> dict[str, Any]:
     return {
         "spanId": span.span_id,
@@ -176,6 +246,7 @@ def _span_payload(
             for link in span.links
         ],
         "logs": [_log_payload(r, trace_start) for r in logs.get(span.span_id, ())],
+        "findings": [_finding_payload(n) for n in findings.get(span.span_id, ())],
     }
 
 
@@ -268,6 +339,99 @@ def render_log_table(trace: Trace, logs: Sequence[LogRecord]) -> str:
     )
 
 
+def _finding_row(noted: NotedFinding) -> str:
+    finding, known = noted
+    level = finding.level.label
+    note = f'<span class="known">known: {escape(known)}</span>' if known else ""
+    return (
+        f'<li class="finding {level}{" known" if known else ""}" data-finding-id="'
+        f'{escape(finding.id)}"><span class="level">{level}</span> <code>{escape(finding.id)}'
+        f"</code> <code>{escape(finding.key)}</code> {escape(finding.message)} "
+        f"{note}</li>"
+    )
+
+
+def render_span_findings(trace: Trace, findings: Sequence[NotedFinding]) -> str:
+    """The trace's conformance findings, each in the block of the span it is about, in tree
+    order (the no-script view, and for copying)."""
+    by_span = split_findings(trace, findings)
+    if not by_span:
+        return ""
+    blocks = []
+    ordered = [span for _, span in trace.walk()]
+    ordered += [s for s in trace if s not in ordered]
+    for span in ordered:
+        group = by_span.get(span.span_id)
+        if not group:
+            continue
+        blocks.append(
+            f'<div class="span-findings" data-span-id="{escape(span.span_id)}">'
+            f'<h4><a href="#span-{escape(span.span_id)}">{escape(span.service or "?")}: '
+            f"{escape(span.name)}</a> <small>span {escape(span.span_id)}</small></h4>"
+            f"<ul>{''.join(_finding_row(n) for n in group)}</ul></div>"
+        )
+    count = sum(len(g) for g in by_span.values())
+    return (
+        f'<details class="findings"><summary>conformance findings under their spans ({count})'
+        f"</summary>{''.join(blocks)}</details>\n"
+    )
+
+
+def render_conformance_summary(
+    results: Sequence[ConformanceResult], placed: Collection[tuple[str, str]] = ()
+) -> str:
+    """Per test: each report's counts and coverage, its findings by id (how many are known),
+    and the findings about no span on the page (`placed`: (trace id, span id) shown there)."""
+    if not results:
+        return ""
+    parts = []
+    for result in results:
+        report = result.report
+        by_id: dict[tuple[int, str], list[int]] = {}
+        for i, finding in enumerate(report.findings):
+            by_id.setdefault((-finding.level, finding.id), []).append(i)
+        rows = "".join(
+            f"<tr><td>{Level(-level).label}</td><td><code>{escape(finding_id)}</code></td>"
+            f'<td class="num">{len(found)}</td>'
+            f'<td class="num">{sum(1 for i in found if i in result.known)}</td></tr>'
+            for (level, finding_id), found in sorted(by_id.items())
+        )
+        table = (
+            '<table class="tests conformance"><thead><tr><th>level</th><th>finding</th>'
+            "<th>count</th><th>known</th></tr></thead><tbody>" + rows + "</tbody></table>"
+            if rows
+            else ""
+        )
+        elsewhere = [
+            (finding, result.known.get(i, ""))
+            for i, finding in enumerate(report.findings)
+            if (finding.trace_id, finding.span_id) not in placed
+        ]
+        loose = ""
+        if elsewhere:
+            items = "".join(
+                f"<li>{escape(f.service or '?')}: {escape(f.signal_type)} "
+                f"<code>{escape(f.signal_name)}</code><ul>{_finding_row((f, known))}</ul></li>"
+                for f, known in elsewhere
+            )
+            loose = (
+                f'<details class="findings loose"><summary>findings about no span on this page '
+                f"({len(elsewhere)})</summary><ul>{items}</ul></details>"
+            )
+        shortfall = (
+            f'<p class="errors">{escape(report.coverage_shortfall)}</p>'
+            if report.coverage_shortfall
+            else ""
+        )
+        parts.append(
+            f'<p class="facts">{escape(report.summary())} · registry '
+            f"<code>{escape(report.registry)}</code></p>{shortfall}{table}{loose}"
+        )
+    return (
+        '<section class="conformance"><h2>registry conformance</h2>' + "".join(parts) + "</section>"
+    )
+
+
 def render_trace_section(
     trace: Trace,
     *,
@@ -276,9 +440,11 @@ def render_trace_section(
     page_ids: Collection[str] = (),
     logs: Sequence[LogRecord] = (),
     logs_href: str | None = None,
+    findings: Sequence[NotedFinding] = (),
 ) -> str:
-    """One trace: summary line, waterfall host (filled by the script, log records under their
-    span), the log table, service map, text tree."""
+    """One trace: summary line, waterfall host (filled by the script, log records and
+    conformance findings under their span), the log table, the findings by span, service map,
+    text tree."""
     tid = escape(trace.trace_id)
     errors = len(trace.errors)
     facts = [
@@ -307,6 +473,7 @@ def render_trace_section(
         f'<div class="waterfall" data-trace-id="{tid}" data-span-count="{len(trace)}">'
         '<p class="noscript">the waterfall needs JavaScript; the text tree is below</p></div>\n'
         f"{render_log_table(trace, logs)}"
+        f"{render_span_findings(trace, findings)}"
         f'<h3>service map</h3>\n<div class="map-host">{render_service_map(trace)}</div>\n'
         f'<details class="tree"><summary>text tree</summary><pre>{escape(trace.render())}</pre>'
         "</details>\n</section>"
@@ -334,12 +501,16 @@ def render_test_page(
     logs: Mapping[str, Sequence[LogRecord]] | None = None,
     logs_hrefs: Mapping[str, str] | None = None,
     metrics: Sequence[SeriesChange] = (),
+    conformance: Sequence[ConformanceResult] = (),
 ) -> str:
-    """The page of one test: outcome, failure text, the metrics that changed during it, and
-    every trace it recorded with its log records (`logs`, `logs_hrefs`: by trace id)."""
+    """The page of one test: outcome, failure text, its conformance summary, the metrics that
+    changed during it, and every trace it recorded with its log records (`logs`, `logs_hrefs`:
+    by trace id) and conformance findings under their spans."""
     hrefs = list(json_hrefs) + [None] * (len(traces) - len(json_hrefs))
     ids = {t.trace_id for t in traces}
     logs, logs_hrefs = logs or {}, logs_hrefs or {}
+    findings = noted_findings(conformance)
+    placed = {(t.trace_id, s.span_id) for t in traces for s in t}
     sections = [
         render_trace_section(
             t,
@@ -347,6 +518,7 @@ def render_test_page(
             page_ids=ids,
             logs=logs.get(t.trace_id, ()),
             logs_href=logs_hrefs.get(t.trace_id),
+            findings=findings,
         )
         for t, h in zip(traces, hrefs, strict=False)
     ]
@@ -373,9 +545,10 @@ def render_test_page(
         f'<h1><span class="outcome {escape(outcome)}">{escape(outcome)}</span> '
         f"<code>{escape(nodeid)}</code></h1>\n"
         f'<p class="facts">{_duration(duration_s)} · {len(traces)} trace(s)</p></header>\n'
-        f"<main>\n{failure}\n{render_metric_changes(metrics)}\n" + "\n".join(sections) + "\n</main>"
+        f"<main>\n{failure}\n{render_conformance_summary(conformance, placed)}\n"
+        f"{render_metric_changes(metrics)}\n" + "\n".join(sections) + "\n</main>"
     )
-    payload = [trace_payload(t, logs.get(t.trace_id, ())) for t in traces]
+    payload = [trace_payload(t, logs.get(t.trace_id, ()), findings) for t in traces]
     return _page(nodeid, body, data={"traces": payload})
 
 
@@ -433,6 +606,7 @@ class IndexEntry:
     duration_s: float
     page_href: str = ""
     traces: list[TraceEntry] = field(default_factory=list)
+    conformance: str = ""  # the test's conformance summary line, when it was checked
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -446,6 +620,7 @@ class IndexEntry:
             duration_s=float(data["duration_s"]),
             page_href=str(data.get("page_href", "")),
             traces=traces,
+            conformance=str(data.get("conformance", "")),
         )
 
 
@@ -483,10 +658,16 @@ def render_index(
             if t.json_href:
                 detail += f' · <a href="{escape(t.json_href)}">json</a>'
             trace_cells.append(f'<div class="trace-ref">{label} <small>{detail}</small></div>')
+        conformance = (
+            f'<div class="conformance-summary"><small>{escape(entry.conformance)}</small></div>'
+            if entry.conformance
+            else ""
+        )
         rows.append(
             f'<tr class="test {escape(entry.outcome)}" data-nodeid="{name}">'
             f'<td><span class="outcome {escape(entry.outcome)}">{escape(entry.outcome)}</span></td>'
-            f'<td>{link}</td><td class="num">{_duration(entry.duration_s)}</td>'
+            f"<td>{link}{conformance}</td>"
+            f'<td class="num">{_duration(entry.duration_s)}</td>'
             f"<td>{''.join(trace_cells) or '—'}</td></tr>"
         )
     gantt = coerce_rows(gantt_rows)

@@ -80,6 +80,34 @@
     return row;
   }
 
+  // A conformance finding as a row under its span: level, finding id, key, message.
+  function findingRow(f, depth) {
+    var row = el("div", "wf-finding " + f.level + (f.known ? " known" : ""));
+    row.setAttribute("data-finding-id", f.id);
+    var label = el("div", "wf-label");
+    label.style.paddingLeft = (18 + depth * 14) + "px";
+    label.appendChild(el("span", "wf-level", f.level));
+    label.appendChild(el("span", "wf-fid", f.id));
+    label.appendChild(el("span", "wf-fkey", f.key));
+    label.appendChild(el("span", "wf-fmsg", f.message));
+    if (f.known) { label.appendChild(el("span", "wf-known", "known: " + f.known)); }
+    row.title = f.level + " " + f.id + "\n" + f.message + (f.known ? "\nknown: " + f.known : "");
+    row.appendChild(label);
+    return row;
+  }
+
+  function findingSummary(findings) {
+    var counts = {}, known = 0;
+    findings.forEach(function (f) {
+      counts[f.level] = (counts[f.level] || 0) + 1;
+      if (f.known) { known += 1; }
+    });
+    var parts = ["violation", "improvement", "information"].filter(function (l) { return counts[l]; })
+      .map(function (l) { return counts[l] + " " + l + (counts[l] > 1 && l !== "information" ? "s" : ""); });
+    return findings.length + " conformance finding" + (findings.length > 1 ? "s" : "") + ": " +
+      parts.join(", ") + (known ? " (" + known + " known)" : "");
+  }
+
   function render(trace, host) {
     host.textContent = "";
     var total = trace.durationMs > 0 ? trace.durationMs : 0.001;
@@ -137,7 +165,40 @@
         host.appendChild(r);
         return r;
       });
-      var entry = { span: span, row: row, logs: logRows, box: null, open: false, folded: false };
+      // Conformance findings: one summary row under the span, which opens its findings; open
+      // from the start when a violation is not a known one (what a failing check is about).
+      var findings = span.findings || [];
+      var findingRows = [];
+      var entry = { span: span, row: row, logs: logRows, findings: findingRows, box: null,
+                    open: false, folded: false, findingsOpen: false };
+      if (findings.length) {
+        var toggle = el("div", "wf-findings-toggle");
+        toggle.setAttribute("tabindex", "0");
+        var tlabel = el("div", "wf-label");
+        tlabel.style.paddingLeft = (18 + span.depth * 14) + "px";
+        var fresh = findings.filter(function (f) { return f.level === "violation" && !f.known; });
+        tlabel.textContent = "\u25b8 " + findingSummary(findings);
+        if (fresh.length) { toggle.className += " fresh"; }
+        toggle.appendChild(tlabel);
+        host.appendChild(toggle);
+        logRows.push(toggle);  // folds with its span, as the log rows do
+        findings.forEach(function (f) {
+          var r = findingRow(f, span.depth);
+          host.appendChild(r);
+          findingRows.push(r);
+        });
+        var flip = function () {
+          entry.findingsOpen = !entry.findingsOpen;
+          tlabel.textContent = (entry.findingsOpen ? "\u25be " : "\u25b8 ") + findingSummary(findings);
+          layout();
+        };
+        toggle.addEventListener("click", flip);
+        toggle.addEventListener("keydown", function (ev) {
+          if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); flip(); }
+        });
+        entry.findingsOpen = fresh.length > 0;
+        tlabel.textContent = (entry.findingsOpen ? "\u25be " : "\u25b8 ") + findingSummary(findings);
+      }
       rows.push(entry);
       row.addEventListener("click", function (ev) {
         if (ev.target === caret && span.children) {
@@ -148,7 +209,8 @@
         }
         if (!entry.box) {
           entry.box = details(span);
-          var after = logRows.length ? logRows[logRows.length - 1] : row;
+          var below = logRows.concat(findingRows);
+          var after = below.length ? below[below.length - 1] : row;
           host.insertBefore(entry.box, after.nextSibling);
         }
         entry.open = !entry.open;
@@ -167,9 +229,11 @@
         if (!hidden) { hideDeeperThan = entry.folded ? depth : Infinity; }
         entry.row.hidden = hidden;
         entry.logs.forEach(function (r) { r.hidden = hidden; });
+        entry.findings.forEach(function (r) { r.hidden = hidden || !entry.findingsOpen; });
         if (entry.box) { entry.box.hidden = hidden || !entry.open; }
       });
     }
+    layout();
     var loose = trace.looseLogs || [];
     if (loose.length) {
       host.appendChild(el("div", "wf-loose", "log records with no span of this trace (" + loose.length + ")"));

@@ -25,7 +25,13 @@ from tracebed.model.trace import Trace
 from tracebed.otlp.otlp_json import write_otlp_json
 from tracebed.otlp.signals_json import write_logs_json
 from tracebed.report.gantt import GanttRow, coerce_rows
-from tracebed.report.html import IndexEntry, TraceEntry, render_index, render_test_page
+from tracebed.report.html import (
+    ConformanceResult,
+    IndexEntry,
+    TraceEntry,
+    render_index,
+    render_test_page,
+)
 
 TESTS_DIR = "tests"
 MANIFESTS_DIR = ".manifests"
@@ -44,6 +50,7 @@ class ReportedTest:
     longrepr: str = ""
     logs: dict[str, list[LogRecord]] = field(default_factory=dict)  # by trace id
     metrics: list[SeriesChange] = field(default_factory=list)  # series that moved during it
+    conformance: list[ConformanceResult] = field(default_factory=list)  # registry checks
 
 
 def slug(nodeid: str) -> str:
@@ -114,6 +121,7 @@ class ReportWriter:
             logs=result.logs,
             logs_hrefs=logs_hrefs,
             metrics=result.metrics,
+            conformance=result.conformance,
         )
         (tests / f"{name}.html").write_text(page, encoding="utf-8")
         return IndexEntry(
@@ -122,6 +130,7 @@ class ReportWriter:
             duration_s=result.duration_s,
             page_href=f"{TESTS_DIR}/{name}.html",
             traces=entries,
+            conformance="; ".join(c.summary() for c in result.conformance),
         )
 
     def write_manifest(

@@ -146,7 +146,7 @@ def config(
         _route("/feature", "flagd-ui"),
         _route("/", "frontend"),
     ]
-    access_log = {
+    access_log: dict[str, Any] = {
         "name": "otel_envoy_access_log",
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.access_loggers.open_telemetry.v3"
