@@ -14,6 +14,7 @@ import uuid
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+import locust  # noqa: F401  (first: it patches ssl and sockets with gevent before they load)
 from openfeature import api
 from openfeature.contrib.provider.ofrep import OFREPProvider
 from opentelemetry import baggage, context, propagate, trace
