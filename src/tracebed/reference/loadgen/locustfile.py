@@ -26,7 +26,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 # the data the tasks choose from, re-exported: readers of the locustfile look for it here
 from tracebed.reference.loadgen.shop import CATEGORIES as CATEGORIES
 from tracebed.reference.loadgen.shop import PRODUCTS as PRODUCTS
-from tracebed.reference.loadgen.shop import WEIGHTS, ShopUser, tracer_provider
+from tracebed.reference.loadgen.shop import WEIGHTS, Query, ShopUser, tracer_provider
 
 
 def _setup_telemetry() -> trace.Tracer:
@@ -79,13 +79,7 @@ class WebsiteUser(ShopUser):
     def _span(self, name: str, attrs: dict[str, Any] | None = None) -> AbstractContextManager[Any]:
         return nullcontext()
 
-    def _get(
-        self,
-        span: Any,
-        path: str,
-        name: str | None = None,
-        query: dict[str, str | None] | None = None,
-    ) -> Any:
+    def _get(self, span: Any, path: str, name: str | None = None, query: Query = None) -> Any:
         # requests drops a None value (the random-ads category); statistics by path
         if query:
             return self._request("GET", path, params={k: [v] for k, v in query.items()})

@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanKind
 from tracebed.reference.loadgen.shop import CATEGORIES as CATEGORIES
 from tracebed.reference.loadgen.shop import PRODUCTS as PRODUCTS
 from tracebed.reference.loadgen.shop import WEIGHTS as WEIGHTS
-from tracebed.reference.loadgen.shop import ShopUser, tracer_provider
+from tracebed.reference.loadgen.shop import Query, ShopUser, tracer_provider
 
 #: Seconds between reads of loadGeneratorVUs (the wrapper's poll).
 VUS_POLL_SECONDS = 10.0
@@ -82,11 +82,7 @@ class WebsiteUser(ShopUser):
         return TRACER.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attrs or {})
 
     def _get(
-        self,
-        span: trace.Span,
-        path: str,
-        name: str | None = None,
-        query: dict[str, str | None] | None = None,
+        self, span: trace.Span, path: str, name: str | None = None, query: Query = None
     ) -> Any:
         # k6 formats the query itself: the null category is the literal None
         url = path + "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else path

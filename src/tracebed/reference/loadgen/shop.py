@@ -58,6 +58,8 @@ WEIGHTS: dict[str, int] = {
     "checkout_multi": 1,
     "flood_home": 5,
 }
+#: A request's query parameters (None: 2.0.2 leaves the parameter out, 3.0.0 sends "None").
+Query = dict[str, str | None] | None
 
 
 def _people() -> list[dict[str, Any]]:
@@ -101,13 +103,7 @@ class ShopUser(HttpUser):
     def _span(self, name: str, attrs: dict[str, Any] | None = None) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
-    def _get(
-        self,
-        span: Any,
-        path: str,
-        name: str | None = None,
-        query: dict[str, str | None] | None = None,
-    ) -> Any:
+    def _get(self, span: Any, path: str, name: str | None = None, query: Query = None) -> Any:
         """GET ``path`` with ``query``; ``name`` is the Locust statistics entry."""
         raise NotImplementedError
 
