@@ -85,6 +85,10 @@ _RPC_ATTRS = {
     "method": "rpc.method",
     "status_code": "rpc.grpc.status_code",
 }
+#: otelgrpc's server metric: the only metric of the Go services' SDK the stand-in reproduces.
+_RPC_SERVER_DURATION = Metric(
+    "rpc.server.duration", "histogram", unit="ms", meter=_OTELGRPC, attributes=_RPC_ATTRS
+)
 
 # The demo 2.0.2's signals per service. Sources: demo-facts §5 (metric names, instruments,
 # attributes), demo-facts-3.0 §6 (the log inventory; it marks as new at 3.0.0 only the
@@ -148,16 +152,7 @@ RELEASE_2_0_2: dict[str, ServiceSignals] = {
     ),
     "checkout": ServiceSignals(
         frozenset({_T, _M, _L}),
-        metrics={
-            # otelgrpc's server metric (the Go SDK's only metric the stand-in reproduces)
-            "rpc_server_duration": Metric(
-                "rpc.server.duration",
-                "histogram",
-                unit="ms",
-                meter=_OTELGRPC,
-                attributes=_RPC_ATTRS,
-            ),
-        },
+        metrics={"rpc_server_duration": _RPC_SERVER_DURATION},
         logs={
             "place_order": Log(
                 "[PlaceOrder]",
@@ -232,15 +227,7 @@ RELEASE_2_0_2: dict[str, ServiceSignals] = {
     ),
     "product-catalog": ServiceSignals(
         frozenset({_T, _M, _L}),
-        metrics={
-            "rpc_server_duration": Metric(
-                "rpc.server.duration",
-                "histogram",
-                unit="ms",
-                meter=_OTELGRPC,
-                attributes=_RPC_ATTRS,
-            ),
-        },
+        metrics={"rpc_server_duration": _RPC_SERVER_DURATION},
         logs={
             "product_found": Log(
                 "Product Found",
