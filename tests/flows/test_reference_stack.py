@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import random
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.reference.conftest import require_debian
 from tracebed.flows import ChainCheck, ShopClient, run_load
 from tracebed.flows.tasks import BROWSER_TASKS, TASK_WEIGHTS
 from tracebed.harness import DemoStack, Harness, HarnessOptions
@@ -17,14 +16,12 @@ from tracebed.otlp import Sink
 
 pytestmark = pytest.mark.slow
 
-NEEDED = {"redis-server": "redis-server", "nginx": "nginx"}
+NEEDED = ("redis-server", "nginx")
 
 
 @pytest.fixture(scope="module")
 def stack(sink: Sink) -> Iterator[DemoStack]:
-    for binary, package in NEEDED.items():
-        if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").exists():
-            pytest.skip(f"{binary} is not installed (apt-get install {package}; scripts/setup.sh)")
+    require_debian(*NEEDED)
     harness = Harness(HarnessOptions(kind="local", progress=False), sink=sink)
     try:
         yield harness.start()

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.reference.conftest import require_debian as require_debian  # where tests look
 from tests.reference.infra.launcher import Launcher
 from tracebed.otlp.sink import Sink
 from tracebed.reference.spec import build_spec
-
-DEBIAN = {"redis-server": "redis-server", "nginx": "nginx", "prometheus": "prometheus"}
-
-
-def require_debian(*binaries: str) -> None:
-    for b in binaries:
-        if shutil.which(b) is None and not Path(f"/usr/sbin/{b}").exists():
-            pytest.skip(f"{b} is not installed (apt-get install {DEBIAN[b]}; scripts/setup.sh)")
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,41 +18,11 @@ import pytest
 import requests
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
-from tests.reference.infra.conftest import require_debian
-from tests.reference.infra.launcher import Launcher
+from tests.reference.conftest import PERSON, RunningStack, reference_stack
 from tracebed.model.trace import Trace
-from tracebed.otlp.sink import Sink
-from tracebed.reference.spec import build_spec
-
-PERSON = {
-    "email": "someone@example.com",
-    "userCurrency": "USD",
-    "address": {
-        "streetAddress": "1600 Amphitheatre Parkway",
-        "city": "Mountain View",
-        "state": "CA",
-        "country": "United States",
-        "zipCode": "94043",
-    },
-    "creditCard": {
-        "creditCardNumber": "4432-8015-6152-0454",
-        "creditCardCvv": 672,
-        "creditCardExpirationYear": 2039,
-        "creditCardExpirationMonth": 1,
-    },
-}
 
 
-@dataclass
-class Running:
-    spec: dict[str, Any]
-    sink: Sink
-    launcher: Launcher
-
-    @property
-    def url(self) -> str:
-        return str(self.spec["x-tracebed-stack"]["frontend_url"])
-
+class Running(RunningStack):
     def call(self, method: str, path: str, **kw: Any) -> tuple[requests.Response, str, str]:
         """Send with a fresh W3C traceparent; return (response, trace id, parent span id)."""
         trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
@@ -74,22 +43,7 @@ class Running:
         assert r.status_code == 200, r.text
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    require_debian("redis-server", "nginx", "prometheus")
-    tmp: Path = tmp_path_factory.mktemp("reference")
-    sink = Sink(host="127.0.0.1", grpc_port=0, http_port=0).start()
-    try:
-        spec = build_spec(tmp / "work", sink.grpc_endpoint, demo_version="2.0.2")
-        launcher = Launcher(spec, tmp / "logs").start(timeout=40)
-        try:
-            yield Running(spec, sink, launcher)
-        finally:
-            launcher.stop()
-        # every service of the stack exits on SIGTERM within the grace period
-        assert launcher.killed == [], f"had to SIGKILL {launcher.killed}"
-    finally:
-        sink.stop()
+stack = reference_stack("2.0.2", Running)
 
 
 def _has(*spans: str | tuple[str, str]) -> Callable[[Trace], bool]:

@@ -11,8 +11,7 @@ from pathlib import Path
 import requests
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
-from tests.reference.infra.conftest import require_debian
-from tests.reference.infra.test_frontend_proxy import PERSON
+from tests.reference.conftest import PERSON, require_debian
 from tracebed.flows.chain import CHECKOUT_SERVICES as CHAIN_SERVICES
 from tracebed.model.store import SpanStore
 from tracebed.otlp.sink import Sink

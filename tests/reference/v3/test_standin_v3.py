@@ -13,8 +13,7 @@ import os
 import secrets
 import signal
 import subprocess
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,36 +21,16 @@ import pytest
 import requests
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
-from tests.reference.infra.conftest import require_debian
-from tests.reference.infra.launcher import Launcher
+from tests.reference.conftest import PERSON, RunningStack, reference_stack
 from tracebed.model.span import Span, SpanKind
 from tracebed.model.trace import Trace
-from tracebed.otlp.sink import Sink
 from tracebed.query.registry import Registry, load_registry
 from tracebed.reference.flagd import flagfile
-from tracebed.reference.spec import build_spec
 
 REFERENCE = Path(__file__).resolve().parents[3] / ".." / "shared" / "reference"
 SCHEMA = REFERENCE / "otel-demo-3.0.0" / "telemetry-schema"
 SEMCONV = REFERENCE / "semconv-1.40.0" / "model"
 
-PERSON = {
-    "email": "someone@example.com",
-    "userCurrency": "USD",
-    "address": {
-        "streetAddress": "1600 Amphitheatre Parkway",
-        "city": "Mountain View",
-        "state": "CA",
-        "country": "United States",
-        "zipCode": "94043",
-    },
-    "creditCard": {
-        "creditCardNumber": "4432-8015-6152-0454",
-        "creditCardCvv": 672,
-        "creditCardExpirationYear": 2039,
-        "creditCardExpirationMonth": 1,
-    },
-}
 SYNTHETIC = {"baggage": "synthetic_request=true,session.id=v3-test-session"}
 SORTED_IDS = [
     "0PUK6V6EV0",
@@ -67,19 +46,7 @@ SORTED_IDS = [
 ]
 
 
-@dataclass
-class Running:
-    spec: dict[str, Any]
-    sink: Sink
-    launcher: Launcher
-
-    @property
-    def url(self) -> str:
-        return str(self.spec["x-tracebed-stack"]["frontend_url"])
-
-    def endpoint(self, service: str, key: str = "http") -> str:
-        return str(self.spec["services"][service]["x-tracebed"]["endpoints"][key])
-
+class Running(RunningStack):
     def call(self, method: str, path: str, **kw: Any) -> tuple[requests.Response, str]:
         trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
         headers = {"traceparent": f"00-{trace_id}-{span_id}-01", **kw.pop("headers", {})}
@@ -95,32 +62,9 @@ class Running:
             timeout=20,
         )
 
-    @property
-    def flag_file(self) -> Path:
-        return Path(self.spec["x-tracebed-stack"]["flag_file"])
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    require_debian("redis-server", "nginx", "prometheus")
-    if not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; scripts/setup.sh)")
-    tmp: Path = tmp_path_factory.mktemp("reference-v3")
-    sink = Sink(host="127.0.0.1", grpc_port=0, http_port=0).start()
-    try:
-        spec = build_spec(
-            tmp / "work", sink.grpc_endpoint, with_load_generator=True, demo_version="3.0.0"
-        )
-        # the load generator is started by its own test, for a bounded while
-        names = [n for n in spec["services"] if n != "load-generator"]
-        launcher = Launcher(spec, tmp / "logs").start(names, timeout=60)
-        try:
-            yield Running(spec, sink, launcher)
-        finally:
-            launcher.stop()
-        assert launcher.killed == [], f"had to SIGKILL {launcher.killed}"
-    finally:
-        sink.stop()
+# the load generator is in the spec; its own test starts it, for a bounded while
+stack = reference_stack("3.0.0", Running, with_load_generator=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -8,65 +8,29 @@ Telemetry goes over OTLP/HTTP: gRPC does not mix with Locust's gevent.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import uuid
-from importlib import resources
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from locust import HttpUser, between, task
+import locust  # noqa: F401  (first: it patches ssl and sockets with gevent before they load)
 from openfeature import api
 from openfeature.contrib.provider.ofrep import OFREPProvider
 from opentelemetry import baggage, context, propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.propagators.composite import CompositePropagator
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-PRODUCTS = [
-    "0PUK6V6EV0",
-    "1YMWWN1N4O",
-    "2ZYFJ3GM2N",
-    "66VCHSJNUP",
-    "6E92ZMYYFZ",
-    "9SIQT8TOJO",
-    "L9ECAV7KIM",
-    "LS4PSXUNUM",
-    "OLJCESPC7Z",
-    "HQTGWGPNH4",
-]
-CATEGORIES = ["binoculars", "telescopes", "accessories", "assembly", "travel", "books", None]
-QUANTITIES = [1, 2, 3, 4, 5, 10]
-
-
-def _people() -> list[dict[str, Any]]:
-    text = (resources.files("tracebed.reference") / "data" / "people.json").read_text("utf-8")
-    people = json.loads(text)
-    if not isinstance(people, list) or not people:
-        raise RuntimeError("tracebed/reference/data/people.json must be a non-empty list")
-    return people
-
-
-PEOPLE = _people()
+# the data the tasks choose from, re-exported: readers of the locustfile look for it here
+from tracebed.reference.loadgen.shop import CATEGORIES as CATEGORIES
+from tracebed.reference.loadgen.shop import PRODUCTS as PRODUCTS
+from tracebed.reference.loadgen.shop import WEIGHTS, Query, ShopUser, tracer_provider
 
 
 def _setup_telemetry() -> trace.Tracer:
-    provider = TracerProvider(
-        resource=Resource.create(
-            {SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", "load-generator")}
-        )
-    )
-    host = os.environ.get("OTEL_COLLECTOR_HOST")
-    port = os.environ.get("OTEL_COLLECTOR_PORT_HTTP")
-    if host and port:
-        exporter = OTLPSpanExporter(endpoint=f"http://{host}:{port}/v1/traces", timeout=5)
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
-    trace.set_tracer_provider(provider)
+    trace.set_tracer_provider(tracer_provider())
     propagate.set_global_textmap(
         CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
     )
@@ -81,10 +45,12 @@ TRACER = _setup_telemetry()
 FLAGS = api.get_client()
 
 
-class WebsiteUser(HttpUser):
-    wait_time = between(1, 10)
+class WebsiteUser(ShopUser):
+    # Locust's @task(weight) on each task, as the demo's locustfile has it
+    tasks = [getattr(ShopUser, name) for name, weight in WEIGHTS.items() for _ in range(weight)]
 
     def on_start(self) -> None:
+        self.rng = random.Random()
         ctx = baggage.set_baggage("session.id", str(uuid.uuid4()))
         ctx = baggage.set_baggage("synthetic_request", "true", context=ctx)
         self._ctx = ctx
@@ -108,55 +74,22 @@ class WebsiteUser(HttpUser):
         finally:
             context.detach(token)
 
-    @task(1)
-    def index(self) -> None:
-        self._request("GET", "/")
+    # -- ShopUser's hooks: the requests are traced, the tasks are not ----------------------
 
-    @task(10)
-    def browse_product(self) -> None:
-        self._request("GET", "/api/products/" + random.choice(PRODUCTS))
+    def _span(self, name: str, attrs: dict[str, Any] | None = None) -> AbstractContextManager[Any]:
+        return nullcontext()
 
-    @task(3)
-    def get_recommendations(self) -> None:
-        self._request(
-            "GET", "/api/recommendations", params={"productIds": [random.choice(PRODUCTS)]}
-        )
+    def _get(self, span: Any, path: str, name: str | None = None, query: Query = None) -> Any:
+        # requests drops a None value (the random-ads category); statistics by path
+        if query:
+            return self._request("GET", path, params={k: [v] for k, v in query.items()})
+        return self._request("GET", path)
 
-    @task(3)
-    def get_ads(self) -> None:
-        # trailing slash and a None category (dropped by requests) as in the demo
-        self._request("GET", "/api/data/", params={"contextKeys": [random.choice(CATEGORIES)]})
+    def _post(self, span: Any, path: str, body: Any) -> Any:
+        return self._request("POST", path, json=body)
 
-    @task(3)
-    def view_cart(self) -> None:
-        self._request("GET", "/api/cart")
+    def _new_user(self) -> str:
+        return str(uuid.uuid1())
 
-    @task(2)
-    def add_to_cart(self, user: str = "") -> None:
-        if user == "":
-            user = str(uuid.uuid1())
-        product = random.choice(PRODUCTS)
-        self._request("GET", "/api/products/" + product)
-        body = {
-            "item": {"productId": product, "quantity": random.choice(QUANTITIES)},
-            "userId": user,
-        }
-        self._request("POST", "/api/cart", json=body)
-
-    @task(1)
-    def checkout(self) -> None:
-        user = str(uuid.uuid1())
-        self.add_to_cart(user=user)
-        self._request("POST", "/api/checkout", json={**random.choice(PEOPLE), "userId": user})
-
-    @task(1)
-    def checkout_multi(self) -> None:
-        user = str(uuid.uuid1())
-        for _ in range(random.choice([2, 3, 4])):
-            self.add_to_cart(user=user)
-        self._request("POST", "/api/checkout", json={**random.choice(PEOPLE), "userId": user})
-
-    @task(5)
-    def flood_home(self) -> None:
-        for _ in range(FLAGS.get_integer_value("loadGeneratorFloodHomepage", 0)):
-            self._request("GET", "/")
+    def _flood_count(self) -> int:
+        return FLAGS.get_integer_value("loadGeneratorFloodHomepage", 0)

@@ -13,89 +13,29 @@ The browser scenario is not run: no browser is installed here.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import uuid
-from collections.abc import Callable
-from importlib import resources
+from contextlib import AbstractContextManager
 from typing import Any
 
 import gevent
-from locust import HttpUser, between, events, task
+from locust import events, task
 from locust.env import Environment
 from opentelemetry import context, trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
 
-PRODUCTS = [
-    "0PUK6V6EV0",
-    "1YMWWN1N4O",
-    "2ZYFJ3GM2N",
-    "66VCHSJNUP",
-    "6E92ZMYYFZ",
-    "9SIQT8TOJO",
-    "L9ECAV7KIM",
-    "LS4PSXUNUM",
-    "OLJCESPC7Z",
-    "HQTGWGPNH4",
-]
-CATEGORIES: list[str | None] = [
-    "binoculars",
-    "telescopes",
-    "accessories",
-    "assembly",
-    "travel",
-    "books",
-    None,
-]
-QUANTITIES = [1, 2, 3, 4, 5, 10]
-#: (task, weight) as in script.js: the weights total 29.
-WEIGHTS: dict[str, int] = {
-    "index": 1,
-    "browse_product": 10,
-    "get_recommendations": 3,
-    "get_ads": 3,
-    "view_cart": 3,
-    "add_to_cart": 2,
-    "checkout": 1,
-    "checkout_multi": 1,
-    "flood_home": 5,
-}
+# the data the tasks choose from, re-exported: readers of the locustfile look for it here
+from tracebed.reference.loadgen.shop import CATEGORIES as CATEGORIES
+from tracebed.reference.loadgen.shop import PRODUCTS as PRODUCTS
+from tracebed.reference.loadgen.shop import WEIGHTS as WEIGHTS
+from tracebed.reference.loadgen.shop import Query, ShopUser, tracer_provider
+
 #: Seconds between reads of loadGeneratorVUs (the wrapper's poll: 10 s). The environment
 #: variable is tracebed's knob, so that a test can watch a change take effect quickly.
 VUS_POLL_SECONDS = float(os.environ.get("TRACEBED_LOADGEN_VUS_POLL_SECONDS") or 10.0)
 
-
-def _people() -> list[dict[str, Any]]:
-    text = (resources.files("tracebed.reference") / "data" / "people.json").read_text("utf-8")
-    people = json.loads(text)
-    if not isinstance(people, list) or not people:
-        raise RuntimeError("tracebed/reference/data/people.json must be a non-empty list")
-    return people
-
-
-PEOPLE = _people()
-
-
-def _setup_telemetry() -> trace.Tracer:
-    provider = TracerProvider(
-        resource=Resource.create(
-            {SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", "load-generator")}
-        )
-    )
-    host = os.environ.get("OTEL_COLLECTOR_HOST")
-    port = os.environ.get("OTEL_COLLECTOR_PORT_HTTP")
-    if host and port:  # xk6-otel: otlptracehttp to the collector's 4318
-        exporter = OTLPSpanExporter(endpoint=f"http://{host}:{port}/v1/traces", timeout=5)
-        provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=200))
-    return provider.get_tracer("load-generator")
-
-
-TRACER = _setup_telemetry()
+TRACER = tracer_provider().get_tracer("load-generator")
 
 
 def _ofrep_url() -> str | None:
@@ -125,9 +65,7 @@ def flag_value(doc: Any) -> float:
     return 0.0
 
 
-class WebsiteUser(HttpUser):
-    wait_time = between(1, 10)
-
+class WebsiteUser(ShopUser):
     def on_start(self) -> None:
         self.session_id: str | None = None  # baggage says session.id=null until then
         self.rng = random.Random()
@@ -140,15 +78,26 @@ class WebsiteUser(HttpUser):
             "baggage": f"synthetic_request=true,session.id={self.session_id or 'null'}",
         }
 
-    def _span(self, name: str, attrs: dict[str, Any] | None = None) -> Any:
+    def _span(self, name: str, attrs: dict[str, Any] | None = None) -> AbstractContextManager[Any]:
         # a task span is the root of its trace; addToCart inside checkout nests under it
         return TRACER.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attrs or {})
 
-    def _get(self, span: trace.Span, path: str, name: str | None = None) -> Any:
-        return self.client.get(path, headers=self._headers(span), name=name or path)
+    def _get(
+        self, span: trace.Span, path: str, name: str | None = None, query: Query = None
+    ) -> Any:
+        # k6 formats the query itself: the null category is the literal None
+        url = path + "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else path
+        return self.client.get(url, headers=self._headers(span), name=name or path)
 
     def _post(self, span: trace.Span, path: str, body: Any) -> Any:
         return self.client.post(path, json=body, headers=self._headers(span), name=path)
+
+    def _new_user(self) -> str:
+        return str(uuid.uuid4())
+
+    def _flood_count(self) -> int:
+        # 3.0.0's flag file has no loadGeneratorFloodHomepage: OFREP 404 -> 0 -> nothing
+        return int(self._flag("loadGeneratorFloodHomepage"))
 
     def _flag(self, key: str) -> float:
         with self._span("feature_flag.evaluate", {"feature_flag.key": key}) as span:
@@ -179,74 +128,9 @@ class WebsiteUser(HttpUser):
                 self.session_id = str(uuid.uuid4())
                 with self._span("user_session_start") as span:
                     self._get(span, "/")
-            tasks: dict[str, Callable[[], None]] = {
-                "index": self.index,
-                "browse_product": self.browse_product,
-                "get_recommendations": self.get_recommendations,
-                "get_ads": self.get_ads,
-                "view_cart": self.view_cart,
-                "add_to_cart": self.add_to_cart,
-                "checkout": self.checkout,
-                "checkout_multi": self.checkout_multi,
-                "flood_home": self.flood_home,
-            }
-            tasks[pick_task(self.rng)]()
+            getattr(self, pick_task(self.rng))()  # a task of ShopUser, by weight
         finally:
             context.detach(token)
-
-    def index(self) -> None:
-        with self._span("user_index") as span:
-            self._get(span, "/")
-
-    def browse_product(self) -> None:
-        product = self.rng.choice(PRODUCTS)
-        with self._span("user_browse_product", {"product.id": product}) as span:
-            self._get(span, f"/api/products/{product}", name="/api/products/[id]")
-
-    def get_recommendations(self) -> None:
-        product = self.rng.choice(PRODUCTS)
-        with self._span("user_get_recommendations", {"product.id": product}) as span:
-            self._get(span, f"/api/recommendations?productIds={product}", "/api/recommendations")
-
-    def get_ads(self) -> None:
-        category = self.rng.choice(CATEGORIES)
-        with self._span("user_get_ads", {"category": category or "null"}) as span:
-            # trailing slash, and the literal None for the null category, as k6 sends
-            self._get(span, f"/api/data/?contextKeys={category or 'None'}", "/api/data/")
-
-    def view_cart(self) -> None:
-        with self._span("user_view_cart") as span:
-            self._get(span, "/api/cart")  # no sessionId: reads user ""
-
-    def add_to_cart(self, user: str | None = None) -> None:
-        user = user or str(uuid.uuid4())
-        product = self.rng.choice(PRODUCTS)
-        quantity = self.rng.choice(QUANTITIES)
-        attrs = {"user.id": user, "product.id": product, "quantity": quantity}
-        with self._span("user_add_to_cart", attrs) as span:
-            self._get(span, f"/api/products/{product}", name="/api/products/[id]")
-            body = {"item": {"productId": product, "quantity": quantity}, "userId": user}
-            self._post(span, "/api/cart", body)
-
-    def checkout(self) -> None:
-        user = str(uuid.uuid4())
-        with self._span("user_checkout_single", {"user.id": user}) as span:
-            self.add_to_cart(user)
-            self._post(span, "/api/checkout", {**self.rng.choice(PEOPLE), "userId": user})
-
-    def checkout_multi(self) -> None:
-        user = str(uuid.uuid4())
-        count = self.rng.choice([2, 3, 4])
-        with self._span("user_checkout_multi", {"user.id": user, "item.count": count}) as span:
-            for _ in range(count):
-                self.add_to_cart(user)
-            self._post(span, "/api/checkout", {**self.rng.choice(PEOPLE), "userId": user})
-
-    def flood_home(self) -> None:
-        # 3.0.0's flag file has no loadGeneratorFloodHomepage: OFREP 404 -> 0 -> nothing
-        for _ in range(int(self._flag("loadGeneratorFloodHomepage"))):
-            with self._span("user_flood_home") as span:
-                self._get(span, "/")
 
 
 def _follow_vus(environment: Environment) -> None:

@@ -76,127 +76,99 @@ class PaymentService(demo_pb2_grpc.PaymentServiceServicer):
     def Charge(
         self, request: demo_pb2.ChargeRequest, ctx: grpc.ServicerContext
     ) -> demo_pb2.ChargeResponse:
-        amount, card = request.amount, request.credit_card
+        amount = request.amount
         telemetry.log("charge_received")
-        if versions.is_v3():
-            return self._charge_v3(request)
-        trace.get_current_span().set_attribute(
-            "app.payment.amount", js_amount(amount.units, amount.nanos)
+        v3 = versions.is_v3()
+        # 3.0.0's amount is right to the cent; 2.0.2 parses `${units}.${nanos}`
+        text = (
+            f"{amount.units + amount.nanos / 1e9:.2f}"
+            if v3
+            else js_amount(amount.units, amount.nanos)
         )
-        # The demo never ends `charge` on the validation errors, so it is never exported
-        # then: start it by hand and end it only where the demo does.
+        trace.get_current_span().set_attribute("app.payment.amount", text)
+        if v3:  # 3.0.0 always ends `charge`, with the error recorded
+            with self.tracer.start_as_current_span(
+                "charge", record_exception=True, set_status_on_exception=True
+            ) as span:
+                return self._charge(span, request, v3)
+        # The demo 2.0.2 never ends `charge` on the validation errors, so it is never
+        # exported then: start it by hand and end it only where the demo does.
         span = self.tracer.start_span("charge")
         token = context.attach(trace.set_span_in_context(span))
         try:
-            failure = self.flags.number("paymentFailure", 0.0)
-            if failure > 0 and self.rng.random() < failure:
-                span.set_attribute("app.loyalty.level", "gold")
-                span.end()
-                raise RpcError(
-                    grpc.StatusCode.UNKNOWN,
-                    "Payment request failed. Invalid token. app.loyalty.level=gold",
-                )
-            card_type, valid = card_info(card.credit_card_number)
-            span.set_attribute("app.payment.card_type", card_type)
-            span.set_attribute("app.payment.card_valid", valid)
-            loyalty = self.rng.choice(LOYALTY_LEVELS)
-            span.set_attribute("app.loyalty.level", loyalty)
-            if not valid:
-                raise RpcError(grpc.StatusCode.UNKNOWN, "Credit card info is invalid.")
-            if card_type not in ("visa", "mastercard"):
-                raise RpcError(
-                    grpc.StatusCode.UNKNOWN,
-                    f"Sorry, we cannot process {card_type} credit cards. "
-                    "Only VISA or MasterCard is accepted.",
-                )
-            today = dt.date.today()
-            year, month = card.credit_card_expiration_year, card.credit_card_expiration_month
-            if today.year * 12 + today.month > year * 12 + month:
-                last4 = re.sub(r"[\s-]", "", card.credit_card_number)[-4:]
-                raise RpcError(
-                    grpc.StatusCode.UNKNOWN,
-                    f"The credit card (ending {last4}) expired on {month}/{year}.",
-                )
-            synthetic = baggage.get_baggage("synthetic_request") == "true"
-            span.set_attribute("app.payment.charged", not synthetic)
-            transaction_id = str(uuid.uuid4())
-            telemetry.log(
-                "transaction_complete",
-                transaction_id=transaction_id,
-                card_type=card_type,
-                last_four=re.sub(r"[\s-]", "", card.credit_card_number)[-4:],
-                amount={
-                    "units": amount.units,
-                    "nanos": amount.nanos,
-                    "currencyCode": amount.currency_code,
-                },
-                loyalty_level=loyalty,
-            )
-            telemetry.count("transactions", currency=amount.currency_code)
+            response = self._charge(span, request, v3)
             span.end()
-            return demo_pb2.ChargeResponse(transaction_id=transaction_id)
+            return response
         finally:
             context.detach(token)
 
-    def _charge_v3(self, request: demo_pb2.ChargeRequest) -> demo_pb2.ChargeResponse:
-        """3.0.0: the amount is right to the cent, and ``charge`` always ends with the error."""
+    def _charge(
+        self, span: trace.Span, request: demo_pb2.ChargeRequest, v3: bool
+    ) -> demo_pb2.ChargeResponse:
+        """The card checks and the charge, inside ``charge`` (the span ``Charge`` started)."""
         amount, card = request.amount, request.credit_card
-        trace.get_current_span().set_attribute(
-            "app.payment.amount", f"{amount.units + amount.nanos / 1e9:.2f}"
-        )
-        synthetic = versions.synthetic(baggage.get_baggage("synthetic_request"))
-        with self.tracer.start_as_current_span(
-            "charge", record_exception=True, set_status_on_exception=True
-        ) as span:
+        if v3:
+            synthetic = versions.synthetic(baggage.get_baggage("synthetic_request"))
             if synthetic:
                 span.set_attribute("user_agent.synthetic.type", "test")
-            failure = self.flags.number("paymentFailure", 0.0)
-            if failure > 0 and self.rng.random() < failure:
-                span.set_attribute("app.loyalty.level", "gold")
-                raise RpcError(
-                    grpc.StatusCode.UNKNOWN,
-                    "Payment request failed. Invalid token. demo.user_context.loyalty_level=gold",
-                )
-            card_type, valid = card_info(card.credit_card_number)
-            span.set_attribute("app.payment.card_type", card_type)
-            span.set_attribute("app.payment.card_valid", valid)
-            loyalty = self.rng.choice(LOYALTY_LEVELS)
-            span.set_attribute("app.loyalty.level", loyalty)
-            if not valid:
-                raise RpcError(grpc.StatusCode.UNKNOWN, "Credit card info is invalid.")
-            if card_type not in ("visa", "mastercard"):
-                raise RpcError(
-                    grpc.StatusCode.UNKNOWN,
-                    f"Sorry, we cannot process {card_type} credit cards. "
-                    "Only VISA or MasterCard is accepted.",
-                )
-            today = dt.date.today()
-            year, month = card.credit_card_expiration_year, card.credit_card_expiration_month
-            if today.year * 12 + today.month > year * 12 + month:
-                last4 = re.sub(r"[\s-]", "", card.credit_card_number)[-4:]
-                raise RpcError(
-                    grpc.StatusCode.UNKNOWN,
-                    f"The credit card (ending {last4}) expired on {month}/{year}.",
-                )
-            user = baggage.get_baggage("enduser.id")
-            if user:
-                span.set_attribute("enduser.id", str(user))
-            span.set_attribute("app.payment.charged", not synthetic)
-            transaction_id = str(uuid.uuid4())
-            telemetry.log(
-                "transaction_complete",
-                transaction_id=transaction_id,
-                card_type=card_type,
-                last_four=re.sub(r"[\s-]", "", card.credit_card_number)[-4:],
-                amount={
-                    "units": amount.units,
-                    "nanos": amount.nanos,
-                    "currencyCode": amount.currency_code,
-                },
-                loyalty_level=loyalty,
+        else:
+            synthetic = baggage.get_baggage("synthetic_request") == "true"
+        failure = self.flags.number("paymentFailure", 0.0)
+        if failure > 0 and self.rng.random() < failure:
+            span.set_attribute("app.loyalty.level", "gold")
+            if not v3:
+                span.end()  # the one error after which 2.0.2 ends `charge`
+            # the message names the attribute as the release's wire does
+            loyalty_key = _wire_name("app.loyalty.level")
+            raise RpcError(
+                grpc.StatusCode.UNKNOWN,
+                f"Payment request failed. Invalid token. {loyalty_key}=gold",
             )
-            telemetry.count("transactions", currency=amount.currency_code)
-            return demo_pb2.ChargeResponse(transaction_id=transaction_id)
+        card_type, valid = card_info(card.credit_card_number)
+        span.set_attribute("app.payment.card_type", card_type)
+        span.set_attribute("app.payment.card_valid", valid)
+        loyalty = self.rng.choice(LOYALTY_LEVELS)
+        span.set_attribute("app.loyalty.level", loyalty)
+        if not valid:
+            raise RpcError(grpc.StatusCode.UNKNOWN, "Credit card info is invalid.")
+        if card_type not in ("visa", "mastercard"):
+            raise RpcError(
+                grpc.StatusCode.UNKNOWN,
+                f"Sorry, we cannot process {card_type} credit cards. "
+                "Only VISA or MasterCard is accepted.",
+            )
+        today = dt.date.today()
+        year, month = card.credit_card_expiration_year, card.credit_card_expiration_month
+        if today.year * 12 + today.month > year * 12 + month:
+            last4 = re.sub(r"[\s-]", "", card.credit_card_number)[-4:]
+            raise RpcError(
+                grpc.StatusCode.UNKNOWN,
+                f"The credit card (ending {last4}) expired on {month}/{year}.",
+            )
+        user = baggage.get_baggage("enduser.id")
+        if user and v3:
+            span.set_attribute("enduser.id", str(user))  # new at 3.0.0
+        span.set_attribute("app.payment.charged", not synthetic)
+        transaction_id = str(uuid.uuid4())
+        telemetry.log(
+            "transaction_complete",
+            transaction_id=transaction_id,
+            card_type=card_type,
+            last_four=re.sub(r"[\s-]", "", card.credit_card_number)[-4:],
+            amount={
+                "units": amount.units,
+                "nanos": amount.nanos,
+                "currencyCode": amount.currency_code,
+            },
+            loyalty_level=loyalty,
+        )
+        telemetry.count("transactions", currency=amount.currency_code)
+        return demo_pb2.ChargeResponse(transaction_id=transaction_id)
+
+
+def _wire_name(key: str) -> str:
+    """``key`` as the active release names it (``common.renames`` renames span attributes)."""
+    return versions.ATTRIBUTE_RENAMES[versions.current()].get(key) or key
 
 
 def build() -> list[Registration]:
