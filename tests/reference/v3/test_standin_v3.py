@@ -514,7 +514,13 @@ def test_proxy_has_no_loadgen_route(stack: Running) -> None:
 def test_telemetry_docs_through_the_front_door(stack: Running) -> None:
     r, tid = stack.call("GET", "/telemetry/services/cart/")
     assert r.status_code == 200 and "telemetry" in r.text.lower()
-    t = stack.trace(tid, ("GET /services/{service_name}", "telemetry-docs"))
+    # Envoy's span and the docs server's are exported apart: wait for both
+    t = stack.sink.wait_for_trace(
+        tid,
+        until=lambda t: bool(t.named("GET /services/{service_name}", "telemetry-docs"))
+        and any(s.service == "frontend-proxy" for s in t.spans),
+        timeout=20,
+    )
     docs = one(t, "GET /services/{service_name}", "telemetry-docs")
     assert docs.kind is SpanKind.SERVER
     assert docs.attributes["http.route"] == "/services/{service_name}"
