@@ -112,6 +112,15 @@ def demo_dir() -> Path:
 STANDIN = Path(__file__).resolve().parent / "standin"
 
 
+def connector_fed(config: dict[str, Any], connector: str) -> list[str]:
+    """The pipelines of a merged collector config that receive from ``connector``."""
+    return [
+        name
+        for name, pipeline in config["service"]["pipelines"].items()
+        if connector in ((pipeline or {}).get("receivers") or [])
+    ]
+
+
 def demo_shaped_project(image: str, demo_dir: Path) -> dict[str, Any]:
     """A compose project shaped like the demo, with stand-ins for images that cannot be pulled:
     `otel-collector` runs the demo's own collector configs (merged with any overlay, as the
