@@ -239,11 +239,10 @@ def demo30_shaped_project(image: str, dest: Path) -> list[Path]:
 def send_logs_and_metrics(endpoint: str, service: str, logs: int, add: int) -> None:
     """``logs`` log records and one counter (``tracebed.test.orders``, increased by ``add``)
     from real OTel SDK exporters (OTLP/gRPC) to ``endpoint``, flushed before returning."""
-    import logging
-
+    from opentelemetry._logs import SeverityNumber
     from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
     from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
@@ -254,16 +253,12 @@ def send_logs_and_metrics(endpoint: str, service: str, logs: int, add: int) -> N
     log_provider.add_log_record_processor(
         SimpleLogRecordProcessor(OTLPLogExporter(endpoint=endpoint, insecure=True))
     )
-    logger = logging.getLogger(f"tracebed.tests.{service}")
-    logger.propagate = False
-    handler = LoggingHandler(logger_provider=log_provider)
-    logger.addHandler(handler)
-    try:
-        for i in range(logs):
-            logger.warning("order %d placed", i)
-    finally:
-        logger.removeHandler(handler)
-        log_provider.shutdown()
+    logger = log_provider.get_logger("tracebed.tests")
+    for i in range(logs):
+        logger.emit(
+            severity_number=SeverityNumber.WARN, severity_text="WARN", body=f"order {i} placed"
+        )
+    log_provider.shutdown()
     # one export, at shutdown (the interval is never reached)
     reader = PeriodicExportingMetricReader(
         OTLPMetricExporter(endpoint=endpoint, insecure=True), export_interval_millis=3_600_000
@@ -303,7 +298,7 @@ def check_logs_and_metrics_reach_the_sink(sink: Any, endpoint: str) -> None:
         service, "tracebed.test.orders", since=mark, until=lambda s: len(s) >= 1, timeout=30
     )
     assert orders.increase() == 3
-    assert [p.attributes for p in orders.latest()] == [{"app.payment.currency": "EUR"}]
+    assert [dict(p.attributes) for p in orders.latest()] == [{"app.payment.currency": "EUR"}]
 
     # the traces pipeline's span-metrics connector feeds the metrics pipeline, and so the sink
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
