@@ -40,9 +40,10 @@ def test_writes_the_compose_overlay_and_a_collector_overlay_of_the_checkouts_con
     assert "otlp/tracebed" in overlay["exporters"]
     base = yaml.safe_load((checkout / "src/otel-collector/otelcol-config.yml").read_text())
     for name, pipeline in base["service"]["pipelines"].items():
-        if name.startswith("traces"):
+        if name.startswith(("traces", "metrics", "logs")):
             exporters = overlay["service"]["pipelines"][name]["exporters"]
             assert exporters == [*pipeline["exporters"], "otlp/tracebed"]
+    assert set(overlay["service"]["pipelines"]) == {"traces", "metrics", "logs"}
     assert "docker compose -f docker-compose.yml -f docker-compose.test.yml" in result.output
 
 
@@ -78,7 +79,9 @@ def test_a_3_0_0_checkout_gets_the_overlay_for_its_three_layers(tmp_path: Path) 
         # 3.0.0 names its exporters otlp_grpc (otlp is a deprecated alias since collector 0.144)
         "traces": {
             "exporters": ["debug", "otlp_grpc/jaeger", "span_metrics", "otlp_grpc/tracebed"]
-        }
+        },
+        "metrics": {"exporters": ["debug", "otlp_http/prometheus", "otlp_grpc/tracebed"]},
+        "logs": {"exporters": ["debug", "opensearch", "otlp_grpc/tracebed"]},
     }
     names = " ".join(f"-f {f}" for f in LAYERS)
     assert f"next: docker compose {names} -f docker-compose.test.yml config -q" in result.output
@@ -97,3 +100,59 @@ def test_a_3_0_0_checkout_gets_the_overlay_for_its_three_layers(tmp_path: Path) 
         "--feature-gates=service.profilesSupport",
         "--config=/etc/otelcol-tracebed.yml",
     ]
+
+
+def _environment(svc: dict[str, object]) -> dict[str, str]:
+    env = svc.get("environment") or []
+    assert isinstance(env, list)
+    return dict(str(item).split("=", 1) for item in env)
+
+
+def test_export_delay_is_off_unless_asked(checkout: Path) -> None:
+    result = CliRunner().invoke(cli, ["compose-overlay", str(checkout)])
+    assert result.exit_code == 0, result.output
+    written = yaml.safe_load((checkout / "docker-compose.test.yml").read_text())
+    assert set(written["services"]) == {"otel-collector", "frontend-proxy"}
+    for svc in written["services"].values():
+        assert not [k for k in _environment(svc) if k.startswith("OTEL_")]
+
+
+@pytest.mark.parametrize(("seconds", "metric_ms"), [("0.2", "1000"), ("2.5", "2500")])
+def test_export_delay_reaches_every_service_of_the_project(
+    checkout: Path, seconds: str, metric_ms: str
+) -> None:
+    from tracebed.harness.core import export_delay_environment
+    from tracebed.stack.compose import load_compose
+
+    result = CliRunner().invoke(cli, ["compose-overlay", str(checkout), "--export-delay", seconds])
+    assert result.exit_code == 0, result.output
+    assert f"export delay {seconds} s for every service" in result.output
+    text = (checkout / "docker-compose.test.yml").read_text()
+    written = yaml.safe_load(text)
+    project = load_compose([checkout / "docker-compose.yml"], profiles=("*",))
+    assert set(written["services"]) == set(project.services)
+    delays = export_delay_environment(float(seconds))
+    assert delays["OTEL_METRIC_EXPORT_INTERVAL"] == metric_ms
+    for name, svc in written["services"].items():
+        assert {k: v for k, v in _environment(svc).items() if k.startswith("OTEL_")} == delays, name
+    # what was there stays: the collector's sink variable, the command, the front door's port
+    assert _environment(written["services"]["otel-collector"])["TRACEBED_SINK_OTLP"] == (
+        "${TRACEBED_SINK_OTLP:-host.docker.internal:4317}"
+    )
+    shipped = yaml.safe_load(compose_overlay_file().read_text())
+    for name, svc in shipped["services"].items():
+        got = {k: v for k, v in written["services"][name].items() if k != "environment"}
+        assert got == {k: v for k, v in svc.items() if k != "environment"}
+    assert text.startswith(compose_overlay_file().read_text().split("services:\n")[0])
+    # compose merges it into the demo's own environment, key by key
+    merged = load_compose([checkout / "docker-compose.yml", checkout / "docker-compose.test.yml"])
+    checkout_env = merged.services["checkout"]["environment"]
+    assert checkout_env["OTEL_BSP_SCHEDULE_DELAY"] == delays["OTEL_BSP_SCHEDULE_DELAY"]
+    assert checkout_env["OTEL_SERVICE_NAME"] == "checkout"
+
+
+def test_a_negative_export_delay_is_refused_in_one_line(checkout: Path) -> None:
+    result = CliRunner().invoke(cli, ["compose-overlay", str(checkout), "--export-delay", "-1"])
+    assert result.exit_code == 2
+    assert "--export-delay" in result.output and "Traceback" not in result.output
+    assert not (checkout / "docker-compose.test.yml").exists()

@@ -112,6 +112,15 @@ def demo_dir() -> Path:
 STANDIN = Path(__file__).resolve().parent / "standin"
 
 
+def connector_fed(config: dict[str, Any], connector: str) -> list[str]:
+    """The pipelines of a merged collector config that receive from ``connector``."""
+    return [
+        name
+        for name, pipeline in config["service"]["pipelines"].items()
+        if connector in ((pipeline or {}).get("receivers") or [])
+    ]
+
+
 def demo_shaped_project(image: str, demo_dir: Path) -> dict[str, Any]:
     """A compose project shaped like the demo, with stand-ins for images that cannot be pulled:
     `otel-collector` runs the demo's own collector configs (merged with any overlay, as the
@@ -225,3 +234,87 @@ def demo30_shaped_project(image: str, dest: Path) -> list[Path]:
         path.write_text(yaml.safe_dump({"services": services}, sort_keys=False))
         files.append(path)
     return files
+
+
+def send_logs_and_metrics(endpoint: str, service: str, logs: int, add: int) -> None:
+    """``logs`` log records and one counter (``tracebed.test.orders``, increased by ``add``)
+    from real OTel SDK exporters (OTLP/gRPC) to ``endpoint``, flushed before returning."""
+    from opentelemetry._logs import SeverityNumber
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.resources import Resource
+
+    resource = Resource.create({"service.name": service})
+    log_provider = LoggerProvider(resource=resource)
+    log_provider.add_log_record_processor(
+        SimpleLogRecordProcessor(OTLPLogExporter(endpoint=endpoint, insecure=True))
+    )
+    logger = log_provider.get_logger("tracebed.tests")
+    for i in range(logs):
+        logger.emit(
+            severity_number=SeverityNumber.WARN, severity_text="WARN", body=f"order {i} placed"
+        )
+    log_provider.shutdown()
+    # one export, at shutdown (the interval is never reached)
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=endpoint, insecure=True), export_interval_millis=3_600_000
+    )
+    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+    counter = meter_provider.get_meter("tracebed.tests").create_counter("tracebed.test.orders")
+    counter.add(add, {"app.payment.currency": "EUR"})
+    meter_provider.shutdown()
+
+
+def check_logs_and_metrics_reach_the_sink(sink: Any, endpoint: str) -> None:
+    """Logs, metrics and span-derived metrics sent to the demo-shaped collector at ``endpoint``
+    reach ``sink`` (a `tracebed.otlp.sink.Sink`) through the overlay's pipelines, exactly once."""
+    import secrets
+
+    import requests
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    service = f"signals-{secrets.token_hex(4)}"
+    mark = sink.mark()
+    send_logs_and_metrics(endpoint, service, logs=5, add=3)
+    records = sink.wait_for_logs(
+        service=service, since=mark, until=lambda r: len(r) >= 5, timeout=30
+    )
+    assert sorted(str(r.body) for r in records) == [f"order {i} placed" for i in range(5)]
+    assert {r.severity_text for r in records} == {"WARN"}
+    resp = requests.get(f"{sink.http_url}/api/logs", params={"service": service}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    assert (
+        sum(len(sl["logRecords"]) for rl in resp.json()["resourceLogs"] for sl in rl["scopeLogs"])
+        == 5
+    )
+    orders = sink.wait_for_metric(
+        service, "tracebed.test.orders", since=mark, until=lambda s: len(s) >= 1, timeout=30
+    )
+    assert orders.increase() == 3
+    assert [dict(p.attributes) for p in orders.latest()] == [{"app.payment.currency": "EUR"}]
+
+    # the traces pipeline's span-metrics connector feeds the metrics pipeline, and so the sink
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True))
+    )
+    for _ in range(2):
+        with provider.get_tracer("tracebed.tests").start_as_current_span("PlaceOrder"):
+            pass
+    provider.shutdown()
+    calls = sink.wait_for_metric(
+        service,
+        "traces.span.metrics.calls",
+        since=mark,
+        until=lambda s: len(s) > 0 and s.increase() >= 2,
+        timeout=30,
+    )
+    assert calls.increase() == 2
+    assert [(p.attributes["span.name"], p.value) for p in calls.latest()] == [("PlaceOrder", 2)]

@@ -9,16 +9,18 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tests.compose.conftest import REPO
+from tests.compose.conftest import REPO, connector_fed
 from tracebed.cli.collector_overlay import command as overlay_cli
 from tracebed.stack.collector_overlay import (
     EXPORTER_NAME,
+    SIGNALS,
     OverlayError,
     build_overlay,
     load_config,
     merge,
     merge_all,
     render_overlay,
+    signal_pipelines,
     traces_pipelines,
 )
 
@@ -65,15 +67,21 @@ def test_demo_overlay_keeps_every_exporter_and_adds_the_test_one(demo_bases: lis
         assert after["exporters"][name] == exporter, f"exporter {name} changed"
     traces = traces_pipelines(before)
     assert traces == {"traces": ["otlp", "debug", "spanmetrics"]}
+    # every pipeline of the three signals: the demo's Jaeger, Prometheus, OpenSearch kept
+    assert {s: signal_pipelines(before, s) for s in SIGNALS} == {
+        "traces": {"traces": ["otlp", "debug", "spanmetrics"]},
+        "metrics": {"metrics": ["otlphttp/prometheus", "debug"]},
+        "logs": {"logs": ["opensearch", "debug"]},
+    }
     for name, pipeline in _pipelines(before).items():
         got = _pipelines(after)[name]
-        if name.split("/")[0] == "traces":
+        if name.split("/")[0] in SIGNALS:
             assert got["exporters"] == pipeline["exporters"] + [EXPORTER_NAME]
             assert {k: v for k, v in got.items() if k != "exporters"} == {
                 k: v for k, v in pipeline.items() if k != "exporters"
             }
         else:
-            assert got == pipeline, f"non-traces pipeline {name} changed"
+            assert got == pipeline, f"pipeline {name} of another signal changed"
     # Everything outside exporters and pipelines is untouched.
     for section in ("receivers", "processors", "connectors"):
         assert after[section] == before[section]
@@ -94,7 +102,55 @@ def test_extras_that_replace_the_traces_exporters_are_respected(
     assert _pipelines(overlay) == {
         "traces": {"exporters": ["spanmetrics", "otlphttp/example", EXPORTER_NAME]},
         "traces/second": {"exporters": ["debug", EXPORTER_NAME]},
+        "metrics": {"exporters": ["otlphttp/prometheus", "debug", EXPORTER_NAME]},
+        "logs": {"exporters": ["opensearch", "debug", EXPORTER_NAME]},
     }
+
+
+def test_span_metrics_leave_through_a_pipeline_that_exports_to_tracebed(
+    demo_bases: list[Path],
+) -> None:
+    # 2.0.2: traces -> connector spanmetrics -> metrics (with hostmetrics, otlp, ...); what the
+    # connector derives is exported by the metrics pipeline that receives from it.
+    configs = [load_config(p) for p in demo_bases]
+    merged = merge_all(configs)
+    after = merge(merged, build_overlay(configs))
+    assert list(merged["connectors"]) == ["spanmetrics"]
+    fed = connector_fed(after, "spanmetrics")
+    assert fed == ["metrics"]
+    assert "spanmetrics" in _pipelines(after)["traces"]["exporters"]  # still derived
+    for name in fed:
+        assert _pipelines(after)[name]["exporters"][-1] == EXPORTER_NAME
+
+
+@pytest.mark.parametrize(
+    ("pipelines", "restated"),
+    [
+        # no logs pipeline: fine, just no logs
+        (
+            "    traces: {receivers: [otlp], exporters: [debug]}\n"
+            "    metrics: {receivers: [otlp], exporters: [debug]}\n",
+            {"traces", "metrics"},
+        ),
+        # named pipelines of each signal, and profiles (the sink takes no profiles) left alone
+        (
+            "    traces/a: {receivers: [otlp], exporters: [debug]}\n"
+            "    logs/x: {receivers: [otlp], exporters: [debug]}\n"
+            "    logs/y: {receivers: [otlp], exporters: [debug]}\n"
+            "    profiles: {receivers: [otlp], exporters: [debug]}\n",
+            {"traces/a", "logs/x", "logs/y"},
+        ),
+    ],
+)
+def test_each_signal_present_is_restated_and_absent_ones_are_fine(
+    tmp_path: Path, pipelines: str, restated: set[str]
+) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("exporters: {debug: {}}\nservice:\n  pipelines:\n" + pipelines)
+    overlay = yaml.safe_load(render_overlay([path]))
+    assert set(_pipelines(overlay)) == restated
+    for name in restated:
+        assert _pipelines(overlay)[name]["exporters"] == ["debug", EXPORTER_NAME]
 
 
 def test_overlay_is_idempotent(demo_bases: list[Path]) -> None:

@@ -14,15 +14,18 @@ from typing import Any
 
 import pytest
 
+from tests.compose.conftest import connector_fed
 from tests.demo_layout import DEMO30, LAYERS, demo30_checkout, require_demo30
 from tracebed.stack.collector_overlay import (
     EXPORTER_NAME,
     EXPORTER_NAME_GRPC,
+    SIGNALS,
     build_overlay,
     collector_config_files,
     load_config,
     merge,
     merge_all,
+    signal_pipelines,
     traces_pipelines,
 )
 
@@ -44,37 +47,67 @@ def _pipelines(config: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("layers", "traces"),
+    ("layers", "signals"),
     [
-        ((CORE, EXTRAS), ["debug", "span_metrics"]),
-        ((CORE, FULL, EXTRAS), ["debug", "span_metrics"]),
-        ((CORE, FULL, OBS, EXTRAS), ["debug", "otlp_grpc/jaeger", "span_metrics"]),
+        (
+            (CORE, EXTRAS),
+            {"traces": ["debug", "span_metrics"], "metrics": ["debug"], "logs": ["debug"]},
+        ),
+        (
+            (CORE, FULL, EXTRAS),
+            {"traces": ["debug", "span_metrics"], "metrics": ["debug"], "logs": ["debug"]},
+        ),
+        (
+            (CORE, FULL, OBS, EXTRAS),
+            {
+                "traces": ["debug", "otlp_grpc/jaeger", "span_metrics"],
+                "metrics": ["debug", "otlp_http/prometheus"],
+                "logs": ["debug", "opensearch"],
+            },
+        ),
     ],
 )
 def test_every_layering_keeps_its_exporters_and_adds_the_test_one(
-    layers: tuple[str, ...], traces: list[str]
+    layers: tuple[str, ...], signals: dict[str, list[str]]
 ) -> None:
     configs = _configs(*layers)
     before = merge_all(configs)
-    assert traces_pipelines(before) == {"traces": traces}
+    assert traces_pipelines(before) == {"traces": signals["traces"]}
+    assert {s: signal_pipelines(before, s) for s in SIGNALS} == {
+        s: {s: exporters} for s, exporters in signals.items()
+    }
     overlay = build_overlay(configs, endpoint="host.docker.internal:4317", release="3.0.0")
     after = merge(before, overlay)
-    assert _pipelines(after)["traces"]["exporters"] == [*traces, EXPORTER_NAME_GRPC]
+    for signal, exporters in signals.items():  # Jaeger, Prometheus, OpenSearch kept, ours last
+        assert _pipelines(after)[signal]["exporters"] == [*exporters, EXPORTER_NAME_GRPC]
     # every exporter definition (otlp_grpc/jaeger, otlp_http/prometheus, opensearch, ...) kept
     assert {k: v for k, v in after["exporters"].items() if k != EXPORTER_NAME_GRPC} == before[
         "exporters"
     ]
     for name, pipeline in _pipelines(before).items():
         got = _pipelines(after)[name]
-        if name == "traces":
+        if name in SIGNALS:
             assert {k: v for k, v in got.items() if k != "exporters"} == {
                 k: v for k, v in pipeline.items() if k != "exporters"
             }
         else:
-            assert got == pipeline, f"{name} pipeline changed"
+            assert got == pipeline, f"{name} pipeline changed"  # profiles: the sink takes none
     for section in ("receivers", "processors", "connectors", "extensions"):
         assert after.get(section) == before.get(section)
     assert after["service"].get("extensions") == before["service"].get("extensions")
+
+
+@pytest.mark.parametrize("layers", [(CORE, EXTRAS), (CORE, FULL, EXTRAS), (CORE, FULL, OBS, EXTRAS)])
+def test_span_metrics_reach_the_sink_in_every_layering(layers: tuple[str, ...]) -> None:
+    # 3.0.0 renames the connector span_metrics; traces export to it and the metrics pipeline
+    # receives from it (the full layer restates those receivers, span_metrics among them).
+    configs = _configs(*layers)
+    after = merge(merge_all(configs), build_overlay(configs, release="3.0.0"))
+    assert list(after["connectors"]) == ["span_metrics"]
+    assert "span_metrics" in _pipelines(after)["traces"]["exporters"]
+    fed = connector_fed(after, "span_metrics")
+    assert fed == ["metrics"]
+    assert _pipelines(after)["metrics"]["exporters"][-1] == EXPORTER_NAME_GRPC
 
 
 def test_the_observability_layer_really_uses_the_renamed_exporters() -> None:
@@ -109,7 +142,16 @@ def test_the_extras_fork_seam_example_is_built_on(tmp_path: Path) -> None:
                 "otlp_grpc/mybackend",
                 EXPORTER_NAME_GRPC,
             ]
-        }
+        },
+        "metrics": {
+            "exporters": [
+                "otlp_http/prometheus",
+                "debug",
+                "otlp_grpc/mybackend",
+                EXPORTER_NAME_GRPC,
+            ]
+        },
+        "logs": {"exporters": ["opensearch", "debug", "otlp_grpc/mybackend", EXPORTER_NAME_GRPC]},
     }
 
 

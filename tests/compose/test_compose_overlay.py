@@ -335,3 +335,53 @@ def test_a_mismatched_overlay_is_refused_in_one_line(tmp_path: Path) -> None:
         [collector / n for n in ("otelcol-config.yml", "otelcol-config-full.yml",
                                  "otelcol-config-observability.yml", "otelcol-config-extras.yml")]
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("release", ["2.0.2", "3.0.0"])
+def test_real_compose_gives_every_service_the_export_delays_and_nothing_else(
+    release: str, demo_dir: Path, tmp_path: Path
+) -> None:
+    # `tracebed compose-overlay --export-delay 0.2`: the harness's export delays, for a project
+    # started by hand, in every service, merged into each one's own environment.
+    from tests.demo_layout import LAYERS, demo30_checkout
+    from tracebed.harness.core import export_delay_environment
+    from tracebed.stack.collector_overlay import (
+        collector_command,
+        project_services,
+        render_compose_overlay,
+    )
+
+    clis = _compose_clis()
+    if not clis:
+        unavailable("neither docker-compose nor `docker compose` is installed")
+    if release == "2.0.2":
+        root, env_file = tmp_path, demo_dir / "demo.env"
+        files = [_project_copy(demo_dir, "docker-compose.yml", root)]
+    else:
+        root = demo30_checkout(tmp_path / "demo")
+        env_file, files = root / ".env", [root / f for f in LAYERS]
+    delays = export_delay_environment(0.2)
+    overlay = root / "docker-compose.test.yml"
+    overlay.write_text(
+        render_compose_overlay(
+            OVERLAY.read_text(),
+            collector_command(files, env_file=env_file),
+            delays,
+            project_services(files, env_file=env_file),
+        )
+    )
+    for cli in clis:
+        before = _config(cli, root, files, env_file)
+        after = _config(cli, root, [*files, overlay], env_file)
+        assert after["services"].keys() == before["services"].keys()
+        for name, svc in after["services"].items():
+            env = _as_env_dict(svc.pop("environment", None))
+            own = _as_env_dict(before["services"][name].get("environment"))
+            assert {k: env.get(k) for k in delays} == delays, name
+            # the rest as it was (a delay the demo sets itself is overridden, nothing more)
+            rest = {k: v for k, v in env.items() if k not in delays}
+            rest.update({k: v for k, v in own.items() if k in delays})
+            if rest or "environment" in before["services"][name]:
+                svc["environment"] = rest
+                before["services"][name]["environment"] = own
+        assert _canon(_strip_allowed_changes(before, after)) == _canon(before), " ".join(cli)

@@ -22,7 +22,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tests.compose.conftest import REPO, assert_nothing_left, demo_shaped_project, require_docker
+from tests.compose.conftest import (
+    REPO,
+    assert_nothing_left,
+    check_logs_and_metrics_reach_the_sink,
+    demo_shaped_project,
+    require_docker,
+)
 from tracebed.otlp.sink import Sink
 from tracebed.refstack.compose import build_reference_image
 from tracebed.stack import Stack, Topology
@@ -88,3 +94,11 @@ def test_collector_exports_to_the_host_sink_through_host_gateway(
     provider.shutdown()
     trace = gateway_sink.wait_for_trace(trace_id, until=lambda t: bool(t.named(name)), timeout=30)
     assert [s.service for s in trace.named(name)] == ["join-test"]
+
+
+def test_logs_metrics_and_span_metrics_reach_the_sink(joined: Stack, gateway_sink: Sink) -> None:
+    # 2.0.2: the overlay restates metrics [otlphttp/prometheus, debug] and logs
+    # [opensearch, debug] with otlp/tracebed; spanmetrics feeds the metrics pipeline
+    svc = joined.topology.services["otel-collector"]
+    host, port = joined.backend.address(svc, 4317, None)
+    check_logs_and_metrics_reach_the_sink(gateway_sink, f"{host}:{port}")

@@ -25,7 +25,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tests.compose.conftest import assert_nothing_left, demo30_shaped_project, require_docker
+from tests.compose.conftest import (
+    assert_nothing_left,
+    check_logs_and_metrics_reach_the_sink,
+    demo30_shaped_project,
+    require_docker,
+)
 from tracebed.cli import cli
 from tracebed.otlp.sink import Sink
 from tracebed.refstack.compose import build_reference_image
@@ -150,3 +155,11 @@ def test_spans_reach_the_sink_and_the_renamed_jaeger_exporter(
         for s in ss["spans"]
     ]
     assert spans == [name]
+
+
+def test_logs_metrics_and_span_metrics_reach_the_sink(joined: Stack, gateway_sink: Sink) -> None:
+    # 3.0.0, all three layers: metrics [debug, otlp_http/prometheus] and logs [debug,
+    # opensearch] with otlp_grpc/tracebed; span_metrics feeds the metrics pipeline
+    svc = joined.topology.services["otel-collector"]
+    host, port = joined.backend.address(svc, 4317, None)
+    check_logs_and_metrics_reach_the_sink(gateway_sink, f"{host}:{port}")

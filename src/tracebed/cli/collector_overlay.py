@@ -30,8 +30,8 @@ from tracebed.stack.collector_overlay import (
     "--endpoint",
     default=DEFAULT_ENDPOINT,
     show_default=True,
-    help="Where the test exporter sends traces: HOST:PORT of the tracebed sink's OTLP/gRPC "
-    "receiver, or an ${env:VAR} the collector expands.",
+    help="Where the test exporter sends traces, metrics and logs: HOST:PORT of the tracebed "
+    "sink's OTLP/gRPC receiver, or an ${env:VAR} the collector expands.",
 )
 @click.option(
     "--exporter-name",
@@ -48,11 +48,12 @@ from tracebed.stack.collector_overlay import (
 def command(
     bases: tuple[Path, ...], endpoint: str, exporter_name: str | None, output: Path | None
 ) -> None:
-    """Generate a collector overlay that also exports every traces pipeline to tracebed.
+    """Generate a collector overlay that also exports every pipeline to tracebed.
 
     Pass the result as the collector's last --config. The collector replaces lists when it
-    merges configs, so the overlay restates each traces pipeline's exporters with the test
-    exporter added; every original exporter is kept.
+    merges configs, so the overlay restates each traces, metrics and logs pipeline's exporters
+    with the test exporter added; every original exporter is kept (span-derived metrics leave
+    through the metrics pipeline their connector feeds, so they reach tracebed too).
 
     \b
     Example:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from tracebed.harness.core import export_delay_environment
 from tracebed.paths import compose_overlay_file
 from tracebed.stack.collector_overlay import (
     OverlayError,
@@ -13,6 +14,7 @@ from tracebed.stack.collector_overlay import (
     collector_config_files,
     is_join_overlay,
     project_release,
+    project_services,
     render_compose_overlay,
     render_overlay,
 )
@@ -53,17 +55,31 @@ def default_compose_files(checkout: Path) -> list[Path]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Env file for compose interpolation (default: the checkout's .env).",
 )
-def command(checkout: Path, compose_files: tuple[Path, ...], env_file: Path | None) -> None:
+@click.option(
+    "--export-delay",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Also set every service's OTel SDK export delays (spans and logs after SECONDS, "
+    "metrics every SECONDS, at least 1 s), as --tracebed-export-delay does for the compose "
+    "stacks the harness starts (default: the project's own).",
+)
+def command(
+    checkout: Path,
+    compose_files: tuple[Path, ...],
+    env_file: Path | None,
+    export_delay: float | None,
+) -> None:
     """Write docker-compose.test.yml and the collector overlay into a demo checkout.
 
-    The collector overlay is generated from the checkout's own collector configs (every traces
-    pipeline keeps its exporters and also exports to tracebed), and docker-compose.test.yml
-    restates the collector's command of these compose files with tracebed's config added.
-    Needs no tracebed checkout: the overlay ships inside the package.
+    The collector overlay is generated from the checkout's own collector configs (every traces,
+    metrics and logs pipeline keeps its exporters and also exports to tracebed), and
+    docker-compose.test.yml restates the collector's command of these compose files with
+    tracebed's config added. Needs no tracebed checkout: the overlay ships inside the package.
 
     \b
     Example:
-      tracebed compose-overlay .
+      tracebed compose-overlay .                      # add --export-delay 0.2 for short delays
       docker compose -f docker-compose.yml -f docker-compose.test.yml config -q      # 2.0.2
       docker compose -f compose.yaml -f compose.full.yaml \\
           -f compose.observability.yaml -f docker-compose.test.yml config -q        # 3.0.0
@@ -78,7 +94,10 @@ def command(checkout: Path, compose_files: tuple[Path, ...], env_file: Path | No
         bases = collector_config_files(files, env_file=env_file)
         overlay = render_overlay(bases, release=project_release(files, env_file=env_file))
         compose_overlay = render_compose_overlay(
-            compose_overlay_file().read_text(), collector_command(files, env_file=env_file)
+            compose_overlay_file().read_text(),
+            collector_command(files, env_file=env_file),
+            export_delay_environment(export_delay) if export_delay is not None else None,
+            project_services(files, env_file=env_file),
         )
     except (OverlayError, StackError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -87,7 +106,12 @@ def command(checkout: Path, compose_files: tuple[Path, ...], env_file: Path | No
     target.write_text(overlay)
     compose_target = checkout / "docker-compose.test.yml"
     compose_target.write_text(compose_overlay)
-    click.echo(f"wrote {compose_target} (collector command of {', '.join(f.name for f in files)})")
+    delays = (
+        f"; export delay {export_delay:g} s for every service" if export_delay is not None else ""
+    )
+    click.echo(
+        f"wrote {compose_target} (collector command of {', '.join(f.name for f in files)}{delays})"
+    )
     click.echo(f"wrote {target} (from {', '.join(str(b) for b in bases)})")
     names = " ".join(f"-f {f.name if f.parent == checkout else f}" for f in files)
     click.echo(f"next: docker compose {names} -f docker-compose.test.yml config -q")

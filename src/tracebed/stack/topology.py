@@ -330,8 +330,9 @@ class Topology:
 
     def replace(self, name: str, command: str) -> None:
         """Run ``command`` (a shell-style command line) in place of the service's own process:
-        same tier, same environment, same readiness probe. Local processes only: a compose
-        service is replaced by a compose file of the user's."""
+        same tier, same environment, same readiness probe. Local processes only: a service
+        that runs from an image is replaced on the compose path (``--replace SERVICE=IMAGE`` or
+        ``SERVICE=compose:FILE``)."""
         import shlex
 
         svc = self.service(name)
@@ -340,8 +341,9 @@ class Topology:
             raise TopologyError(f"--replace {name}=: the command is empty")
         if svc.image is not None and svc.command is None:
             raise TopologyError(
-                f"--replace {name}: {name} runs from an image; replace it with a compose file "
-                "of your own (a service of the same name, added with -f)"
+                f"--replace {name}: {name} runs from an image, so no command can run in its "
+                "place: replace it on the compose stack (--stack compose, --tracebed-stack="
+                f"compose) with --replace {name}=IMAGE or {name}=compose:FILE"
             )
         svc.command = argv
         svc.working_dir = None  # the user's command runs from the caller's directory
