@@ -5,8 +5,9 @@ its metric's identity), the store's metric index (series by service, name and at
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tracebed.model.span import Attributes
 
@@ -248,54 +249,127 @@ class SeriesChange:
 MetricPredicate = Callable[[MetricSelection], bool]
 
 
-class _Series:
-    __slots__ = ("points", "times")
+# What the index needs of a point, read at ingest without decoding it: (service, metric name,
+# the attributes as sent (hashable; equal for equal attributes written in the same order),
+# time, start time).
+PointHead = tuple[str, str, Hashable, int, int]
 
-    def __init__(self) -> None:
-        self.points: deque[tuple[int, MetricPoint]] = deque()  # (seq, point), oldest first
+
+class MetricBatch(Protocol):
+    """Metric points that arrived together; decoded into `MetricPoint`s only when asked for."""
+
+    def __len__(self) -> int: ...
+
+    def heads(self) -> Sequence[PointHead]: ...
+
+    def attributes(self, index: int) -> Attributes:
+        """The point's attributes, decoded (asked once per new series)."""
+        ...
+
+    def materialize(self, index: int) -> MetricPoint: ...
+
+
+class MetricListBatch:
+    """A batch of ready-made `MetricPoint`s (tests, files)."""
+
+    def __init__(self, points: Iterable[MetricPoint]):
+        self._points = list(points)
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def heads(self) -> list[PointHead]:
+        return [
+            (
+                mp.service,
+                mp.name,
+                _frozen(mp.attributes),
+                mp.time_unix_nano,
+                mp.start_time_unix_nano,
+            )
+            for mp in self._points
+        ]
+
+    def attributes(self, index: int) -> Attributes:
+        return self._points[index].attributes
+
+    def materialize(self, index: int) -> MetricPoint:
+        return self._points[index]
+
+
+SeriesKey = tuple[str, str, str]  # service, name, attributes sorted (as `series_key()`)
+
+
+class _Series:
+    __slots__ = ("attributes", "points", "times", "sent_as")
+
+    def __init__(self, attributes: Attributes) -> None:
+        self.attributes = attributes
+        # (seq, batch, index in batch, (time, start time)), oldest first
+        self.points: deque[tuple[int, MetricBatch, int, tuple[int, int]]] = deque()
         self.times: set[tuple[int, int]] = set()
+        self.sent_as: list[tuple[str, str, Hashable]] = []  # raw keys naming this series
 
 
 class MetricIndex:
     """Points by series (service, name, attributes); not locked (the store holds its lock).
 
-    A duplicate point is one whose series already holds a point with the same time and start
-    time (an exporter's retry). Eviction drops the oldest points first."""
+    Points stay in their batch (protobuf, for the receivers); one becomes a `MetricPoint` when
+    a query returns it. A point's attributes as sent are mapped to its series once, the first
+    time they are seen. A duplicate point is one whose series already holds a point with the
+    same time and start time (an exporter's retry). Eviction drops the oldest points first."""
 
     def __init__(self) -> None:
-        self._series: dict[tuple[object, ...], _Series] = {}
-        self._by_name: dict[tuple[str, str], list[tuple[object, ...]]] = {}
-        self._order: deque[tuple[object, ...]] = deque()  # series key per stored point, FIFO
+        self._series: dict[SeriesKey, _Series] = {}
+        self._sent_as: dict[tuple[str, str, Hashable], SeriesKey] = {}
+        self._by_name: dict[tuple[str, str], list[SeriesKey]] = {}
+        self._order: deque[SeriesKey] = deque()  # series key per stored point, FIFO
+        self._decoded: dict[int, MetricPoint] = {}  # held points a query has decoded
         self.next_seq = 0
 
     def __len__(self) -> int:
         return len(self._order)
 
-    def count_fresh(self, points: Iterable[MetricPoint]) -> int:
+    def _key(self, batch: MetricBatch, index: int, head: PointHead) -> SeriesKey:
+        sent_as = head[:3]
+        key = self._sent_as.get(sent_as)
+        if key is None:
+            key = (head[0], head[1], _frozen(batch.attributes(index)))
+        return key
+
+    def count_fresh(self, batch: MetricBatch) -> int:
         seen = set()
-        for mp in points:
-            key = mp.series_key()
-            when = (mp.time_unix_nano, mp.start_time_unix_nano)
+        for index, head in enumerate(batch.heads()):
+            key = self._key(batch, index, head)
+            when = (head[3], head[4])
             series = self._series.get(key)
             if series is None or when not in series.times:
                 seen.add((key, when))
         return len(seen)
 
-    def add(self, points: Iterable[MetricPoint]) -> tuple[int, int]:
+    def add(self, batch: MetricBatch) -> tuple[int, int]:
         stored = duplicates = 0
-        for mp in points:
-            key = mp.series_key()
-            series = self._series.get(key)
-            if series is None:
-                series = self._series[key] = _Series()
-                self._by_name.setdefault((mp.service, mp.name), []).append(key)
-            when = (mp.time_unix_nano, mp.start_time_unix_nano)
+        sent_as_keys, all_series, order = self._sent_as, self._series, self._order
+        for index, head in enumerate(batch.heads()):
+            sent_as = head[:3]
+            key = sent_as_keys.get(sent_as)
+            if key is None:
+                attributes = batch.attributes(index)
+                key = sent_as_keys[sent_as] = (head[0], head[1], _frozen(attributes))
+                series = all_series.get(key)
+                if series is None:
+                    series = all_series[key] = _Series(attributes)
+                    self._by_name.setdefault((head[0], head[1]), []).append(key)
+                series.sent_as.append(sent_as)
+            else:
+                series = all_series[key]
+            when = (head[3], head[4])
             if when in series.times:
                 duplicates += 1
                 continue
             series.times.add(when)
-            series.points.append((self.next_seq, mp))
-            self._order.append(key)
+            series.points.append((self.next_seq, batch, index, when))
+            order.append(key)
             self.next_seq += 1
             stored += 1
         return stored, duplicates
@@ -305,21 +379,32 @@ class MetricIndex:
         while freed < needed and self._order:
             key = self._order.popleft()
             series = self._series[key]
-            _, mp = series.points.popleft()
-            series.times.discard((mp.time_unix_nano, mp.start_time_unix_nano))
+            seq, _, _, when = series.points.popleft()
+            self._decoded.pop(seq, None)
+            series.times.discard(when)
             if not series.points:
                 del self._series[key]
-                names = self._by_name[(mp.service, mp.name)]
+                for sent_as in series.sent_as:
+                    del self._sent_as[sent_as]
+                names = self._by_name[key[:2]]
                 names.remove(key)
                 if not names:
-                    del self._by_name[(mp.service, mp.name)]
+                    del self._by_name[key[:2]]
             freed += 1
         return freed
 
     def clear(self) -> None:
         self._series.clear()
+        self._sent_as.clear()
         self._by_name.clear()
         self._order.clear()
+        self._decoded.clear()
+
+    def _point(self, seq: int, batch: MetricBatch, index: int) -> MetricPoint:
+        point = self._decoded.get(seq)
+        if point is None:
+            point = self._decoded[seq] = batch.materialize(index)
+        return point
 
     def select(
         self,
@@ -338,19 +423,21 @@ class MetricIndex:
             for key in keys
         ]
         selection = MetricSelection()
-        found: list[tuple[int, MetricPoint]] = []
+        found: list[tuple[int, MetricBatch, int]] = []
         for key in keys:
             series = self._series[key]
-            first = series.points[0][1]
-            if not attributes_match(first.attributes, attributes):
+            if not attributes_match(series.attributes, attributes):
                 continue
-            for seq, mp in series.points:
+            baseline: tuple[int, MetricBatch, int] | None = None
+            for seq, batch, index, _ in series.points:
                 if seq < since:
-                    selection.baselines[key] = mp
+                    baseline = (seq, batch, index)
                 else:
-                    found.append((seq, mp))
+                    found.append((seq, batch, index))
+            if baseline is not None:
+                selection.baselines[key] = self._point(*baseline)
         found.sort(key=lambda item: item[0])  # arrival order across series
-        selection.points = [mp for _, mp in found]
+        selection.points = [self._point(*where) for where in found]
         return selection
 
     def names(self, service: str | None = None) -> list[tuple[str, str]]:

@@ -1,10 +1,11 @@
 """The store: spans, log records and metric points; thread-safe, bounded, and able to wake
 waiters the moment anything arrives (one wait for every signal).
 
-Spans are stored as batches that convert to `Span` lazily: ingest only reads ids (to index
-and de-duplicate), so a collector's big batches cost little until a test looks at them.
-Logs and metrics are stored as model values (`tracebed.model.logs` / `.metrics` index them),
-under the same lock, limits policy and wait.
+Every signal is stored as batches that convert to model values lazily: ingest only reads
+what the indexes need (span ids; a log record's ids, times and severity; a metric point's
+series and times), so a collector's big batches cost little until a test looks at them.
+`tracebed.model.logs` / `.metrics` index logs and metrics, under the same lock, limits policy
+and wait as spans.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from tracebed.errors import SinkError, TraceTimeout, WaitTimeout
-from tracebed.model.logs import LogIndex, LogPredicate, LogRecord
+from tracebed.model.logs import LogBatch, LogIndex, LogListBatch, LogPredicate, LogRecord
 from tracebed.model.metrics import (
+    MetricBatch,
     MetricIndex,
+    MetricListBatch,
     MetricPoint,
     MetricPredicate,
     MetricSelection,
@@ -374,26 +377,36 @@ class SpanStore:
     def add_spans(self, spans: Iterable[Span]) -> AddResult:
         return self.add_batch(SpanListBatch(spans))
 
-    def add_logs(self, records: Sequence[LogRecord]) -> AddResult:
+    def add_logs(self, records: Iterable[LogRecord]) -> AddResult:
+        return self.add_log_batch(LogListBatch(records))
+
+    def add_log_batch(self, batch: LogBatch) -> AddResult:
         """Store log records (a duplicate: same service, ids, times, severity, body and
         attributes). Full: evicts the oldest records, or raises `StoreFullError` storing none."""
-        return self._add_signal("logs", records, self._logs, self.max_log_records)
+        return self._add_signal("logs", batch, self._logs, self.max_log_records)
 
-    def add_metric_points(self, points: Sequence[MetricPoint]) -> AddResult:
+    def add_metric_points(self, points: Iterable[MetricPoint]) -> AddResult:
+        return self.add_metric_batch(MetricListBatch(points))
+
+    def add_metric_batch(self, batch: MetricBatch) -> AddResult:
         """Store metric points (a duplicate: its series already has a point with the same time
         and start time). Full: evicts the oldest points, or raises `StoreFullError`."""
-        return self._add_signal("metrics", points, self._metrics, self.max_metric_points)
+        return self._add_signal("metrics", batch, self._metrics, self.max_metric_points)
 
     def _add_signal(
-        self, signal: Signal, items: Sequence[object], index: LogIndex | MetricIndex, limit: int
+        self,
+        signal: Signal,
+        batch: LogBatch | MetricBatch,
+        index: LogIndex | MetricIndex,
+        limit: int,
     ) -> AddResult:
         counts = self.stats.logs if signal == "logs" else self.stats.points
         result = AddResult()
         now_mono = time.monotonic()
         with self._cond:
             room = limit - len(index)
-            if len(items) > room:
-                fresh = index.count_fresh(items)  # type: ignore[arg-type]
+            if len(batch) > room:
+                fresh = index.count_fresh(batch)  # type: ignore[arg-type]
                 if fresh > room:
                     if self.when_full == "reject" or fresh > limit:
                         self.stats.requests_refused_full += 1
@@ -401,9 +414,9 @@ class SpanStore:
                     # AddResult's field is named for spans; here it counts records / points.
                     result.evicted_spans = index.evict(fresh - room)
                     counts.evicted += result.evicted_spans
-            stored, duplicates = index.add(items)  # type: ignore[arg-type]
+            stored, duplicates = index.add(batch)  # type: ignore[arg-type]
             result.stored, result.duplicates = stored, duplicates
-            counts.received += len(items)
+            counts.received += len(batch)
             counts.stored += stored
             counts.duplicate += duplicates
             if stored:
