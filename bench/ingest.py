@@ -11,16 +11,15 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import statistics
 import threading
 import time
-from pathlib import Path
 
 import grpc
 import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+from rounds import heading, interleaved, latency_ms, report
 
 from tracebed.model import Span, SpanStore
 from tracebed.otlp import Sink
@@ -149,17 +148,14 @@ def main() -> None:
     payloads = [make_request(args.spans_per_request) for _ in range(args.requests)]
     total = args.requests * (args.spans_per_request // 4) * 4
     bench_parse_only(payloads[:3])  # warm-up
-    # Interleaved rounds: both sides see the same machine load; the ratio per round is what counts.
-    rounds = [(bench_parse_only(payloads), bench_grpc_ingest(payloads, total)) for _ in range(5)]
-    ratio = statistics.median(parse / ingest for parse, ingest in rounds)
-    parse_s = statistics.median(parse for parse, _ in rounds)
-    ingest_s = statistics.median(ingest for _, ingest in rounds)
+    timed = interleaved(
+        lambda: bench_parse_only(payloads), lambda: bench_grpc_ingest(payloads, total)
+    )
     per_span = bench_memory(payloads, total)
-    wake = bench_wakeup(args.wakeup_trials)
-    parse_rate, ingest_rate = total / parse_s, total / ingest_s
-    wake_ms = sorted(w * 1000 for w in wake)
+    wake_median, wake_p95 = latency_ms(bench_wakeup(args.wakeup_trials))
+    parse_rate, ingest_rate = total / timed.baseline_s, total / timed.measured_s
     lines = [
-        f"## Sink ingest ({time.strftime('%Y-%m-%d')}, `bench/ingest.py`, {os.cpu_count()} cores)",
+        heading("Sink ingest", "ingest.py", os.cpu_count()),
         "",
         f"{args.requests} OTLP/gRPC requests of {args.spans_per_request} spans (demo-like attributes).",
         "",
@@ -167,18 +163,13 @@ def main() -> None:
         "|---|---|",
         f"| parse-only (protobuf `FromString`) | {parse_rate:,.0f} spans/s |",
         f"| stored through OTLP/gRPC (sink) | {ingest_rate:,.0f} spans/s |",
-        f"| **ingest / parse-only** (median of 5 interleaved rounds) | **{ratio:.2f}x** (target >= 0.2x) |",
+        f"| **ingest / parse-only** (median of 5 interleaved rounds) | **{timed.speed:.2f}x** (target >= 0.2x) |",
         f"| resident memory per stored span | {per_span:,.0f} bytes |",
-        f"| wake-up after last span, median | {statistics.median(wake_ms):.3f} ms (target < 5 ms) |",
-        f"| wake-up after last span, p95 | {wake_ms[int(len(wake_ms) * 0.95)]:.3f} ms |",
+        f"| wake-up after last span, median | {wake_median:.3f} ms (target < 5 ms) |",
+        f"| wake-up after last span, p95 | {wake_p95:.3f} ms |",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.record:
-        results = Path(__file__).with_name("RESULTS.md")
-        existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
-        results.write_text(existing.rstrip("\n") + "\n\n" + text)
+    report(lines, args.record)
 
 
 if __name__ == "__main__":

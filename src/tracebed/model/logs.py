@@ -3,11 +3,12 @@ severity; oldest evicted first) over batches that decode a record only when a qu
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tracebed.model.held import Held
 from tracebed.model.span import Attributes, AttrValue
 
 # OTLP SeverityNumber ranges: each name covers four numbers (TRACE=1..4, ..., FATAL=21..24).
@@ -150,38 +151,39 @@ def _band(level: int) -> int:
     return min(6, (level - 1) // 4 + 1) if level > 0 else 0
 
 
+_BANDS = tuple(_band(level) for level in range(25))  # the ingest hot path looks them up
+
+
 class LogIndex:
     """Log records in arrival order with indexes; not locked (the store holds its lock).
 
-    Records stay in their batch (protobuf, for the receivers) and are indexed by their
-    `LogHead`; one becomes a `LogRecord` when a query returns it. Two records are the same
-    (an exporter's retry) when their `LogRecord.identity()` is: heads are compared first, and
-    only records with equal heads are decoded to compare. Eviction is oldest first, so an
-    evicted record is the head of every index deque it is in.
+    Records stay in their batch (`Held`) with their `LogHead`; a record becomes a `LogRecord`
+    when a query returns it. Ingest only checks for duplicates: two records are the same (an
+    exporter's retry) when their `LogRecord.identity()` is; heads are compared first, and only
+    records with equal heads are decoded to compare. The trace, span, service and severity
+    indexes take in what arrived when the next query needs them. Eviction is oldest first,
+    so an evicted record is the first of every index entry it is in.
     """
 
     def __init__(self) -> None:
-        self._held: OrderedDict[int, tuple[LogBatch, int, LogHead]] = OrderedDict()
-        self._decoded: dict[int, LogRecord] = {}  # held records a query has decoded
-        self._by_trace: dict[bytes, deque[int]] = {}
-        self._by_span: dict[bytes, deque[int]] = {}
+        self._held: Held[LogHead, LogRecord] = Held()
+        # Few records per trace or span, and very many ids: lists (a deque is ten times bigger).
+        self._by_trace: dict[bytes, list[int]] = {}
+        self._by_span: dict[bytes, list[int]] = {}
         self._by_service: dict[str, deque[int]] = {}
         self._by_band: dict[int, deque[int]] = {}
+        self._indexed = 0  # records before this sequence number are in the indexes
         self._heads: dict[LogHead, int] = {}  # head -> the first held record with it
         self._alike: dict[LogHead, list[int]] = {}  # other held records with that head (rare)
-        self.next_seq = 0
 
     def __len__(self) -> int:
         return len(self._held)
 
-    def _record(self, seq: int) -> LogRecord:
-        record = self._decoded.get(seq)
-        if record is None:
-            batch, index, _ = self._held[seq]
-            record = self._decoded[seq] = batch.materialize(index)
-        return record
+    @property
+    def next_seq(self) -> int:
+        return self._held.next_seq
 
-    def _keys(self, head: LogHead) -> Iterator[tuple[dict[Any, deque[int]], object]]:
+    def _keys(self, head: LogHead) -> Iterator[tuple[dict[Any, Any], object]]:
         if head[1]:
             yield self._by_trace, head[1]
         if head[2]:
@@ -193,7 +195,7 @@ class LogIndex:
         """Is a record with `head` (some held record has it) the same as one held?"""
         identity = record.identity()
         seqs = [self._heads[head], *self._alike.get(head, ())]
-        return any(self._record(seq).identity() == identity for seq in seqs)
+        return any(self._held.get(seq).identity() == identity for seq in seqs)
 
     def count_fresh(self, batch: LogBatch) -> int:
         fresh = 0
@@ -212,40 +214,46 @@ class LogIndex:
         return fresh
 
     def add(self, batch: LogBatch) -> tuple[int, int]:
-        """Store the batch's new records; `(stored, duplicates)`."""
-        stored = duplicates = 0
-        heads_held, held = self._heads, self._held
-        by_trace, by_span, by_service = self._by_trace, self._by_span, self._by_service
-        by_band = self._by_band
+        """Store the batch's new records; `(stored, duplicates)`. The ingest hot path."""
+        heads_held = self._heads
+        held_heads, indexes = self._held.open(batch)
+        seq = self._held.next_seq
+        duplicates = 0
         for index, head in enumerate(batch.heads()):
             first = heads_held.get(head)
-            if first is not None and self._held_alike(head, batch.materialize(index)):
-                duplicates += 1
-                continue
-            seq = self.next_seq
-            self.next_seq += 1
-            held[seq] = (batch, index, head)
             if first is None:
                 heads_held[head] = seq
+            elif self._held_alike(head, batch.materialize(index)):
+                duplicates += 1
+                continue
             else:
                 self._alike.setdefault(head, []).append(seq)
-            # Inlined `_keys` (the ingest hot path).
-            service, trace_id, span_id, _, _, level = head
+            held_heads.append(head)
+            indexes.append(index)
+            seq += 1
+        self._held.close(len(indexes))
+        return len(indexes), duplicates
+
+    def _index(self) -> None:
+        """Take the records stored since the last query into the indexes."""
+        held = self._held
+        by_trace, by_span, by_service = self._by_trace, self._by_span, self._by_service
+        by_band = self._by_band
+        for seq in held.seqs(self._indexed):
+            service, trace_id, span_id, _, _, level = held.head(seq)
             if trace_id:
-                (by_trace.get(trace_id) or by_trace.setdefault(trace_id, deque())).append(seq)
+                (by_trace.get(trace_id) or by_trace.setdefault(trace_id, [])).append(seq)
             if span_id:
-                (by_span.get(span_id) or by_span.setdefault(span_id, deque())).append(seq)
+                (by_span.get(span_id) or by_span.setdefault(span_id, [])).append(seq)
             (by_service.get(service) or by_service.setdefault(service, deque())).append(seq)
-            band = _band(level)
+            band = _BANDS[level] if 0 <= level < len(_BANDS) else _band(level)
             (by_band.get(band) or by_band.setdefault(band, deque())).append(seq)
-            stored += 1
-        return stored, duplicates
+        self._indexed = held.next_seq
 
     def evict(self, needed: int) -> int:
         freed = 0
-        while freed < needed and self._held:
-            seq, (_, _, head) = self._held.popitem(last=False)
-            self._decoded.pop(seq, None)
+        while freed < needed and len(self._held):
+            seq, head = self._held.pop_oldest()
             alike = self._alike.get(head)
             if self._heads[head] == seq:
                 if alike:
@@ -256,18 +264,21 @@ class LogIndex:
                 alike.remove(seq)
             if alike is not None and not alike:
                 del self._alike[head]
-            for index, value in self._keys(head):
-                held = index[value]
-                held.popleft()  # the oldest: eviction runs in arrival order
-                if not held:
-                    del index[value]
+            if seq < self._indexed:
+                for index, value in self._keys(head):
+                    seqs = index[value]  # the oldest is first: eviction runs in arrival order
+                    if len(seqs) == 1:
+                        del index[value]
+                    elif isinstance(seqs, deque):
+                        seqs.popleft()
+                    else:
+                        del seqs[0]
             freed += 1
         return freed
 
     def clear(self) -> None:
+        self._held.clear()
         for part in (
-            self._held,
-            self._decoded,
             self._by_trace,
             self._by_span,
             self._by_service,
@@ -276,6 +287,7 @@ class LogIndex:
             self._alike,
         ):
             part.clear()
+        self._indexed = self._held.next_seq
 
     def select(
         self,
@@ -296,6 +308,8 @@ class LogIndex:
             return []  # not hex: no record has it
         if b"" in (trace_key, span_key):
             return []  # '' is "unset": no index holds it (as before, nothing matches)
+        level = severity_level(severity) if severity is not None else 0
+        self._index()
         candidates: Iterable[int] | None = None
         if span_key is not None:
             candidates = self._by_span.get(span_key, ())
@@ -303,19 +317,17 @@ class LogIndex:
             candidates = self._by_trace.get(trace_key, ())
         elif service is not None:
             candidates = self._by_service.get(service, ())
-        level = severity_level(severity) if severity is not None else 0
-        if candidates is None and level > 0:
+        elif level > 0:
             # Only a severity: the bands at or above it, merged back into arrival order.
             candidates = sorted(
                 seq for band, seqs in self._by_band.items() if band >= _band(level) for seq in seqs
             )
-        seqs = self._held.keys() if candidates is None else candidates
-        found = []
         held = self._held
-        for seq in seqs:
+        found = []
+        for seq in held.seqs(since) if candidates is None else candidates:
             if seq < since:
                 continue
-            head = held[seq][2]
+            head = held.head(seq)
             if (
                 (trace_key is None or head[1] == trace_key)
                 and (span_key is None or head[2] == span_key)
@@ -325,7 +337,8 @@ class LogIndex:
                 found.append(seq)
         if limit is not None:
             found = found[max(0, len(found) - limit) :]
-        return [self._record(seq) for seq in found]
+        return [held.get(seq) for seq in found]
 
     def services(self) -> list[str]:
+        self._index()
         return sorted(self._by_service)

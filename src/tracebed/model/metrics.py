@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tracebed.model.held import Held
 from tracebed.model.span import Attributes
 
 # `Metric.kind`: the OTLP data field. `temporality`: "cumulative", "delta" or "" (gauge, summary).
@@ -305,8 +306,7 @@ class _Series:
 
     def __init__(self, attributes: Attributes) -> None:
         self.attributes = attributes
-        # (seq, batch, index in batch, (time, start time)), oldest first
-        self.points: deque[tuple[int, MetricBatch, int, tuple[int, int]]] = deque()
+        self.points: deque[int] = deque()  # sequence numbers, oldest first
         self.times: set[tuple[int, int]] = set()
         self.sent_as: list[tuple[str, str, Hashable]] = []  # raw keys naming this series
 
@@ -314,53 +314,56 @@ class _Series:
 class MetricIndex:
     """Points by series (service, name, attributes); not locked (the store holds its lock).
 
-    Points stay in their batch (protobuf, for the receivers); one becomes a `MetricPoint` when
-    a query returns it. A point's attributes as sent are mapped to its series once, the first
-    time they are seen. A duplicate point is one whose series already holds a point with the
-    same time and start time (an exporter's retry). Eviction drops the oldest points first."""
+    Points stay in their batch (`Held`) with their `PointHead`; one becomes a `MetricPoint`
+    when a query returns it. A point's attributes as sent are mapped to its series once, the
+    first time they are seen. A duplicate point is one whose series already holds a point with
+    the same time and start time (an exporter's retry). Eviction drops the oldest points first."""
 
     def __init__(self) -> None:
+        self._held: Held[PointHead, MetricPoint] = Held()
         self._series: dict[SeriesKey, _Series] = {}
         self._sent_as: dict[tuple[str, str, Hashable], SeriesKey] = {}
         self._by_name: dict[tuple[str, str], list[SeriesKey]] = {}
-        self._order: deque[SeriesKey] = deque()  # series key per stored point, FIFO
-        self._decoded: dict[int, MetricPoint] = {}  # held points a query has decoded
-        self.next_seq = 0
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._held)
 
-    def _key(self, batch: MetricBatch, index: int, head: PointHead) -> SeriesKey:
-        sent_as = head[:3]
-        key = self._sent_as.get(sent_as)
-        if key is None:
-            key = (head[0], head[1], _frozen(batch.attributes(index)))
-        return key
+    @property
+    def next_seq(self) -> int:
+        return self._held.next_seq
 
     def count_fresh(self, batch: MetricBatch) -> int:
         seen = set()
         for index, head in enumerate(batch.heads()):
-            key = self._key(batch, index, head)
+            key = self._sent_as.get(head[:3])
+            if key is None:
+                key = (head[0], head[1], _frozen(batch.attributes(index)))
             when = (head[3], head[4])
             series = self._series.get(key)
             if series is None or when not in series.times:
                 seen.add((key, when))
         return len(seen)
 
+    def _new_series(self, sent_as: tuple[str, str, Hashable], attributes: Attributes) -> _Series:
+        key = self._sent_as[sent_as] = (sent_as[0], sent_as[1], _frozen(attributes))
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(attributes)
+            self._by_name.setdefault(key[:2], []).append(key)
+        series.sent_as.append(sent_as)
+        return series
+
     def add(self, batch: MetricBatch) -> tuple[int, int]:
-        stored = duplicates = 0
-        sent_as_keys, all_series, order = self._sent_as, self._series, self._order
+        """Store the batch's new points; `(stored, duplicates)`. The ingest hot path."""
+        sent_as_keys, all_series = self._sent_as, self._series
+        held_heads, indexes = self._held.open(batch)
+        seq = self._held.next_seq
+        duplicates = 0
         for index, head in enumerate(batch.heads()):
             sent_as = head[:3]
             key = sent_as_keys.get(sent_as)
             if key is None:
-                attributes = batch.attributes(index)
-                key = sent_as_keys[sent_as] = (head[0], head[1], _frozen(attributes))
-                series = all_series.get(key)
-                if series is None:
-                    series = all_series[key] = _Series(attributes)
-                    self._by_name.setdefault((head[0], head[1]), []).append(key)
-                series.sent_as.append(sent_as)
+                series = self._new_series(sent_as, batch.attributes(index))
             else:
                 series = all_series[key]
             when = (head[3], head[4])
@@ -368,20 +371,21 @@ class MetricIndex:
                 duplicates += 1
                 continue
             series.times.add(when)
-            series.points.append((self.next_seq, batch, index, when))
-            order.append(key)
-            self.next_seq += 1
-            stored += 1
-        return stored, duplicates
+            series.points.append(seq)
+            held_heads.append(head)
+            indexes.append(index)
+            seq += 1
+        self._held.close(len(indexes))
+        return len(indexes), duplicates
 
     def evict(self, needed: int) -> int:
         freed = 0
-        while freed < needed and self._order:
-            key = self._order.popleft()
+        while freed < needed and len(self._held):
+            _, head = self._held.pop_oldest()
+            key = self._sent_as[head[:3]]
             series = self._series[key]
-            seq, _, _, when = series.points.popleft()
-            self._decoded.pop(seq, None)
-            series.times.discard(when)
+            series.points.popleft()
+            series.times.discard((head[3], head[4]))
             if not series.points:
                 del self._series[key]
                 for sent_as in series.sent_as:
@@ -394,17 +398,10 @@ class MetricIndex:
         return freed
 
     def clear(self) -> None:
+        self._held.clear()
         self._series.clear()
         self._sent_as.clear()
         self._by_name.clear()
-        self._order.clear()
-        self._decoded.clear()
-
-    def _point(self, seq: int, batch: MetricBatch, index: int) -> MetricPoint:
-        point = self._decoded.get(seq)
-        if point is None:
-            point = self._decoded[seq] = batch.materialize(index)
-        return point
 
     def select(
         self,
@@ -423,21 +420,22 @@ class MetricIndex:
             for key in keys
         ]
         selection = MetricSelection()
-        found: list[tuple[int, MetricBatch, int]] = []
+        found: list[int] = []
+        held = self._held
         for key in keys:
             series = self._series[key]
             if not attributes_match(series.attributes, attributes):
                 continue
-            baseline: tuple[int, MetricBatch, int] | None = None
-            for seq, batch, index, _ in series.points:
+            baseline: int | None = None
+            for seq in series.points:
                 if seq < since:
-                    baseline = (seq, batch, index)
+                    baseline = seq
                 else:
-                    found.append((seq, batch, index))
+                    found.append(seq)
             if baseline is not None:
-                selection.baselines[key] = self._point(*baseline)
-        found.sort(key=lambda item: item[0])  # arrival order across series
-        selection.points = [self._point(*where) for where in found]
+                selection.baselines[key] = held.get(baseline)
+        found.sort()  # arrival order across series
+        selection.points = [held.get(seq) for seq in found]
         return selection
 
     def names(self, service: str | None = None) -> list[tuple[str, str]]:
