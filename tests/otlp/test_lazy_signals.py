@@ -1,0 +1,111 @@
+"""Logs and metrics stored as protobuf batches (decoded only when queried) behave as decoded
+values did: duplicates by identity, series whatever the attribute order, eviction and the
+indexes built on the next query, a record decoded once however often it is asked for."""
+
+from __future__ import annotations
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from tracebed.model.held import COMPACT_AFTER
+from tracebed.model.store import SpanStore
+from tracebed.otlp.encode import encode_attributes
+from tracebed.otlp.ingest import Ingest
+from tracebed.otlp.signals import decode_logs, decode_metrics
+
+TRACE = bytes.fromhex("ab" * 16)
+
+
+def logs_request(
+    bodies: list[str], *, service: str = "cart", time: int = 1_000, span: bytes = b""
+) -> ExportLogsServiceRequest:
+    """One record per body, all with the same ids, times and severity (equal heads)."""
+    request = ExportLogsServiceRequest()
+    rl = request.resource_logs.add()
+    encode_attributes({"service.name": service}, rl.resource.attributes)
+    sl = rl.scope_logs.add()
+    for body in bodies:
+        record = sl.log_records.add(time_unix_nano=time, severity_number=9, trace_id=TRACE)
+        record.span_id = span
+        record.body.string_value = body
+    return request
+
+
+def test_equal_heads_are_told_apart_by_the_whole_record() -> None:
+    store = SpanStore()
+    store.add_log_batch(decode_logs(logs_request(["a", "b", "a"])).batch)
+    again = store.add_log_batch(decode_logs(logs_request(["b", "c"])).batch)
+    assert (again.stored, again.duplicates) == (1, 1)
+    assert [r.body for r in store.logs(trace_id=TRACE.hex())] == ["a", "b", "c"]
+    stats = store.stats_dict()
+    assert (stats["logs_stored"], stats["logs_duplicate"], stats["logs_held"]) == (3, 2, 3)
+
+
+def test_full_store_counts_only_records_that_are_new() -> None:
+    store = SpanStore(max_log_records=3, when_full="reject")
+    store.add_log_batch(decode_logs(logs_request(["a", "b"])).batch)
+    # "a" and "b" are held and "c" twice is one record: one new, and there is room for one.
+    assert store.add_log_batch(decode_logs(logs_request(["a", "c", "b", "c"])).batch).stored == 1
+    assert [r.body for r in store.logs()] == ["a", "b", "c"]
+
+
+def test_records_evicted_before_any_query_leave_no_trace_in_the_indexes() -> None:
+    store = SpanStore(max_log_records=COMPACT_AFTER)
+    total = 3 * COMPACT_AFTER // 100 * 100
+    for n in range(total // 100):  # held heads are compacted on the way
+        bodies = [f"r{n * 100 + i}" for i in range(100)]
+        span = bytes([1 + n % 200]) * 8
+        store.add_log_batch(decode_logs(logs_request(bodies, time=n, span=span)).batch)
+        if n == 10:
+            assert len(store.logs(service="cart")) == 1_100  # a query part-way: indexed then
+    records = store.logs(service="cart")
+    assert len(records) == COMPACT_AFTER
+    assert records[0].body == f"r{total - COMPACT_AFTER}" and records[-1].body == f"r{total - 1}"
+    assert store.logs(span_id=(bytes([1]) * 8).hex()) == []  # its batches are all gone
+    assert len(store.logs(trace_id=TRACE.hex(), severity="INFO")) == COMPACT_AFTER
+    stats = store.stats_dict()
+    assert (stats["logs_evicted"], stats["logs_held"]) == (total - COMPACT_AFTER, COMPACT_AFTER)
+
+
+def test_a_record_is_decoded_once() -> None:
+    store = SpanStore()
+    store.add_log_batch(decode_logs(logs_request(["a"])).batch)
+    assert store.logs()[0] is store.logs(trace_id=TRACE.hex())[0]
+
+
+def _points(value: int, time: int, pairs: list[tuple[str, str]]) -> ExportMetricsServiceRequest:
+    request = ExportMetricsServiceRequest()
+    rm = request.resource_metrics.add()
+    encode_attributes({"service.name": "cart"}, rm.resource.attributes)
+    metric = rm.scope_metrics.add().metrics.add(name="app.requests")
+    metric.sum.aggregation_temporality, metric.sum.is_monotonic = 2, True
+    point = metric.sum.data_points.add(as_int=value, time_unix_nano=time, start_time_unix_nano=1)
+    for key, text in pairs:
+        point.attributes.append(KeyValue(key=key, value=AnyValue(string_value=text)))
+    return request
+
+
+def test_a_series_is_the_same_whatever_order_its_attributes_come_in() -> None:
+    store = SpanStore()
+    ingest = Ingest(store)
+    ingest.metrics(_points(3, 10, [("route", "a"), ("code", "200")]), "grpc", 0)
+    mark = store.mark()
+    ingest.metrics(_points(3, 10, [("code", "200"), ("route", "a")]), "grpc", 0)  # a retry
+    ingest.metrics(_points(8, 20, [("code", "200"), ("route", "a")]), "grpc", 0)
+    assert store.stats_dict()["points_duplicate"] == 1
+    assert store.metric_increase("cart", "app.requests", since=mark) == 5
+    assert len(store.metric_points("cart", "app.requests", attributes={"code": "200"})) == 2
+    selection = store.metric_points("cart", "app.requests", since=mark)
+    assert [p.value for p in selection] == [8]
+    assert [p.value for p in selection.baselines.values()] == [3]
+
+
+def test_metric_points_evicted_oldest_first_through_batches() -> None:
+    store = SpanStore(max_metric_points=2)
+    for n in range(4):
+        store.add_metric_batch(decode_metrics(_points(n, 10 + n, [("route", "a")])).batch)
+    assert [p.value for p in store.metric_points("cart", "app.requests")] == [2, 3]
+    assert store.stats_dict()["points_evicted"] == 2
