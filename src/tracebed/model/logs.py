@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from tracebed.model.held import Held
 from tracebed.model.span import Attributes, AttrValue
+
+if TYPE_CHECKING:
+    from tracebed.model.source import LogFilters
 
 # OTLP SeverityNumber ranges: each name covers four numbers (TRACE=1..4, ..., FATAL=21..24).
 SEVERITIES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
@@ -289,18 +292,13 @@ class LogIndex:
             part.clear()
         self._indexed = self._held.next_seq
 
-    def select(
-        self,
-        *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        since: int = 0,
-        limit: int | None = None,
-    ) -> list[LogRecord]:
+    def select(self, *, limit: int | None = None, **filters: Unpack[LogFilters]) -> list[LogRecord]:
         """Records matching every filter given, oldest first; `severity`: at least that level;
-        `since`: stored at or after that sequence number (a `Mark`); `limit`: the newest N."""
+        `since`: stored after that mark; `limit`: the newest N."""
+        trace_id, span_id = filters.get("trace_id"), filters.get("span_id")
+        service, severity = filters.get("service"), filters.get("severity")
+        mark = filters.get("since")
+        since = mark.logs if mark is not None else 0
         try:
             trace_key = raw_id(trace_id) if trace_id is not None else None
             span_key = raw_id(span_id) if span_id is not None else None

@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, Unpack
 
 from tracebed.model.held import Held
 from tracebed.model.span import Attributes
+
+if TYPE_CHECKING:
+    from tracebed.model.source import MetricFilters
 
 # `Metric.kind`: the OTLP data field. `temporality`: "cumulative", "delta" or "" (gauge, summary).
 KINDS = ("sum", "gauge", "histogram", "exponential_histogram", "summary")
@@ -408,11 +411,12 @@ class MetricIndex:
         *,
         service: str | None = None,
         name: str | None = None,
-        attributes: Mapping[str, object] | None = None,
-        since: int = 0,
+        **filters: Unpack[MetricFilters],
     ) -> MetricSelection:
-        """Points stored at or after `since` (a sequence number) of matching series, oldest
-        first per series, and each series' last point before `since`."""
+        """Points stored after the mark `since` of matching series, oldest first per series,
+        and each series' last point before it."""
+        attributes, mark = filters.get("attributes"), filters.get("since")
+        since = mark.metrics if mark is not None else 0
         keys = [
             key
             for (svc, metric_name), keys in self._by_name.items()

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Unpack
 
 from tracebed.errors import SinkError, TraceTimeout, WaitTimeout
 from tracebed.model.logs import LogBatch, LogIndex, LogListBatch, LogPredicate, LogRecord
@@ -28,7 +28,15 @@ from tracebed.model.metrics import (
     MetricSelection,
     SeriesChange,
 )
-from tracebed.model.source import TracePredicate, quiet_of, why_not
+from tracebed.model.source import (
+    LogFilters,
+    Mark,
+    MetricFilters,
+    TracePredicate,
+    described,
+    quiet_of,
+    why_not,
+)
 from tracebed.model.span import Span
 from tracebed.model.trace import Trace
 
@@ -107,14 +115,6 @@ class StoreFullError(SinkError):
             else f"{store} store full: {needed} new {items}, room for {room} "
             f"(limit {limit} {items}); retry later"
         )
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A point in a store's arrivals: logs and metric points stored after it are "since" it."""
-
-    logs: int = 0
-    metrics: int = 0
 
 
 class LogTimeoutError(WaitTimeout):
@@ -275,8 +275,9 @@ class _Bucket:
 
 
 class SpanStore:
-    """Holds spans by trace; bounded by `max_spans`; wakes waiters (`wait`, `wait_for_trace`)
-    the moment something arrives. A `TraceSource`."""
+    """Holds spans by trace, log records and metric points; bounded (`max_spans`, ...); wakes
+    waiters (`wait`, `wait_for_trace`, `wait_for_logs`...) the moment something arrives.
+    A `TraceSource` and a `TelemetrySource`."""
 
     def __init__(
         self,
@@ -537,26 +538,10 @@ class SpanStore:
         with self._cond:
             return Mark(self._logs.next_seq, self._metrics.next_seq)
 
-    def logs(
-        self,
-        *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        since: Mark | None = None,
-        limit: int | None = None,
-    ) -> list[LogRecord]:
-        """Log records matching every filter given, oldest first (`severity`: at least)."""
+    def logs(self, *, limit: int | None = None, **filters: Unpack[LogFilters]) -> list[LogRecord]:
+        """See `TelemetrySource.logs` (`severity`: at least that level)."""
         with self._cond:
-            return self._logs.select(
-                trace_id=trace_id,
-                span_id=span_id,
-                service=service,
-                severity=severity,
-                since=since.logs if since is not None else 0,
-                limit=limit,
-            )
+            return self._logs.select(limit=limit, **filters)
 
     def logs_for_trace(self, trace_id: str) -> list[LogRecord]:
         return self.logs(trace_id=trace_id)
@@ -572,31 +557,15 @@ class SpanStore:
         self,
         service: str | None = None,
         name: str | None = None,
-        *,
-        attributes: dict[str, object] | None = None,
-        since: Mark | None = None,
+        **filters: Unpack[MetricFilters],
     ) -> MetricSelection:
-        """Points of the matching series stored since `since` (all when None), with each
-        series' last point before it (so `increase()` is right for cumulative counters)."""
+        """See `TelemetrySource.metric_points`."""
         with self._cond:
-            return self._metrics.select(
-                service=service,
-                name=name,
-                attributes=attributes,
-                since=since.metrics if since is not None else 0,
-            )
+            return self._metrics.select(service=service, name=name, **filters)
 
-    def metric_increase(
-        self,
-        service: str,
-        name: str,
-        *,
-        since: Mark | None = None,
-        attributes: dict[str, object] | None = None,
-    ) -> float:
-        """How much a counter (or a histogram's count) went up since `since`, over the series
-        whose attributes include `attributes`; cumulative and delta both understood."""
-        return self.metric_points(service, name, attributes=attributes, since=since).increase()
+    def metric_increase(self, service: str, name: str, **filters: Unpack[MetricFilters]) -> float:
+        """See `TelemetrySource.metric_increase`."""
+        return self.metric_points(service, name, **filters).increase()
 
     def metric_changes(self, since: Mark) -> list[SeriesChange]:
         """Every series that changed since `since` (what a test page lists)."""
@@ -610,28 +579,18 @@ class SpanStore:
     def wait_for_logs(
         self,
         *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        since: Mark | None = None,
         until: LogPredicate | None = None,
         timeout: float = 30.0,
+        **filters: Unpack[LogFilters],
     ) -> list[LogRecord]:
-        """Block until the matching records satisfy `until` (default: at least one arrived),
-        woken by each log arrival through `wait`. Raises `LogTimeoutError`."""
+        """See `TelemetrySource.wait_for_logs`: woken by each log arrival through `wait`."""
         last: list[list[LogRecord]] = [[]]
 
         def check() -> bool:
-            records = self.logs(
-                trace_id=trace_id, span_id=span_id, service=service, severity=severity, since=since
-            )
-            last[0] = records
+            records = last[0] = self.logs(**filters)
             return bool(records) if until is None else bool(until(records))
 
-        what = _describe_filters(
-            trace_id=trace_id, span_id=span_id, service=service, severity=severity
-        )
+        what = described(filters)
         start = time.monotonic()
         try:
             self.wait(check, on="logs", timeout=timeout, description=f"logs {what}")
@@ -646,20 +605,18 @@ class SpanStore:
         name: str,
         *,
         until: MetricPredicate | None = None,
-        since: Mark | None = None,
-        attributes: dict[str, object] | None = None,
         timeout: float = 30.0,
+        **filters: Unpack[MetricFilters],
     ) -> MetricSelection:
-        """Block until the metric's points since `since` satisfy `until` (default: at least one
-        point arrived), woken by each metric arrival through `wait`. Raises
-        `MetricTimeoutError`."""
+        """See `TelemetrySource.wait_for_metric`: woken by each metric arrival through
+        `wait`."""
         last = [MetricSelection()]
 
         def check() -> bool:
-            selection = self.metric_points(service, name, attributes=attributes, since=since)
-            last[0] = selection
+            selection = last[0] = self.metric_points(service, name, **filters)
             return bool(len(selection)) if until is None else bool(until(selection))
 
+        attributes = filters.get("attributes")
         what = f"{service}/{name}" + (f" {attributes}" if attributes else "")
         start = time.monotonic()
         try:
@@ -752,11 +709,6 @@ class SpanStore:
             reason = why_not(until, trace, quiet)
             raise TraceTimeoutError(trace_id, trace, time.monotonic() - start, reason) from None
         return last[0]
-
-
-def _describe_filters(**filters: object) -> str:
-    shown = " ".join(f"{k}={v}" for k, v in filters.items() if v is not None)
-    return f"({shown})" if shown else "(any)"
 
 
 def _trace_key(trace_id: str) -> bytes:
