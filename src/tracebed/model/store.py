@@ -479,6 +479,16 @@ class SpanStore:
         """The trace as it stands now (empty when nothing arrived)."""
         return self.get_trace(trace_id) or Trace(trace_id.lower(), (), self)
 
+    def held_spans(self, trace: Trace) -> list[tuple[SpanBatch, int] | None]:
+        """Where each span of `trace` (a snapshot of this store's) is held, as (batch, index),
+        in the trace's order; None for one no longer held. For writers that read the batches
+        themselves (the HTTP API copies the protobuf a span came in)."""
+        key = _trace_key(trace.trace_id)
+        with self._cond:
+            bucket = self._buckets.get(key)
+            entries = dict(bucket.entries) if bucket is not None else {}
+        return [entries.get(bytes.fromhex(span.span_id)) for span in trace]
+
     def traces(self) -> list[Trace]:
         with self._cond:
             return [b.trace(k.hex(), self) for k, b in self._buckets.items()]

@@ -167,6 +167,12 @@ class OtlpSpanBatch:
         run_no, pb = self.runs.locate(index)
         return span_from_pb(pb, *self.runs.decoded(run_no, _resource_and_scope))
 
+    def stored(self, index: int) -> tuple[PbSpan, tuple[Any, Any]]:
+        """The span as received, with its (protobuf) resource and scope."""
+        run_no, pb = self.runs.locate(index)
+        context: tuple[Any, Any] = self.runs.runs[run_no][3]
+        return pb, context
+
 
 @dataclass
 class DecodedTraces:
