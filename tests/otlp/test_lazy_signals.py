@@ -1,17 +1,22 @@
 """Logs and metrics stored as protobuf batches (decoded only when queried) behave as decoded
 values did: duplicates by identity, series whatever the attribute order, eviction and the
-indexes built on the next query, a record decoded once however often it is asked for."""
+indexes built on the next query, a record decoded once however often it is asked for. And a
+trace is answered over HTTP from the protobuf its spans came in."""
 
 from __future__ import annotations
 
+import requests
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from tests.otlp.payloads import simple_trace
 from tracebed.model.held import COMPACT_AFTER
 from tracebed.model.store import SpanStore
+from tracebed.otlp import Sink
+from tracebed.otlp.client import SinkClient
 from tracebed.otlp.encode import encode_attributes
 from tracebed.otlp.ingest import Ingest
 from tracebed.otlp.signals import decode_logs, decode_metrics
@@ -109,3 +114,27 @@ def test_metric_points_evicted_oldest_first_through_batches() -> None:
         store.add_metric_batch(decode_metrics(_points(n, 10 + n, [("route", "a")])).batch)
     assert [p.value for p in store.metric_points("cart", "app.requests")] == [2, 3]
     assert store.stats_dict()["points_evicted"] == 2
+
+
+def test_a_trace_is_answered_from_the_protobuf_it_came_in() -> None:
+    """`GET /api/traces/{id}` copies the stored spans: what the model does not keep (trace
+    state) is there, a kind or status code the model reads as unset is written so, a span
+    added since is in the next answer, and the client reads it all back."""
+    trace_id, request = simple_trace(3)
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans[0].trace_state = "vendor=1"
+    spans[1].kind = 9  # type: ignore[assignment]  # no such kind
+    spans[2].status.code = 7  # type: ignore[assignment]
+    with Sink() as sink:
+        ingest = sink.ingest
+        ingest.traces(request, "grpc", 0)
+        url = f"{sink.http_url}/api/traces/{trace_id.hex()}"
+        document = requests.get(url, timeout=10).json()
+        written = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        by_name = {span["name"]: span for span in written}
+        assert by_name["root"]["traceState"] == "vendor=1"
+        assert by_name["child-0"].get("kind", 0) == 0 and by_name["child-1"].get("status", {}) == {}
+        assert document == requests.get(url, timeout=10).json()  # asked again: the same
+        _, more = simple_trace(1, trace_id)
+        ingest.traces(more, "grpc", 0)
+        assert len(SinkClient(sink.http_url).trace(trace_id.hex())) == 4
