@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import threading
 import time
@@ -19,10 +20,13 @@ import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
-from rounds import heading, interleaved, latency_ms, report
+from rounds import Interleaved, heading, interleaved, latency_ms, report
 
 from tracebed.model import Span, SpanStore
 from tracebed.otlp import Sink
+from tracebed.otlp.codec import to_otlp_json
+from tracebed.otlp.encode import stored_spans_to_request
+from tracebed.otlp.otlp_json import trace_to_otlp_json
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -135,6 +139,36 @@ def bench_wakeup(trials: int) -> list[float]:
     return latencies
 
 
+def bench_trace_answer(calls: int = 200) -> tuple[Interleaved[float], float, int]:
+    """`GET /api/traces/{id}`'s body for a 21-span trace: encoded again from the model (the
+    file writer's way, the baseline) vs copied from the stored protobuf; and asked again."""
+    with Sink() as sink:
+        sink.ingest.traces(ExportTraceServiceRequest.FromString(make_request(84, 1)), "grpc", 0)
+        trace = sink.traces()[0]
+        receiver = sink._http
+        assert receiver is not None
+
+        def model() -> float:
+            start = time.perf_counter()
+            for _ in range(calls):
+                json.dumps(trace_to_otlp_json(trace)).encode()
+            return (time.perf_counter() - start) / calls
+
+        def stored() -> float:
+            start = time.perf_counter()
+            for _ in range(calls):
+                request = stored_spans_to_request(trace, sink.store.held_spans(trace))
+                json.dumps(to_otlp_json(request)).encode()
+            return (time.perf_counter() - start) / calls
+
+        timed = interleaved(model, stored)
+        receiver.trace_json(trace)
+        start = time.perf_counter()
+        for _ in range(calls):
+            receiver.trace_json(trace)
+        return timed, (time.perf_counter() - start) / calls, len(trace)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=40)
@@ -152,6 +186,7 @@ def main() -> None:
         lambda: bench_parse_only(payloads), lambda: bench_grpc_ingest(payloads, total)
     )
     per_span = bench_memory(payloads, total)
+    answer, again_s, answer_spans = bench_trace_answer()
     wake_median, wake_p95 = latency_ms(bench_wakeup(args.wakeup_trials))
     parse_rate, ingest_rate = total / timed.baseline_s, total / timed.measured_s
     lines = [
@@ -167,6 +202,10 @@ def main() -> None:
         f"| resident memory per stored span | {per_span:,.0f} bytes |",
         f"| wake-up after last span, median | {wake_median:.3f} ms (target < 5 ms) |",
         f"| wake-up after last span, p95 | {wake_p95:.3f} ms |",
+        f"| `GET /api/traces/{{id}}` body, {answer_spans} spans, from the model (file writer) | {answer.baseline_s * 1000:.3f} ms |",
+        f"| same, copied from the stored protobuf | {answer.measured_s * 1000:.3f} ms |",
+        f"| **stored / model** (median of 5 interleaved rounds) | **{answer.cost:.2f}x** the time |",
+        f"| same trace asked again (one answer per snapshot) | {again_s * 1000:.4f} ms |",
         "",
     ]
     report(lines, args.record)
