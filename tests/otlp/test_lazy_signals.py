@@ -138,3 +138,23 @@ def test_a_trace_is_answered_from_the_protobuf_it_came_in() -> None:
         _, more = simple_trace(1, trace_id)
         ingest.traces(more, "grpc", 0)
         assert len(SinkClient(sink.http_url).trace(trace_id.hex())) == 4
+
+
+def test_a_series_is_one_whether_its_points_have_flags_exemplars_or_nothing() -> None:
+    """A point's series is read from its bytes when it has no exemplars, else from its
+    attributes one by one: either way the same series, and a retry is a duplicate."""
+    store = SpanStore()
+    ingest = Ingest(store)
+    flagged = _points(1, 10, [("route", "a")])
+    flagged.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points[0].flags = 1
+    with_exemplar = _points(4, 20, [("route", "a")])
+    point = with_exemplar.resource_metrics[0].scope_metrics[0].metrics[0].sum.data_points[0]
+    point.exemplars.add(as_int=1, time_unix_nano=20, trace_id=TRACE, span_id=b"\x01" * 8)
+    bare = _points(0, 30, [])
+    for request in (flagged, with_exemplar, with_exemplar, bare):
+        ingest.metrics(request, "grpc", 0)
+    selection = store.metric_points("cart", "app.requests")
+    assert [p.value for p in selection] == [1, 4, 0]
+    assert sorted(key[2] for key in selection.series()) == ["[('route', 'a')]", "[]"]
+    assert store.stats_dict()["points_duplicate"] == 1
+    assert selection.points[1].exemplars[0].span_id == "01" * 8

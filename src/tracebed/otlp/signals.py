@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as PbLogRecord
-from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, NumberDataPoint
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric as PbMetric
 
 from tracebed.model.logs import LogHead, LogRecord, level_of
@@ -355,11 +355,49 @@ def _metric_context(context: tuple[Any, Any, PbMetric]) -> Metric:
     return _metric(pb, (), decode_attributes(pb_resource.attributes), pb_scope)
 
 
+def _attributes_as_sent(point: Any) -> bytes:
+    """A point's attributes as the sender wrote them (equal bytes: equal attributes)."""
+    return b"".join([kv.SerializeToString() for kv in point.attributes])
+
+
+# A NumberDataPoint's fixed-size fields, each a tag byte and 8 bytes: start time, time,
+# as_double, as_int. Protobuf writes fields in number order, so these come first, then
+# exemplars (5), attributes (7) and flags (8).
+_FIXED_TAGS = frozenset({0x11, 0x19, 0x21, 0x31})
+_ATTRIBUTES_TAG, _FLAGS_TAG = 0x3A, 0x40
+
+
+def _tail(point: Any) -> bytes | None:
+    """A number point's bytes after its times and value: its attributes (and flags) as
+    written, from one serialization rather than one per attribute. None when it has
+    exemplars (they would make every point's key new)."""
+    raw = point.SerializeToString()
+    at, size = 0, len(raw)
+    while at < size and raw[at] in _FIXED_TAGS:
+        at += 9
+    return raw[at:] if at == size or raw[at] in (_ATTRIBUTES_TAG, _FLAGS_TAG) else None
+
+
+def _tail_ok(point: Any) -> bool:
+    """Does `_tail` hold only attributes and flags here (the field order as expected)?"""
+    tail = _tail(point)
+    if tail is None:
+        return True  # this point takes the long way; others may not
+    back = NumberDataPoint.FromString(tail)
+    return (
+        not back.time_unix_nano
+        and not back.start_time_unix_nano
+        and back.WhichOneof("value") is None
+        and not back.exemplars
+        and back.attributes == point.attributes
+    )
+
+
 def decode_metrics(request: ExportMetricsServiceRequest) -> Decoded[OtlpMetricBatch]:
     """The storable points of a request as a lazy batch, and the rejected ones.
 
     The sink's hot path for metrics: per point it reads the times and the attributes as sent
-    (serialized, to find the series; decoded only for a series not seen before)."""
+    (their bytes, to find the series; decoded only for bytes not seen before)."""
     batch = OtlpMetricBatch()
     out = Decoded(batch)
     heads = batch.head_list
@@ -368,12 +406,14 @@ def decode_metrics(request: ExportMetricsServiceRequest) -> Decoded[OtlpMetricBa
         for scope_metrics in resource_metrics.scope_metrics:
             for pb in scope_metrics.metrics:
                 which = pb.WhichOneof("data")
-                container = getattr(pb, which).data_points if which else ()
+                container: Any = getattr(pb, which).data_points if which else ()
                 name = pb.name
                 if not name:
                     out.reject(len(container), "metric without a name")
                     continue
                 exemplars = which != "summary"  # summaries have none
+                # Sums' and gauges' points: their own bytes say their attributes (checked once).
+                tail = which in ("sum", "gauge") and bool(container) and _tail_ok(container[0])
                 first = len(heads)
                 offsets: list[int] | None = None
                 for position, point in enumerate(container):
@@ -386,7 +426,9 @@ def decode_metrics(request: ExportMetricsServiceRequest) -> Decoded[OtlpMetricBa
                     if problem is None:
                         if offsets is not None:
                             offsets.append(position)
-                        sent_as = b"".join([kv.SerializeToString() for kv in point.attributes])
+                        sent_as = _tail(point) if tail else None
+                        if sent_as is None:
+                            sent_as = _attributes_as_sent(point)
                         heads.append((service, name, sent_as, when, point.start_time_unix_nano))
                         continue
                     if offsets is None:
