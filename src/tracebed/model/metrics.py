@@ -305,10 +305,10 @@ SeriesKey = tuple[str, str, str]  # service, name, attributes sorted (as `series
 
 
 class _Series:
-    __slots__ = ("attributes", "points", "times", "sent_as")
+    __slots__ = ("key", "attributes", "points", "times", "sent_as")
 
-    def __init__(self, attributes: Attributes) -> None:
-        self.attributes = attributes
+    def __init__(self, key: SeriesKey, attributes: Attributes) -> None:
+        self.key, self.attributes = key, attributes
         self.points: deque[int] = deque()  # sequence numbers, oldest first
         self.times: set[tuple[int, int]] = set()
         self.sent_as: list[tuple[str, str, Hashable]] = []  # raw keys naming this series
@@ -325,7 +325,7 @@ class MetricIndex:
     def __init__(self) -> None:
         self._held: Held[PointHead, MetricPoint] = Held()
         self._series: dict[SeriesKey, _Series] = {}
-        self._sent_as: dict[tuple[str, str, Hashable], SeriesKey] = {}
+        self._sent_as: dict[tuple[str, str, Hashable], _Series] = {}
         self._by_name: dict[tuple[str, str], list[SeriesKey]] = {}
 
     def __len__(self) -> int:
@@ -338,37 +338,38 @@ class MetricIndex:
     def count_fresh(self, batch: MetricBatch) -> int:
         seen = set()
         for index, head in enumerate(batch.heads()):
-            key = self._sent_as.get(head[:3])
-            if key is None:
+            series = self._sent_as.get(head[:3])
+            if series is None:
                 key = (head[0], head[1], _frozen(batch.attributes(index)))
+                series = self._series.get(key)
+            else:
+                key = series.key
             when = (head[3], head[4])
-            series = self._series.get(key)
             if series is None or when not in series.times:
                 seen.add((key, when))
         return len(seen)
 
     def _new_series(self, sent_as: tuple[str, str, Hashable], attributes: Attributes) -> _Series:
-        key = self._sent_as[sent_as] = (sent_as[0], sent_as[1], _frozen(attributes))
+        key = (sent_as[0], sent_as[1], _frozen(attributes))
         series = self._series.get(key)
         if series is None:
-            series = self._series[key] = _Series(attributes)
+            series = self._series[key] = _Series(key, attributes)
             self._by_name.setdefault(key[:2], []).append(key)
         series.sent_as.append(sent_as)
+        self._sent_as[sent_as] = series
         return series
 
     def add(self, batch: MetricBatch) -> tuple[int, int]:
         """Store the batch's new points; `(stored, duplicates)`. The ingest hot path."""
-        sent_as_keys, all_series = self._sent_as, self._series
+        sent_as_series = self._sent_as
         held_heads, indexes = self._held.open(batch)
         seq = self._held.next_seq
         duplicates = 0
         for index, head in enumerate(batch.heads()):
             sent_as = head[:3]
-            key = sent_as_keys.get(sent_as)
-            if key is None:
+            series = sent_as_series.get(sent_as)
+            if series is None:
                 series = self._new_series(sent_as, batch.attributes(index))
-            else:
-                series = all_series[key]
             when = (head[3], head[4])
             if when in series.times:
                 duplicates += 1
@@ -385,8 +386,8 @@ class MetricIndex:
         freed = 0
         while freed < needed and len(self._held):
             _, head = self._held.pop_oldest()
-            key = self._sent_as[head[:3]]
-            series = self._series[key]
+            series = self._sent_as[head[:3]]
+            key = series.key
             series.points.popleft()
             series.times.discard((head[3], head[4]))
             if not series.points:
