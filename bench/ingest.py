@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
-import statistics
 import threading
 import time
-from pathlib import Path
 
 import grpc
 import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
+from rounds import Interleaved, heading, interleaved, latency_ms, report
 
 from tracebed.model import Span, SpanStore
 from tracebed.otlp import Sink
+from tracebed.otlp.codec import to_otlp_json
+from tracebed.otlp.encode import stored_spans_to_request
+from tracebed.otlp.otlp_json import trace_to_otlp_json
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
@@ -136,6 +139,36 @@ def bench_wakeup(trials: int) -> list[float]:
     return latencies
 
 
+def bench_trace_answer(calls: int = 200) -> tuple[Interleaved[float], float, int]:
+    """`GET /api/traces/{id}`'s body for a 21-span trace: encoded again from the model (the
+    file writer's way, the baseline) vs copied from the stored protobuf; and asked again."""
+    with Sink() as sink:
+        sink.ingest.traces(ExportTraceServiceRequest.FromString(make_request(84, 1)), "grpc", 0)
+        trace = sink.traces()[0]
+        receiver = sink._http
+        assert receiver is not None
+
+        def model() -> float:
+            start = time.perf_counter()
+            for _ in range(calls):
+                json.dumps(trace_to_otlp_json(trace)).encode()
+            return (time.perf_counter() - start) / calls
+
+        def stored() -> float:
+            start = time.perf_counter()
+            for _ in range(calls):
+                request = stored_spans_to_request(trace, sink.store.held_spans(trace))
+                json.dumps(to_otlp_json(request)).encode()
+            return (time.perf_counter() - start) / calls
+
+        timed = interleaved(model, stored)
+        receiver.trace_json(trace)
+        start = time.perf_counter()
+        for _ in range(calls):
+            receiver.trace_json(trace)
+        return timed, (time.perf_counter() - start) / calls, len(trace)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=40)
@@ -149,17 +182,15 @@ def main() -> None:
     payloads = [make_request(args.spans_per_request) for _ in range(args.requests)]
     total = args.requests * (args.spans_per_request // 4) * 4
     bench_parse_only(payloads[:3])  # warm-up
-    # Interleaved rounds: both sides see the same machine load; the ratio per round is what counts.
-    rounds = [(bench_parse_only(payloads), bench_grpc_ingest(payloads, total)) for _ in range(5)]
-    ratio = statistics.median(parse / ingest for parse, ingest in rounds)
-    parse_s = statistics.median(parse for parse, _ in rounds)
-    ingest_s = statistics.median(ingest for _, ingest in rounds)
+    timed = interleaved(
+        lambda: bench_parse_only(payloads), lambda: bench_grpc_ingest(payloads, total)
+    )
     per_span = bench_memory(payloads, total)
-    wake = bench_wakeup(args.wakeup_trials)
-    parse_rate, ingest_rate = total / parse_s, total / ingest_s
-    wake_ms = sorted(w * 1000 for w in wake)
+    answer, again_s, answer_spans = bench_trace_answer()
+    wake_median, wake_p95 = latency_ms(bench_wakeup(args.wakeup_trials))
+    parse_rate, ingest_rate = total / timed.baseline_s, total / timed.measured_s
     lines = [
-        f"## Sink ingest ({time.strftime('%Y-%m-%d')}, `bench/ingest.py`, {os.cpu_count()} cores)",
+        heading("Sink ingest", "ingest.py", os.cpu_count()),
         "",
         f"{args.requests} OTLP/gRPC requests of {args.spans_per_request} spans (demo-like attributes).",
         "",
@@ -167,18 +198,17 @@ def main() -> None:
         "|---|---|",
         f"| parse-only (protobuf `FromString`) | {parse_rate:,.0f} spans/s |",
         f"| stored through OTLP/gRPC (sink) | {ingest_rate:,.0f} spans/s |",
-        f"| **ingest / parse-only** (median of 5 interleaved rounds) | **{ratio:.2f}x** (target >= 0.2x) |",
+        f"| **ingest / parse-only** (median of 5 interleaved rounds) | **{timed.speed:.2f}x** (target >= 0.2x) |",
         f"| resident memory per stored span | {per_span:,.0f} bytes |",
-        f"| wake-up after last span, median | {statistics.median(wake_ms):.3f} ms (target < 5 ms) |",
-        f"| wake-up after last span, p95 | {wake_ms[int(len(wake_ms) * 0.95)]:.3f} ms |",
+        f"| wake-up after last span, median | {wake_median:.3f} ms (target < 5 ms) |",
+        f"| wake-up after last span, p95 | {wake_p95:.3f} ms |",
+        f"| `GET /api/traces/{{id}}` body, {answer_spans} spans, from the model (file writer) | {answer.baseline_s * 1000:.3f} ms |",
+        f"| same, copied from the stored protobuf | {answer.measured_s * 1000:.3f} ms |",
+        f"| **stored / model** (median of 5 interleaved rounds) | **{answer.cost:.2f}x** the time |",
+        f"| same trace asked again (one answer per snapshot) | {again_s * 1000:.4f} ms |",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.record:
-        results = Path(__file__).with_name("RESULTS.md")
-        existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
-        results.write_text(existing.rstrip("\n") + "\n\n" + text)
+    report(lines, args.record)
 
 
 if __name__ == "__main__":

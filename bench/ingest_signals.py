@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import grpc
 from google.protobuf.message import Message
@@ -23,6 +21,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from rounds import heading, interleaved, latency_ms, report
 
 from tracebed.model import SpanStore
 from tracebed.model.logs import LogRecord
@@ -102,6 +101,7 @@ def grpc_ingest(
         signal = "logs" if method == LOGS else "metrics"
         sink.store.wait(lambda: held(sink) >= total, on=signal, timeout=60)
         elapsed = time.perf_counter() - start
+        # Stored is held: the store has room for all (counted, not read: reading decodes).
         assert held(sink) == total, (held(sink), total)
         return elapsed
 
@@ -144,16 +144,11 @@ def _measure(
     total: int,
 ) -> tuple[float, float, float]:
     parse_only(payloads[:2], message)  # warm-up
-    rounds = [
-        (parse_only(payloads, message), grpc_ingest(payloads, method, held, total))
-        for _ in range(5)
-    ]
-    ratio = statistics.median(p / i for p, i in rounds)
-    return (
-        total / statistics.median(p for p, _ in rounds),
-        total / statistics.median(i for _, i in rounds),
-        ratio,
+    timed = interleaved(
+        lambda: parse_only(payloads, message),
+        lambda: grpc_ingest(payloads, method, held, total),
     )
+    return total / timed.baseline_s, total / timed.measured_s, timed.speed
 
 
 def main() -> None:
@@ -169,19 +164,18 @@ def main() -> None:
     logs = [make_logs(per, seq) for seq in range(args.requests)]
     metrics = [make_metrics(per, seq) for seq in range(args.requests)]
     log_parse, log_ingest, log_ratio = _measure(
-        logs, ExportLogsServiceRequest, LOGS, lambda s: len(s.store.logs()), total
+        logs, ExportLogsServiceRequest, LOGS, lambda s: s.store.stats.logs.stored, total
     )
     metric_parse, metric_ingest, metric_ratio = _measure(
         metrics,
         ExportMetricsServiceRequest,
         METRICS,
-        lambda s: len(s.metric_points()),
+        lambda s: s.store.stats.points.stored,
         total,
     )
-    wake_ms = sorted(w * 1000 for w in wakeup(args.wakeup_trials))
+    wake_median, wake_p95 = latency_ms(wakeup(args.wakeup_trials))
     lines = [
-        f"## Sink ingest, logs and metrics ({time.strftime('%Y-%m-%d')}, "
-        f"`bench/ingest_signals.py`, {os.cpu_count()} cores)",
+        heading("Sink ingest, logs and metrics", "ingest_signals.py", os.cpu_count()),
         "",
         f"{args.requests} OTLP/gRPC requests of {per} log records / metric points each.",
         "",
@@ -192,15 +186,10 @@ def main() -> None:
         f"| **ingest / parse-only** (median of 5 interleaved rounds) | **{log_ratio:.2f}x** | **{metric_ratio:.2f}x** |",
         "",
         f"`wait_for_logs` wake-up after the last log record ({args.wakeup_trials} trials): "
-        f"median {statistics.median(wake_ms):.3f} ms, p95 {wake_ms[int(len(wake_ms) * 0.95)]:.3f} ms.",
+        f"median {wake_median:.3f} ms, p95 {wake_p95:.3f} ms.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.record:
-        results = Path(__file__).with_name("RESULTS.md")
-        existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
-        results.write_text(existing.rstrip("\n") + "\n\n" + text)
+    report(lines, args.record)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+from rounds import heading, interleaved, report
 
 from tracebed.model import Span
 from tracebed.model.metrics import DataPoint, Metric
@@ -165,29 +165,26 @@ def main() -> None:
     args = parser.parse_args()
 
     bench_parse_only()  # warm the page cache
-    loads = [(bench_parse_only(), bench_load()) for _ in range(args.rounds)]
-    load_ratio = statistics.median(load / parse for parse, (load, _) in loads)
-    parse_s = statistics.median(parse for parse, _ in loads)
-    load_s = statistics.median(load for _, (load, _) in loads)
-    registry = loads[-1][1][1]
+    loads = interleaved(bench_parse_only, bench_load, args.rounds, seconds=lambda r: r[0])
+    registry = loads.last[1]
 
     spans, metrics = recorded_run(args.spans)
     policy = Policy(ignore=("telemetry.*",))
     bench_check(registry, spans[:500], metrics[:5], policy)  # warm-up
-    rounds = [
-        (bench_lookup_only(registry, spans, metrics), bench_check(registry, spans, metrics, policy))
-        for _ in range(args.rounds)
-    ]
-    check_ratio = statistics.median(lookup / check for lookup, (check, _, _) in rounds)
-    check_s = statistics.median(check for _, (check, _, _) in rounds)
-    lookup_s = statistics.median(lookup for lookup, _ in rounds)
-    findings, samples = rounds[-1][1][1], rounds[-1][1][2]
+    checks = interleaved(
+        lambda: bench_lookup_only(registry, spans, metrics),
+        lambda: bench_check(registry, spans, metrics, policy),
+        args.rounds,
+        seconds=lambda r: r[0],
+    )
+    _, findings, samples = checks.last
+    parse_s, load_s, load_ratio = loads.baseline_s, loads.measured_s, loads.cost
+    lookup_s, check_s, check_ratio = checks.baseline_s, checks.measured_s, checks.speed
     attributes = sum(len(s.attributes) + len(s.resource) for s in spans) + sum(
         len(p.attributes) for m in metrics for p in m.points
     )
     lines = [
-        f"## Registry conformance ({time.strftime('%Y-%m-%d')}, `bench/registry.py`, "
-        f"{os.cpu_count()} cores)",
+        heading("Registry conformance", "registry.py", os.cpu_count()),
         "",
         f"Registry: semconv 1.40.0 ({len(registry.dependency.attributes) if registry.dependency else 0} "
         f"attributes, {len(registry.dependency.signals) if registry.dependency else 0} groups) under "
@@ -209,12 +206,7 @@ def main() -> None:
         f"| findings in the run | {findings:,} in {samples:,} samples |",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if args.record:
-        results = Path(__file__).with_name("RESULTS.md")
-        existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
-        results.write_text(existing.rstrip("\n") + "\n\n" + text)
+    report(lines, args.record)
 
 
 if __name__ == "__main__":

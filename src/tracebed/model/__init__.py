@@ -4,7 +4,7 @@
 from tracebed.model.logs import LogRecord
 from tracebed.model.metrics import DataPoint, Exemplar, Metric, MetricPoint, MetricSelection
 from tracebed.model.render import render_tree
-from tracebed.model.source import LogSource, TracePredicate, TraceSource
+from tracebed.model.source import LogSource, TelemetrySource, TracePredicate, TraceSource
 from tracebed.model.span import (
     Attributes,
     AttrValue,
@@ -60,6 +60,7 @@ __all__ = [
     "StoreFullError",
     "Trace",
     "TracePredicate",
+    "TelemetrySource",
     "TraceSource",
     "TraceSummary",
     "TraceTimeoutError",

@@ -1,14 +1,18 @@
 """Log records as model values, and the log index the store keeps (by trace, span, service and
-severity; oldest evicted first)."""
+severity; oldest evicted first) over batches that decode a record only when a query wants it."""
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
+from tracebed.model.held import Held
 from tracebed.model.span import Attributes, AttrValue
+
+if TYPE_CHECKING:
+    from tracebed.model.source import LogFilters
 
 # OTLP SeverityNumber ranges: each name covers four numbers (TRACE=1..4, ..., FATAL=21..24).
 SEVERITIES = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
@@ -56,12 +60,7 @@ class LogRecord:
     @property
     def level(self) -> int:
         """The severity number, or the one its text names when the sender set only text."""
-        if self.severity_number:
-            return self.severity_number
-        try:
-            return severity_level(self.severity_text) if self.severity_text else 0
-        except ValueError:
-            return 0
+        return level_of(self.severity_number, self.severity_text)
 
     @property
     def time(self) -> int:
@@ -93,143 +92,251 @@ class LogRecord:
 
 LogPredicate = Callable[[list[LogRecord]], bool]
 
+# What the index needs of a record, read at ingest without decoding it: (service, trace id,
+# span id, time, observed time, severity level); ids as raw bytes, b"" when unset.
+LogHead = tuple[str, bytes, bytes, int, int, int]
+
+
+def level_of(severity_number: int, severity_text: str) -> int:
+    """The severity number, or the one its text names when the sender set only text."""
+    if severity_number:
+        return severity_number
+    try:
+        return severity_level(severity_text) if severity_text else 0
+    except ValueError:
+        return 0
+
+
+def raw_id(hex_id: str) -> bytes:
+    """A hex id as the bytes a `LogHead` holds (b"" for '' or an all-zero id)."""
+    raw = bytes.fromhex(hex_id)
+    return raw if any(raw) else b""
+
+
+class LogBatch(Protocol):
+    """Log records that arrived together; decoded into `LogRecord`s only when asked for."""
+
+    def __len__(self) -> int: ...
+
+    def heads(self) -> Sequence[LogHead]: ...
+
+    def materialize(self, index: int) -> LogRecord: ...
+
+
+class LogListBatch:
+    """A batch of ready-made `LogRecord`s (tests, files)."""
+
+    def __init__(self, records: Iterable[LogRecord]):
+        self._records = list(records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def heads(self) -> list[LogHead]:
+        return [
+            (
+                r.service,
+                raw_id(r.trace_id),
+                raw_id(r.span_id),
+                r.time_unix_nano,
+                r.observed_time_unix_nano,
+                r.level,
+            )
+            for r in self._records
+        ]
+
+    def materialize(self, index: int) -> LogRecord:
+        return self._records[index]
+
 
 def _band(level: int) -> int:
     """A severity's range: 0 unset, 1 TRACE .. 6 FATAL (each four numbers wide)."""
     return min(6, (level - 1) // 4 + 1) if level > 0 else 0
 
 
+_BANDS = tuple(_band(level) for level in range(25))  # the ingest hot path looks them up
+
+
 class LogIndex:
     """Log records in arrival order with indexes; not locked (the store holds its lock).
 
-    Eviction is oldest first, so an evicted record is the head of every index deque it is in.
+    Records stay in their batch (`Held`) with their `LogHead`; a record becomes a `LogRecord`
+    when a query returns it. Ingest only checks for duplicates: two records are the same (an
+    exporter's retry) when their `LogRecord.identity()` is; heads are compared first, and only
+    records with equal heads are decoded to compare. The trace, span, service and severity
+    indexes take in what arrived when the next query needs them. Eviction is oldest first,
+    so an evicted record is the first of every index entry it is in.
     """
 
     def __init__(self) -> None:
-        self._records: OrderedDict[int, LogRecord] = OrderedDict()
-        self._by_trace: dict[str, deque[int]] = {}
-        self._by_span: dict[str, deque[int]] = {}
+        self._held: Held[LogHead, LogRecord] = Held()
+        # Few records per trace or span, and very many ids: lists (a deque is ten times bigger).
+        self._by_trace: dict[bytes, list[int]] = {}
+        self._by_span: dict[bytes, list[int]] = {}
         self._by_service: dict[str, deque[int]] = {}
         self._by_band: dict[int, deque[int]] = {}
-        self._identities: set[tuple[object, ...]] = set()
-        self.next_seq = 0
+        self._indexed = 0  # records before this sequence number are in the indexes
+        self._heads: dict[LogHead, int] = {}  # head -> the first held record with it
+        self._alike: dict[LogHead, list[int]] = {}  # other held records with that head (rare)
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._held)
 
-    def _keys(self, record: LogRecord) -> Iterator[tuple[dict[Any, deque[int]], object]]:
-        if record.trace_id:
-            yield self._by_trace, record.trace_id
-        if record.span_id:
-            yield self._by_span, record.span_id
-        yield self._by_service, record.service
-        yield self._by_band, _band(record.level)
+    @property
+    def next_seq(self) -> int:
+        return self._held.next_seq
 
-    def count_fresh(self, records: Iterable[LogRecord]) -> int:
-        seen: set[tuple[object, ...]] = set()
-        for record in records:
-            key = record.identity()
-            if key not in self._identities:
-                seen.add(key)
-        return len(seen)
+    def _keys(self, head: LogHead) -> Iterator[tuple[dict[Any, Any], object]]:
+        if head[1]:
+            yield self._by_trace, head[1]
+        if head[2]:
+            yield self._by_span, head[2]
+        yield self._by_service, head[0]
+        yield self._by_band, _band(head[5])
 
-    def add(self, records: Iterable[LogRecord]) -> tuple[int, int]:
-        """Store new records; `(stored, duplicates)`."""
-        stored = duplicates = 0
-        identities, held = self._identities, self._records
-        by_trace, by_span, by_service = self._by_trace, self._by_span, self._by_service
-        by_band = self._by_band
-        for record in records:
-            key = record.identity()
-            if key in identities:
+    def _held_alike(self, head: LogHead, record: LogRecord) -> bool:
+        """Is a record with `head` (some held record has it) the same as one held?"""
+        identity = record.identity()
+        seqs = [self._heads[head], *self._alike.get(head, ())]
+        return any(self._held.get(seq).identity() == identity for seq in seqs)
+
+    def count_fresh(self, batch: LogBatch) -> int:
+        fresh = 0
+        counted: dict[LogHead, list[int]] = {}  # batch indexes counted, by head
+        for index, head in enumerate(batch.heads()):
+            same_head = counted.get(head)
+            if same_head is not None or head in self._heads:
+                record = batch.materialize(index)
+                identity = record.identity()
+                if (head in self._heads and self._held_alike(head, record)) or any(
+                    batch.materialize(other).identity() == identity for other in same_head or ()
+                ):
+                    continue
+            counted.setdefault(head, []).append(index)
+            fresh += 1
+        return fresh
+
+    def add(self, batch: LogBatch) -> tuple[int, int]:
+        """Store the batch's new records; `(stored, duplicates)`. The ingest hot path."""
+        heads_held = self._heads
+        held_heads, indexes = self._held.open(batch)
+        seq = self._held.next_seq
+        duplicates = 0
+        for index, head in enumerate(batch.heads()):
+            first = heads_held.get(head)
+            if first is None:
+                heads_held[head] = seq
+            elif self._held_alike(head, batch.materialize(index)):
                 duplicates += 1
                 continue
-            identities.add(key)
-            seq = self.next_seq
-            self.next_seq += 1
-            held[seq] = record
-            # Inlined `_keys` (the ingest hot path).
-            if record.trace_id:
-                (
-                    by_trace.get(record.trace_id) or by_trace.setdefault(record.trace_id, deque())
-                ).append(seq)
-            if record.span_id:
-                (by_span.get(record.span_id) or by_span.setdefault(record.span_id, deque())).append(
-                    seq
-                )
-            service = record.service
+            else:
+                self._alike.setdefault(head, []).append(seq)
+            held_heads.append(head)
+            indexes.append(index)
+            seq += 1
+        self._held.close(len(indexes))
+        return len(indexes), duplicates
+
+    def _index(self) -> None:
+        """Take the records stored since the last query into the indexes."""
+        held = self._held
+        by_trace, by_span, by_service = self._by_trace, self._by_span, self._by_service
+        by_band = self._by_band
+        for seq in held.seqs(self._indexed):
+            service, trace_id, span_id, _, _, level = held.head(seq)
+            if trace_id:
+                (by_trace.get(trace_id) or by_trace.setdefault(trace_id, [])).append(seq)
+            if span_id:
+                (by_span.get(span_id) or by_span.setdefault(span_id, [])).append(seq)
             (by_service.get(service) or by_service.setdefault(service, deque())).append(seq)
-            band = _band(record.level)
+            band = _BANDS[level] if 0 <= level < len(_BANDS) else _band(level)
             (by_band.get(band) or by_band.setdefault(band, deque())).append(seq)
-            stored += 1
-        return stored, duplicates
+        self._indexed = held.next_seq
 
     def evict(self, needed: int) -> int:
         freed = 0
-        while freed < needed and self._records:
-            seq, record = self._records.popitem(last=False)
-            self._identities.discard(record.identity())
-            for index, value in self._keys(record):
-                held = index[value]
-                held.popleft()  # the oldest: eviction runs in arrival order
-                if not held:
-                    del index[value]
+        while freed < needed and len(self._held):
+            seq, head = self._held.pop_oldest()
+            alike = self._alike.get(head)
+            if self._heads[head] == seq:
+                if alike:
+                    self._heads[head] = alike.pop(0)
+                else:
+                    del self._heads[head]
+            elif alike is not None:
+                alike.remove(seq)
+            if alike is not None and not alike:
+                del self._alike[head]
+            if seq < self._indexed:
+                for index, value in self._keys(head):
+                    seqs = index[value]  # the oldest is first: eviction runs in arrival order
+                    if len(seqs) == 1:
+                        del index[value]
+                    elif isinstance(seqs, deque):
+                        seqs.popleft()
+                    else:
+                        del seqs[0]
             freed += 1
         return freed
 
     def clear(self) -> None:
-        self._records.clear()
-        self._by_trace.clear()
-        self._by_span.clear()
-        self._by_service.clear()
-        self._by_band.clear()
-        self._identities.clear()
-
-    def select(
-        self,
-        *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        since: int = 0,
-        limit: int | None = None,
-    ) -> list[LogRecord]:
-        """Records matching every filter given, oldest first; `severity`: at least that level;
-        `since`: stored at or after that sequence number (a `Mark`); `limit`: the newest N."""
-        candidates: Iterable[int] | None = None
-        for index, value in (
-            (self._by_span, span_id),
-            (self._by_trace, trace_id),
-            (self._by_service, service),
+        self._held.clear()
+        for part in (
+            self._by_trace,
+            self._by_span,
+            self._by_service,
+            self._by_band,
+            self._heads,
+            self._alike,
         ):
-            if value is not None:
-                candidates = index.get(
-                    value.lower() if index is not self._by_service else value, ()
-                )
-                break
+            part.clear()
+        self._indexed = self._held.next_seq
+
+    def select(self, *, limit: int | None = None, **filters: Unpack[LogFilters]) -> list[LogRecord]:
+        """Records matching every filter given, oldest first; `severity`: at least that level;
+        `since`: stored after that mark; `limit`: the newest N."""
+        trace_id, span_id = filters.get("trace_id"), filters.get("span_id")
+        service, severity = filters.get("service"), filters.get("severity")
+        mark = filters.get("since")
+        since = mark.logs if mark is not None else 0
+        try:
+            trace_key = raw_id(trace_id) if trace_id is not None else None
+            span_key = raw_id(span_id) if span_id is not None else None
+        except ValueError:
+            return []  # not hex: no record has it
+        if b"" in (trace_key, span_key):
+            return []  # '' is "unset": no index holds it (as before, nothing matches)
         level = severity_level(severity) if severity is not None else 0
-        if candidates is None and level > 0:
+        self._index()
+        candidates: Iterable[int] | None = None
+        if span_key is not None:
+            candidates = self._by_span.get(span_key, ())
+        elif trace_key is not None:
+            candidates = self._by_trace.get(trace_key, ())
+        elif service is not None:
+            candidates = self._by_service.get(service, ())
+        elif level > 0:
             # Only a severity: the bands at or above it, merged back into arrival order.
             candidates = sorted(
                 seq for band, seqs in self._by_band.items() if band >= _band(level) for seq in seqs
             )
-        seqs = self._records.keys() if candidates is None else candidates
-        out = []
-        for seq in seqs:
+        held = self._held
+        found = []
+        for seq in held.seqs(since) if candidates is None else candidates:
             if seq < since:
                 continue
-            record = self._records[seq]
+            head = held.head(seq)
             if (
-                (trace_id is None or record.trace_id == trace_id.lower())
-                and (span_id is None or record.span_id == span_id.lower())
-                and (service is None or record.service == service)
-                and record.level >= level
+                (trace_key is None or head[1] == trace_key)
+                and (span_key is None or head[2] == span_key)
+                and (service is None or head[0] == service)
+                and head[5] >= level
             ):
-                out.append(record)
+                found.append(seq)
         if limit is not None:
-            out = out[max(0, len(out) - limit) :]
-        return out
+            found = found[max(0, len(found) - limit) :]
+        return [held.get(seq) for seq in found]
 
     def services(self) -> list[str]:
+        self._index()
         return sorted(self._by_service)

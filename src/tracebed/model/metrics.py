@@ -5,10 +5,15 @@ its metric's identity), the store's metric index (series by service, name and at
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, Unpack
 
+from tracebed.model.held import Held
 from tracebed.model.span import Attributes
+
+if TYPE_CHECKING:
+    from tracebed.model.source import MetricFilters
 
 # `Metric.kind`: the OTLP data field. `temporality`: "cumulative", "delta" or "" (gauge, summary).
 KINDS = ("sum", "gauge", "histogram", "exponential_histogram", "summary")
@@ -248,89 +253,171 @@ class SeriesChange:
 MetricPredicate = Callable[[MetricSelection], bool]
 
 
-class _Series:
-    __slots__ = ("points", "times")
+# What the index needs of a point, read at ingest without decoding it: (service, metric name,
+# the attributes as sent (hashable; equal for equal attributes written in the same order),
+# time, start time).
+PointHead = tuple[str, str, Hashable, int, int]
 
-    def __init__(self) -> None:
-        self.points: deque[tuple[int, MetricPoint]] = deque()  # (seq, point), oldest first
+
+class MetricBatch(Protocol):
+    """Metric points that arrived together; decoded into `MetricPoint`s only when asked for."""
+
+    def __len__(self) -> int: ...
+
+    def heads(self) -> Sequence[PointHead]: ...
+
+    def attributes(self, index: int) -> Attributes:
+        """The point's attributes, decoded (asked once per new series)."""
+        ...
+
+    def materialize(self, index: int) -> MetricPoint: ...
+
+
+class MetricListBatch:
+    """A batch of ready-made `MetricPoint`s (tests, files)."""
+
+    def __init__(self, points: Iterable[MetricPoint]):
+        self._points = list(points)
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def heads(self) -> list[PointHead]:
+        return [
+            (
+                mp.service,
+                mp.name,
+                _frozen(mp.attributes),
+                mp.time_unix_nano,
+                mp.start_time_unix_nano,
+            )
+            for mp in self._points
+        ]
+
+    def attributes(self, index: int) -> Attributes:
+        return self._points[index].attributes
+
+    def materialize(self, index: int) -> MetricPoint:
+        return self._points[index]
+
+
+SeriesKey = tuple[str, str, str]  # service, name, attributes sorted (as `series_key()`)
+
+
+class _Series:
+    __slots__ = ("key", "attributes", "points", "times", "sent_as")
+
+    def __init__(self, key: SeriesKey, attributes: Attributes) -> None:
+        self.key, self.attributes = key, attributes
+        self.points: deque[int] = deque()  # sequence numbers, oldest first
         self.times: set[tuple[int, int]] = set()
+        self.sent_as: list[tuple[str, str, Hashable]] = []  # raw keys naming this series
 
 
 class MetricIndex:
     """Points by series (service, name, attributes); not locked (the store holds its lock).
 
-    A duplicate point is one whose series already holds a point with the same time and start
-    time (an exporter's retry). Eviction drops the oldest points first."""
+    Points stay in their batch (`Held`) with their `PointHead`; one becomes a `MetricPoint`
+    when a query returns it. A point's attributes as sent are mapped to its series once, the
+    first time they are seen. A duplicate point is one whose series already holds a point with
+    the same time and start time (an exporter's retry). Eviction drops the oldest points first."""
 
     def __init__(self) -> None:
-        self._series: dict[tuple[object, ...], _Series] = {}
-        self._by_name: dict[tuple[str, str], list[tuple[object, ...]]] = {}
-        self._order: deque[tuple[object, ...]] = deque()  # series key per stored point, FIFO
-        self.next_seq = 0
+        self._held: Held[PointHead, MetricPoint] = Held()
+        self._series: dict[SeriesKey, _Series] = {}
+        self._sent_as: dict[tuple[str, str, Hashable], _Series] = {}
+        self._by_name: dict[tuple[str, str], list[SeriesKey]] = {}
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._held)
 
-    def count_fresh(self, points: Iterable[MetricPoint]) -> int:
+    @property
+    def next_seq(self) -> int:
+        return self._held.next_seq
+
+    def count_fresh(self, batch: MetricBatch) -> int:
         seen = set()
-        for mp in points:
-            key = mp.series_key()
-            when = (mp.time_unix_nano, mp.start_time_unix_nano)
-            series = self._series.get(key)
+        for index, head in enumerate(batch.heads()):
+            series = self._sent_as.get(head[:3])
+            if series is None:
+                key = (head[0], head[1], _frozen(batch.attributes(index)))
+                series = self._series.get(key)
+            else:
+                key = series.key
+            when = (head[3], head[4])
             if series is None or when not in series.times:
                 seen.add((key, when))
         return len(seen)
 
-    def add(self, points: Iterable[MetricPoint]) -> tuple[int, int]:
-        stored = duplicates = 0
-        for mp in points:
-            key = mp.series_key()
-            series = self._series.get(key)
+    def _new_series(self, sent_as: tuple[str, str, Hashable], attributes: Attributes) -> _Series:
+        key = (sent_as[0], sent_as[1], _frozen(attributes))
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(key, attributes)
+            self._by_name.setdefault(key[:2], []).append(key)
+        series.sent_as.append(sent_as)
+        self._sent_as[sent_as] = series
+        return series
+
+    def add(self, batch: MetricBatch) -> tuple[int, int]:
+        """Store the batch's new points; `(stored, duplicates)`. The ingest hot path."""
+        sent_as_series = self._sent_as
+        held_heads, indexes = self._held.open(batch)
+        seq = self._held.next_seq
+        duplicates = 0
+        for index, head in enumerate(batch.heads()):
+            sent_as = head[:3]
+            series = sent_as_series.get(sent_as)
             if series is None:
-                series = self._series[key] = _Series()
-                self._by_name.setdefault((mp.service, mp.name), []).append(key)
-            when = (mp.time_unix_nano, mp.start_time_unix_nano)
+                series = self._new_series(sent_as, batch.attributes(index))
+            when = (head[3], head[4])
             if when in series.times:
                 duplicates += 1
                 continue
             series.times.add(when)
-            series.points.append((self.next_seq, mp))
-            self._order.append(key)
-            self.next_seq += 1
-            stored += 1
-        return stored, duplicates
+            series.points.append(seq)
+            held_heads.append(head)
+            indexes.append(index)
+            seq += 1
+        self._held.close(len(indexes))
+        return len(indexes), duplicates
 
     def evict(self, needed: int) -> int:
         freed = 0
-        while freed < needed and self._order:
-            key = self._order.popleft()
-            series = self._series[key]
-            _, mp = series.points.popleft()
-            series.times.discard((mp.time_unix_nano, mp.start_time_unix_nano))
+        while freed < needed and len(self._held):
+            _, head = self._held.pop_oldest()
+            series = self._sent_as[head[:3]]
+            key = series.key
+            series.points.popleft()
+            series.times.discard((head[3], head[4]))
             if not series.points:
                 del self._series[key]
-                names = self._by_name[(mp.service, mp.name)]
+                for sent_as in series.sent_as:
+                    del self._sent_as[sent_as]
+                names = self._by_name[key[:2]]
                 names.remove(key)
                 if not names:
-                    del self._by_name[(mp.service, mp.name)]
+                    del self._by_name[key[:2]]
             freed += 1
         return freed
 
     def clear(self) -> None:
+        self._held.clear()
         self._series.clear()
+        self._sent_as.clear()
         self._by_name.clear()
-        self._order.clear()
 
     def select(
         self,
         *,
         service: str | None = None,
         name: str | None = None,
-        attributes: Mapping[str, object] | None = None,
-        since: int = 0,
+        **filters: Unpack[MetricFilters],
     ) -> MetricSelection:
-        """Points stored at or after `since` (a sequence number) of matching series, oldest
-        first per series, and each series' last point before `since`."""
+        """Points stored after the mark `since` of matching series, oldest first per series,
+        and each series' last point before it."""
+        attributes, mark = filters.get("attributes"), filters.get("since")
+        since = mark.metrics if mark is not None else 0
         keys = [
             key
             for (svc, metric_name), keys in self._by_name.items()
@@ -338,19 +425,22 @@ class MetricIndex:
             for key in keys
         ]
         selection = MetricSelection()
-        found: list[tuple[int, MetricPoint]] = []
+        found: list[int] = []
+        held = self._held
         for key in keys:
             series = self._series[key]
-            first = series.points[0][1]
-            if not attributes_match(first.attributes, attributes):
+            if not attributes_match(series.attributes, attributes):
                 continue
-            for seq, mp in series.points:
+            baseline: int | None = None
+            for seq in series.points:
                 if seq < since:
-                    selection.baselines[key] = mp
+                    baseline = seq
                 else:
-                    found.append((seq, mp))
-        found.sort(key=lambda item: item[0])  # arrival order across series
-        selection.points = [mp for _, mp in found]
+                    found.append(seq)
+            if baseline is not None:
+                selection.baselines[key] = held.get(baseline)
+        found.sort()  # arrival order across series
+        selection.points = [held.get(seq) for seq in found]
         return selection
 
     def names(self, service: str | None = None) -> list[tuple[str, str]]:

@@ -1,4 +1,6 @@
-"""Where traces come from, and how one is waited for: the `TraceSource` protocol.
+"""Where traces come from, and how one is waited for: the `TraceSource` protocol; where log
+records and metric points come from: the `TelemetrySource` protocol (one signature for each
+of its methods, whatever implements it).
 
 A source is the span store in this process or a sink's HTTP query API in another one
 (`tracebed.otlp.client.SinkClient`); tests, flows and reports depend only on this protocol.
@@ -11,10 +13,12 @@ new span that the wait adds on top).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
 if TYPE_CHECKING:
     from tracebed.model.logs import LogPredicate, LogRecord
+    from tracebed.model.metrics import MetricPredicate, MetricSelection
     from tracebed.model.span import Span
     from tracebed.model.trace import Trace
 
@@ -50,30 +54,96 @@ class TraceSource(Protocol):
         ...
 
 
-class LogSource(Protocol):
-    """Where log records come from (the store, a sink, a `SinkClient`): what `Trace.logs()`
-    and `FlowResult.logs()` use when their source has it."""
+@dataclass(frozen=True)
+class Mark:
+    """A point in a store's arrivals: logs and metric points stored after it are "since" it."""
 
-    def logs(
-        self,
-        *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        limit: int | None = None,
-    ) -> list[LogRecord]: ...
+    logs: int = 0
+    metrics: int = 0
+
+
+class LogFilters(TypedDict, total=False):
+    """Which log records: those matching every filter given."""
+
+    trace_id: str | None
+    span_id: str | None
+    service: str | None
+    severity: str | int | None  # at least this level: a number or TRACE/DEBUG/INFO/WARN/...
+    since: Mark | None  # stored after this mark
+
+
+class MetricFilters(TypedDict, total=False):
+    """Which points of a metric: of the series whose attributes include `attributes`, stored
+    after `since` (with `since`, a selection also has each series' last point before it)."""
+
+    attributes: dict[str, object] | None
+    since: Mark | None
+
+
+def described(filters: LogFilters) -> str:
+    """`(trace_id=... service=...)` for messages (what a wait for logs waited on)."""
+    shown = " ".join(
+        f"{k}={filters[k]}"  # type: ignore[literal-required]
+        for k in LogFilters.__annotations__
+        if k != "since" and filters.get(k) is not None
+    )
+    return f"({shown})" if shown else "(any)"
+
+
+class TelemetrySource(Protocol):
+    """Log records and metric points, and the waits for them: the store (and so a sink) in
+    this process, or a sink's HTTP API (`SinkClient`). What `Trace.logs()`,
+    `FlowResult.logs()` and the report's metric changes use when their source has it."""
+
+    def mark(self) -> Mark:
+        """Now, in arrivals: pass as `since=` to see only what is stored after it."""
+        ...
+
+    def logs(self, *, limit: int | None = None, **filters: Unpack[LogFilters]) -> list[LogRecord]:
+        """Log records matching every filter given, oldest first (`limit`: the newest N)."""
+        ...
 
     def wait_for_logs(
         self,
         *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
         until: LogPredicate | None = None,
         timeout: float = 30.0,
-    ) -> list[LogRecord]: ...
+        **filters: Unpack[LogFilters],
+    ) -> list[LogRecord]:
+        """Block until the matching records satisfy `until` (default: at least one arrived).
+        Raises `LogTimeoutError` with the records that did arrive."""
+        ...
+
+    def metric_points(
+        self,
+        service: str | None = None,
+        name: str | None = None,
+        **filters: Unpack[MetricFilters],
+    ) -> MetricSelection:
+        """Points of the matching series (stored since `since`; all when None), with each
+        series' last point before it (so `increase()` is right for cumulative counters)."""
+        ...
+
+    def metric_increase(self, service: str, name: str, **filters: Unpack[MetricFilters]) -> float:
+        """How much a counter (or a histogram's count) went up since `since`, over the series
+        whose attributes include `attributes`; cumulative and delta both understood."""
+        ...
+
+    def wait_for_metric(
+        self,
+        service: str,
+        name: str,
+        *,
+        until: MetricPredicate | None = None,
+        timeout: float = 30.0,
+        **filters: Unpack[MetricFilters],
+    ) -> MetricSelection:
+        """Block until the metric's points since `since` satisfy `until` (default: at least
+        one point arrived). Raises `MetricTimeoutError` with the points that did arrive."""
+        ...
+
+
+LogSource = TelemetrySource  # its earlier name, when it had the logs only
 
 
 def describe(until: TracePredicate | None) -> str:

@@ -1,10 +1,11 @@
 """The store: spans, log records and metric points; thread-safe, bounded, and able to wake
 waiters the moment anything arrives (one wait for every signal).
 
-Spans are stored as batches that convert to `Span` lazily: ingest only reads ids (to index
-and de-duplicate), so a collector's big batches cost little until a test looks at them.
-Logs and metrics are stored as model values (`tracebed.model.logs` / `.metrics` index them),
-under the same lock, limits policy and wait.
+Every signal is stored as batches that convert to model values lazily: ingest only reads
+what the indexes need (span ids; a log record's ids, times and severity; a metric point's
+series and times), so a collector's big batches cost little until a test looks at them.
+`tracebed.model.logs` / `.metrics` index logs and metrics, under the same lock, limits policy
+and wait as spans.
 """
 
 from __future__ import annotations
@@ -14,18 +15,28 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Unpack
 
 from tracebed.errors import SinkError, TraceTimeout, WaitTimeout
-from tracebed.model.logs import LogIndex, LogPredicate, LogRecord
+from tracebed.model.logs import LogBatch, LogIndex, LogListBatch, LogPredicate, LogRecord
 from tracebed.model.metrics import (
+    MetricBatch,
     MetricIndex,
+    MetricListBatch,
     MetricPoint,
     MetricPredicate,
     MetricSelection,
     SeriesChange,
 )
-from tracebed.model.source import TracePredicate, quiet_of, why_not
+from tracebed.model.source import (
+    LogFilters,
+    Mark,
+    MetricFilters,
+    TracePredicate,
+    described,
+    quiet_of,
+    why_not,
+)
 from tracebed.model.span import Span
 from tracebed.model.trace import Trace
 
@@ -104,14 +115,6 @@ class StoreFullError(SinkError):
             else f"{store} store full: {needed} new {items}, room for {room} "
             f"(limit {limit} {items}); retry later"
         )
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A point in a store's arrivals: logs and metric points stored after it are "since" it."""
-
-    logs: int = 0
-    metrics: int = 0
 
 
 class LogTimeoutError(WaitTimeout):
@@ -272,8 +275,9 @@ class _Bucket:
 
 
 class SpanStore:
-    """Holds spans by trace; bounded by `max_spans`; wakes waiters (`wait`, `wait_for_trace`)
-    the moment something arrives. A `TraceSource`."""
+    """Holds spans by trace, log records and metric points; bounded (`max_spans`, ...); wakes
+    waiters (`wait`, `wait_for_trace`, `wait_for_logs`...) the moment something arrives.
+    A `TraceSource` and a `TelemetrySource`."""
 
     def __init__(
         self,
@@ -374,26 +378,36 @@ class SpanStore:
     def add_spans(self, spans: Iterable[Span]) -> AddResult:
         return self.add_batch(SpanListBatch(spans))
 
-    def add_logs(self, records: Sequence[LogRecord]) -> AddResult:
+    def add_logs(self, records: Iterable[LogRecord]) -> AddResult:
+        return self.add_log_batch(LogListBatch(records))
+
+    def add_log_batch(self, batch: LogBatch) -> AddResult:
         """Store log records (a duplicate: same service, ids, times, severity, body and
         attributes). Full: evicts the oldest records, or raises `StoreFullError` storing none."""
-        return self._add_signal("logs", records, self._logs, self.max_log_records)
+        return self._add_signal("logs", batch, self._logs, self.max_log_records)
 
-    def add_metric_points(self, points: Sequence[MetricPoint]) -> AddResult:
+    def add_metric_points(self, points: Iterable[MetricPoint]) -> AddResult:
+        return self.add_metric_batch(MetricListBatch(points))
+
+    def add_metric_batch(self, batch: MetricBatch) -> AddResult:
         """Store metric points (a duplicate: its series already has a point with the same time
         and start time). Full: evicts the oldest points, or raises `StoreFullError`."""
-        return self._add_signal("metrics", points, self._metrics, self.max_metric_points)
+        return self._add_signal("metrics", batch, self._metrics, self.max_metric_points)
 
     def _add_signal(
-        self, signal: Signal, items: Sequence[object], index: LogIndex | MetricIndex, limit: int
+        self,
+        signal: Signal,
+        batch: LogBatch | MetricBatch,
+        index: LogIndex | MetricIndex,
+        limit: int,
     ) -> AddResult:
         counts = self.stats.logs if signal == "logs" else self.stats.points
         result = AddResult()
         now_mono = time.monotonic()
         with self._cond:
             room = limit - len(index)
-            if len(items) > room:
-                fresh = index.count_fresh(items)  # type: ignore[arg-type]
+            if len(batch) > room:
+                fresh = index.count_fresh(batch)  # type: ignore[arg-type]
                 if fresh > room:
                     if self.when_full == "reject" or fresh > limit:
                         self.stats.requests_refused_full += 1
@@ -401,9 +415,9 @@ class SpanStore:
                     # AddResult's field is named for spans; here it counts records / points.
                     result.evicted_spans = index.evict(fresh - room)
                     counts.evicted += result.evicted_spans
-            stored, duplicates = index.add(items)  # type: ignore[arg-type]
+            stored, duplicates = index.add(batch)  # type: ignore[arg-type]
             result.stored, result.duplicates = stored, duplicates
-            counts.received += len(items)
+            counts.received += len(batch)
             counts.stored += stored
             counts.duplicate += duplicates
             if stored:
@@ -465,6 +479,16 @@ class SpanStore:
         """The trace as it stands now (empty when nothing arrived)."""
         return self.get_trace(trace_id) or Trace(trace_id.lower(), (), self)
 
+    def held_spans(self, trace: Trace) -> list[tuple[SpanBatch, int] | None]:
+        """Where each span of `trace` (a snapshot of this store's) is held, as (batch, index),
+        in the trace's order; None for one no longer held. For writers that read the batches
+        themselves (the HTTP API copies the protobuf a span came in)."""
+        key = _trace_key(trace.trace_id)
+        with self._cond:
+            bucket = self._buckets.get(key)
+            entries = dict(bucket.entries) if bucket is not None else {}
+        return [entries.get(bytes.fromhex(span.span_id)) for span in trace]
+
     def traces(self) -> list[Trace]:
         with self._cond:
             return [b.trace(k.hex(), self) for k, b in self._buckets.items()]
@@ -524,26 +548,10 @@ class SpanStore:
         with self._cond:
             return Mark(self._logs.next_seq, self._metrics.next_seq)
 
-    def logs(
-        self,
-        *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        since: Mark | None = None,
-        limit: int | None = None,
-    ) -> list[LogRecord]:
-        """Log records matching every filter given, oldest first (`severity`: at least)."""
+    def logs(self, *, limit: int | None = None, **filters: Unpack[LogFilters]) -> list[LogRecord]:
+        """See `TelemetrySource.logs` (`severity`: at least that level)."""
         with self._cond:
-            return self._logs.select(
-                trace_id=trace_id,
-                span_id=span_id,
-                service=service,
-                severity=severity,
-                since=since.logs if since is not None else 0,
-                limit=limit,
-            )
+            return self._logs.select(limit=limit, **filters)
 
     def logs_for_trace(self, trace_id: str) -> list[LogRecord]:
         return self.logs(trace_id=trace_id)
@@ -559,31 +567,15 @@ class SpanStore:
         self,
         service: str | None = None,
         name: str | None = None,
-        *,
-        attributes: dict[str, object] | None = None,
-        since: Mark | None = None,
+        **filters: Unpack[MetricFilters],
     ) -> MetricSelection:
-        """Points of the matching series stored since `since` (all when None), with each
-        series' last point before it (so `increase()` is right for cumulative counters)."""
+        """See `TelemetrySource.metric_points`."""
         with self._cond:
-            return self._metrics.select(
-                service=service,
-                name=name,
-                attributes=attributes,
-                since=since.metrics if since is not None else 0,
-            )
+            return self._metrics.select(service=service, name=name, **filters)
 
-    def metric_increase(
-        self,
-        service: str,
-        name: str,
-        *,
-        since: Mark | None = None,
-        attributes: dict[str, object] | None = None,
-    ) -> float:
-        """How much a counter (or a histogram's count) went up since `since`, over the series
-        whose attributes include `attributes`; cumulative and delta both understood."""
-        return self.metric_points(service, name, attributes=attributes, since=since).increase()
+    def metric_increase(self, service: str, name: str, **filters: Unpack[MetricFilters]) -> float:
+        """See `TelemetrySource.metric_increase`."""
+        return self.metric_points(service, name, **filters).increase()
 
     def metric_changes(self, since: Mark) -> list[SeriesChange]:
         """Every series that changed since `since` (what a test page lists)."""
@@ -597,28 +589,18 @@ class SpanStore:
     def wait_for_logs(
         self,
         *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        since: Mark | None = None,
         until: LogPredicate | None = None,
         timeout: float = 30.0,
+        **filters: Unpack[LogFilters],
     ) -> list[LogRecord]:
-        """Block until the matching records satisfy `until` (default: at least one arrived),
-        woken by each log arrival through `wait`. Raises `LogTimeoutError`."""
+        """See `TelemetrySource.wait_for_logs`: woken by each log arrival through `wait`."""
         last: list[list[LogRecord]] = [[]]
 
         def check() -> bool:
-            records = self.logs(
-                trace_id=trace_id, span_id=span_id, service=service, severity=severity, since=since
-            )
-            last[0] = records
+            records = last[0] = self.logs(**filters)
             return bool(records) if until is None else bool(until(records))
 
-        what = _describe_filters(
-            trace_id=trace_id, span_id=span_id, service=service, severity=severity
-        )
+        what = described(filters)
         start = time.monotonic()
         try:
             self.wait(check, on="logs", timeout=timeout, description=f"logs {what}")
@@ -633,20 +615,18 @@ class SpanStore:
         name: str,
         *,
         until: MetricPredicate | None = None,
-        since: Mark | None = None,
-        attributes: dict[str, object] | None = None,
         timeout: float = 30.0,
+        **filters: Unpack[MetricFilters],
     ) -> MetricSelection:
-        """Block until the metric's points since `since` satisfy `until` (default: at least one
-        point arrived), woken by each metric arrival through `wait`. Raises
-        `MetricTimeoutError`."""
+        """See `TelemetrySource.wait_for_metric`: woken by each metric arrival through
+        `wait`."""
         last = [MetricSelection()]
 
         def check() -> bool:
-            selection = self.metric_points(service, name, attributes=attributes, since=since)
-            last[0] = selection
+            selection = last[0] = self.metric_points(service, name, **filters)
             return bool(len(selection)) if until is None else bool(until(selection))
 
+        attributes = filters.get("attributes")
         what = f"{service}/{name}" + (f" {attributes}" if attributes else "")
         start = time.monotonic()
         try:
@@ -739,11 +719,6 @@ class SpanStore:
             reason = why_not(until, trace, quiet)
             raise TraceTimeoutError(trace_id, trace, time.monotonic() - start, reason) from None
         return last[0]
-
-
-def _describe_filters(**filters: object) -> str:
-    shown = " ".join(f"{k}={v}" for k, v in filters.items() if v is not None)
-    return f"({shown})" if shown else "(any)"
 
 
 def _trace_key(trace_id: str) -> bytes:

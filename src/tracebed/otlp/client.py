@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urlsplit
 
 import requests
@@ -28,8 +28,16 @@ from tracebed.errors import SinkError
 from tracebed.model import Span, Trace, TraceTimeoutError
 from tracebed.model.logs import LogPredicate, LogRecord
 from tracebed.model.metrics import MetricPoint, MetricPredicate, MetricSelection
-from tracebed.model.source import TracePredicate, quiet_of, why_not
-from tracebed.model.store import LogTimeoutError, Mark, MetricTimeoutError, reason_not
+from tracebed.model.source import (
+    LogFilters,
+    Mark,
+    MetricFilters,
+    TracePredicate,
+    described,
+    quiet_of,
+    why_not,
+)
+from tracebed.model.store import LogTimeoutError, MetricTimeoutError, reason_not
 from tracebed.otlp import codec
 from tracebed.otlp.otlp_json import spans_from_otlp_json
 from tracebed.otlp.signals import logs_from_request, metrics_from_request
@@ -42,7 +50,8 @@ class SinkApiError(SinkError, RuntimeError):
 
 
 class SinkClient:
-    """A `TraceSource` over a sink's HTTP API, e.g. `SinkClient("http://127.0.0.1:4319")`."""
+    """A `TraceSource` and `TelemetrySource` over a sink's HTTP API, e.g.
+    `SinkClient("http://127.0.0.1:4319")`."""
 
     def __init__(
         self, base_url: str, session: requests.Session | None = None, timeout: float = 10.0
@@ -193,23 +202,15 @@ class SinkClient:
     def logs(
         self,
         *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        since: Mark | None = None,
         limit: int | None = None,
         wait: float = 0.0,
         count: int = 1,
+        **filters: Unpack[LogFilters],
     ) -> list[LogRecord]:
         """`GET /api/logs`: the matching records (with `wait`, once `count` are there)."""
+        since = filters.get("since")
         params = _params(
-            trace_id=trace_id,
-            span_id=span_id,
-            service=service,
-            severity=severity,
-            since=since.logs if since is not None else None,
-            limit=limit,
+            **{**filters, "since": since.logs if since is not None else None}, limit=limit
         )
         if wait > 0:
             params.update(wait=f"{wait:.3f}", count=str(count))
@@ -222,19 +223,12 @@ class SinkClient:
     def wait_for_logs(
         self,
         *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        since: Mark | None = None,
         until: LogPredicate | None = None,
         timeout: float = 30.0,
+        **filters: Unpack[LogFilters],
     ) -> list[LogRecord]:
-        """See `SpanStore.wait_for_logs`; the waiting happens in the sink."""
+        """See `TelemetrySource.wait_for_logs`; the waiting happens in the sink."""
         count = int(getattr(until, "count", 1) or 1)
-        filters: dict[str, Any] = dict(
-            trace_id=trace_id, span_id=span_id, service=service, severity=severity, since=since
-        )
         deadline = time.monotonic() + timeout
         backoff = BACKOFF_FIRST_S
         records: list[LogRecord] = []
@@ -244,34 +238,41 @@ class SinkClient:
                 return records
             time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
             backoff = min(backoff * 2, BACKOFF_MAX_S)
-        what = " ".join(f"{k}={v}" for k, v in filters.items() if v is not None and k != "since")
-        raise LogTimeoutError(f"({what or 'any'})", records, timeout, reason_not(until, records))
+        raise LogTimeoutError(described(filters), records, timeout, reason_not(until, records))
 
     def _points(self, params: dict[str, str], wait: float = 0.0) -> list[MetricPoint]:
         document = self._get_json("/api/metrics", params, wait)
         metrics = metrics_from_request(_parse(document, ExportMetricsServiceRequest()))
         return [point for metric in metrics for point in metric.series()]
 
+    def _metric_params(
+        self, service: str | None, name: str | None, filters: MetricFilters
+    ) -> dict[str, str]:
+        params = _params(service=service, name=name)
+        for key, value in (filters.get("attributes") or {}).items():
+            params[f"attr.{key}"] = str(value)
+        since = filters.get("since")
+        if since is not None:
+            params["since"] = str(since.metrics)
+        return params
+
     def metric_points(
         self,
         service: str | None = None,
         name: str | None = None,
         *,
-        attributes: dict[str, object] | None = None,
-        since: Mark | None = None,
         wait: float = 0.0,
         count: int = 1,
         increase: float | None = None,
+        **filters: Unpack[MetricFilters],
     ) -> MetricSelection:
         """`GET /api/metrics` (and, with `since`, each series' last point before it)."""
-        params = _params(service=service, name=name)
-        for key, value in (attributes or {}).items():
-            params[f"attr.{key}"] = str(value)
+        params = self._metric_params(service, name, filters)
         selection = MetricSelection()
-        if since is not None:
-            for point in self._points({**params, "before": str(since.metrics)}):
+        if "since" in params:
+            before = {k: v for k, v in params.items() if k != "since"}
+            for point in self._points({**before, "before": params["since"]}):
                 selection.baselines[point.series_key()] = point
-            params["since"] = str(since.metrics)
         if wait > 0:
             params.update(wait=f"{wait:.3f}", count=str(count))
             if increase is not None:
@@ -279,20 +280,9 @@ class SinkClient:
         selection.points = self._points(params, wait)
         return selection
 
-    def metric_increase(
-        self,
-        service: str,
-        name: str,
-        *,
-        since: Mark | None = None,
-        attributes: dict[str, object] | None = None,
-    ) -> float:
-        """See `SpanStore.metric_increase` (computed in the sink)."""
-        params = _params(service=service, name=name)
-        if since is not None:
-            params["since"] = str(since.metrics)
-        for key, value in (attributes or {}).items():
-            params[f"attr.{key}"] = str(value)
+    def metric_increase(self, service: str, name: str, **filters: Unpack[MetricFilters]) -> float:
+        """See `TelemetrySource.metric_increase` (computed in the sink)."""
+        params = self._metric_params(service, name, filters)
         return float(self._get_json("/api/metrics/increase", params)["increase"])
 
     def wait_for_metric(
@@ -301,11 +291,10 @@ class SinkClient:
         name: str,
         *,
         until: MetricPredicate | None = None,
-        since: Mark | None = None,
-        attributes: dict[str, object] | None = None,
         timeout: float = 30.0,
+        **filters: Unpack[MetricFilters],
     ) -> MetricSelection:
-        """See `SpanStore.wait_for_metric`; the waiting happens in the sink."""
+        """See `TelemetrySource.wait_for_metric`; the waiting happens in the sink."""
         count = int(getattr(until, "count", 1) or 1)
         increase = getattr(until, "increase", None)
         deadline = time.monotonic() + timeout
@@ -313,13 +302,7 @@ class SinkClient:
         selection = MetricSelection()
         while (remaining := deadline - time.monotonic()) > 0:
             selection = self.metric_points(
-                service,
-                name,
-                attributes=attributes,
-                since=since,
-                wait=remaining,
-                count=count,
-                increase=increase,
+                service, name, wait=remaining, count=count, increase=increase, **filters
             )
             if (until is None and len(selection)) or (until is not None and until(selection)):
                 return selection

@@ -63,10 +63,20 @@ def _hex_to_b64(value: str) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+# AnyValues and their key-value lists have no id keys: not walked (most of a document).
+_NO_IDS = frozenset({"attributes", "filteredAttributes", "filtered_attributes", "body"})
+
+
 def _rewrite_ids(node: Any, convert: Any) -> Any:
     if isinstance(node, dict):
         return {
-            k: (convert(v) if k in _ID_KEYS and isinstance(v, str) else _rewrite_ids(v, convert))
+            k: (
+                v
+                if k in _NO_IDS
+                else convert(v)
+                if k in _ID_KEYS and isinstance(v, str)
+                else _rewrite_ids(v, convert)
+            )
             for k, v in node.items()
         }
     if isinstance(node, list):

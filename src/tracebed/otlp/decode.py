@@ -7,7 +7,7 @@ Ingest only validates and indexes ids; a span becomes a `Span` when a test first
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,21 +95,53 @@ def malformed_ids(pb: PbSpan) -> str | None:
     return None
 
 
+class PbRuns:
+    """Where a lazy batch's items are in the request: one run per protobuf container (a
+    scope's spans or log records, a metric's data points) rather than one entry per item.
+
+    A run is (first batch index, container, container offsets or None when every item of the
+    container was stored, context: what the items share, e.g. their resource and scope)."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[int, Any, list[int] | None, Any]] = []
+        self._starts: list[int] = []
+        self._decoded: dict[int, Any] = {}
+
+    def add(self, first: int, container: Any, offsets: list[int] | None, context: Any) -> None:
+        self._starts.append(first)
+        self.runs.append((first, container, offsets, context))
+
+    def locate(self, index: int) -> tuple[int, Any]:
+        """`(run number, protobuf item)` of batch item `index`."""
+        run_no = bisect.bisect_right(self._starts, index) - 1
+        first, container, offsets, _ = self.runs[run_no]
+        position = index - first
+        return run_no, container[offsets[position] if offsets is not None else position]
+
+    def decoded(self, run_no: int, decode: Callable[[Any], Any]) -> Any:
+        """`decode(context)` of a run, computed once (what its items share, as model values)."""
+        found = self._decoded.get(run_no)
+        if found is None:
+            found = self._decoded[run_no] = decode(self.runs[run_no][3])
+        return found
+
+
+def _resource_and_scope(context: tuple[Any, Any]) -> tuple[Attributes, Scope]:
+    pb_resource, pb_scope = context
+    return decode_attributes(pb_resource.attributes), Scope(pb_scope.name, pb_scope.version)
+
+
 class OtlpSpanBatch:
     """The valid spans of one export request, still as protobuf messages.
 
-    Spans are kept as (scope's span container, offset) ranges rather than one list entry per
-    span, and links are read only when someone asks: ingest touches nothing but the ids.
+    Spans are kept as runs (`PbRuns`, one per scope) rather than one list entry per span,
+    and links are read only when someone asks: ingest touches nothing but the ids.
     """
 
     def __init__(self) -> None:
         self.trace_id_list: list[bytes] = []
         self.span_id_list: list[bytes] = []
-        # One run of stored spans per scope: (first batch index, container, container offsets
-        # or None when every span of the container was stored, pb resource, pb scope).
-        self._runs: list[tuple[int, Any, list[int] | None, Any, Any]] = []
-        self._starts: list[int] = []
-        self._decoded_scopes: dict[int, tuple[Attributes, Scope]] = {}
+        self.runs = PbRuns()  # context: (pb resource, pb scope)
 
     def __len__(self) -> int:
         return len(self.trace_id_list)
@@ -120,33 +152,26 @@ class OtlpSpanBatch:
     def span_ids(self) -> list[bytes]:
         return self.span_id_list
 
-    def _locate(self, index: int) -> tuple[int, PbSpan]:
-        run_no = bisect.bisect_right(self._starts, index) - 1
-        first, container, offsets, _, _ = self._runs[run_no]
-        position = index - first
-        return run_no, container[offsets[position] if offsets is not None else position]
-
     def link_targets(self) -> list[tuple[int, bytes]]:
         targets = []
-        for run_no, run in enumerate(self._runs):
-            end = self._runs[run_no + 1][0] if run_no + 1 < len(self._runs) else len(self)
+        runs = self.runs.runs
+        for run_no, run in enumerate(runs):
+            end = runs[run_no + 1][0] if run_no + 1 < len(runs) else len(self)
             for index in range(run[0], end):
-                _, pb = self._locate(index)
+                _, pb = self.runs.locate(index)
                 for link in pb.links:
                     targets.append((index, link.trace_id))
         return targets
 
     def materialize(self, index: int) -> Span:
-        run_no, pb = self._locate(index)
-        decoded = self._decoded_scopes.get(run_no)
-        if decoded is None:
-            _, _, _, pb_resource, pb_scope = self._runs[run_no]
-            decoded = (
-                decode_attributes(pb_resource.attributes),
-                Scope(pb_scope.name, pb_scope.version),
-            )
-            self._decoded_scopes[run_no] = decoded
-        return span_from_pb(pb, *decoded)
+        run_no, pb = self.runs.locate(index)
+        return span_from_pb(pb, *self.runs.decoded(run_no, _resource_and_scope))
+
+    def stored(self, index: int) -> tuple[PbSpan, tuple[Any, Any]]:
+        """The span as received, with its (protobuf) resource and scope."""
+        run_no, pb = self.runs.locate(index)
+        context: tuple[Any, Any] = self.runs.runs[run_no][3]
+        return pb, context
 
 
 @dataclass
@@ -200,6 +225,5 @@ def batch_from_request(request: ExportTraceServiceRequest) -> DecodedTraces:
                 out.rejected += 1
                 out.problems.append(f"span {pb.name!r}: {malformed_ids(pb)}")
             if len(trace_ids) > first:
-                batch._starts.append(first)
-                batch._runs.append((first, container, offsets, resource, scope_spans.scope))
+                batch.runs.add(first, container, offsets, (resource, scope_spans.scope))
     return out

@@ -10,11 +10,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 
 from tracebed.model.span import Attributes, AttrValue, Span, StatusCode
+from tracebed.otlp.decode import OtlpSpanBatch
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -93,25 +95,65 @@ def span_to_pb(span: Span, out: PbSpan) -> PbSpan:
     return out
 
 
-def spans_to_request(spans: Iterable[Span]) -> ExportTraceServiceRequest:
-    """Spans grouped by resource, then scope, in order of first appearance."""
-    request = ExportTraceServiceRequest()
-    groups: dict[bytes, tuple[Any, dict[tuple[str, str], ScopeSpans]]] = {}
-    for span in spans:
-        resource = AnyValue()  # a scratch kvlist: its bytes identify equal resources
-        encode_attributes(span.resource, resource.kvlist_value.values)
+class _Groups:
+    """An export being built: spans grouped by resource, then scope, in order of first
+    appearance (a resource is told by its bytes)."""
+
+    def __init__(self) -> None:
+        self.request = ExportTraceServiceRequest()
+        self._groups: dict[bytes, tuple[Any, dict[tuple[str, str], ScopeSpans]]] = {}
+
+    def spans_of(self, resource: Resource, scope: InstrumentationScope) -> Any:
+        """The repeated `spans` field of the group for `resource` and `scope`."""
         key = resource.SerializeToString(deterministic=True)
-        if key not in groups:
-            resource_spans = request.resource_spans.add()
+        if key not in self._groups:
+            resource_spans = self.request.resource_spans.add()
             resource_spans.resource.SetInParent()
-            resource_spans.resource.attributes.extend(resource.kvlist_value.values)
-            groups[key] = (resource_spans, {})
-        resource_spans, scopes = groups[key]
-        scope_key = (span.scope.name, span.scope.version)
+            resource_spans.resource.CopyFrom(resource)
+            self._groups[key] = (resource_spans, {})
+        resource_spans, scopes = self._groups[key]
+        scope_key = (scope.name, scope.version)
         scope_spans = scopes.get(scope_key)
         if scope_spans is None:
             scope_spans = scopes[scope_key] = resource_spans.scope_spans.add()
-            scope_spans.scope.name, scope_spans.scope.version = scope_key
             scope_spans.scope.SetInParent()
-        span_to_pb(span, scope_spans.spans.add())
-    return request
+            scope_spans.scope.CopyFrom(scope)
+        return scope_spans.spans
+
+
+def _model_groups(span: Span) -> tuple[Resource, InstrumentationScope]:
+    resource = Resource()
+    encode_attributes(span.resource, resource.attributes)
+    return resource, InstrumentationScope(name=span.scope.name, version=span.scope.version)
+
+
+def spans_to_request(spans: Iterable[Span]) -> ExportTraceServiceRequest:
+    """Spans grouped by resource, then scope, in order of first appearance."""
+    groups = _Groups()
+    for span in spans:
+        span_to_pb(span, groups.spans_of(*_model_groups(span)).add())
+    return groups.request
+
+
+def stored_spans_to_request(
+    spans: Iterable[Span], held: Iterable[tuple[Any, int] | None]
+) -> ExportTraceServiceRequest:
+    """As `spans_to_request`, but a span held in an `OtlpSpanBatch` (`held`: its batch and
+    index, from `SpanStore.held_spans`) is copied from the protobuf it came in rather than
+    encoded again from the model: the same document, faster, and with what the model does not
+    keep (trace state, flags, dropped counts)."""
+    groups = _Groups()
+    for span, where in zip(spans, held, strict=True):
+        if where is None or not isinstance(where[0], OtlpSpanBatch):
+            span_to_pb(span, groups.spans_of(*_model_groups(span)).add())
+            continue
+        batch, index = where
+        pb, (pb_resource, pb_scope) = batch.stored(index)
+        out = groups.spans_of(pb_resource, pb_scope).add()
+        out.CopyFrom(pb)
+        # As the model reads them: an unknown kind or status code is unspecified / unset.
+        if out.kind != span.kind:
+            out.kind = int(span.kind)  # type: ignore[assignment]
+        if out.status.code != span.status.code:
+            out.status.code = int(span.status.code)  # type: ignore[assignment]
+    return groups.request

@@ -13,6 +13,7 @@ import io
 import json
 import re
 import threading
+import weakref
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,9 +30,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tracebed.model.store import SpanStore, StoreFullError, TraceTimeoutError
 from tracebed.model.trace import Trace
 from tracebed.otlp import codec, jaeger, query_api
+from tracebed.otlp.encode import stored_spans_to_request
 from tracebed.otlp.grpc_receiver import RETRY_AFTER_S
 from tracebed.otlp.ingest import Ingest
-from tracebed.otlp.otlp_json import trace_to_otlp_json
 from tracebed.query.conditions import has_services
 
 _TRACE_PATH = re.compile(r"^/api/traces/([0-9a-fA-F]{32})$")
@@ -273,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps({"error": f"trace {trace_id} not found"}).encode()
             self._send(404, body, codec.JSON, marks)
             return
-        self._send(200, json.dumps(trace_to_otlp_json(trace)).encode(), codec.JSON, marks)
+        self._send(200, self.server.receiver.trace_json(trace), codec.JSON, marks)
 
 
 def _signal_or_jaeger(
@@ -303,10 +304,26 @@ class HttpReceiver:
             "/v1/metrics": (ExportMetricsServiceRequest, ingest.metrics),
             "/v1/logs": (ExportLogsServiceRequest, ingest.logs),
         }
+        # The answer for each trace snapshot the store hands out (the store keeps one while the
+        # trace does not change, so asking again costs nothing; a new span, a new snapshot).
+        self._answers: weakref.WeakKeyDictionary[Trace, bytes] = weakref.WeakKeyDictionary()
+        self._answers_lock = threading.Lock()
         self._server = _Server((host, port), self)
         self.host = host
         self.port: int = self._server.server_address[1]
         self._thread: threading.Thread | None = None
+
+    def trace_json(self, trace: Trace) -> bytes:
+        """`GET /api/traces/{id}`'s body: the trace as OTLP/JSON, from the protobuf it came in."""
+        with self._answers_lock:
+            body = self._answers.get(trace)
+        if body is None:
+            store = self.ingest.store
+            request = stored_spans_to_request(trace, store.held_spans(trace))
+            body = json.dumps(codec.to_otlp_json(request)).encode()
+            with self._answers_lock:
+                self._answers[trace] = body
+        return body
 
     def start(self) -> None:
         self._thread = threading.Thread(

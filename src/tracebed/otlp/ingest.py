@@ -48,8 +48,8 @@ class Ingest:
         """Raises StoreFullError (nothing stored) when the store refuses."""
         self.store.count_request(f"{transport}-metrics", nbytes)
         decoded = decode_metrics(request)
-        if decoded.items:
-            self.store.add_metric_points(decoded.items)
+        if len(decoded.batch):
+            self.store.add_metric_batch(decoded.batch)
         response = ExportMetricsServiceResponse()
         if decoded.rejected:
             self.store.count_rejected_points(decoded.rejected)
@@ -63,8 +63,8 @@ class Ingest:
         """Raises StoreFullError (nothing stored) when the store refuses."""
         self.store.count_request(f"{transport}-logs", nbytes)
         decoded = decode_logs(request)
-        if decoded.items:
-            self.store.add_logs(decoded.items)
+        if len(decoded.batch):
+            self.store.add_log_batch(decoded.batch)
         response = ExportLogsServiceResponse()
         if decoded.rejected:
             self.store.count_rejected_logs(decoded.rejected)

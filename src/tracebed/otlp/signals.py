@@ -11,19 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as PbLogRecord
-from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, NumberDataPoint
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric as PbMetric
 
-from tracebed.model.logs import LogRecord
-from tracebed.model.metrics import CUMULATIVE, DELTA, DataPoint, Exemplar, Metric, MetricPoint
-from tracebed.otlp.decode import decode_attributes, decode_value
+from tracebed.model.logs import LogHead, LogRecord, level_of
+from tracebed.model.metrics import (
+    CUMULATIVE,
+    DELTA,
+    DataPoint,
+    Exemplar,
+    Metric,
+    MetricPoint,
+    PointHead,
+)
+from tracebed.otlp.decode import PbRuns, decode_attributes, decode_value
 from tracebed.otlp.encode import encode_attributes, encode_value
 
 _POINT_KIND = {
@@ -37,11 +45,14 @@ _TEMPORALITY: dict[int, str] = {
 }
 
 
-@dataclass
-class Decoded:
-    """What a request holds: storable items, and how many were rejected and why."""
+B = TypeVar("B")
 
-    items: list[Any] = field(default_factory=list)
+
+@dataclass
+class Decoded(Generic[B]):
+    """What a request holds: a batch of storable items, and how many were rejected and why."""
+
+    batch: B
     rejected: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -55,6 +66,17 @@ class Decoded:
         shown = "; ".join(self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
         return f"{self.rejected} {noun} rejected: {shown}{more}"
+
+
+_ZERO_TRACE, _ZERO_SPAN = bytes(16), bytes(8)
+
+
+def _service(pb_resource: Any) -> str:
+    """A resource's `service.name`, as `LogRecord.service` / `Metric.service` read it."""
+    for kv in pb_resource.attributes:
+        if kv.key == "service.name":
+            return str(decode_value(kv.value))
+    return ""
 
 
 def _hex(raw: bytes) -> str:
@@ -91,17 +113,67 @@ def _log_from_pb(pb: PbLogRecord, resource: dict[str, Any], scope: Any) -> LogRe
     )
 
 
-def decode_logs(request: ExportLogsServiceRequest) -> Decoded:
-    out = Decoded()
+class OtlpLogBatch:
+    """The valid log records of one export request, still as protobuf messages (one run per
+    scope); a record becomes a `LogRecord` when a query returns it."""
+
+    def __init__(self) -> None:
+        self.head_list: list[LogHead] = []
+        self.runs = PbRuns()  # context: (pb resource, pb scope)
+
+    def __len__(self) -> int:
+        return len(self.head_list)
+
+    def heads(self) -> list[LogHead]:
+        return self.head_list
+
+    def materialize(self, index: int) -> LogRecord:
+        run_no, pb = self.runs.locate(index)
+        resource, scope = self.runs.decoded(run_no, _log_context)
+        return _log_from_pb(pb, resource, scope)
+
+
+def _log_context(context: tuple[Any, Any]) -> tuple[dict[str, Any], Any]:
+    return decode_attributes(context[0].attributes), context[1]
+
+
+def decode_logs(request: ExportLogsServiceRequest) -> Decoded[OtlpLogBatch]:
+    """The storable records of a request as a lazy batch, and the rejected ones.
+
+    The sink's hot path for logs: it reads the ids, times and severity of each record."""
+    batch = OtlpLogBatch()
+    out = Decoded(batch)
+    heads = batch.head_list
+    zero_trace, zero_span = _ZERO_TRACE, _ZERO_SPAN
     for resource_logs in request.resource_logs:
-        resource = decode_attributes(resource_logs.resource.attributes)
+        service = _service(resource_logs.resource)
         for scope_logs in resource_logs.scope_logs:
-            for pb in scope_logs.log_records:
-                problem = _bad_ids(pb.trace_id, pb.span_id)
-                if problem is not None:
-                    out.reject(1, f"log record: {problem}")
+            container = scope_logs.log_records
+            first = len(heads)
+            offsets: list[int] | None = None
+            for position, pb in enumerate(container):
+                trace_id, span_id = pb.trace_id, pb.span_id
+                if len(trace_id) in (0, 16) and len(span_id) in (0, 8):
+                    if offsets is not None:
+                        offsets.append(position)
+                    heads.append(
+                        (
+                            service,
+                            b"" if trace_id == zero_trace else trace_id,
+                            b"" if span_id == zero_span else span_id,
+                            pb.time_unix_nano,
+                            pb.observed_time_unix_nano,
+                            pb.severity_number or level_of(0, pb.severity_text),
+                        )
+                    )
                     continue
-                out.items.append(_log_from_pb(pb, resource, scope_logs.scope))
+                if offsets is None:  # first rejection in this scope: keep explicit offsets
+                    offsets = list(range(position))
+                out.reject(1, f"log record: {_bad_ids(trace_id, span_id)}")
+            if len(heads) > first:
+                batch.runs.add(
+                    first, container, offsets, (resource_logs.resource, scope_logs.scope)
+                )
     return out
 
 
@@ -253,30 +325,118 @@ def _point_problem(pb: Any) -> str | None:
     return None
 
 
-def decode_metrics(request: ExportMetricsServiceRequest) -> Decoded:
-    """The storable points of a request as `MetricPoint`s, and the rejected ones."""
-    out = Decoded()
+class OtlpMetricBatch:
+    """The valid data points of one export request, still as protobuf messages (one run per
+    metric); a point becomes a `MetricPoint` when a query returns it."""
+
+    def __init__(self) -> None:
+        self.head_list: list[PointHead] = []
+        self.runs = PbRuns()  # context: (pb resource, pb scope, pb metric)
+
+    def __len__(self) -> int:
+        return len(self.head_list)
+
+    def heads(self) -> list[PointHead]:
+        return self.head_list
+
+    def attributes(self, index: int) -> dict[str, Any]:
+        return decode_attributes(self.runs.locate(index)[1].attributes)
+
+    def materialize(self, index: int) -> MetricPoint:
+        run_no, pb = self.runs.locate(index)
+        # The points of a metric share one point-less Metric: evicting some points of a
+        # metric must not keep all of them alive through it.
+        meta = self.runs.decoded(run_no, _metric_context)
+        return MetricPoint(meta, _point(meta.kind, pb))
+
+
+def _metric_context(context: tuple[Any, Any, PbMetric]) -> Metric:
+    pb_resource, pb_scope, pb = context
+    return _metric(pb, (), decode_attributes(pb_resource.attributes), pb_scope)
+
+
+def _attributes_as_sent(point: Any) -> bytes:
+    """A point's attributes as the sender wrote them (equal bytes: equal attributes)."""
+    return b"".join([kv.SerializeToString() for kv in point.attributes])
+
+
+# A NumberDataPoint's fixed-size fields, each a tag byte and 8 bytes: start time, time,
+# as_double, as_int. Protobuf writes fields in number order, so these come first, then
+# exemplars (5), attributes (7) and flags (8).
+_FIXED_TAGS = frozenset({0x11, 0x19, 0x21, 0x31})
+_ATTRIBUTES_TAG, _FLAGS_TAG = 0x3A, 0x40
+
+
+def _tail(point: Any) -> bytes | None:
+    """A number point's bytes after its times and value: its attributes (and flags) as
+    written, from one serialization rather than one per attribute. None when it has
+    exemplars (they would make every point's key new)."""
+    raw = point.SerializeToString()
+    at, size = 0, len(raw)
+    while at < size and raw[at] in _FIXED_TAGS:
+        at += 9
+    return raw[at:] if at == size or raw[at] in (_ATTRIBUTES_TAG, _FLAGS_TAG) else None
+
+
+def _tail_ok(point: Any) -> bool:
+    """Does `_tail` hold only attributes and flags here (the field order as expected)?"""
+    tail = _tail(point)
+    if tail is None:
+        return True  # this point takes the long way; others may not
+    back = NumberDataPoint.FromString(tail)
+    return (
+        not back.time_unix_nano
+        and not back.start_time_unix_nano
+        and back.WhichOneof("value") is None
+        and not back.exemplars
+        and back.attributes == point.attributes
+    )
+
+
+def decode_metrics(request: ExportMetricsServiceRequest) -> Decoded[OtlpMetricBatch]:
+    """The storable points of a request as a lazy batch, and the rejected ones.
+
+    The sink's hot path for metrics: per point it reads the times and the attributes as sent
+    (their bytes, to find the series; decoded only for bytes not seen before)."""
+    batch = OtlpMetricBatch()
+    out = Decoded(batch)
+    heads = batch.head_list
     for resource_metrics in request.resource_metrics:
-        resource = decode_attributes(resource_metrics.resource.attributes)
+        service = _service(resource_metrics.resource)
         for scope_metrics in resource_metrics.scope_metrics:
             for pb in scope_metrics.metrics:
                 which = pb.WhichOneof("data")
-                raw = list(getattr(pb, which).data_points) if which else []
-                if not pb.name:
-                    out.reject(len(raw), "metric without a name")
+                container: Any = getattr(pb, which).data_points if which else ()
+                name = pb.name
+                if not name:
+                    out.reject(len(container), "metric without a name")
                     continue
-                points = []
-                for point in raw:
-                    problem = _point_problem(point)
+                exemplars = which != "summary"  # summaries have none
+                # Sums' and gauges' points: their own bytes say their attributes (checked once).
+                tail = which in ("sum", "gauge") and bool(container) and _tail_ok(container[0])
+                first = len(heads)
+                offsets: list[int] | None = None
+                for position, point in enumerate(container):
+                    when = point.time_unix_nano
+                    problem = (
+                        _point_problem(point)
+                        if not when or (exemplars and point.exemplars)
+                        else None
+                    )
                     if problem is None:
-                        points.append(_point(which or "", point))
-                    else:
-                        out.reject(1, f"metric {pb.name!r}: data point {problem}")
-                if points:
-                    # The store's points share one point-less Metric: evicting some points
-                    # of a metric must not keep all of them alive through it.
-                    meta = _metric(pb, (), resource, scope_metrics.scope)
-                    out.items += [MetricPoint(meta, point) for point in points]
+                        if offsets is not None:
+                            offsets.append(position)
+                        sent_as = _tail(point) if tail else None
+                        if sent_as is None:
+                            sent_as = _attributes_as_sent(point)
+                        heads.append((service, name, sent_as, when, point.start_time_unix_nano))
+                        continue
+                    if offsets is None:
+                        offsets = list(range(position))
+                    out.reject(1, f"metric {name!r}: data point {problem}")
+                if len(heads) > first:
+                    context = (resource_metrics.resource, scope_metrics.scope, pb)
+                    batch.runs.add(first, container, offsets, context)
     return out
 
 

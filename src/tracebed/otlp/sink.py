@@ -3,21 +3,43 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
-from tracebed.model.logs import LogPredicate, LogRecord
-from tracebed.model.metrics import MetricPredicate, MetricSelection
-from tracebed.model.span import Span
-from tracebed.model.store import FullPolicy, Mark, SpanStore, TracePredicate
-from tracebed.model.trace import Trace
+from tracebed.model.store import FullPolicy, SpanStore
 from tracebed.otlp.grpc_receiver import GrpcReceiver
 from tracebed.otlp.http_receiver import HttpReceiver
 from tracebed.otlp.ingest import Ingest
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 DEFAULT_MAX_SPANS = 1_000_000
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_LOG_RECORDS = 1_000_000
 DEFAULT_MAX_METRIC_POINTS = 1_000_000
+
+
+class _FromStore(Generic[P, R]):
+    """A method of the sink's store, read through the sink: `sink.logs(...)` is
+    `sink.store.logs(...)`, with the store's signature (stated there, once)."""
+
+    def __init__(self, method: Callable[Concatenate[SpanStore, P], R]):
+        self.name = method.__name__
+        self.__doc__ = method.__doc__
+
+    @overload
+    def __get__(self, sink: None, owner: type[Any]) -> _FromStore[P, R]: ...
+
+    @overload
+    def __get__(self, sink: Sink, owner: type[Any]) -> Callable[P, R]: ...
+
+    def __get__(self, sink: Sink | None, owner: type[Any]) -> _FromStore[P, R] | Callable[P, R]:
+        if sink is None:
+            return self
+        method: Callable[P, R] = getattr(sink.store, self.name)
+        return method
 
 
 class Sink:
@@ -130,112 +152,20 @@ class Sink:
         """Base URL of the OTLP/HTTP receiver and the query API."""
         return f"http://{self.host}:{self.http_port}"
 
-    def wait_for_trace(
-        self,
-        trace_id: str,
-        until: TracePredicate | None = None,
-        quiet: float | None = None,
-        timeout: float = 30.0,
-    ) -> Trace:
-        return self.store.wait_for_trace(trace_id, until=until, quiet=quiet, timeout=timeout)
-
-    def trace(self, trace_id: str) -> Trace:
-        return self.store.trace(trace_id)
-
-    # The rest of `TraceSource`, so a sink can be passed wherever a source is wanted.
-    def get_trace(self, trace_id: str) -> Trace | None:
-        return self.store.get_trace(trace_id)
-
-    def traces(self) -> list[Trace]:
-        return self.store.traces()
-
-    def spans_linking_to(self, trace_id: str) -> list[Span]:
-        return self.store.spans_linking_to(trace_id)
-
-    # Logs and metrics (the store's; `span_sink` is a Sink, so fixtures get these as they are).
-    def mark(self) -> Mark:
-        """Now, in arrivals: `since=` for logs and metric points stored after it."""
-        return self.store.mark()
-
-    def logs(
-        self,
-        *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        since: Mark | None = None,
-        limit: int | None = None,
-    ) -> list[LogRecord]:
-        return self.store.logs(
-            trace_id=trace_id,
-            span_id=span_id,
-            service=service,
-            severity=severity,
-            since=since,
-            limit=limit,
-        )
-
-    def logs_for_span(self, span: Span) -> list[LogRecord]:
-        return self.store.logs_for_span(span)
-
-    def wait_for_logs(
-        self,
-        *,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-        service: str | None = None,
-        severity: str | int | None = None,
-        since: Mark | None = None,
-        until: LogPredicate | None = None,
-        timeout: float = 30.0,
-    ) -> list[LogRecord]:
-        """See `SpanStore.wait_for_logs`."""
-        return self.store.wait_for_logs(
-            trace_id=trace_id,
-            span_id=span_id,
-            service=service,
-            severity=severity,
-            since=since,
-            until=until,
-            timeout=timeout,
-        )
-
-    def metric_points(
-        self,
-        service: str | None = None,
-        name: str | None = None,
-        *,
-        attributes: dict[str, object] | None = None,
-        since: Mark | None = None,
-    ) -> MetricSelection:
-        return self.store.metric_points(service, name, attributes=attributes, since=since)
-
-    def metric_increase(
-        self,
-        service: str,
-        name: str,
-        *,
-        since: Mark | None = None,
-        attributes: dict[str, object] | None = None,
-    ) -> float:
-        """See `SpanStore.metric_increase`."""
-        return self.store.metric_increase(service, name, since=since, attributes=attributes)
-
-    def wait_for_metric(
-        self,
-        service: str,
-        name: str,
-        *,
-        until: MetricPredicate | None = None,
-        since: Mark | None = None,
-        attributes: dict[str, object] | None = None,
-        timeout: float = 30.0,
-    ) -> MetricSelection:
-        """See `SpanStore.wait_for_metric`."""
-        return self.store.wait_for_metric(
-            service, name, until=until, since=since, attributes=attributes, timeout=timeout
-        )
+    # `TraceSource` and `TelemetrySource`: the store's own methods (and signatures), so a sink
+    # can be passed wherever a source is wanted (`span_sink` is a Sink).
+    wait_for_trace = _FromStore(SpanStore.wait_for_trace)
+    trace = _FromStore(SpanStore.trace)
+    get_trace = _FromStore(SpanStore.get_trace)
+    traces = _FromStore(SpanStore.traces)
+    spans_linking_to = _FromStore(SpanStore.spans_linking_to)
+    mark = _FromStore(SpanStore.mark)
+    logs = _FromStore(SpanStore.logs)
+    logs_for_span = _FromStore(SpanStore.logs_for_span)
+    wait_for_logs = _FromStore(SpanStore.wait_for_logs)
+    metric_points = _FromStore(SpanStore.metric_points)
+    metric_increase = _FromStore(SpanStore.metric_increase)
+    wait_for_metric = _FromStore(SpanStore.wait_for_metric)
 
     def __repr__(self) -> str:
         state = f"grpc={self.grpc_endpoint} http={self.http_url}" if self.running else "stopped"
