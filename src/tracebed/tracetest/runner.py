@@ -34,6 +34,9 @@ from tracebed.tracetest.triggers import TriggerError, TriggerResponse
 from tracebed.tracetest.variables import Variables
 
 DEFAULT_TIMEOUT_S = 30.0
+#: How long a trigger's own request may take. Not the trace timeout: a short wait for the
+#: trace (a test that expects a span never to come) must not cut the request off under load.
+TRIGGER_TIMEOUT_S = 30.0
 DEFAULT_QUIET_S = 0.5
 TRIGGER_TITLE = "trigger"  # the one check of a test without specs: its trigger succeeded
 
@@ -143,10 +146,18 @@ def run(
             context = TraceContext.fresh()
             result.trace_id = context.trace_id
             if isinstance(trigger, HttpTrigger):
-                result.response = triggers.http(trigger, ctx, hosts, context, timeout)
+                result.response = triggers.http(
+                    trigger, ctx, hosts, context, max(timeout, TRIGGER_TIMEOUT_S)
+                )
             else:
                 result.response = triggers.grpc(
-                    trigger, ctx, hosts, context, test.path, timeout, proto_path
+                    trigger,
+                    ctx,
+                    hosts,
+                    context,
+                    test.path,
+                    max(timeout, TRIGGER_TIMEOUT_S),
+                    proto_path,
                 )
             trigger_span = triggers.trigger_span(context, result.response)
         else:
