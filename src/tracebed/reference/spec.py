@@ -58,6 +58,9 @@ PORT_NAMES: tuple[str, ...] = (
     "LOCUST_WEB_PORT",
     "POSTGRES_PORT",
     "TELEMETRY_DOCS_PORT",
+    # not the demo's: the metrics bridge standing in for Prometheus' OTLP receiver
+    "METRICS_BRIDGE_OTLP_PORT",
+    "METRICS_BRIDGE_PORT",
 )
 
 #: Services of the demo that cannot run on these machines, and why.
@@ -381,9 +384,10 @@ def build_spec(
     v3 = version == versions.V3
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    sink_env = collector.environment(sink_otlp_grpc)  # validates the address early
+    collector.environment(sink_otlp_grpc)  # validates the address before allocating ports
     p = allocate_ports(ports)
     h = "127.0.0.1"
+    sink_env = collector.environment(sink_otlp_grpc, f"{h}:{p['METRICS_BRIDGE_OTLP_PORT']}")
 
     flag_file = workdir / "flagd" / "flags.json"
     flag_file.parent.mkdir(parents=True, exist_ok=True)
@@ -492,20 +496,41 @@ def build_spec(
                 "start_period": "0s",
             },
         )
+    # Prometheus, started by the metrics bridge (its OTLP receiver here): the collector sends
+    # traces and metrics to the bridge, which passes them on to the sink; Prometheus scrapes
+    # what it holds
+    bridge = f"{h}:{p['METRICS_BRIDGE_PORT']}"
     prom_conf = prometheus.render_config(
         workdir,
         {
             "prometheus": (f"{h}:{p['PROMETHEUS_PORT']}", "/metrics"),
             "frontend-proxy": (f"{h}:{p['ENVOY_ADMIN_PORT']}", "/stats/prometheus"),
         },
+        bridge=bridge,
     )
     services["prometheus"] = _svc(
-        prometheus.command(
-            binaries.system("prometheus", "prometheus"), workdir, p["PROMETHEUS_PORT"], prom_conf
+        prometheus.with_bridge(
+            prometheus.command(
+                binaries.system("prometheus", "prometheus"),
+                workdir,
+                p["PROMETHEUS_PORT"],
+                prom_conf,
+            ),
+            sys.executable,
+            p["METRICS_BRIDGE_OTLP_PORT"],
+            p["METRICS_BRIDGE_PORT"],
+            f"{h}:{p['OTEL_COLLECTOR_PORT_GRPC']}",
+            sink_env["ROTEL_EXPORTER_SINK_ENDPOINT"].split("://", 1)[1],
+            version,
         ),
-        {},
+        {"PYTHONUNBUFFERED": "1"},
+        # the bridge listens before it starts Prometheus, so Prometheus' readiness covers both
         {"type": "http", "url": f"http://{h}:{p['PROMETHEUS_PORT']}/-/ready", "status": 200},
-        {"http": f"http://{h}:{p['PROMETHEUS_PORT']}"},
+        {
+            "http": f"http://{h}:{p['PROMETHEUS_PORT']}",
+            "otlp_grpc": f"{h}:{p['METRICS_BRIDGE_OTLP_PORT']}",
+            "metrics": f"http://{bridge}/metrics",
+        },
     )
     nginx_conf = nginx.render_config(workdir, p["IMAGE_PROVIDER_PORT"])
     services["image-provider"] = _svc(
