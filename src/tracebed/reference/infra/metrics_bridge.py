@@ -1,9 +1,11 @@
 """Prometheus' OTLP receiver, for the Prometheus on these machines (Debian 2.42 has none).
 
 The demo's collector sends every metric, the span-derived ones included, to Prometheus'
-``/api/v1/otlp`` (v3.2.0 at 2.0.2, v3.13.1 at 3.0.0). Here the collector (rotel) also
-exports traces and metrics over OTLP/gRPC to this bridge, which
+``/api/v1/otlp`` (v3.2.0 at 2.0.2, v3.13.1 at 3.0.0). Here the collector (rotel, one
+exporter per signal) sends traces and metrics to this bridge over OTLP/gRPC, which
 
+* passes every request on to the sink byte for byte (a sink error goes back to the
+  collector, which retries),
 * derives the ``spanmetrics`` connector's metrics from the traces (``span_metrics.py``) and
   sends them back into the collector's OTLP, so they reach the sink and this bridge like
   any service's metrics (only traces feed the connector, so nothing loops), and
@@ -15,7 +17,8 @@ It runs as the ``prometheus`` service: ``run`` starts the bridge, then Prometheu
 child, forwarding SIGTERM/SIGINT, so the service is ready when Prometheus is.
 
   python -m tracebed.reference.infra.metrics_bridge --otlp-port P --metrics-port M \
-      --collector 127.0.0.1:4317 --demo-version 3.0.0 -- prometheus --config.file=...
+      --collector 127.0.0.1:4317 --sink 127.0.0.1:4318 --demo-version 3.0.0 \
+      -- prometheus --config.file=...
 """
 
 from __future__ import annotations
