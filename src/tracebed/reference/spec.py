@@ -264,9 +264,7 @@ def allocate_ports(ports: dict[str, int] | None = None) -> dict[str, int]:
     return result
 
 
-def _common_env(
-    p: dict[str, int], flag_file: Path, version: str = versions.V2
-) -> dict[str, str]:
+def _common_env(p: dict[str, int], flag_file: Path, version: str = versions.V2) -> dict[str, str]:
     """The demo's ``.env`` (addresses on 127.0.0.1) plus the OTLP exporter settings."""
     h = "127.0.0.1"
     env = {
@@ -400,18 +398,31 @@ def build_spec(
     services: dict[str, dict[str, Any]] = {}
 
     # --- infrastructure -----------------------------------------------------------------
+    # rotel, started by the metrics bridge (the collector's spanmetrics connector and the
+    # demo Prometheus' OTLP receiver here): rotel sends traces and metrics to the bridge,
+    # which passes them on to the sink; Prometheus scrapes what the bridge holds
     services["otel-collector"] = _svc(
-        collector.command(
-            binaries.rotel(),
-            p["OTEL_COLLECTOR_PORT_GRPC"],
-            p["OTEL_COLLECTOR_PORT_HTTP"],
-            demo_version=version,
+        collector.with_bridge(
+            collector.command(
+                binaries.rotel(),
+                p["OTEL_COLLECTOR_PORT_GRPC"],
+                p["OTEL_COLLECTOR_PORT_HTTP"],
+                demo_version=version,
+            ),
+            sys.executable,
+            p["METRICS_BRIDGE_OTLP_PORT"],
+            p["METRICS_BRIDGE_PORT"],
+            f"{h}:{p['OTEL_COLLECTOR_PORT_GRPC']}",
+            sink_env["ROTEL_EXPORTER_SINK_ENDPOINT"].split("://", 1)[1],
+            version,
         ),
-        {**sink_env, "ROTEL_LOG_FORMAT": "text"},
+        {**sink_env, "ROTEL_LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1"},
+        # the bridge listens before it starts rotel, so rotel's port covers both
         {"type": "tcp", "host": h, "port": p["OTEL_COLLECTOR_PORT_GRPC"]},
         {
             "otlp_grpc": f"{h}:{p['OTEL_COLLECTOR_PORT_GRPC']}",
             "otlp_http": f"http://{h}:{p['OTEL_COLLECTOR_PORT_HTTP']}",
+            "metrics": f"http://{h}:{p['METRICS_BRIDGE_PORT']}/metrics",
         },
     )
     # ready = the broker answers and topic ``orders`` exists (the wrapper creates it);
@@ -496,41 +507,21 @@ def build_spec(
                 "start_period": "0s",
             },
         )
-    # Prometheus, started by the metrics bridge (its OTLP receiver here): the collector sends
-    # traces and metrics to the bridge, which passes them on to the sink; Prometheus scrapes
-    # what it holds
-    bridge = f"{h}:{p['METRICS_BRIDGE_PORT']}"
     prom_conf = prometheus.render_config(
         workdir,
         {
             "prometheus": (f"{h}:{p['PROMETHEUS_PORT']}", "/metrics"),
             "frontend-proxy": (f"{h}:{p['ENVOY_ADMIN_PORT']}", "/stats/prometheus"),
         },
-        bridge=bridge,
+        bridge=f"{h}:{p['METRICS_BRIDGE_PORT']}",
     )
     services["prometheus"] = _svc(
-        prometheus.with_bridge(
-            prometheus.command(
-                binaries.system("prometheus", "prometheus"),
-                workdir,
-                p["PROMETHEUS_PORT"],
-                prom_conf,
-            ),
-            sys.executable,
-            p["METRICS_BRIDGE_OTLP_PORT"],
-            p["METRICS_BRIDGE_PORT"],
-            f"{h}:{p['OTEL_COLLECTOR_PORT_GRPC']}",
-            sink_env["ROTEL_EXPORTER_SINK_ENDPOINT"].split("://", 1)[1],
-            version,
+        prometheus.command(
+            binaries.system("prometheus", "prometheus"), workdir, p["PROMETHEUS_PORT"], prom_conf
         ),
-        {"PYTHONUNBUFFERED": "1"},
-        # the bridge listens before it starts Prometheus, so Prometheus' readiness covers both
+        {},
         {"type": "http", "url": f"http://{h}:{p['PROMETHEUS_PORT']}/-/ready", "status": 200},
-        {
-            "http": f"http://{h}:{p['PROMETHEUS_PORT']}",
-            "otlp_grpc": f"{h}:{p['METRICS_BRIDGE_OTLP_PORT']}",
-            "metrics": f"http://{bridge}/metrics",
-        },
+        {"http": f"http://{h}:{p['PROMETHEUS_PORT']}"},
     )
     nginx_conf = nginx.render_config(workdir, p["IMAGE_PROVIDER_PORT"])
     services["image-provider"] = _svc(

@@ -3,7 +3,8 @@
 All three signals go to the tracebed sink over OTLP/gRPC (the demo's "test collector
 exporter" for traces; the sink stands in for OpenSearch, which is absent here). This rotel
 build takes one exporter per signal, so traces and metrics go to the sink through the
-metrics bridge (``metrics_bridge.py``), which passes each request on unchanged, derives the
+metrics bridge (``metrics_bridge.py``, the parent of rotel in this service), which passes
+each request on unchanged, derives the
 spanmetrics connector's metrics from the traces (sending them back here), and gives
 Prometheus every metric as the demo's Prometheus holds them from its OTLP receiver. At 2.0.2 rotel applies no span-name transform, like the demo's
 Tracetest collector overlay. At 3.0.0 it runs the release's ``transform/sanitize_spans``
@@ -74,3 +75,33 @@ def environment(sink_otlp_grpc: str, bridge_otlp_grpc: str | None = None) -> dic
             }
         )
     return env
+
+
+def with_bridge(
+    rotel_command: list[str],
+    python: str,
+    otlp_port: int,
+    metrics_port: int,
+    collector: str,
+    sink: str,
+    demo_version: str,
+) -> list[str]:
+    """rotel started by the metrics bridge, which supervises it: one service, as the demo's
+    collector holds its spanmetrics connector and its Prometheus exporter."""
+    return [
+        python,
+        "-m",
+        "tracebed.reference.infra.metrics_bridge",
+        "--otlp-port",
+        str(otlp_port),
+        "--metrics-port",
+        str(metrics_port),
+        "--collector",
+        collector,
+        "--sink",
+        sink,
+        "--demo-version",
+        demo_version,
+        "--",
+        *rotel_command,
+    ]

@@ -76,32 +76,3 @@ def command(binary: Path, workdir: Path, port: int, config: Path) -> list[str]:
         "--web.enable-lifecycle",
         "--log.level=warn",
     ]
-
-
-def with_bridge(
-    prometheus_command: list[str],
-    python: str,
-    otlp_port: int,
-    metrics_port: int,
-    collector: str,
-    sink: str,
-    demo_version: str,
-) -> list[str]:
-    """Prometheus started by the metrics bridge, which supervises it (one service)."""
-    return [
-        python,
-        "-m",
-        "tracebed.reference.infra.metrics_bridge",
-        "--otlp-port",
-        str(otlp_port),
-        "--metrics-port",
-        str(metrics_port),
-        "--collector",
-        collector,
-        "--sink",
-        sink,
-        "--demo-version",
-        demo_version,
-        "--",
-        *prometheus_command,
-    ]
