@@ -180,8 +180,6 @@ def _exporter(signal: str) -> Any:
     if not endpoint:
         return None
     return _GRPC_EXPORTERS[signal](endpoint=endpoint, insecure=_insecure(endpoint), timeout=5)
-
-
 def _instrument(key: str) -> tuple[Any, signals.Metric] | None:
     spec = _row.metrics.get(key)
     if spec is None or _meter_provider is None:

@@ -13,9 +13,7 @@ class CartItem(_message.Message):
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     product_id: str
     quantity: int
-    def __init__(
-        self, product_id: _Optional[str] = ..., quantity: _Optional[int] = ...
-    ) -> None: ...
+    def __init__(self, product_id: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
 
 class AddItemRequest(_message.Message):
     __slots__ = ("user_id", "item")
@@ -23,9 +21,7 @@ class AddItemRequest(_message.Message):
     ITEM_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     item: CartItem
-    def __init__(
-        self, user_id: _Optional[str] = ..., item: _Optional[_Union[CartItem, _Mapping]] = ...
-    ) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., item: _Optional[_Union[CartItem, _Mapping]] = ...) -> None: ...
 
 class EmptyCartRequest(_message.Message):
     __slots__ = ("user_id",)
@@ -45,11 +41,7 @@ class Cart(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     items: _containers.RepeatedCompositeFieldContainer[CartItem]
-    def __init__(
-        self,
-        user_id: _Optional[str] = ...,
-        items: _Optional[_Iterable[_Union[CartItem, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[CartItem, _Mapping]]] = ...) -> None: ...
 
 class Empty(_message.Message):
     __slots__ = ()
@@ -61,9 +53,7 @@ class ListRecommendationsRequest(_message.Message):
     PRODUCT_IDS_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     product_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(
-        self, user_id: _Optional[str] = ..., product_ids: _Optional[_Iterable[str]] = ...
-    ) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., product_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListRecommendationsResponse(_message.Message):
     __slots__ = ("product_ids",)
@@ -85,15 +75,7 @@ class Product(_message.Message):
     picture: str
     price_usd: Money
     categories: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        name: _Optional[str] = ...,
-        description: _Optional[str] = ...,
-        picture: _Optional[str] = ...,
-        price_usd: _Optional[_Union[Money, _Mapping]] = ...,
-        categories: _Optional[_Iterable[str]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., picture: _Optional[str] = ..., price_usd: _Optional[_Union[Money, _Mapping]] = ..., categories: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListProductsResponse(_message.Message):
     __slots__ = ("products",)
@@ -125,11 +107,7 @@ class GetQuoteRequest(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     address: Address
     items: _containers.RepeatedCompositeFieldContainer[CartItem]
-    def __init__(
-        self,
-        address: _Optional[_Union[Address, _Mapping]] = ...,
-        items: _Optional[_Iterable[_Union[CartItem, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, address: _Optional[_Union[Address, _Mapping]] = ..., items: _Optional[_Iterable[_Union[CartItem, _Mapping]]] = ...) -> None: ...
 
 class GetQuoteResponse(_message.Message):
     __slots__ = ("cost_usd",)
@@ -143,11 +121,7 @@ class ShipOrderRequest(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     address: Address
     items: _containers.RepeatedCompositeFieldContainer[CartItem]
-    def __init__(
-        self,
-        address: _Optional[_Union[Address, _Mapping]] = ...,
-        items: _Optional[_Iterable[_Union[CartItem, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, address: _Optional[_Union[Address, _Mapping]] = ..., items: _Optional[_Iterable[_Union[CartItem, _Mapping]]] = ...) -> None: ...
 
 class ShipOrderResponse(_message.Message):
     __slots__ = ("tracking_id",)
@@ -167,14 +141,7 @@ class Address(_message.Message):
     state: str
     country: str
     zip_code: str
-    def __init__(
-        self,
-        street_address: _Optional[str] = ...,
-        city: _Optional[str] = ...,
-        state: _Optional[str] = ...,
-        country: _Optional[str] = ...,
-        zip_code: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, street_address: _Optional[str] = ..., city: _Optional[str] = ..., state: _Optional[str] = ..., country: _Optional[str] = ..., zip_code: _Optional[str] = ...) -> None: ...
 
 class Money(_message.Message):
     __slots__ = ("currency_code", "units", "nanos")
@@ -184,12 +151,7 @@ class Money(_message.Message):
     currency_code: str
     units: int
     nanos: int
-    def __init__(
-        self,
-        currency_code: _Optional[str] = ...,
-        units: _Optional[int] = ...,
-        nanos: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, currency_code: _Optional[str] = ..., units: _Optional[int] = ..., nanos: _Optional[int] = ...) -> None: ...
 
 class GetSupportedCurrenciesResponse(_message.Message):
     __slots__ = ("currency_codes",)
@@ -205,12 +167,7 @@ class CurrencyConversionRequest(_message.Message):
     def __init__(self, to_code: _Optional[str] = ..., **kwargs) -> None: ...
 
 class CreditCardInfo(_message.Message):
-    __slots__ = (
-        "credit_card_number",
-        "credit_card_cvv",
-        "credit_card_expiration_year",
-        "credit_card_expiration_month",
-    )
+    __slots__ = ("credit_card_number", "credit_card_cvv", "credit_card_expiration_year", "credit_card_expiration_month")
     CREDIT_CARD_NUMBER_FIELD_NUMBER: _ClassVar[int]
     CREDIT_CARD_CVV_FIELD_NUMBER: _ClassVar[int]
     CREDIT_CARD_EXPIRATION_YEAR_FIELD_NUMBER: _ClassVar[int]
@@ -219,13 +176,7 @@ class CreditCardInfo(_message.Message):
     credit_card_cvv: int
     credit_card_expiration_year: int
     credit_card_expiration_month: int
-    def __init__(
-        self,
-        credit_card_number: _Optional[str] = ...,
-        credit_card_cvv: _Optional[int] = ...,
-        credit_card_expiration_year: _Optional[int] = ...,
-        credit_card_expiration_month: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, credit_card_number: _Optional[str] = ..., credit_card_cvv: _Optional[int] = ..., credit_card_expiration_year: _Optional[int] = ..., credit_card_expiration_month: _Optional[int] = ...) -> None: ...
 
 class ChargeRequest(_message.Message):
     __slots__ = ("amount", "credit_card")
@@ -233,11 +184,7 @@ class ChargeRequest(_message.Message):
     CREDIT_CARD_FIELD_NUMBER: _ClassVar[int]
     amount: Money
     credit_card: CreditCardInfo
-    def __init__(
-        self,
-        amount: _Optional[_Union[Money, _Mapping]] = ...,
-        credit_card: _Optional[_Union[CreditCardInfo, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, amount: _Optional[_Union[Money, _Mapping]] = ..., credit_card: _Optional[_Union[CreditCardInfo, _Mapping]] = ...) -> None: ...
 
 class ChargeResponse(_message.Message):
     __slots__ = ("transaction_id",)
@@ -251,11 +198,7 @@ class OrderItem(_message.Message):
     COST_FIELD_NUMBER: _ClassVar[int]
     item: CartItem
     cost: Money
-    def __init__(
-        self,
-        item: _Optional[_Union[CartItem, _Mapping]] = ...,
-        cost: _Optional[_Union[Money, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, item: _Optional[_Union[CartItem, _Mapping]] = ..., cost: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
 
 class OrderResult(_message.Message):
     __slots__ = ("order_id", "shipping_tracking_id", "shipping_cost", "shipping_address", "items")
@@ -269,14 +212,7 @@ class OrderResult(_message.Message):
     shipping_cost: Money
     shipping_address: Address
     items: _containers.RepeatedCompositeFieldContainer[OrderItem]
-    def __init__(
-        self,
-        order_id: _Optional[str] = ...,
-        shipping_tracking_id: _Optional[str] = ...,
-        shipping_cost: _Optional[_Union[Money, _Mapping]] = ...,
-        shipping_address: _Optional[_Union[Address, _Mapping]] = ...,
-        items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ...,
-    ) -> None: ...
+    def __init__(self, order_id: _Optional[str] = ..., shipping_tracking_id: _Optional[str] = ..., shipping_cost: _Optional[_Union[Money, _Mapping]] = ..., shipping_address: _Optional[_Union[Address, _Mapping]] = ..., items: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ...) -> None: ...
 
 class SendOrderConfirmationRequest(_message.Message):
     __slots__ = ("email", "order")
@@ -284,9 +220,7 @@ class SendOrderConfirmationRequest(_message.Message):
     ORDER_FIELD_NUMBER: _ClassVar[int]
     email: str
     order: OrderResult
-    def __init__(
-        self, email: _Optional[str] = ..., order: _Optional[_Union[OrderResult, _Mapping]] = ...
-    ) -> None: ...
+    def __init__(self, email: _Optional[str] = ..., order: _Optional[_Union[OrderResult, _Mapping]] = ...) -> None: ...
 
 class PlaceOrderRequest(_message.Message):
     __slots__ = ("user_id", "user_currency", "address", "email", "credit_card")
@@ -300,14 +234,7 @@ class PlaceOrderRequest(_message.Message):
     address: Address
     email: str
     credit_card: CreditCardInfo
-    def __init__(
-        self,
-        user_id: _Optional[str] = ...,
-        user_currency: _Optional[str] = ...,
-        address: _Optional[_Union[Address, _Mapping]] = ...,
-        email: _Optional[str] = ...,
-        credit_card: _Optional[_Union[CreditCardInfo, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., user_currency: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., email: _Optional[str] = ..., credit_card: _Optional[_Union[CreditCardInfo, _Mapping]] = ...) -> None: ...
 
 class PlaceOrderResponse(_message.Message):
     __slots__ = ("order",)
@@ -343,12 +270,7 @@ class Flag(_message.Message):
     name: str
     description: str
     enabled: bool
-    def __init__(
-        self,
-        name: _Optional[str] = ...,
-        description: _Optional[str] = ...,
-        enabled: _Optional[bool] = ...,
-    ) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., enabled: _Optional[bool] = ...) -> None: ...
 
 class GetFlagRequest(_message.Message):
     __slots__ = ("name",)
@@ -370,12 +292,7 @@ class CreateFlagRequest(_message.Message):
     name: str
     description: str
     enabled: bool
-    def __init__(
-        self,
-        name: _Optional[str] = ...,
-        description: _Optional[str] = ...,
-        enabled: _Optional[bool] = ...,
-    ) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., enabled: _Optional[bool] = ...) -> None: ...
 
 class CreateFlagResponse(_message.Message):
     __slots__ = ("flag",)

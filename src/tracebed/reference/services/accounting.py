@@ -61,7 +61,9 @@ class OrderStore:
         self.duplicate = False
         try:
             if self._conn is None or self._conn.closed:
-                self._conn = psycopg.connect(make_conninfo(**self.params), connect_timeout=5)
+                self._conn = psycopg.connect(
+                    make_conninfo(**self.params), connect_timeout=5
+                )
             with self._conn.transaction():
                 self._write(order)
             return True
