@@ -211,6 +211,39 @@ def test_span_metrics_histogram_exposition() -> None:
     assert sample.labels["status_code"] == "STATUS_CODE_UNSET"
 
 
+def test_what_would_break_a_scrape_is_left_out() -> None:
+    """One name, one type; reserved label names and names with no valid character dropped;
+    a histogram without buckets still has its +Inf bucket."""
+    request = ExportMetricsServiceRequest()
+    for service, clash in (("a", False), ("b", True)):
+        rm = request.resource_metrics.add(
+            resource=Resource(attributes=_attrs({"service.name": service}))
+        )
+        metric = rm.scope_metrics.add().metrics.add(name="demo.things")
+        if clash:  # a histogram of the same name: a clash (gauge and histogram)
+            metric.histogram.aggregation_temporality = (
+                metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+            )
+            metric.histogram.data_points.add(count=1, sum=1.5)
+        else:
+            metric.sum.is_monotonic = False
+            metric.sum.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+            metric.sum.data_points.add(as_int=2, attributes=_attrs({"__reserved": "x"}))
+        rm.scope_metrics[0].metrics.add(name="...").gauge.data_points.add(as_int=1)
+        hist = rm.scope_metrics[0].metrics.add(name="demo.latency", unit="s")
+        hist.histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+        hist.histogram.data_points.add(count=3, sum=0.5)
+    store = PromStore(SETTINGS["3.0.0"])
+    store.ingest(request)
+    families = _families(store)
+    assert set(families) == {"demo_things", "demo_latency_seconds"}  # no target_info: no
+    # attribute besides service.name
+    (thing,) = families["demo_things"].samples
+    assert thing.labels == {"job": "a", "service_name": "a"} and thing.value == 2
+    buckets = [s for s in families["demo_latency_seconds"].samples if s.name.endswith("_bucket")]
+    assert {(s.labels["le"], s.value) for s in buckets} == {("+Inf", 3.0)}
+
+
 def _query(base: str, promql: str) -> list[dict[str, Any]]:
     r = requests.get(f"{base}/api/v1/query", params={"query": promql}, timeout=5)
     r.raise_for_status()

@@ -283,6 +283,8 @@ class PromStore(Collector):
         else:
             return False  # exponential histograms and summaries: not held here
         name = metric_name(metric.name, metric.unit, kind)
+        if not name:
+            return False
         family = self._families.get(name)
         if family is None:
             family = self._families[name] = _Family(kind, metric.description, {})
@@ -321,7 +323,8 @@ class PromStore(Collector):
 
 
 def _key(labels: dict[str, str]) -> LabelSet:
-    return tuple(sorted((k, v) for k, v in labels.items() if v != ""))
+    # empty values are no label; ``__``-names are reserved (the exposition would refuse them)
+    return tuple(sorted((k, v) for k, v in labels.items() if v != "" and not k.startswith("__")))
 
 
 def _value(kind: str, point: Any) -> Any:
@@ -330,6 +333,8 @@ def _value(kind: str, point: Any) -> Any:
         for count in point.bucket_counts:
             running += count
             cumulative.append(running)
+        if not cumulative:  # a histogram without buckets: only the +Inf one, = count
+            return ((), (point.count,), point.sum, point.count)
         return (tuple(point.explicit_bounds), tuple(cumulative), point.sum, point.count)
     return float(point.as_int if point.WhichOneof("value") == "as_int" else point.as_double)
 
