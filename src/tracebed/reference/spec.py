@@ -58,6 +58,9 @@ PORT_NAMES: tuple[str, ...] = (
     "LOCUST_WEB_PORT",
     "POSTGRES_PORT",
     "TELEMETRY_DOCS_PORT",
+    # not the demo's: the metrics bridge standing in for Prometheus' OTLP receiver
+    "METRICS_BRIDGE_OTLP_PORT",
+    "METRICS_BRIDGE_PORT",
 )
 
 #: Services of the demo that cannot run on these machines, and why.
@@ -261,9 +264,7 @@ def allocate_ports(ports: dict[str, int] | None = None) -> dict[str, int]:
     return result
 
 
-def _common_env(
-    p: dict[str, int], flag_file: Path, version: str = versions.V2
-) -> dict[str, str]:
+def _common_env(p: dict[str, int], flag_file: Path, version: str = versions.V2) -> dict[str, str]:
     """The demo's ``.env`` (addresses on 127.0.0.1) plus the OTLP exporter settings."""
     h = "127.0.0.1"
     env = {
@@ -381,9 +382,10 @@ def build_spec(
     v3 = version == versions.V3
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    sink_env = collector.environment(sink_otlp_grpc)  # validates the address early
+    collector.environment(sink_otlp_grpc)  # validates the address before allocating ports
     p = allocate_ports(ports)
     h = "127.0.0.1"
+    sink_env = collector.environment(sink_otlp_grpc, f"{h}:{p['METRICS_BRIDGE_OTLP_PORT']}")
 
     flag_file = workdir / "flagd" / "flags.json"
     flag_file.parent.mkdir(parents=True, exist_ok=True)
@@ -396,18 +398,31 @@ def build_spec(
     services: dict[str, dict[str, Any]] = {}
 
     # --- infrastructure -----------------------------------------------------------------
+    # rotel, started by the metrics bridge (the collector's spanmetrics connector and the
+    # demo Prometheus' OTLP receiver here): rotel sends traces and metrics to the bridge,
+    # which passes them on to the sink; Prometheus scrapes what the bridge holds
     services["otel-collector"] = _svc(
-        collector.command(
-            binaries.rotel(),
-            p["OTEL_COLLECTOR_PORT_GRPC"],
-            p["OTEL_COLLECTOR_PORT_HTTP"],
-            demo_version=version,
+        collector.with_bridge(
+            collector.command(
+                binaries.rotel(),
+                p["OTEL_COLLECTOR_PORT_GRPC"],
+                p["OTEL_COLLECTOR_PORT_HTTP"],
+                demo_version=version,
+            ),
+            sys.executable,
+            p["METRICS_BRIDGE_OTLP_PORT"],
+            p["METRICS_BRIDGE_PORT"],
+            f"{h}:{p['OTEL_COLLECTOR_PORT_GRPC']}",
+            sink_env["ROTEL_EXPORTER_SINK_ENDPOINT"].split("://", 1)[1],
+            version,
         ),
-        {**sink_env, "ROTEL_LOG_FORMAT": "text"},
+        {**sink_env, "ROTEL_LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1"},
+        # the bridge listens before it starts rotel, so rotel's port covers both
         {"type": "tcp", "host": h, "port": p["OTEL_COLLECTOR_PORT_GRPC"]},
         {
             "otlp_grpc": f"{h}:{p['OTEL_COLLECTOR_PORT_GRPC']}",
             "otlp_http": f"http://{h}:{p['OTEL_COLLECTOR_PORT_HTTP']}",
+            "metrics": f"http://{h}:{p['METRICS_BRIDGE_PORT']}/metrics",
         },
     )
     # ready = the broker answers and topic ``orders`` exists (the wrapper creates it);
@@ -498,6 +513,7 @@ def build_spec(
             "prometheus": (f"{h}:{p['PROMETHEUS_PORT']}", "/metrics"),
             "frontend-proxy": (f"{h}:{p['ENVOY_ADMIN_PORT']}", "/stats/prometheus"),
         },
+        bridge=f"{h}:{p['METRICS_BRIDGE_PORT']}",
     )
     services["prometheus"] = _svc(
         prometheus.command(

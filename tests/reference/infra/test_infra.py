@@ -173,7 +173,7 @@ def test_prometheus_starts_and_scrapes_itself(
 
     config = requests.get(f"{base}/api/v1/status/config", timeout=5).json()["data"]["yaml"]
     jobs = {c["job_name"] for c in yaml.safe_load(config)["scrape_configs"]}
-    assert jobs == {"prometheus", "frontend-proxy"}
+    assert jobs == {"prometheus", "frontend-proxy", "otlp"}  # otlp: the metrics bridge
 
 
 def test_processes_stop_promptly_on_sigterm(

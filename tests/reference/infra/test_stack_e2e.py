@@ -12,6 +12,7 @@ import requests
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from tests.reference.conftest import PERSON, require_debian
+from tests.reference.infra.test_metrics_bridge import wait_for_query
 from tracebed.flows.chain import CHECKOUT_SERVICES as CHAIN_SERVICES
 from tracebed.model.store import SpanStore
 from tracebed.otlp.sink import Sink
@@ -92,4 +93,16 @@ def test_reference_stack_through_the_stack_layer(tmp_path: Path, sink: Sink) -> 
         )
         stats = requests.get(f"{sink.http_url}/api/stats", timeout=5).json()
         assert stats["log_records"] > 0 and stats["metric_points"] > 0, stats
+        # Prometheus holds checkout's metrics as 2.0.2's does over OTLP: target_info by
+        # job (2.0.2 keeps no service_name on it), its own and its span-derived metrics
+        prom = spec["services"]["prometheus"]["x-tracebed"]["endpoints"]["http"]
+        assert wait_for_query(prom, 'target_info{job="opentelemetry-demo/checkout"}')
+        assert wait_for_query(
+            prom, 'rpc_server_duration_milliseconds_count{service_name="checkout"}'
+        )
+        assert wait_for_query(
+            prom,
+            'traces_span_metrics_calls_total{service_name="checkout",'
+            'span_name="oteldemo.CheckoutService/PlaceOrder"}',
+        )
     assert started_in < 60, f"stack took {started_in:.1f}s to start"

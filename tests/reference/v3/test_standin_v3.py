@@ -22,6 +22,7 @@ import requests
 from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from tests.reference.conftest import PERSON, RunningStack, reference_stack
+from tests.reference.infra.test_metrics_bridge import wait_for_query
 from tracebed.model.span import Span, SpanKind
 from tracebed.model.trace import Trace
 from tracebed.query.registry import Registry, load_registry
@@ -404,6 +405,29 @@ def test_checkout_is_3_0_0_shaped(stack: Running) -> None:
     send = one(t, "send_email", "email")
     assert send.attributes["demo.order.id"] == a["demo.order.id"]
     assert "app.email.recipient" not in send.attributes
+
+
+def test_prometheus_holds_checkouts_metrics(stack: Running) -> None:
+    """After a checkout, Prometheus answers as the demo's test asks it (demo-facts-3.0
+    §13): ``target_info{service_name=...}``, checkout's own metric and its span metrics,
+    and span-derived metrics for frontend-proxy, which exports no metrics of its own."""
+    user = secrets.token_hex(8)
+    r, _ = _checkout(stack, user, PERSON, headers=SYNTHETIC)
+    assert r.status_code == 200, r.text
+    prom = stack.endpoint("prometheus")
+    (info,) = wait_for_query(prom, 'target_info{service_name="checkout"}')
+    assert info["metric"]["job"] == "opentelemetry-demo/checkout"
+    assert info["metric"]["service_version"] == "3.0.0"
+    assert wait_for_query(prom, 'rpc_server_duration_milliseconds_count{service_name="checkout"}')
+    assert wait_for_query(
+        prom,
+        'traces_span_metrics_calls_total{service_name="checkout",'
+        'span_name="oteldemo.CheckoutService/PlaceOrder",span_kind="SPAN_KIND_SERVER"}',
+    )
+    assert wait_for_query(prom, 'target_info{service_name="frontend-proxy"}')
+    assert wait_for_query(
+        prom, 'traces_span_metrics_duration_milliseconds_count{service_name="frontend-proxy"}'
+    )
 
 
 def test_kafka_consumers_are_linked_not_parented(stack: Running) -> None:

@@ -77,8 +77,8 @@ REFERENCE_LEFT_OUT_BY_RELEASE: dict[str, dict[tuple[str, str], str]] = {
     },
 }
 NO_SPAN_METRICS = (
-    "the reference stack's collector (rotel) has no spanmetrics connector, which derives "
-    "the demo's {service} metrics from its spans"
+    "the demo's {service} metrics are derived from its spans, which the reference stack "
+    "does not emit"
 )
 
 CASES = [
@@ -165,7 +165,7 @@ def left_out_here(demo_stack: Any, release: str, row: ServiceSignals) -> dict[st
     for signal, source in row.sources.items():
         if (row.service, signal) in known:
             out[signal] = known[(row.service, signal)]
-        elif source == SPAN_METRICS:
+        elif source == SPAN_METRICS and (row.service, "traces") in known:
             out[signal] = NO_SPAN_METRICS.format(service=row.service)
     return out
 
