@@ -85,13 +85,27 @@ class HarnessOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: the OpenTelemetry SDKs' default batch schedule delay (OTEL_BSP_SCHEDULE_DELAY, 5000 ms)
+SDK_EXPORT_DELAY_S = 5.0
+_DELAY_VARIABLES = ("OTEL_BSP_SCHEDULE_DELAY", "OTEL_BLRP_SCHEDULE_DELAY")
+
+
 class DemoStack:
     """The running stack: `.timeline`, `.topology`, `.url(service)`, `.frontend_url`, `.flags`."""
 
-    def __init__(self, stack: Stack | None, frontend_url: str, flags: FlagSwitch | None):
+    def __init__(
+        self,
+        stack: Stack | None,
+        frontend_url: str,
+        flags: FlagSwitch | None,
+        export_delay: float = SDK_EXPORT_DELAY_S,
+    ):
         self.stack = stack
         self.frontend_url = frontend_url
         self.flags = flags
+        #: seconds a span may wait in its process before export (the batch processors'
+        #: schedule delay): waits must not call a trace complete after a shorter quiet
+        self.export_delay = export_delay
 
     @property
     def timeline(self) -> Timeline:
@@ -329,6 +343,7 @@ class Harness:
             self._replace(self.topology)
             self._set_export_delay(self.topology)
             self.demo_stack = self._start_stack(self.topology)
+            self.demo_stack.export_delay = self.export_delay()
         except BaseException:
             self.topology = None
             if opened_here:
@@ -362,6 +377,24 @@ class Harness:
                 OTEL_BLRP_SCHEDULE_DELAY=ms,
                 OTEL_METRIC_EXPORT_INTERVAL=str(max(1000, round(delay * 1000))),
             )
+
+    def export_delay(self) -> float:
+        """The longest export delay of the stack's processes, in seconds: the one given
+        (`export_delay`), else what the reference stack sets in its services' environment,
+        else (a compose project or external stack that does not say) the SDK default 5 s."""
+        if self.options.export_delay is not None:
+            return self.options.export_delay
+        topology = self.topology
+        if topology is None or not topology.meta.declared:
+            return SDK_EXPORT_DELAY_S
+        found = [
+            float(value) / 1000
+            for svc in topology.services.values()
+            for name in _DELAY_VARIABLES
+            if (value := svc.environment.get(name)) not in (None, "")
+            and str(value).replace(".", "", 1).isdigit()
+        ]
+        return max(found) if found else SDK_EXPORT_DELAY_S
 
     def _start_stack(self, topology: Topology | None) -> DemoStack:
         o = self.options

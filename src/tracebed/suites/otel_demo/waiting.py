@@ -1,4 +1,14 @@
-"""How the bundled suite waits for a request's trace: settled, then quiet."""
+"""How the bundled suite waits for a request's trace: its expected shape, else settled, then
+quiet for longer than the stack's export delay.
+
+A process exports a finished span after up to its batch processor's schedule delay
+(`OTEL_BSP_SCHEDULE_DELAY`; the SDK default is 5 s, the stand-in's 50 ms), and each process
+on its own timer: a quiet window shorter than that delay can end while a span still waits in
+some service. So the window is derived from the stack's export delay (`DemoStack.export_delay`:
+what `--tracebed-export-delay` set, what the reference stack says, else the SDK default), and
+where the expected shape is known (a chain fixture, a contract's entries, the spans a fault
+scenario asserts on) the shape, not a window, says the trace is complete.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +19,30 @@ from tracebed.model import Trace
 from tracebed.query.conditions import Condition
 from tracebed.query.conditions import settled as settled_under
 
-QUIET_S = 0.3  # no new span for this long after the trace settled: it is complete
+QUIET_S = 0.3  # the floor of the quiet window: the collector's batch and the network
+SDK_EXPORT_DELAY_S = 5.0  # a stack that does not say: the OpenTelemetry SDKs' default
+_window = [QUIET_S]  # this session's window (`use_export_delay`, from the suite's conftest)
+
+
+def quiet_window(export_delay: float) -> float:
+    """No new span for this long after the trace settled: every process has exported since."""
+    return max(QUIET_S, 1.1 * export_delay + QUIET_S)
+
+
+def use_export_delay(export_delay: float | None) -> None:
+    """Set the session's quiet window from the stack's export delay (None: the SDK default)."""
+    _window[0] = quiet_window(SDK_EXPORT_DELAY_S if export_delay is None else export_delay)
+
+
+def quiet_s() -> float:
+    """The session's quiet window (seconds), at least the stack's export delay."""
+    return _window[0]
+
+
+def export_delay_of(demo_stack: Any) -> float:
+    """The stack's export delay; one that does not say has the SDK default."""
+    delay = getattr(demo_stack, "export_delay", None)
+    return SDK_EXPORT_DELAY_S if delay is None else float(delay)
 
 
 def settled(step: Any, until: Callable[[Trace], bool] | None = None) -> Condition:
