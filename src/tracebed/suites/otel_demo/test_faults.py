@@ -20,8 +20,10 @@ a switch may still see the old value: effects are awaited with short bounded ret
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,13 +41,15 @@ from tenacity import (
 from tracebed.flows.context import TraceContext
 from tracebed.model import Span, SpanKind, StatusCode, Trace
 from tracebed.plugin.core import trace_timeout
+from tracebed.query.conditions import all_of
 from tracebed.suites.otel_demo.release import demo_version, require_release
-from tracebed.suites.otel_demo.waiting import QUIET_S, settled
+from tracebed.suites.otel_demo.waiting import follows_its_chain, quiet_s, settled, spans
 
 T = TypeVar("T")
 
 EFFECT_TIMEOUT_S = 15.0  # a switched flag must show its effect within this (caches, reloads)
 RATE_SAMPLES = 200  # calls per probabilistic variant; bounds below are ±6 standard deviations
+PARALLEL = 8  # independent calls of a scenario sent at once (their statistics ignore order)
 
 # paymentFailure's variants and the failure probability each really means ("90%" is 0.95).
 PAYMENT_VARIANTS = {"100%": 1.0, "90%": 0.95, "75%": 0.75, "50%": 0.5, "25%": 0.25, "10%": 0.1}
@@ -134,10 +138,11 @@ def eventually(
     that happen by chance (1 call in 10) `chance=True` retries at once: the bound is then
     time, not attempts, so that hundreds of calls make a miss practically impossible.
     """
+    limit = effect_timeout()
     retrying = Retrying(
         retry=retry_if_result(lambda r: not done(r)),
         wait=wait_none() if chance else wait_exponential(multiplier=0.05, max=0.5),
-        stop=stop_after_delay(EFFECT_TIMEOUT_S),
+        stop=stop_after_delay(limit),
     )
     try:
         return retrying(action)
@@ -145,9 +150,34 @@ def eventually(
         attempt = exc.last_attempt
         last = attempt.exception() if attempt.failed else attempt.result()
         raise AssertionError(
-            f"{what}: not seen within {EFFECT_TIMEOUT_S}s ({attempt.attempt_number} attempts); "
+            f"{what}: not seen within {limit:g}s ({attempt.attempt_number} attempts); "
             f"last:\n{last}"
         ) from None
+
+
+def effect_timeout() -> float:
+    """EFFECT_TIMEOUT_S, plus room for two trace waits of the session's quiet window (an
+    attempt that checks a trace waits for it: at a 5 s export delay, seconds each)."""
+    return EFFECT_TIMEOUT_S + 2 * quiet_s()
+
+
+def in_parallel(call: Callable[[], T], n: int) -> list[T]:
+    """`n` independent calls, PARALLEL at a time, in order of submission."""
+    with ThreadPoolExecutor(min(PARALLEL, n), "tracebed-fault") as pool:
+        return list(pool.map(lambda _: call(), range(n)))
+
+
+def thread_shops(shop: Any, request: pytest.FixtureRequest) -> Callable[[], Any]:
+    """A shop client per thread (a client serves one thread), recording on the test as `shop`."""
+    harness = request.getfixturevalue("tracebed_harness")
+    local = threading.local()
+
+    def current() -> Any:
+        if not hasattr(local, "shop"):
+            local.shop = harness.shop(timeout=shop.timeout, on_result=shop.on_result)
+        return local.shop
+
+    return current
 
 
 def flag_value(demo_stack: Any, key: str) -> Any:
@@ -178,17 +208,34 @@ def frontend_server(trace: Trace) -> Span:
     return spans[-1]  # after a redirect, the handler's span is the last
 
 
+_WINDOW = -1.0  # wait_trace's default quiet: the session's window unless a shape is given
+
+
 def wait_trace(
     step: Any,
     request: pytest.FixtureRequest,
     until: Callable[[Trace], bool] | None = None,
-    quiet: float | None = QUIET_S,
+    quiet: float | None = _WINDOW,
 ) -> Trace:
-    """The request's trace once settled (and `until`), then quiet for `quiet` seconds."""
+    """The request's trace once settled and `until` holds, then quiet for `quiet` seconds.
+
+    `until` is the trace's expected shape (the spans the test asserts on): it says the trace
+    is complete, so by default no quiet window is added. Without one, nothing but a quiet
+    window can say so, and it is the session's (`quiet_s()`: longer than the export delay).
+    A test that asserts a span is absent passes `quiet=quiet_s()` with its shape.
+    """
+    if quiet == _WINDOW:
+        quiet = None if until is not None else quiet_s()
     trace: Trace = step.trace(
         until=settled(step, until), quiet=quiet, timeout=trace_timeout(request.config)
     )
     return trace
+
+
+def wait_healthy(step: Any, request: pytest.FixtureRequest, flow: str) -> Trace:
+    """A healthy flow's trace: complete once it follows its chain fixture (when it has one)."""
+    until = follows_its_chain(request.getfixturevalue("demo_stack"), step.source, flow)
+    return wait_trace(step, request, until)
 
 
 def assert_error(span: Span, trace: Trace, message: str | None = None) -> None:
@@ -241,7 +288,14 @@ def test_payment_failure_100_fails_every_checkout(
     n = names(demo_stack)
     assert flag_value(demo_stack, "paymentFailure") == 1
     run = eventually(shop.checkout, lambda r: r.status_code == 500, "checkout failing with 500")
-    trace = wait_trace(run.main, request)
+    shape = spans(
+        ("payment", n.payment_server, SpanKind.SERVER),
+        ("payment", "charge", SpanKind.INTERNAL),
+        ("checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT),
+        ("checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER),
+        ("frontend", None, SpanKind.SERVER),
+    )
+    trace = wait_trace(run.main, request, shape, quiet=quiet_s())  # quiet: no shipping span
     # Where: payment's Charge server span, UNKNOWN (2), the demo's message verbatim.
     charge = one(trace, "payment", n.payment_server, SpanKind.SERVER)
     assert_error(charge, trace, n.payment_failure)
@@ -264,7 +318,7 @@ def test_payment_failure_100_fails_every_checkout(
     # Healthy again once the flag is off.
     switch_off(demo_stack, "paymentFailure")
     run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
-    assert_healthy(wait_trace(run.main, request))
+    assert_healthy(wait_healthy(run.main, request, "checkout"))
 
 
 @pytest.mark.parametrize(
@@ -295,7 +349,7 @@ def test_payment_failure_rate_follows_the_variant(
             f"a Charge failing under paymentFailure={variant}",
             chance=True,
         )
-        outcomes = [call_traced(stub.Charge, charge) for _ in range(RATE_SAMPLES)]
+        outcomes = in_parallel(lambda: call_traced(stub.Charge, charge), RATE_SAMPLES)
     failed = [o for o in outcomes if o[1] is not grpc.StatusCode.OK]
     low, high = rate_bounds(p)
     assert low <= len(failed) <= high, (
@@ -316,7 +370,7 @@ def test_payment_failure_rate_follows_the_variant(
     assert span.attributes.get("grpc.error_message") == n.payment_failure
     switch_off(demo_stack, "paymentFailure")
     run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
-    assert_healthy(wait_trace(run.main, request))
+    assert_healthy(wait_healthy(run.main, request, "checkout"))
 
 
 @pytest.mark.flags(paymentUnreachable="on")
@@ -325,7 +379,12 @@ def test_payment_unreachable_fails_checkout_at_the_client(
 ) -> None:
     n = names(demo_stack)
     run = eventually(shop.checkout, lambda r: r.status_code == 500, "checkout failing with 500")
-    trace = wait_trace(run.main, request)
+    shape = spans(
+        ("checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT),
+        ("checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER),
+        ("frontend", None, SpanKind.SERVER),
+    )
+    trace = wait_trace(run.main, request, shape, quiet=quiet_s())  # quiet: no payment span
     # Where: checkout's own Charge client span (it dials badAddress:50051); payment never sees it.
     client = one(trace, "checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT)
     assert_error(client, trace)
@@ -345,7 +404,7 @@ def test_payment_unreachable_fails_checkout_at_the_client(
     run = eventually(
         shop.checkout, lambda r: r.ok, "checkout succeeding after paymentUnreachable=off"
     )
-    trace = wait_trace(run.main, request)
+    trace = wait_healthy(run.main, request, "checkout")
     assert_healthy(trace)
     assert trace.named(n.payment_server, "payment")
 
@@ -373,10 +432,18 @@ def test_cart_failure_100_breaks_every_empty_cart(
 def _cart_failure_breaks_empty_cart(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
+    checkout_chain = follows_its_chain(demo_stack, shop.sink_store, "checkout")
+    empty_cart = spans(
+        ("cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER),
+        ("checkout", "oteldemo.CartService/EmptyCart", SpanKind.CLIENT),
+        ("checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER),
+    )
+    complete = empty_cart if checkout_chain is None else all_of(checkout_chain, empty_cart)
+
     def emptied_in_error(run: Any) -> bool:
         if not run.ok:
             return False
-        trace = wait_trace(run.main, request)
+        trace = wait_trace(run.main, request, complete)
         return any(s.status.is_error for s in trace.named("POST /oteldemo.CartService/EmptyCart"))
 
     # Checkout still succeeds: it ignores EmptyCart's error (demo-facts §4.1 step 8).
@@ -393,13 +460,17 @@ def _cart_failure_breaks_empty_cart(
     # DELETE /api/cart surfaces the same failure to the browser as a 500.
     deleted = shop.empty_cart(run.main.request.body["userId"] if run.main.request.body else "u")
     assert deleted.status_code == 500, deleted
-    trace = wait_trace(deleted, request)
+    deleted_shape = spans(
+        ("cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER),
+        ("frontend", None, SpanKind.SERVER),
+    )
+    trace = wait_trace(deleted, request, deleted_shape)
     assert_error(one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER), trace)
     assert_error(frontend_server(trace), trace)
     switch_off(demo_stack, "cartFailure")
     user = "tracebed-fault-cart"
     deleted = eventually(lambda: shop.empty_cart(user), lambda r: r.status_code == 204, "204 again")
-    assert_healthy(wait_trace(deleted, request))
+    assert_healthy(wait_trace(deleted, request, deleted_shape))
 
 
 # -- ad -------------------------------------------------------------------------------------------
@@ -418,7 +489,7 @@ def test_ad_failure_fails_one_in_ten(
             "a GetAds failing under adFailure",
             chance=True,
         )
-        outcomes = [call_traced(stub.GetAds, ask) for _ in range(RATE_SAMPLES)]
+        outcomes = in_parallel(lambda: call_traced(stub.GetAds, ask), RATE_SAMPLES)
     failed = [o for o in outcomes if o[1] is not grpc.StatusCode.OK]
     low, high = rate_bounds(0.1)
     assert low <= len(failed) <= high, (
@@ -429,27 +500,34 @@ def test_ad_failure_fails_one_in_ten(
     run = eventually(
         lambda: shop.get_ads("telescopes"), lambda r: r.status_code == 500, "a 500", chance=True
     )
-    trace = wait_trace(run, request)
+    client = names(demo_stack).client("oteldemo.AdService/GetAds")
+    shape = spans(
+        ("ad", "oteldemo.AdService/GetAds", SpanKind.SERVER),
+        ("frontend", client, SpanKind.CLIENT),
+        ("frontend", None, SpanKind.SERVER),
+    )
+    trace = wait_trace(run, request, shape)
     ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
     assert_error(ad, trace)
     assert ad.attributes.get("rpc.grpc.status_code") == 14  # UNAVAILABLE
     assert "Error" in {e.name for e in ad.events}
-    client = names(demo_stack).client("oteldemo.AdService/GetAds")
     assert_error(one(trace, "frontend", client, SpanKind.CLIENT), trace)
     assert frontend_server(trace).attributes.get("http.status_code") == 500
     switch_off(demo_stack, "adFailure")
 
     # With the flag off, 40 calls in a row succeed (under the flag: 0.9^40 < 2%), once the
     # service's flag cache lets go of "on" — and then 40 more, with no retry.
+    shops = thread_shops(shop, request)
+
     def forty() -> list[Any]:
-        return [shop.get_ads("telescopes") for _ in range(40)]
+        return in_parallel(lambda: shops().get_ads("telescopes"), 40)
 
     eventually(forty, lambda rs: all(r.ok for r in rs), "40 GetAds in a row")
     results = forty()
     failed = [r for r in results if not r.ok]
     assert not failed, f"{len(failed)} of 40 GetAds failed with adFailure off:\n{failed[0]}"
     result = results[-1]
-    assert_healthy(wait_trace(result, request))
+    assert_healthy(wait_healthy(result, request, "get_ads"))
 
 
 @pytest.mark.parametrize(
@@ -464,8 +542,8 @@ def test_ad_resource_flags_keep_ads_answering(
 ) -> None:
     """adHighCpu / adManualGc cost CPU or pauses, never errors: GetAds keeps answering."""
     assert flag_value(demo_stack, flag) is True
-    for _ in range(5):
-        result = shop.get_ads("telescopes")
+    shops = thread_shops(shop, request)
+    for result in in_parallel(lambda: shops().get_ads("telescopes"), 5):
         assert result.ok, result
         # (The trace holds the 308 of `/api/data/` first: wait for the call it led to.)
         trace = wait_trace(
@@ -478,7 +556,7 @@ def test_ad_resource_flags_keep_ads_answering(
     assert flag_value(demo_stack, flag) is False
     result = shop.get_ads("telescopes")
     assert result.ok, result
-    assert_healthy(wait_trace(result, request))
+    assert_healthy(wait_healthy(result, request, "get_ads"))
 
 
 # -- product catalog ------------------------------------------------------------------------------
@@ -499,7 +577,12 @@ def _product_catalog_failure(shop: Any, demo_stack: Any, request: pytest.Fixture
     run = eventually(
         lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.status_code == 500, "a 500"
     )
-    trace = wait_trace(run, request)
+    shape = spans(
+        ("product-catalog", "oteldemo.ProductCatalogService/GetProduct", SpanKind.SERVER),
+        ("frontend", n.client("oteldemo.ProductCatalogService/GetProduct"), SpanKind.CLIENT),
+        ("frontend", None, SpanKind.SERVER),
+    )
+    trace = wait_trace(run, request, shape)
     get = one(
         trace, "product-catalog", "oteldemo.ProductCatalogService/GetProduct", SpanKind.SERVER
     )
@@ -514,10 +597,10 @@ def _product_catalog_failure(shop: Any, demo_stack: Any, request: pytest.Fixture
     # Only that product: another one still loads.
     other = shop.browse_product("66VCHSJNUP")
     assert other.ok, other
-    assert_healthy(wait_trace(other, request))
+    assert_healthy(wait_healthy(other, request, "browse_product"))
     switch_off(demo_stack, "productCatalogFailure")
     run = eventually(lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.ok, "200 again")
-    assert_healthy(wait_trace(run, request))
+    assert_healthy(wait_healthy(run, request, "browse_product"))
 
 
 # -- recommendation -------------------------------------------------------------------------------
@@ -541,8 +624,9 @@ def test_recommendation_cache_failure_turns_the_leaky_cache_on(
 
     eventually(shop.get_recommendations, cached, "the cache mode in get_product_list")
     hits = set()
-    for _ in range(20):  # 50% misses: both outcomes show in 20 calls (miss 2^-20 to fail)
-        span = cache_span(shop.get_recommendations())
+    shops = thread_shops(shop, request)
+    # 50% misses: both outcomes show in 20 calls (miss 2^-20 to fail)
+    for span in in_parallel(lambda: cache_span(shops().get_recommendations()), 20):
         assert span.attributes.get(n.cache_enabled) is True
         hits.add(span.attributes.get(n.cache_hit))
     assert hits == {True, False}, f"{n.cache_hit} values seen: {hits}"
@@ -591,7 +675,7 @@ def test_kafka_queue_problems_floods_the_consumers(
     def flooded(run: Any) -> bool:
         # One copy shows up first; more than one means the checkout saw the flag (its flag
         # cache may still say "off" for the first order after the switch).
-        return run.ok and poll(run.main.trace_id, lambda n: n > 1, 5.0) > 1
+        return run.ok and poll(run.main.trace_id, lambda n: n > 1, 5.0 + quiet_s()) > 1
 
     run = eventually(shop.checkout, flooded, "more than one consumed copy of the order")
     # One traced publish, then N untraced copies carrying the same context: the consumer
@@ -611,7 +695,8 @@ def test_kafka_queue_problems_floods_the_consumers(
     def single(run: Any) -> bool:
         if not run.ok or poll(run.main.trace_id, lambda n: n >= 1, timeout) < 1:
             return False
-        store.wait_for_trace(run.main.trace_id, quiet=1.0, timeout=timeout)  # stragglers land
+        # Stragglers land: copies reach the consumer over a second or so, then their export.
+        store.wait_for_trace(run.main.trace_id, quiet=max(1.0, quiet_s()), timeout=timeout)
         return len(consumed(run.main.trace_id)) == 1
 
     eventually(shop.checkout, single, "exactly one consumed copy after kafkaQueueProblems=off")
@@ -665,7 +750,12 @@ def test_image_slow_load_delays_images_at_the_proxy(
     elapsed = time.monotonic() - started
     assert result.ok, result
     assert elapsed >= delay_ms / 1000, f"the image came after {elapsed:.2f}s, not >= 5s"
-    trace = wait_trace(result, request)
+    # Every span of this trace is the proxy's (one process, exported in the order they end).
+    shape = spans(
+        ("frontend-proxy", names(demo_stack).ingress, SpanKind.SERVER),
+        ("frontend-proxy", None, SpanKind.CLIENT),
+    )
+    trace = wait_trace(result, request, shape)
     ingress = one(trace, "frontend-proxy", names(demo_stack).ingress, SpanKind.SERVER)
     # (Envoy's timer may fire a hair before the span's start-to-end: allow 5%.)
     assert ingress.duration >= 0.95 * delay_ms / 1000, trace.render()

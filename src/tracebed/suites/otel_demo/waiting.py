@@ -49,3 +49,54 @@ def settled(step: Any, until: Callable[[Trace], bool] | None = None) -> Conditio
     """No span of the request's trace waits for its parent any more, and `until` holds."""
     complete = settled_under(step.span_id)
     return complete if until is None else complete & until
+
+
+def spans(
+    *wanted: tuple[str, str | None, Any], description: str = ""
+) -> Callable[[Trace], bool]:
+    """The trace holds a span of each (service, name or None: any, kind or None: any): the
+    expected shape of a trace whose spans a test asserts on."""
+
+    def present(trace: Trace) -> bool:
+        return all(
+            any(
+                s.service == service
+                and (name is None or s.name == name)
+                and (kind is None or s.kind is kind)
+                for s in trace
+            )
+            for service, name, kind in wanted
+        )
+
+    present.__name__ = description or "spans " + ", ".join(
+        f"{service}: {name or kind}" for service, name, kind in wanted
+    )
+    return present
+
+
+def chain_of(demo_stack: Any, flow: str) -> Any:
+    """The chain fixture of the stack's release whose `flow:` is `flow` (None: there is none)."""
+    from tracebed.query.chains import load_chains
+    from tracebed.suites.otel_demo.release import demo_version, fixtures_for, releases
+
+    release = demo_version(demo_stack)
+    for known in releases("chains"):
+        if known in ("", release):
+            for chain in load_chains(fixtures_for("chains", known)).values():
+                if chain.flow == flow:
+                    return chain
+    return None
+
+
+def follows_its_chain(demo_stack: Any, store: Any, flow: str) -> Callable[[Trace], bool] | None:
+    """The flow's chain fixture as a wait condition (None: no fixture, so no known shape)."""
+    chain = chain_of(demo_stack, flow)
+    if chain is None:
+        return None
+    matcher = chain.matcher(store)
+
+    def follows(trace: Trace) -> bool:
+        return matcher.match(trace) is None
+
+    follows.__name__ = f"call chain of {flow}"
+    return follows
