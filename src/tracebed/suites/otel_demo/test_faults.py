@@ -23,8 +23,10 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import grpc
@@ -155,6 +157,40 @@ def eventually(
         ) from None
 
 
+def eventually_traced(action: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
+    """`eventually` for effects only a trace shows: `done` waits for one (up to an export
+    delay), so attempts overlap, a new one every little while (back-off up to 0.5 s, at
+    most PARALLEL at once), and the first attempt whose `done` holds is the answer.
+    `action` runs on several threads at once: give it a shop client per thread."""
+    limit = effect_timeout()
+    deadline = time.monotonic() + limit
+    gap, attempts = 0.05, 0
+    pending: set[Future[tuple[T, bool]]] = set()
+    last: Any = None
+
+    def attempt() -> tuple[T, bool]:
+        result = action()
+        return result, done(result)
+
+    with ThreadPoolExecutor(PARALLEL, "tracebed-attempt") as pool:
+        while True:
+            now = time.monotonic()
+            if now < deadline and len(pending) < PARALLEL:
+                pending.add(pool.submit(attempt))
+                attempts += 1
+            if not pending:
+                break  # past the deadline, every attempt answered
+            finished, _ = wait_futures(pending, timeout=gap, return_when=FIRST_COMPLETED)
+            gap = min(0.5, gap * 2)
+            for future in finished:
+                pending.discard(future)
+                result, ok = future.result()  # an error fails the test, as in `eventually`
+                if ok:
+                    return result
+                last = result
+    raise AssertionError(f"{what}: not seen within {limit:g}s ({attempts} attempts); last:\n{last}")
+
+
 def effect_timeout() -> float:
     """EFFECT_TIMEOUT_S, plus room for two trace waits of the session's quiet window (an
     attempt that checks a trace waits for it: at a 5 s export delay, seconds each)."""
@@ -165,6 +201,16 @@ def in_parallel(call: Callable[[], T], n: int) -> list[T]:
     """`n` independent calls, PARALLEL at a time, in order of submission."""
     with ThreadPoolExecutor(min(PARALLEL, n), "tracebed-fault") as pool:
         return list(pool.map(lambda _: call(), range(n)))
+
+
+_WAITS = ThreadPoolExecutor(PARALLEL, "tracebed-fault-wait")
+
+
+def later(wait: Callable[[], T]) -> Future[T]:
+    """Start a trace wait now and take its trace later (`.result()`): a trace's spans arrive
+    whatever the flags say by then, so a scenario switches its flag back while they come,
+    and its waits overlap instead of each costing up to an export delay in turn."""
+    return _WAITS.submit(wait)
 
 
 def thread_shops(shop: Any, request: pytest.FixtureRequest) -> Callable[[], Any]:
@@ -295,7 +341,14 @@ def test_payment_failure_100_fails_every_checkout(
         ("checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER),
         ("frontend", None, SpanKind.SERVER),
     )
-    trace = wait_trace(run.main, request, shape, quiet=quiet_s())  # quiet: no shipping span
+    # (No quiet window for the absent ShipOrder: checkout's own span for it would have ended,
+    # and so been exported, before its PlaceOrder span, which the shape waits for.)
+    failed = later(partial(wait_trace, run.main, request, shape))
+    # Healthy again once the flag is off.
+    switch_off(demo_stack, "paymentFailure")
+    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
+    healthy = later(partial(wait_healthy, run.main, request, "checkout"))
+    trace = failed.result()
     # Where: payment's Charge server span, UNKNOWN (2), the demo's message verbatim.
     charge = one(trace, "payment", n.payment_server, SpanKind.SERVER)
     assert_error(charge, trace, n.payment_failure)
@@ -315,10 +368,7 @@ def test_payment_failure_100_fails_every_checkout(
     front = frontend_server(trace)
     assert_error(front, trace)
     assert front.attributes.get("http.status_code") == 500
-    # Healthy again once the flag is off.
-    switch_off(demo_stack, "paymentFailure")
-    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
-    assert_healthy(wait_healthy(run.main, request, "checkout"))
+    assert_healthy(healthy.result())
 
 
 @pytest.mark.parametrize(
@@ -359,18 +409,22 @@ def test_payment_failure_rate_follows_the_variant(
     assert {(code, details) for _, code, details in failed} == {
         (grpc.StatusCode.UNKNOWN, n.payment_failure)
     }
-    # The failure in the trace: payment's server span, in error with the same message.
-    trace = span_sink.store.wait_for_trace(
-        first[0],
-        until=lambda t: bool(t.named(n.payment_server)),
-        timeout=trace_timeout(request.config),
+    first_trace = later(
+        lambda: span_sink.store.wait_for_trace(
+            first[0],
+            until=lambda t: bool(t.named(n.payment_server)),
+            timeout=trace_timeout(request.config),
+        )
     )
+    switch_off(demo_stack, "paymentFailure")
+    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
+    healthy = later(partial(wait_healthy, run.main, request, "checkout"))
+    # The failure in the trace: payment's server span, in error with the same message.
+    trace = first_trace.result()
     span = one(trace, "payment", n.payment_server, SpanKind.SERVER)
     assert_error(span, trace, n.payment_failure)
     assert span.attributes.get("grpc.error_message") == n.payment_failure
-    switch_off(demo_stack, "paymentFailure")
-    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
-    assert_healthy(wait_healthy(run.main, request, "checkout"))
+    assert_healthy(healthy.result())
 
 
 @pytest.mark.flags(paymentUnreachable="on")
@@ -384,7 +438,14 @@ def test_payment_unreachable_fails_checkout_at_the_client(
         ("checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER),
         ("frontend", None, SpanKind.SERVER),
     )
-    trace = wait_trace(run.main, request, shape, quiet=quiet_s())  # quiet: no payment span
+    # Quiet: payment, another process, must be seen to send no span (it overlaps the rest).
+    failed = later(partial(wait_trace, run.main, request, shape, quiet=quiet_s()))
+    switch_off(demo_stack, "paymentUnreachable")
+    run = eventually(
+        shop.checkout, lambda r: r.ok, "checkout succeeding after paymentUnreachable=off"
+    )
+    healthy = later(partial(wait_healthy, run.main, request, "checkout"))
+    trace = failed.result()
     # Where: checkout's own Charge client span (it dials badAddress:50051); payment never sees it.
     client = one(trace, "checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT)
     assert_error(client, trace)
@@ -400,11 +461,7 @@ def test_payment_unreachable_fails_checkout_at_the_client(
     front = frontend_server(trace)
     assert_error(front, trace)
     assert front.attributes.get("http.status_code") == 500
-    switch_off(demo_stack, "paymentUnreachable")
-    run = eventually(
-        shop.checkout, lambda r: r.ok, "checkout succeeding after paymentUnreachable=off"
-    )
-    trace = wait_healthy(run.main, request, "checkout")
+    trace = healthy.result()
     assert_healthy(trace)
     assert trace.named(n.payment_server, "payment")
 
@@ -447,7 +504,10 @@ def _cart_failure_breaks_empty_cart(
         return any(s.status.is_error for s in trace.named("POST /oteldemo.CartService/EmptyCart"))
 
     # Checkout still succeeds: it ignores EmptyCart's error (demo-facts §4.1 step 8).
-    run = eventually(shop.checkout, emptied_in_error, "checkout with a failed EmptyCart")
+    shops = thread_shops(shop, request)
+    run = eventually_traced(
+        lambda: shops().checkout(), emptied_in_error, "checkout with a failed EmptyCart"
+    )
     trace = run.main.fetched
     empty = one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER)
     assert_error(empty, trace)
@@ -464,13 +524,15 @@ def _cart_failure_breaks_empty_cart(
         ("cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER),
         ("frontend", None, SpanKind.SERVER),
     )
-    trace = wait_trace(deleted, request, deleted_shape)
-    assert_error(one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER), trace)
-    assert_error(frontend_server(trace), trace)
+    failed = later(partial(wait_trace, deleted, request, deleted_shape))
     switch_off(demo_stack, "cartFailure")
     user = "tracebed-fault-cart"
     deleted = eventually(lambda: shop.empty_cart(user), lambda r: r.status_code == 204, "204 again")
-    assert_healthy(wait_trace(deleted, request, deleted_shape))
+    healthy = later(partial(wait_trace, deleted, request, deleted_shape))
+    trace = failed.result()
+    assert_error(one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER), trace)
+    assert_error(frontend_server(trace), trace)
+    assert_healthy(healthy.result())
 
 
 # -- ad -------------------------------------------------------------------------------------------
@@ -506,13 +568,7 @@ def test_ad_failure_fails_one_in_ten(
         ("frontend", client, SpanKind.CLIENT),
         ("frontend", None, SpanKind.SERVER),
     )
-    trace = wait_trace(run, request, shape)
-    ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
-    assert_error(ad, trace)
-    assert ad.attributes.get("rpc.grpc.status_code") == 14  # UNAVAILABLE
-    assert "Error" in {e.name for e in ad.events}
-    assert_error(one(trace, "frontend", client, SpanKind.CLIENT), trace)
-    assert frontend_server(trace).attributes.get("http.status_code") == 500
+    failing = later(partial(wait_trace, run, request, shape))
     switch_off(demo_stack, "adFailure")
 
     # With the flag off, 40 calls in a row succeed (under the flag: 0.9^40 < 2%), once the
@@ -527,7 +583,15 @@ def test_ad_failure_fails_one_in_ten(
     failed = [r for r in results if not r.ok]
     assert not failed, f"{len(failed)} of 40 GetAds failed with adFailure off:\n{failed[0]}"
     result = results[-1]
-    assert_healthy(wait_healthy(result, request, "get_ads"))
+    healthy = later(partial(wait_healthy, result, request, "get_ads"))
+    trace = failing.result()
+    ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
+    assert_error(ad, trace)
+    assert ad.attributes.get("rpc.grpc.status_code") == 14  # UNAVAILABLE
+    assert "Error" in {e.name for e in ad.events}
+    assert_error(one(trace, "frontend", client, SpanKind.CLIENT), trace)
+    assert frontend_server(trace).attributes.get("http.status_code") == 500
+    assert_healthy(healthy.result())
 
 
 @pytest.mark.parametrize(
@@ -543,20 +607,28 @@ def test_ad_resource_flags_keep_ads_answering(
     """adHighCpu / adManualGc cost CPU or pauses, never errors: GetAds keeps answering."""
     assert flag_value(demo_stack, flag) is True
     shops = thread_shops(shop, request)
-    for result in in_parallel(lambda: shops().get_ads("telescopes"), 5):
+    results = in_parallel(lambda: shops().get_ads("telescopes"), 5)
+    for result in results:
         assert result.ok, result
+
+    def answered(result: Any) -> Callable[[], Trace]:
         # (The trace holds the 308 of `/api/data/` first: wait for the call it led to.)
-        trace = wait_trace(
+        return lambda: wait_trace(
             result, request, until=lambda t: bool(t.named("oteldemo.AdService/GetAds", "ad"))
         )
-        assert_healthy(trace)
-        ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
-        assert ad.attributes.get(names(demo_stack).ad_response_type) == "TARGETED"
+
+    traces = [later(answered(result)) for result in results]
     switch_off(demo_stack, flag)
     assert flag_value(demo_stack, flag) is False
     result = shop.get_ads("telescopes")
     assert result.ok, result
-    assert_healthy(wait_healthy(result, request, "get_ads"))
+    healthy = later(partial(wait_healthy, result, request, "get_ads"))
+    for pending in traces:
+        trace = pending.result()
+        assert_healthy(trace)
+        ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
+        assert ad.attributes.get(names(demo_stack).ad_response_type) == "TARGETED"
+    assert_healthy(healthy.result())
 
 
 # -- product catalog ------------------------------------------------------------------------------
@@ -582,7 +654,15 @@ def _product_catalog_failure(shop: Any, demo_stack: Any, request: pytest.Fixture
         ("frontend", n.client("oteldemo.ProductCatalogService/GetProduct"), SpanKind.CLIENT),
         ("frontend", None, SpanKind.SERVER),
     )
-    trace = wait_trace(run, request, shape)
+    failing = later(partial(wait_trace, run, request, shape))
+    # Only that product: another one still loads.
+    other = shop.browse_product("66VCHSJNUP")
+    assert other.ok, other
+    other_healthy = later(partial(wait_healthy, other, request, "browse_product"))
+    switch_off(demo_stack, "productCatalogFailure")
+    run = eventually(lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.ok, "200 again")
+    healthy = later(partial(wait_healthy, run, request, "browse_product"))
+    trace = failing.result()
     get = one(
         trace, "product-catalog", "oteldemo.ProductCatalogService/GetProduct", SpanKind.SERVER
     )
@@ -594,13 +674,8 @@ def _product_catalog_failure(shop: Any, demo_stack: Any, request: pytest.Fixture
     )
     assert_error(client, trace, CATALOG_FAILURE)
     assert frontend_server(trace).attributes.get("http.status_code") == 500
-    # Only that product: another one still loads.
-    other = shop.browse_product("66VCHSJNUP")
-    assert other.ok, other
-    assert_healthy(wait_healthy(other, request, "browse_product"))
-    switch_off(demo_stack, "productCatalogFailure")
-    run = eventually(lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.ok, "200 again")
-    assert_healthy(wait_healthy(run, request, "browse_product"))
+    assert_healthy(other_healthy.result())
+    assert_healthy(healthy.result())
 
 
 # -- recommendation -------------------------------------------------------------------------------
@@ -622,17 +697,19 @@ def test_recommendation_cache_failure_turns_the_leaky_cache_on(
     def cached(result: Any) -> bool:
         return bool(result.ok and cache_span(result).attributes.get(n.cache_enabled))
 
-    eventually(shop.get_recommendations, cached, "the cache mode in get_product_list")
-    hits = set()
     shops = thread_shops(shop, request)
+    eventually_traced(
+        lambda: shops().get_recommendations(), cached, "the cache mode in get_product_list"
+    )
+    hits = set()
     # 50% misses: both outcomes show in 20 calls (miss 2^-20 to fail)
     for span in in_parallel(lambda: cache_span(shops().get_recommendations()), 20):
         assert span.attributes.get(n.cache_enabled) is True
         hits.add(span.attributes.get(n.cache_hit))
     assert hits == {True, False}, f"{n.cache_hit} values seen: {hits}"
     switch_off(demo_stack, "recommendationCacheFailure")
-    result = eventually(
-        shop.get_recommendations,
+    result = eventually_traced(
+        lambda: shops().get_recommendations(),
         lambda r: r.ok and cache_span(r).attributes.get(n.cache_enabled) is False,
         "the cache mode off again",
     )
@@ -682,7 +759,12 @@ def test_kafka_queue_problems_floods_the_consumers(
     # reads every copy, each becomes a CONSUMER span tied to the one publish span.
     count = poll(run.main.trace_id, lambda n: n >= 1 + copies, timeout)
     assert count == 1 + copies, f"accounting consumed {count} copies, expected {1 + copies}"
-    trace = store.trace(run.main.trace_id)
+    # checkout exports on its own timer: its publish span may land after the copies.
+    trace = store.wait_for_trace(
+        run.main.trace_id,
+        until=spans(("checkout", n.publish, SpanKind.PRODUCER)),
+        timeout=timeout,
+    )
     publish = one(trace, "checkout", n.publish, SpanKind.PRODUCER)
     assert len(trace.named(n.publish)) == 1, "the extra copies are not traced"
     assert all(
