@@ -26,7 +26,8 @@ failing flow fails its own tests with the messages it always had; the requests i
 recorded on the test as if its `shop` fixture had made them (report, failure output).
 
 `TRACEBED_SUITE_BATCH=0` turns the batch off: each test then drives and waits in its own
-call, one after another (the old sequential run; `bench/demo_speed.py` compares the two).
+call, one after another, and the fault scenarios send their calls and wait for their traces
+one after another too (the old sequential run; `bench/demo_speed.py` compares the two).
 `TRACEBED_SUITE_BATCH=N` sets how many flows are driven at once (default 4).
 """
 

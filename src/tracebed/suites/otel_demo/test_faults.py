@@ -44,6 +44,7 @@ from tracebed.flows.context import TraceContext
 from tracebed.model import Span, SpanKind, StatusCode, Trace
 from tracebed.plugin.core import trace_timeout
 from tracebed.query.conditions import all_of
+from tracebed.suites.otel_demo.batch import drivers_from_env
 from tracebed.suites.otel_demo.release import demo_version, require_release
 from tracebed.suites.otel_demo.waiting import follows_its_chain, quiet_s, settled, spans
 
@@ -52,6 +53,8 @@ T = TypeVar("T")
 EFFECT_TIMEOUT_S = 15.0  # a switched flag must show its effect within this (caches, reloads)
 RATE_SAMPLES = 200  # calls per probabilistic variant; bounds below are ±6 standard deviations
 PARALLEL = 8  # independent calls of a scenario sent at once (their statistics ignore order)
+# TRACEBED_SUITE_BATCH=0: every call and wait one after another, as before (the bench's baseline)
+SEQUENTIAL = drivers_from_env() == 0
 
 # paymentFailure's variants and the failure probability each really means ("90%" is 0.95).
 PAYMENT_VARIANTS = {"100%": 1.0, "90%": 0.95, "75%": 0.75, "50%": 0.5, "25%": 0.25, "10%": 0.1}
@@ -162,6 +165,8 @@ def eventually_traced(action: Callable[[], T], done: Callable[[T], bool], what: 
     delay), so attempts overlap, a new one every little while (back-off up to 0.5 s, at
     most PARALLEL at once), and the first attempt whose `done` holds is the answer.
     `action` runs on several threads at once: give it a shop client per thread."""
+    if SEQUENTIAL:
+        return eventually(action, done, what)
     limit = effect_timeout()
     deadline = time.monotonic() + limit
     gap, attempts = 0.05, 0
@@ -199,6 +204,8 @@ def effect_timeout() -> float:
 
 def in_parallel(call: Callable[[], T], n: int) -> list[T]:
     """`n` independent calls, PARALLEL at a time, in order of submission."""
+    if SEQUENTIAL:
+        return [call() for _ in range(n)]
     with ThreadPoolExecutor(min(PARALLEL, n), "tracebed-fault") as pool:
         return list(pool.map(lambda _: call(), range(n)))
 
@@ -210,6 +217,13 @@ def later(wait: Callable[[], T]) -> Future[T]:
     """Start a trace wait now and take its trace later (`.result()`): a trace's spans arrive
     whatever the flags say by then, so a scenario switches its flag back while they come,
     and its waits overlap instead of each costing up to an export delay in turn."""
+    if SEQUENTIAL:  # wait now, in order
+        done: Future[T] = Future()
+        try:
+            done.set_result(wait())
+        except Exception as exc:  # noqa: BLE001 - raised by .result(), where the test reads it
+            done.set_exception(exc)
+        return done
     return _WAITS.submit(wait)
 
 
@@ -703,7 +717,8 @@ def test_recommendation_cache_failure_turns_the_leaky_cache_on(
     )
     hits = set()
     # 50% misses: both outcomes show in 20 calls (miss 2^-20 to fail)
-    for span in in_parallel(lambda: cache_span(shops().get_recommendations()), 20):
+    results = in_parallel(lambda: shops().get_recommendations(), 20)
+    for span in [pending.result() for pending in [later(partial(cache_span, r)) for r in results]]:
         assert span.attributes.get(n.cache_enabled) is True
         hits.add(span.attributes.get(n.cache_hit))
     assert hits == {True, False}, f"{n.cache_hit} values seen: {hits}"
