@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tracebed.errors import ConfigError
 from tracebed.flows.flags import FlagSwitch
 from tracebed.harness.sink import SinkHandle, start_sink
+from tracebed.model.source import quiet_after_export_delay
 from tracebed.otlp.sink import Sink
 from tracebed.stack.backends import make_backend
 from tracebed.stack.meta import StackMeta
@@ -429,6 +430,7 @@ class Harness:
 
         demo = self._started()
         options.setdefault("ofrep_url", demo.flags.ofrep_url if demo.flags else None)
+        options.setdefault("quiet", quiet_after_export_delay(demo.export_delay))
         return ShopClient(demo.frontend_url, sink_store=self.source, **options)
 
     def load_runner(self) -> Callable[..., Any]:
@@ -442,6 +444,7 @@ class Harness:
             demo.frontend_url,
             store=self.source,
             ofrep_url=demo.flags.ofrep_url if demo.flags else None,
+            export_delay=demo.export_delay,
         )
 
     def _started(self) -> DemoStack:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tracebed.model import Trace
+from tracebed.model.source import quiet_after_export_delay
 from tracebed.query.conditions import Condition
 from tracebed.query.conditions import settled as settled_under
 
@@ -26,7 +27,7 @@ _window = [QUIET_S]  # this session's window (`use_export_delay`, from the suite
 
 def quiet_window(export_delay: float) -> float:
     """No new span for this long after the trace settled: every process has exported since."""
-    return max(QUIET_S, 1.1 * export_delay + QUIET_S)
+    return quiet_after_export_delay(export_delay, QUIET_S)
 
 
 def use_export_delay(export_delay: float | None) -> None:
