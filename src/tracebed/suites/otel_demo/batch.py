@@ -28,7 +28,9 @@ recorded on the test as if its `shop` fixture had made them (report, failure out
 `TRACEBED_SUITE_BATCH=0` turns the batch off: each test then drives and waits in its own
 call, one after another, and the fault scenarios send their calls and wait for their traces
 one after another too (the old sequential run; `bench/demo_speed.py` compares the two).
-`TRACEBED_SUITE_BATCH=N` sets how many flows are driven at once (default 4).
+`TRACEBED_SUITE_BATCH=N` sets how many flows are driven at once (default 4). Under
+pytest-xdist each worker (its own stack) drives the batch of every collected test, not only
+of those it is handed: correct, at the price of extra flows.
 """
 
 from __future__ import annotations
@@ -184,6 +186,8 @@ class FlowBatch:
                 except BaseException as exc:  # noqa: BLE001 - raised again in its own test
                     outcome.error = exc
                     return
+                finally:
+                    shop.close()  # its requests are made; the waits read the sink only
                 with lock:
                     waits[nodeid] = waiters.submit(job.wait, run)
 
