@@ -4,9 +4,12 @@ its own message, and TRACEBED_SUITE_BATCH=0 drives each test in its own call ins
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tracebed.harness import Harness, HarnessOptions
+from tracebed.refstack import reference_topology
 from tracebed.suites.otel_demo.waiting import QUIET_S, quiet_window
 
 pytest_plugins = ["pytester"]
@@ -106,7 +109,11 @@ def test_the_quiet_window_outlasts_the_export_delay() -> None:
         assert quiet_window(delay) > delay
 
 
-def test_the_harness_knows_the_export_delay() -> None:
+def test_the_harness_knows_the_export_delay(tmp_path: Path) -> None:
     assert Harness(HarnessOptions(export_delay=5.0)).export_delay() == 5.0
     # A stack that does not say (here: none known yet) has the SDK default.
     assert Harness(HarnessOptions(kind="external")).export_delay() == 5.0
+    # The stand-in says, in its services' environment: 50 ms.
+    harness = Harness(HarnessOptions())
+    harness.topology = reference_topology(tmp_path / "reference", "127.0.0.1:4317")
+    assert harness.export_delay() == 0.05
