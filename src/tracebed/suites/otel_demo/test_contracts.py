@@ -37,7 +37,7 @@ from tracebed.suites.otel_demo.release import (
     releases,
     require_release,
 )
-from tracebed.suites.otel_demo.waiting import quiet_s, settled
+from tracebed.suites.otel_demo.waiting import exported
 
 # Per release: the stack's release picks its set at run time (see release.py).
 CONTRACTS: dict[str, dict[str, Contract]] = {
@@ -57,6 +57,7 @@ class DirectCall:
     def __init__(self, sink: Any, trace_id: str, span_id: str, error: str | None):
         self.sink, self.trace_id, self.span_id, self.error = sink, trace_id, span_id, error
         self.ok = error is None
+        self.source = sink.store  # where `exported` waits, as for a shop request
 
     def trace(self, until: Any = None, quiet: float | None = None, timeout: float = 30.0) -> Trace:
         trace: Trace = self.sink.store.wait_for_trace(
@@ -115,7 +116,7 @@ def steps_of(run: Any) -> list[Any]:
 
 def wait_settled(step: Any, timeout: float, until: Callable[[Trace], bool] | None = None) -> Trace:
     try:
-        trace: Trace = step.trace(until=settled(step, until), quiet=quiet_s(), timeout=timeout)
+        trace: Trace = exported(step, timeout, until)
     except TraceTimeoutError as exc:
         trace = exc.trace  # the contract check then says what is missing, with the tree
     return trace

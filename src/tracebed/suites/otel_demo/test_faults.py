@@ -46,7 +46,13 @@ from tracebed.plugin.core import trace_timeout
 from tracebed.query.conditions import all_of
 from tracebed.suites.otel_demo.batch import drivers_from_env
 from tracebed.suites.otel_demo.release import demo_version, require_release
-from tracebed.suites.otel_demo.waiting import follows_its_chain, quiet_s, settled, spans
+from tracebed.suites.otel_demo.waiting import (
+    exported,
+    follows_its_chain,
+    quiet_s,
+    settled,
+    spans,
+)
 
 T = TypeVar("T")
 
@@ -282,7 +288,7 @@ def wait_trace(
     `until` is the trace's expected shape (the spans the test asserts on): it says the trace
     is complete, so by default no quiet window is added. Without one, nothing but a quiet
     window can say so, and it is the session's (`quiet_s()`: longer than the export delay).
-    A test that asserts a span is absent passes `quiet=quiet_s()` with its shape.
+    A test that asserts a span of another process is absent waits with `exported` instead.
     """
     if quiet == _WINDOW:
         quiet = None if until is not None else quiet_s()
@@ -452,8 +458,9 @@ def test_payment_unreachable_fails_checkout_at_the_client(
         ("checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER),
         ("frontend", None, SpanKind.SERVER),
     )
-    # Quiet: payment, another process, must be seen to send no span (it overlaps the rest).
-    failed = later(partial(wait_trace, run.main, request, shape, quiet=quiet_s()))
+    # Payment, another process, must be seen to send no span: wait out the export delay
+    # after the trace's spans ended (`exported`; it overlaps the rest).
+    failed = later(partial(exported, run.main, trace_timeout(request.config), shape))
     switch_off(demo_stack, "paymentUnreachable")
     run = eventually(
         shop.checkout, lambda r: r.ok, "checkout succeeding after paymentUnreachable=off"

@@ -12,10 +12,11 @@ scenario asserts on) the shape, not a window, says the trace is complete.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
-from tracebed.model import Trace
+from tracebed.model import SpanStore, Trace
 from tracebed.model.source import quiet_after_export_delay
 from tracebed.query.conditions import Condition
 from tracebed.query.conditions import settled as settled_under
@@ -38,6 +39,36 @@ def use_export_delay(export_delay: float | None) -> None:
 def quiet_s() -> float:
     """The session's quiet window (seconds), at least the stack's export delay."""
     return _window[0]
+
+
+def exported(step: Any, timeout: float, until: Callable[[Trace], bool] | None = None) -> Trace:
+    """The request's trace once settled (and `until`), and once every span that ended before
+    the latest one seen has had the export delay to arrive.
+
+    Each process exports what has ended within its export delay, so a span that ended at
+    time `e` is in the sink by `e + delay` (plus the collector's batching): once the clock
+    passes that after the latest end seen (the entry span's, which ends after every
+    synchronous call it made), no span of the request's synchronous work can still come.
+    That is usually well before a quiet window measured from the last arrival ends; it is
+    never later than one (spans' clocks are this host's for the stand-in and compose; a
+    remote clock far behind ours would end the wait early, as too short a window would).
+    """
+    trace: Trace = step.trace(until=settled(step, until), timeout=timeout)
+    latest = max((span.end_ns for span in trace), default=0) / 1e9
+    left = min(quiet_s(), latest + quiet_s() - time.time())
+    if left <= 0:
+        return trace
+    store = getattr(step, "source", None)
+    if isinstance(store, SpanStore):  # the store's one wait, told when to look again
+        until_at = time.monotonic() + left
+        store.wait(
+            lambda: True if time.monotonic() >= until_at else until_at,
+            timeout=left + 1.0,
+            description="the export delay after the trace's last span ended",
+        )
+    else:  # over the sink's HTTP API: a quiet window of that length stands in
+        return step.trace(until=settled(step, until), quiet=quiet_s(), timeout=timeout)
+    return step.trace(until=settled(step, until), timeout=timeout)  # as it stands now
 
 
 def export_delay_of(demo_stack: Any) -> float:
