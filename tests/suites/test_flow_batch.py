@@ -25,6 +25,8 @@ LOCK = threading.Lock()
 class FakeShop:
     def __init__(self, on_result=None):
         self.on_result = on_result
+    def close(self):
+        pass
     def visit(self, name):
         with LOCK:
             DRIVEN.append(name)

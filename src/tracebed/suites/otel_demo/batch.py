@@ -35,6 +35,7 @@ of those it is handed: correct, at the price of extra flows.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import threading
@@ -187,7 +188,8 @@ class FlowBatch:
                     outcome.error = exc
                     return
                 finally:
-                    shop.close()  # its requests are made; the waits read the sink only
+                    with contextlib.suppress(Exception):  # its requests are made: the
+                        shop.close()  # waits read the sink only
                 with lock:
                     waits[nodeid] = waiters.submit(job.wait, run)
 
