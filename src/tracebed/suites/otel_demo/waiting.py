@@ -1,5 +1,6 @@
-"""How the bundled suite waits for a request's trace: its expected shape, else settled, then
-quiet for longer than the stack's export delay.
+"""How the bundled suite waits for a request's trace: its expected shape, else settled and
+then the stack's export delay after its spans ended (`exported`), or a quiet window longer
+than that delay (`quiet_s()`).
 
 A process exports a finished span after up to its batch processor's schedule delay
 (`OTEL_BSP_SCHEDULE_DELAY`; the SDK default is 5 s, the stand-in's 50 ms), and each process
