@@ -16,7 +16,7 @@ from tracebed.flows import data
 from tracebed.flows.context import TraceContext, baggage_header
 from tracebed.flows.result import FlowRequest, FlowResult, FlowRun
 from tracebed.flows.tasks import ALL_TASKS
-from tracebed.model.source import TraceSource
+from tracebed.model.source import DEFAULT_QUIET_S, TraceSource
 
 PersonSpec = Mapping[str, Any] | int | str | None
 ItemSpec = str | tuple[str, int]
@@ -56,6 +56,7 @@ class ShopClient:
         sampled: bool = True,
         ofrep_url: str | None = None,
         on_result: Callable[[FlowResult], None] | None = None,
+        quiet: float = DEFAULT_QUIET_S,
     ):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -85,6 +86,8 @@ class ShopClient:
         self.sampled = sampled
         self.ofrep_url = ofrep_url.rstrip("/") if ofrep_url else None
         self.on_result = on_result
+        #: `.trace()`'s quiet window on this client's results: at least the stack's export delay
+        self.quiet = quiet
 
     def __repr__(self) -> str:
         return f"ShopClient({self.base_url!r}, session_id={self.session_id!r})"
@@ -143,6 +146,7 @@ class ShopClient:
             name=name or f"{method} {path.split('?')[0]}",
             source=self.sink_store,
         )
+        result.quiet = self.quiet
         if self.on_result is not None:
             self.on_result(result)
         return result

@@ -28,7 +28,7 @@ from tracebed.errors import FlowError
 from tracebed.flows.chain import ChainCheck, EdgeLatency, edge_latencies
 from tracebed.flows.tasks import task_mix
 from tracebed.model import SpanStore, Trace, TraceTimeoutError
-from tracebed.model.source import TraceSource
+from tracebed.model.source import TraceSource, quiet_after_export_delay
 
 CHECKOUT_ROUTE = "POST /api/checkout"
 MAX_SHOWN = 10  # incomplete traces / errors listed in the text summary
@@ -244,20 +244,25 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def _settle(source: Any, newest_trace: str | None) -> None:
-    """Return once no span has arrived for `SETTLE_QUIET_S` (at most `SETTLE_LIMIT_S`)."""
+def _settle(source: Any, newest_trace: str | None, export_delay: float | None = None) -> None:
+    """Return once no span has arrived for `SETTLE_QUIET_S` (at most `SETTLE_LIMIT_S`), or
+    for longer than the stack's export delay when that is longer."""
+    window = SETTLE_QUIET_S
+    if export_delay is not None:
+        window = quiet_after_export_delay(export_delay, SETTLE_QUIET_S)
+    limit = max(SETTLE_LIMIT_S, window + SETTLE_LIMIT_S - SETTLE_QUIET_S)
     store = source if isinstance(source, SpanStore) else getattr(source, "store", None)
     if isinstance(store, SpanStore):
 
         def quiet() -> bool | float:
-            quiet_at = store.last_arrival() + SETTLE_QUIET_S
+            quiet_at = store.last_arrival() + window
             return True if time.monotonic() >= quiet_at else quiet_at
 
         with contextlib.suppress(TimeoutError):  # spans never stopped: settle no longer
-            store.wait(quiet, timeout=SETTLE_LIMIT_S, description="a quiet store")
+            store.wait(quiet, timeout=limit, description="a quiet store")
     elif newest_trace is not None:  # the HTTP API: the newest trace's quiet window stands in
         with contextlib.suppress(TraceTimeoutError):
-            source.wait_for_trace(newest_trace, quiet=SETTLE_QUIET_S, timeout=SETTLE_LIMIT_S)
+            source.wait_for_trace(newest_trace, quiet=window, timeout=limit)
 
 
 def _local_store(source: Any) -> bool:
@@ -281,6 +286,7 @@ def run_load(
     chain: ChainCheck | None = None,
     ofrep_url: str | None = None,
     max_latency_traces: int = 5_000,
+    export_delay: float | None = None,
 ) -> LoadSummary:
     """Run Locust headless for `duration_s` seconds and verify every checkout's trace.
 
@@ -290,6 +296,8 @@ def run_load(
     - `tasks`: the task mix (default: the demo's 2.0.2 weights; "2.2.0", or "name=w,...").
     - `max_requests`: the run also stops once this many requests were made.
     - `stop_timeout`: at the end, tasks in flight get this long to finish.
+    - `export_delay`: the stack's export delay (the harness passes it): the store must be
+      quiet for longer than it before the per-edge latencies are measured.
     """
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -345,7 +353,14 @@ def run_load(
         summary.verification = "skipped (no sink to read traces from)"
         return summary
     _verify(
-        summary, store, good, records, chain or ChainCheck(), verify_timeout, max_latency_traces
+        summary,
+        store,
+        good,
+        records,
+        chain or ChainCheck(),
+        verify_timeout,
+        max_latency_traces,
+        export_delay,
     )
     return summary
 
@@ -358,6 +373,7 @@ def _verify(
     chain: ChainCheck,
     verify_timeout: float,
     max_latency_traces: int,
+    export_delay: float | None = None,
 ) -> None:
     deadline = time.monotonic() + verify_timeout
     traces: dict[str, Trace] = {}
@@ -377,7 +393,7 @@ def _verify(
         traces[trace_id] = trace
     # Per-edge latency over every request's trace as it stands once the stack's exporters have
     # flushed (some, like Envoy's, export seconds after the services).
-    _settle(store, records[-1]["trace_id"] if records else None)
+    _settle(store, records[-1]["trace_id"] if records else None, export_delay)
     # Over HTTP each trace costs a request, so only the newest ones are fetched (in parallel).
     limit = max_latency_traces if _local_store(store) else min(max_latency_traces, HTTP_EDGE_TRACES)
     wanted = [r["trace_id"] for r in records[-limit:]]

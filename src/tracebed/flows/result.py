@@ -59,6 +59,8 @@ class FlowResult:
     source: TraceSource | None = field(default=None, repr=False)
     fetched: Trace | None = field(default=None, repr=False)
     response_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    #: the quiet window of `.trace()` with no condition (the client's: see `ShopClient`)
+    quiet: float = field(default=DEFAULT_QUIET_S, repr=False)
 
     # -- response ----------------------------------------------------------------------
     @property
@@ -100,8 +102,9 @@ class FlowResult:
         - `until`: a predicate on the trace (e.g. `ChainCheck()`); returns once it holds (and,
           with `quiet`, once no span arrived for `quiet` seconds);
         - neither: returns once the entry span (the server span whose parent is the span id
-          we sent) is there and no span arrived for 0.5 s — so a front door that exports late
-          (Envoy) is not missed;
+          we sent) is there and no span arrived for `self.quiet` (0.5 s; longer than the
+          stack's export delay where the harness knows it) — so a front door that exports
+          late (Envoy) is not missed;
         - only `quiet`: returns once no span arrived for `quiet` seconds.
         The trace is kept on the result (also what arrived, on timeout), so printing the
         result shows its tree.
@@ -112,7 +115,7 @@ class FlowResult:
                 "sink_store=<SpanStore or SinkClient> (the `shop` fixture does)"
             )
         if until is None and quiet is None:
-            until, quiet = entry_span(self.span_id), DEFAULT_QUIET_S
+            until, quiet = entry_span(self.span_id), self.quiet
         try:
             self.fetched = self.source.wait_for_trace(
                 self.trace_id, until=until, quiet=quiet, timeout=timeout

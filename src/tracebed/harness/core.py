@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tracebed.errors import ConfigError
 from tracebed.flows.flags import FlagSwitch
 from tracebed.harness.sink import SinkHandle, start_sink
+from tracebed.model.source import quiet_after_export_delay
 from tracebed.otlp.sink import Sink
 from tracebed.stack.backends import make_backend
 from tracebed.stack.meta import StackMeta
@@ -87,13 +88,27 @@ class HarnessOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: the OpenTelemetry SDKs' default batch schedule delay (OTEL_BSP_SCHEDULE_DELAY, 5000 ms)
+SDK_EXPORT_DELAY_S = 5.0
+_DELAY_VARIABLES = ("OTEL_BSP_SCHEDULE_DELAY", "OTEL_BLRP_SCHEDULE_DELAY")
+
+
 class DemoStack:
     """The running stack: `.timeline`, `.topology`, `.url(service)`, `.frontend_url`, `.flags`."""
 
-    def __init__(self, stack: Stack | None, frontend_url: str, flags: FlagSwitch | None):
+    def __init__(
+        self,
+        stack: Stack | None,
+        frontend_url: str,
+        flags: FlagSwitch | None,
+        export_delay: float = SDK_EXPORT_DELAY_S,
+    ):
         self.stack = stack
         self.frontend_url = frontend_url
         self.flags = flags
+        #: seconds a span may wait in its process before export (the batch processors'
+        #: schedule delay): waits must not call a trace complete after a shorter quiet
+        self.export_delay = export_delay
 
     @property
     def timeline(self) -> Timeline:
@@ -332,6 +347,7 @@ class Harness:
             self._set_export_delay(self.topology)
             self.topology = self._compose_run_overlay(self.topology)
             self.demo_stack = self._start_stack(self.topology)
+            self.demo_stack.export_delay = self.export_delay()
         except BaseException:
             self.topology = None
             if opened_here:
@@ -401,6 +417,24 @@ class Harness:
             replaced.services[rep.service].replaced_by = rep.value
         return replaced
 
+    def export_delay(self) -> float:
+        """The longest export delay of the stack's processes, in seconds: the one given
+        (`export_delay`), else what the reference stack sets in its services' environment,
+        else (a compose project or external stack that does not say) the SDK default 5 s."""
+        if self.options.export_delay is not None:
+            return self.options.export_delay
+        topology = self.topology
+        if topology is None or not topology.meta.declared:
+            return SDK_EXPORT_DELAY_S
+        found = [
+            float(value) / 1000
+            for svc in topology.services.values()
+            for name in _DELAY_VARIABLES
+            if (value := svc.environment.get(name)) not in (None, "")
+            and str(value).replace(".", "", 1).isdigit()
+        ]
+        return max(found) if found else SDK_EXPORT_DELAY_S
+
     def _start_stack(self, topology: Topology | None) -> DemoStack:
         o = self.options
         stack: Stack | None = None
@@ -434,6 +468,7 @@ class Harness:
 
         demo = self._started()
         options.setdefault("ofrep_url", demo.flags.ofrep_url if demo.flags else None)
+        options.setdefault("quiet", quiet_after_export_delay(demo.export_delay))
         return ShopClient(demo.frontend_url, sink_store=self.source, **options)
 
     def load_runner(self) -> Callable[..., Any]:
@@ -447,6 +482,7 @@ class Harness:
             demo.frontend_url,
             store=self.source,
             ofrep_url=demo.flags.ofrep_url if demo.flags else None,
+            export_delay=demo.export_delay,
         )
 
     def _started(self) -> DemoStack:

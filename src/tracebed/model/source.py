@@ -153,6 +153,13 @@ def describe(until: TracePredicate | None) -> str:
     return str(getattr(until, "description", None) or getattr(until, "__name__", "predicate"))
 
 
+def quiet_after_export_delay(export_delay: float, floor: float = DEFAULT_QUIET_S) -> float:
+    """A quiet window that can only end once every process of the stack exported again since
+    the last span arrived: longer than the export delay (the batch processors' schedule delay;
+    each process exports on its own timer), plus the collector's batching; at least `floor`."""
+    return max(floor, 1.1 * export_delay + 0.3)
+
+
 def quiet_of(until: TracePredicate | None, quiet: float | None) -> float | None:
     """The quiet window a wait uses: the larger of the argument and the condition's own."""
     own = getattr(until, "quiet", None)

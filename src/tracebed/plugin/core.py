@@ -114,7 +114,12 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "linelist",
     ),
     "proto-path": ("directories searched for a Tracetest trigger's protobufFile", None, "linelist"),
-    "tracetest-quiet": ("quiet window (seconds) that ends the wait for a Tracetest trace", 0.5, "float"),
+    "tracetest-quiet": (
+        "quiet window (seconds) that ends the wait for a Tracetest trace (default: 0.5, or "
+        "longer than the stack's export delay)",
+        None,
+        "float",
+    ),
     "tracetest-timeout": (
         "seconds to wait for a Tracetest trace (default: the trace timeout)",
         None,

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tracebed.errors import ExpectationFailed
+from tracebed.model.source import DEFAULT_QUIET_S, quiet_after_export_delay
 from tracebed.plugin.core import add_options, option
 from tracebed.tracetest.definition import (
     SuiteDefinition,
@@ -168,9 +169,25 @@ class StepRun:
             hosts,
             variables.with_values(self.suite.outputs),
             timeout=tracetest_timeout(config),
-            quiet=float(option(config, "tracetest-quiet") or 0.5),
+            quiet=_quiet(request),
             proto_path=option(config, "proto-path") or (),
         )
+
+
+def _quiet(request: pytest.FixtureRequest) -> float:
+    """`--tracebed-tracetest-quiet`, else 0.5 s or, when the session's harness knows the
+    stack's export delay, a window longer than it (a shorter one could end while a span
+    still waits in some process)."""
+    given = option(request.config, "tracetest-quiet")
+    if given not in (None, ""):
+        return float(given)
+    try:
+        harness = request.getfixturevalue("tracebed_harness")
+    except pytest.FixtureLookupError:
+        return DEFAULT_QUIET_S
+    stack = getattr(harness, "demo_stack", None)
+    delay = stack.export_delay if stack is not None else harness.options.export_delay
+    return DEFAULT_QUIET_S if delay is None else quiet_after_export_delay(delay)
 
 
 def _stack_locator(request: pytest.FixtureRequest) -> Any:

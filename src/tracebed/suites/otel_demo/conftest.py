@@ -1,4 +1,5 @@
-"""The bundled suite's one fixture of its own: the stack's release, named in the report."""
+"""The bundled suite's fixtures of its own: the stack's release (named in the report), the
+session's quiet window (from the stack's export delay) and the flow batch (`batch.py`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,31 @@ from typing import Any
 import pytest
 
 from tracebed.plugin.report import set_demo_version
+from tracebed.suites.otel_demo.batch import BatchContext, FlowBatch, drivers_from_env
 from tracebed.suites.otel_demo.release import demo_version
+from tracebed.suites.otel_demo.waiting import export_delay_of, use_export_delay
 
 
 @pytest.fixture(autouse=True)
 def _tracebed_report_release(request: pytest.FixtureRequest, demo_stack: Any) -> None:
     """Tell the report which demo release the stack runs (its index page's header)."""
     set_demo_version(request.config, demo_version(demo_stack))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tracebed_quiet_window(demo_stack: Any) -> None:
+    """Every wait's quiet window is at least the stack's export delay (waiting.py)."""
+    use_export_delay(export_delay_of(demo_stack))
+
+
+@pytest.fixture(scope="session")
+def flow_batch(
+    request: pytest.FixtureRequest,
+    tracebed_harness: Any,
+    demo_stack: Any,
+    span_sink: Any,
+    _tracebed_quiet_window: None,
+) -> FlowBatch:
+    """The session's flag-free flows, driven concurrently at the first test that takes one."""
+    ctx = BatchContext(demo_stack, span_sink, request.config)
+    return FlowBatch(tracebed_harness, ctx, request.session, drivers_from_env())

@@ -32,8 +32,14 @@ from tracebed.model import SpanKind, Trace, TraceTimeoutError
 from tracebed.plugin.core import trace_timeout
 from tracebed.plugin.report import attach_trace
 from tracebed.query.conditions import settled as settled_under
-from tracebed.suites.otel_demo.release import fixtures_for, releases, require_release
-from tracebed.suites.otel_demo.waiting import QUIET_S, settled
+from tracebed.suites.otel_demo.batch import BatchContext, FlowBatch, Job, pre_driven
+from tracebed.suites.otel_demo.release import (
+    demo_version,
+    fixtures_for,
+    releases,
+    require_release,
+)
+from tracebed.suites.otel_demo.waiting import exported, quiet_s
 
 # Per release: the stack's release picks its set at run time (see release.py).
 CONTRACTS: dict[str, dict[str, Contract]] = {
@@ -53,6 +59,7 @@ class DirectCall:
     def __init__(self, sink: Any, trace_id: str, span_id: str, error: str | None):
         self.sink, self.trace_id, self.span_id, self.error = sink, trace_id, span_id, error
         self.ok = error is None
+        self.source = sink.store  # where `exported` waits, as for a shop request
 
     def trace(self, until: Any = None, quiet: float | None = None, timeout: float = 30.0) -> Trace:
         trace: Trace = self.sink.store.wait_for_trace(
@@ -111,7 +118,7 @@ def steps_of(run: Any) -> list[Any]:
 
 def wait_settled(step: Any, timeout: float, until: Callable[[Trace], bool] | None = None) -> Trace:
     try:
-        trace: Trace = step.trace(until=settled(step, until), quiet=QUIET_S, timeout=timeout)
+        trace: Trace = exported(step, timeout, until)
     except TraceTimeoutError as exc:
         trace = exc.trace  # the contract check then says what is missing, with the tree
     return trace
@@ -144,12 +151,11 @@ def traces_of(
     contract: Contract,
     op: Operation,
     timeout: float,
-    request: pytest.FixtureRequest | None = None,
 ) -> list[Trace]:
     """Each request's settled trace; if none holds the operation, wait for it (async consumers):
     in the request's trace (2.0.2: consumers are children of the publish span) or in a trace
-    linked to it (3.0.0). Linked traces that hold it are returned too, and attached to the
-    test (`request`) so its failure output and report show them."""
+    linked to it (3.0.0). Linked traces that hold it are returned too (the test attaches
+    them, so its failure output and report show them)."""
     steps = steps_of(run)
     traces = [wait_settled(step, timeout) for step in steps]
     if any(find_entries(contract, op, t) for t in traces):
@@ -179,12 +185,10 @@ def traces_of(
             for n, other in enumerate(linked):
                 try:
                     linked[n] = source.wait_for_trace(
-                        other.trace_id, until=settle, quiet=QUIET_S, timeout=timeout
+                        other.trace_id, until=settle, quiet=quiet_s(), timeout=timeout
                     )
                 except TraceTimeoutError as exc:
                     linked[n] = exc.trace  # the contract check says what is missing
-                if request is not None:
-                    attach_trace(request, linked[n])
             traces += linked
             break
     return traces
@@ -197,41 +201,88 @@ def drive(shop: Any, flow: str) -> Any:
     return run
 
 
+def skip_reason(demo_stack: Any, release: str, service: str, operation: str) -> str | None:
+    """Why the contract test of this operation skips on this stack (None: it runs)."""
+    running = demo_version(demo_stack)
+    if release and running != release:
+        return f"a demo {release} case; this stack runs demo {running}"
+    op = CONTRACTS[release][service].operations[operation]
+    if service in demo_stack.absent:
+        return f"{service} is not part of this stack: {demo_stack.absent[service]}"
+    if service in UNTRACED_IN_REFERENCE and is_reference_stack(demo_stack):
+        return f"{service} emits no spans here: {UNTRACED_IN_REFERENCE[service]}"
+    if not flows_reaching(op):
+        return (
+            f"no bundled flow reaches {service} {operation} "
+            f"(contract flows: {list(op.flows) or 'none'})"
+        )
+    return None
+
+
+def flows_reaching(op: Operation) -> list[str]:
+    return [f for f in op.flows if f in FLOWS or f in DIRECT]
+
+
+def contract_job(ctx: BatchContext, release: str, service: str, operation: str) -> Job | None:
+    """Drive the first flow that reaches the operation; the traces of its requests."""
+    if skip_reason(ctx.demo_stack, release, service, operation) is not None:
+        return None
+    contract = CONTRACTS[release][service]
+    op = contract.operations[operation]
+    flow = flows_reaching(op)[0]
+
+    def drive_it(shop: Any) -> Any:
+        if flow in DIRECT:
+            run = DIRECT[flow](ctx.demo_stack, ctx.span_sink)
+            assert run.ok, str(run)
+            return run
+        return drive(shop, flow)
+
+    return Job(drive_it, lambda run: traces_of(run, contract, op, ctx.timeout))
+
+
 @pytest.mark.flow
 @pytest.mark.parametrize(("release", "service", "operation"), CASES)
+@pre_driven(contract_job)
 def test_service_contract(
     release: str,
     service: str,
     operation: str,
     shop: Any,
     demo_stack: Any,
+    flow_batch: FlowBatch,
     request: pytest.FixtureRequest,
 ) -> None:
     require_release(demo_stack, release)
     contract = CONTRACTS[release][service]
     op = contract.operations[operation]
-    if service in demo_stack.absent:
-        pytest.skip(f"{service} is not part of this stack: {demo_stack.absent[service]}")
-    if service in UNTRACED_IN_REFERENCE and is_reference_stack(demo_stack):
-        pytest.skip(f"{service} emits no spans here: {UNTRACED_IN_REFERENCE[service]}")
-    flows = [f for f in op.flows if f in FLOWS or f in DIRECT]
-    if not flows:
-        pytest.skip(
-            f"no bundled flow reaches {service} {operation} "
-            f"(contract flows: {list(op.flows) or 'none'})"
-        )
-    if flows[0] in DIRECT:
-        run = DIRECT[flows[0]](demo_stack, request.getfixturevalue("span_sink"))
-        assert run.ok, str(run)
-    else:
-        run = drive(shop, flows[0])
-    traces = traces_of(run, contract, op, trace_timeout(request.config), request)
+    reason = skip_reason(demo_stack, release, service, operation)
+    if reason is not None:
+        pytest.skip(reason)
+    traces = flow_batch.outcome(request)  # drive(...), then traces_of(...): see contract_job
+    for trace in traces:  # the Kafka consumers' linked traces too: the report shows them
+        attach_trace(request, trace)
     check_operation(contract, op, traces).assert_ok()
 
 
+DEPENDENCY_FLOWS = ("browse_product", "get_recommendations", "get_ads", "view_cart", "checkout")
+
+
+def dependency_job(ctx: BatchContext) -> Job | None:
+    """The five flows, one after another; every request's settled trace."""
+    if ctx.demo_stack.topology is None:
+        return None  # the test skips
+
+    def drive_all(shop: Any) -> list[Any]:
+        return [step for flow in DEPENDENCY_FLOWS for step in steps_of(drive(shop, flow))]
+
+    return Job(drive_all, lambda steps: [wait_settled(step, ctx.timeout) for step in steps])
+
+
 @pytest.mark.flow
+@pre_driven(dependency_job)
 def test_runtime_calls_against_declared_dependencies(
-    shop: Any, demo_stack: Any, request: pytest.FixtureRequest
+    shop: Any, demo_stack: Any, flow_batch: FlowBatch, request: pytest.FixtureRequest
 ) -> None:
     """Every call the flows make has a declared dependency (direct or through a chain).
 
@@ -242,11 +293,7 @@ def test_runtime_calls_against_declared_dependencies(
     if topology is None:
         pytest.skip("an external stack has no topology to compare with")
     declared = declared_dependencies(topology)
-    timeout = trace_timeout(request.config)
-    traces: list[Trace] = []
-    for flow in ("browse_product", "get_recommendations", "get_ads", "view_cart", "checkout"):
-        for step in steps_of(drive(shop, flow)):
-            traces.append(wait_settled(step, timeout))
+    traces: list[Trace] = flow_batch.outcome(request)  # see dependency_job
     calls = observed_calls(traces, declared, DEMO_ALIASES)
     report = analyse_dependencies(calls, declared)
     known_races = {("shipping", "quote")}

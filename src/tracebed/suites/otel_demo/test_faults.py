@@ -20,9 +20,13 @@ a switch may still see the old value: effects are awaited with short bounded ret
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import grpc
@@ -39,13 +43,24 @@ from tenacity import (
 from tracebed.flows.context import TraceContext
 from tracebed.model import Span, SpanKind, StatusCode, Trace
 from tracebed.plugin.core import trace_timeout
+from tracebed.query.conditions import all_of
+from tracebed.suites.otel_demo.batch import drivers_from_env
 from tracebed.suites.otel_demo.release import demo_version, require_release
-from tracebed.suites.otel_demo.waiting import QUIET_S, settled
+from tracebed.suites.otel_demo.waiting import (
+    exported,
+    follows_its_chain,
+    quiet_s,
+    settled,
+    spans,
+)
 
 T = TypeVar("T")
 
 EFFECT_TIMEOUT_S = 15.0  # a switched flag must show its effect within this (caches, reloads)
 RATE_SAMPLES = 200  # calls per probabilistic variant; bounds below are ±6 standard deviations
+PARALLEL = 8  # independent calls of a scenario sent at once (their statistics ignore order)
+# TRACEBED_SUITE_BATCH=0: every call and wait one after another, as before (the bench's baseline)
+SEQUENTIAL = drivers_from_env() == 0
 
 # paymentFailure's variants and the failure probability each really means ("90%" is 0.95).
 PAYMENT_VARIANTS = {"100%": 1.0, "90%": 0.95, "75%": 0.75, "50%": 0.5, "25%": 0.25, "10%": 0.1}
@@ -134,10 +149,11 @@ def eventually(
     that happen by chance (1 call in 10) `chance=True` retries at once: the bound is then
     time, not attempts, so that hundreds of calls make a miss practically impossible.
     """
+    limit = effect_timeout()
     retrying = Retrying(
         retry=retry_if_result(lambda r: not done(r)),
         wait=wait_none() if chance else wait_exponential(multiplier=0.05, max=0.5),
-        stop=stop_after_delay(EFFECT_TIMEOUT_S),
+        stop=stop_after_delay(limit),
     )
     try:
         return retrying(action)
@@ -145,9 +161,89 @@ def eventually(
         attempt = exc.last_attempt
         last = attempt.exception() if attempt.failed else attempt.result()
         raise AssertionError(
-            f"{what}: not seen within {EFFECT_TIMEOUT_S}s ({attempt.attempt_number} attempts); "
+            f"{what}: not seen within {limit:g}s ({attempt.attempt_number} attempts); "
             f"last:\n{last}"
         ) from None
+
+
+def eventually_traced(action: Callable[[], T], done: Callable[[T], bool], what: str) -> T:
+    """`eventually` for effects only a trace shows: `done` waits for one (up to an export
+    delay), so attempts overlap, a new one every little while (back-off up to 0.5 s, at
+    most PARALLEL at once), and the first attempt whose `done` holds is the answer.
+    `action` runs on several threads at once: give it a shop client per thread."""
+    if SEQUENTIAL:
+        return eventually(action, done, what)
+    limit = effect_timeout()
+    deadline = time.monotonic() + limit
+    gap, attempts = 0.05, 0
+    pending: set[Future[tuple[T, bool]]] = set()
+    last: Any = None
+
+    def attempt() -> tuple[T, bool]:
+        result = action()
+        return result, done(result)
+
+    with ThreadPoolExecutor(PARALLEL, "tracebed-attempt") as pool:
+        while True:
+            now = time.monotonic()
+            if now < deadline and len(pending) < PARALLEL:
+                pending.add(pool.submit(attempt))
+                attempts += 1
+            if not pending:
+                break  # past the deadline, every attempt answered
+            finished, _ = wait_futures(pending, timeout=gap, return_when=FIRST_COMPLETED)
+            gap = min(0.5, gap * 2)
+            for future in finished:
+                pending.discard(future)
+                result, ok = future.result()  # an error fails the test, as in `eventually`
+                if ok:
+                    return result
+                last = result
+    raise AssertionError(f"{what}: not seen within {limit:g}s ({attempts} attempts); last:\n{last}")
+
+
+def effect_timeout() -> float:
+    """EFFECT_TIMEOUT_S, plus room for two trace waits of the session's quiet window (an
+    attempt that checks a trace waits for it: at a 5 s export delay, seconds each)."""
+    return EFFECT_TIMEOUT_S + 2 * quiet_s()
+
+
+def in_parallel(call: Callable[[], T], n: int) -> list[T]:
+    """`n` independent calls, PARALLEL at a time, in order of submission."""
+    if SEQUENTIAL:
+        return [call() for _ in range(n)]
+    with ThreadPoolExecutor(min(PARALLEL, n), "tracebed-fault") as pool:
+        return list(pool.map(lambda _: call(), range(n)))
+
+
+_WAITS = ThreadPoolExecutor(PARALLEL, "tracebed-fault-wait")
+
+
+def later(wait: Callable[[], T]) -> Future[T]:
+    """Start a trace wait now and take its trace later (`.result()`): a trace's spans arrive
+    whatever the flags say by then, so a scenario switches its flag back while they come,
+    and its waits overlap instead of each costing up to an export delay in turn."""
+    if SEQUENTIAL:  # wait now, in order
+        done: Future[T] = Future()
+        try:
+            done.set_result(wait())
+        except Exception as exc:  # noqa: BLE001 - raised by .result(), where the test reads it
+            done.set_exception(exc)
+        return done
+    return _WAITS.submit(wait)
+
+
+def thread_shops(shop: Any, request: pytest.FixtureRequest) -> Callable[[], Any]:
+    """A shop client per thread (a client serves one thread), recording on the test as `shop`."""
+    harness = request.getfixturevalue("tracebed_harness")
+    local = threading.local()
+
+    def current() -> Any:
+        if not hasattr(local, "shop"):
+            local.shop = harness.shop(timeout=shop.timeout, on_result=shop.on_result)
+        return local.shop
+
+    return current
 
 
 def flag_value(demo_stack: Any, key: str) -> Any:
@@ -178,17 +274,34 @@ def frontend_server(trace: Trace) -> Span:
     return spans[-1]  # after a redirect, the handler's span is the last
 
 
+_WINDOW = -1.0  # wait_trace's default quiet: the session's window unless a shape is given
+
+
 def wait_trace(
     step: Any,
     request: pytest.FixtureRequest,
     until: Callable[[Trace], bool] | None = None,
-    quiet: float | None = QUIET_S,
+    quiet: float | None = _WINDOW,
 ) -> Trace:
-    """The request's trace once settled (and `until`), then quiet for `quiet` seconds."""
+    """The request's trace once settled and `until` holds, then quiet for `quiet` seconds.
+
+    `until` is the trace's expected shape (the spans the test asserts on): it says the trace
+    is complete, so by default no quiet window is added. Without one, nothing but a quiet
+    window can say so, and it is the session's (`quiet_s()`: longer than the export delay).
+    A test that asserts a span of another process is absent waits with `exported` instead.
+    """
+    if quiet == _WINDOW:
+        quiet = None if until is not None else quiet_s()
     trace: Trace = step.trace(
         until=settled(step, until), quiet=quiet, timeout=trace_timeout(request.config)
     )
     return trace
+
+
+def wait_healthy(step: Any, request: pytest.FixtureRequest, flow: str) -> Trace:
+    """A healthy flow's trace: complete once it follows its chain fixture (when it has one)."""
+    until = follows_its_chain(request.getfixturevalue("demo_stack"), step.source, flow)
+    return wait_trace(step, request, until)
 
 
 def assert_error(span: Span, trace: Trace, message: str | None = None) -> None:
@@ -241,7 +354,21 @@ def test_payment_failure_100_fails_every_checkout(
     n = names(demo_stack)
     assert flag_value(demo_stack, "paymentFailure") == 1
     run = eventually(shop.checkout, lambda r: r.status_code == 500, "checkout failing with 500")
-    trace = wait_trace(run.main, request)
+    shape = spans(
+        ("payment", n.payment_server, SpanKind.SERVER),
+        ("payment", "charge", SpanKind.INTERNAL),
+        ("checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT),
+        ("checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER),
+        ("frontend", None, SpanKind.SERVER),
+    )
+    # (No quiet window for the absent ShipOrder: checkout's own span for it would have ended,
+    # and so been exported, before its PlaceOrder span, which the shape waits for.)
+    failed = later(partial(wait_trace, run.main, request, shape))
+    # Healthy again once the flag is off.
+    switch_off(demo_stack, "paymentFailure")
+    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
+    healthy = later(partial(wait_healthy, run.main, request, "checkout"))
+    trace = failed.result()
     # Where: payment's Charge server span, UNKNOWN (2), the demo's message verbatim.
     charge = one(trace, "payment", n.payment_server, SpanKind.SERVER)
     assert_error(charge, trace, n.payment_failure)
@@ -261,10 +388,7 @@ def test_payment_failure_100_fails_every_checkout(
     front = frontend_server(trace)
     assert_error(front, trace)
     assert front.attributes.get("http.status_code") == 500
-    # Healthy again once the flag is off.
-    switch_off(demo_stack, "paymentFailure")
-    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
-    assert_healthy(wait_trace(run.main, request))
+    assert_healthy(healthy.result())
 
 
 @pytest.mark.parametrize(
@@ -295,7 +419,7 @@ def test_payment_failure_rate_follows_the_variant(
             f"a Charge failing under paymentFailure={variant}",
             chance=True,
         )
-        outcomes = [call_traced(stub.Charge, charge) for _ in range(RATE_SAMPLES)]
+        outcomes = in_parallel(lambda: call_traced(stub.Charge, charge), RATE_SAMPLES)
     failed = [o for o in outcomes if o[1] is not grpc.StatusCode.OK]
     low, high = rate_bounds(p)
     assert low <= len(failed) <= high, (
@@ -305,18 +429,22 @@ def test_payment_failure_rate_follows_the_variant(
     assert {(code, details) for _, code, details in failed} == {
         (grpc.StatusCode.UNKNOWN, n.payment_failure)
     }
-    # The failure in the trace: payment's server span, in error with the same message.
-    trace = span_sink.store.wait_for_trace(
-        first[0],
-        until=lambda t: bool(t.named(n.payment_server)),
-        timeout=trace_timeout(request.config),
+    first_trace = later(
+        lambda: span_sink.store.wait_for_trace(
+            first[0],
+            until=lambda t: bool(t.named(n.payment_server)),
+            timeout=trace_timeout(request.config),
+        )
     )
+    switch_off(demo_stack, "paymentFailure")
+    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
+    healthy = later(partial(wait_healthy, run.main, request, "checkout"))
+    # The failure in the trace: payment's server span, in error with the same message.
+    trace = first_trace.result()
     span = one(trace, "payment", n.payment_server, SpanKind.SERVER)
     assert_error(span, trace, n.payment_failure)
     assert span.attributes.get("grpc.error_message") == n.payment_failure
-    switch_off(demo_stack, "paymentFailure")
-    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
-    assert_healthy(wait_trace(run.main, request))
+    assert_healthy(healthy.result())
 
 
 @pytest.mark.flags(paymentUnreachable="on")
@@ -325,7 +453,20 @@ def test_payment_unreachable_fails_checkout_at_the_client(
 ) -> None:
     n = names(demo_stack)
     run = eventually(shop.checkout, lambda r: r.status_code == 500, "checkout failing with 500")
-    trace = wait_trace(run.main, request)
+    shape = spans(
+        ("checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT),
+        ("checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER),
+        ("frontend", None, SpanKind.SERVER),
+    )
+    # Payment, another process, must be seen to send no span: wait out the export delay
+    # after the trace's spans ended (`exported`; it overlaps the rest).
+    failed = later(partial(exported, run.main, trace_timeout(request.config), shape))
+    switch_off(demo_stack, "paymentUnreachable")
+    run = eventually(
+        shop.checkout, lambda r: r.ok, "checkout succeeding after paymentUnreachable=off"
+    )
+    healthy = later(partial(wait_healthy, run.main, request, "checkout"))
+    trace = failed.result()
     # Where: checkout's own Charge client span (it dials badAddress:50051); payment never sees it.
     client = one(trace, "checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT)
     assert_error(client, trace)
@@ -341,11 +482,7 @@ def test_payment_unreachable_fails_checkout_at_the_client(
     front = frontend_server(trace)
     assert_error(front, trace)
     assert front.attributes.get("http.status_code") == 500
-    switch_off(demo_stack, "paymentUnreachable")
-    run = eventually(
-        shop.checkout, lambda r: r.ok, "checkout succeeding after paymentUnreachable=off"
-    )
-    trace = wait_trace(run.main, request)
+    trace = healthy.result()
     assert_healthy(trace)
     assert trace.named(n.payment_server, "payment")
 
@@ -373,14 +510,25 @@ def test_cart_failure_100_breaks_every_empty_cart(
 def _cart_failure_breaks_empty_cart(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
+    checkout_chain = follows_its_chain(demo_stack, shop.sink_store, "checkout")
+    empty_cart = spans(
+        ("cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER),
+        ("checkout", "oteldemo.CartService/EmptyCart", SpanKind.CLIENT),
+        ("checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER),
+    )
+    complete = empty_cart if checkout_chain is None else all_of(checkout_chain, empty_cart)
+
     def emptied_in_error(run: Any) -> bool:
         if not run.ok:
             return False
-        trace = wait_trace(run.main, request)
+        trace = wait_trace(run.main, request, complete)
         return any(s.status.is_error for s in trace.named("POST /oteldemo.CartService/EmptyCart"))
 
     # Checkout still succeeds: it ignores EmptyCart's error (demo-facts §4.1 step 8).
-    run = eventually(shop.checkout, emptied_in_error, "checkout with a failed EmptyCart")
+    shops = thread_shops(shop, request)
+    run = eventually_traced(
+        lambda: shops().checkout(), emptied_in_error, "checkout with a failed EmptyCart"
+    )
     trace = run.main.fetched
     empty = one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER)
     assert_error(empty, trace)
@@ -393,13 +541,19 @@ def _cart_failure_breaks_empty_cart(
     # DELETE /api/cart surfaces the same failure to the browser as a 500.
     deleted = shop.empty_cart(run.main.request.body["userId"] if run.main.request.body else "u")
     assert deleted.status_code == 500, deleted
-    trace = wait_trace(deleted, request)
-    assert_error(one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER), trace)
-    assert_error(frontend_server(trace), trace)
+    deleted_shape = spans(
+        ("cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER),
+        ("frontend", None, SpanKind.SERVER),
+    )
+    failed = later(partial(wait_trace, deleted, request, deleted_shape))
     switch_off(demo_stack, "cartFailure")
     user = "tracebed-fault-cart"
     deleted = eventually(lambda: shop.empty_cart(user), lambda r: r.status_code == 204, "204 again")
-    assert_healthy(wait_trace(deleted, request))
+    healthy = later(partial(wait_trace, deleted, request, deleted_shape))
+    trace = failed.result()
+    assert_error(one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER), trace)
+    assert_error(frontend_server(trace), trace)
+    assert_healthy(healthy.result())
 
 
 # -- ad -------------------------------------------------------------------------------------------
@@ -418,7 +572,7 @@ def test_ad_failure_fails_one_in_ten(
             "a GetAds failing under adFailure",
             chance=True,
         )
-        outcomes = [call_traced(stub.GetAds, ask) for _ in range(RATE_SAMPLES)]
+        outcomes = in_parallel(lambda: call_traced(stub.GetAds, ask), RATE_SAMPLES)
     failed = [o for o in outcomes if o[1] is not grpc.StatusCode.OK]
     low, high = rate_bounds(0.1)
     assert low <= len(failed) <= high, (
@@ -429,27 +583,36 @@ def test_ad_failure_fails_one_in_ten(
     run = eventually(
         lambda: shop.get_ads("telescopes"), lambda r: r.status_code == 500, "a 500", chance=True
     )
-    trace = wait_trace(run, request)
-    ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
-    assert_error(ad, trace)
-    assert ad.attributes.get("rpc.grpc.status_code") == 14  # UNAVAILABLE
-    assert "Error" in {e.name for e in ad.events}
     client = names(demo_stack).client("oteldemo.AdService/GetAds")
-    assert_error(one(trace, "frontend", client, SpanKind.CLIENT), trace)
-    assert frontend_server(trace).attributes.get("http.status_code") == 500
+    shape = spans(
+        ("ad", "oteldemo.AdService/GetAds", SpanKind.SERVER),
+        ("frontend", client, SpanKind.CLIENT),
+        ("frontend", None, SpanKind.SERVER),
+    )
+    failing = later(partial(wait_trace, run, request, shape))
     switch_off(demo_stack, "adFailure")
 
     # With the flag off, 40 calls in a row succeed (under the flag: 0.9^40 < 2%), once the
     # service's flag cache lets go of "on" — and then 40 more, with no retry.
+    shops = thread_shops(shop, request)
+
     def forty() -> list[Any]:
-        return [shop.get_ads("telescopes") for _ in range(40)]
+        return in_parallel(lambda: shops().get_ads("telescopes"), 40)
 
     eventually(forty, lambda rs: all(r.ok for r in rs), "40 GetAds in a row")
     results = forty()
     failed = [r for r in results if not r.ok]
     assert not failed, f"{len(failed)} of 40 GetAds failed with adFailure off:\n{failed[0]}"
     result = results[-1]
-    assert_healthy(wait_trace(result, request))
+    healthy = later(partial(wait_healthy, result, request, "get_ads"))
+    trace = failing.result()
+    ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
+    assert_error(ad, trace)
+    assert ad.attributes.get("rpc.grpc.status_code") == 14  # UNAVAILABLE
+    assert "Error" in {e.name for e in ad.events}
+    assert_error(one(trace, "frontend", client, SpanKind.CLIENT), trace)
+    assert frontend_server(trace).attributes.get("http.status_code") == 500
+    assert_healthy(healthy.result())
 
 
 @pytest.mark.parametrize(
@@ -464,21 +627,29 @@ def test_ad_resource_flags_keep_ads_answering(
 ) -> None:
     """adHighCpu / adManualGc cost CPU or pauses, never errors: GetAds keeps answering."""
     assert flag_value(demo_stack, flag) is True
-    for _ in range(5):
-        result = shop.get_ads("telescopes")
+    shops = thread_shops(shop, request)
+    results = in_parallel(lambda: shops().get_ads("telescopes"), 5)
+    for result in results:
         assert result.ok, result
+
+    def answered(result: Any) -> Callable[[], Trace]:
         # (The trace holds the 308 of `/api/data/` first: wait for the call it led to.)
-        trace = wait_trace(
+        return lambda: wait_trace(
             result, request, until=lambda t: bool(t.named("oteldemo.AdService/GetAds", "ad"))
         )
-        assert_healthy(trace)
-        ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
-        assert ad.attributes.get(names(demo_stack).ad_response_type) == "TARGETED"
+
+    traces = [later(answered(result)) for result in results]
     switch_off(demo_stack, flag)
     assert flag_value(demo_stack, flag) is False
     result = shop.get_ads("telescopes")
     assert result.ok, result
-    assert_healthy(wait_trace(result, request))
+    healthy = later(partial(wait_healthy, result, request, "get_ads"))
+    for pending in traces:
+        trace = pending.result()
+        assert_healthy(trace)
+        ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
+        assert ad.attributes.get(names(demo_stack).ad_response_type) == "TARGETED"
+    assert_healthy(healthy.result())
 
 
 # -- product catalog ------------------------------------------------------------------------------
@@ -496,7 +667,20 @@ def _product_catalog_failure(shop: Any, demo_stack: Any, request: pytest.Fixture
     run = eventually(
         lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.status_code == 500, "a 500"
     )
-    trace = wait_trace(run, request)
+    shape = spans(
+        ("product-catalog", "oteldemo.ProductCatalogService/GetProduct", SpanKind.SERVER),
+        ("frontend", n.client("oteldemo.ProductCatalogService/GetProduct"), SpanKind.CLIENT),
+        ("frontend", None, SpanKind.SERVER),
+    )
+    failing = later(partial(wait_trace, run, request, shape))
+    # Only that product: another one still loads.
+    other = shop.browse_product("66VCHSJNUP")
+    assert other.ok, other
+    other_healthy = later(partial(wait_healthy, other, request, "browse_product"))
+    switch_off(demo_stack, "productCatalogFailure")
+    run = eventually(lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.ok, "200 again")
+    healthy = later(partial(wait_healthy, run, request, "browse_product"))
+    trace = failing.result()
     get = one(
         trace, "product-catalog", "oteldemo.ProductCatalogService/GetProduct", SpanKind.SERVER
     )
@@ -508,13 +692,8 @@ def _product_catalog_failure(shop: Any, demo_stack: Any, request: pytest.Fixture
     )
     assert_error(client, trace, CATALOG_FAILURE)
     assert frontend_server(trace).attributes.get("http.status_code") == 500
-    # Only that product: another one still loads.
-    other = shop.browse_product("66VCHSJNUP")
-    assert other.ok, other
-    assert_healthy(wait_trace(other, request))
-    switch_off(demo_stack, "productCatalogFailure")
-    run = eventually(lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.ok, "200 again")
-    assert_healthy(wait_trace(run, request))
+    assert_healthy(other_healthy.result())
+    assert_healthy(healthy.result())
 
 
 # -- recommendation -------------------------------------------------------------------------------
@@ -536,16 +715,20 @@ def test_recommendation_cache_failure_turns_the_leaky_cache_on(
     def cached(result: Any) -> bool:
         return bool(result.ok and cache_span(result).attributes.get(n.cache_enabled))
 
-    eventually(shop.get_recommendations, cached, "the cache mode in get_product_list")
+    shops = thread_shops(shop, request)
+    eventually_traced(
+        lambda: shops().get_recommendations(), cached, "the cache mode in get_product_list"
+    )
     hits = set()
-    for _ in range(20):  # 50% misses: both outcomes show in 20 calls (miss 2^-20 to fail)
-        span = cache_span(shop.get_recommendations())
+    # 50% misses: both outcomes show in 20 calls (miss 2^-20 to fail)
+    results = in_parallel(lambda: shops().get_recommendations(), 20)
+    for span in [pending.result() for pending in [later(partial(cache_span, r)) for r in results]]:
         assert span.attributes.get(n.cache_enabled) is True
         hits.add(span.attributes.get(n.cache_hit))
     assert hits == {True, False}, f"{n.cache_hit} values seen: {hits}"
     switch_off(demo_stack, "recommendationCacheFailure")
-    result = eventually(
-        shop.get_recommendations,
+    result = eventually_traced(
+        lambda: shops().get_recommendations(),
         lambda r: r.ok and cache_span(r).attributes.get(n.cache_enabled) is False,
         "the cache mode off again",
     )
@@ -588,14 +771,19 @@ def test_kafka_queue_problems_floods_the_consumers(
     def flooded(run: Any) -> bool:
         # One copy shows up first; more than one means the checkout saw the flag (its flag
         # cache may still say "off" for the first order after the switch).
-        return run.ok and poll(run.main.trace_id, lambda n: n > 1, 5.0) > 1
+        return run.ok and poll(run.main.trace_id, lambda n: n > 1, 5.0 + quiet_s()) > 1
 
     run = eventually(shop.checkout, flooded, "more than one consumed copy of the order")
     # One traced publish, then N untraced copies carrying the same context: the consumer
     # reads every copy, each becomes a CONSUMER span tied to the one publish span.
     count = poll(run.main.trace_id, lambda n: n >= 1 + copies, timeout)
     assert count == 1 + copies, f"accounting consumed {count} copies, expected {1 + copies}"
-    trace = store.trace(run.main.trace_id)
+    # checkout exports on its own timer: its publish span may land after the copies.
+    trace = store.wait_for_trace(
+        run.main.trace_id,
+        until=spans(("checkout", n.publish, SpanKind.PRODUCER)),
+        timeout=timeout,
+    )
     publish = one(trace, "checkout", n.publish, SpanKind.PRODUCER)
     assert len(trace.named(n.publish)) == 1, "the extra copies are not traced"
     assert all(
@@ -608,7 +796,8 @@ def test_kafka_queue_problems_floods_the_consumers(
     def single(run: Any) -> bool:
         if not run.ok or poll(run.main.trace_id, lambda n: n >= 1, timeout) < 1:
             return False
-        store.wait_for_trace(run.main.trace_id, quiet=1.0, timeout=timeout)  # stragglers land
+        # Stragglers land: copies reach the consumer over a second or so, then their export.
+        store.wait_for_trace(run.main.trace_id, quiet=max(1.0, quiet_s()), timeout=timeout)
         return len(consumed(run.main.trace_id)) == 1
 
     eventually(shop.checkout, single, "exactly one consumed copy after kafkaQueueProblems=off")
@@ -662,7 +851,12 @@ def test_image_slow_load_delays_images_at_the_proxy(
     elapsed = time.monotonic() - started
     assert result.ok, result
     assert elapsed >= delay_ms / 1000, f"the image came after {elapsed:.2f}s, not >= 5s"
-    trace = wait_trace(result, request)
+    # Every span of this trace is the proxy's (one process, exported in the order they end).
+    shape = spans(
+        ("frontend-proxy", names(demo_stack).ingress, SpanKind.SERVER),
+        ("frontend-proxy", None, SpanKind.CLIENT),
+    )
+    trace = wait_trace(result, request, shape)
     ingress = one(trace, "frontend-proxy", names(demo_stack).ingress, SpanKind.SERVER)
     # (Envoy's timer may fire a hair before the span's start-to-end: allow 5%.)
     assert ingress.duration >= 0.95 * delay_ms / 1000, trace.render()
