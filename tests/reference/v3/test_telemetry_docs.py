@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from tenacity import Retrying, stop_after_delay, wait_fixed
 
 from tracebed.reference.services.telemetry_docs import DocsServer, healthcheck, route_of
 from tracebed.reference.spec import build_spec
@@ -63,7 +64,12 @@ def test_pages_and_their_spans(docs: tuple[str, InMemorySpanExporter]) -> None:
         assert requests.get(base + path, timeout=5).status_code == 200, path
     assert requests.get(base + "/nope", timeout=5).status_code == 404
     assert "Active connections" in requests.get(base + "/status", timeout=5).text
-    spans = exporter.get_finished_spans()
+    # A span ends after its response is written, on the server's own thread: wait (bounded)
+    # for all five, and order them by start, not by end.
+    for attempt in Retrying(stop=stop_after_delay(5), wait=wait_fixed(0.02), reraise=True):
+        with attempt:
+            assert len(exporter.get_finished_spans()) >= 5
+    spans = sorted(exporter.get_finished_spans(), key=lambda s: s.start_time or 0)
     assert [s.name for s in spans] == [
         "GET /attributes/{business_domain}",
         "GET /",
