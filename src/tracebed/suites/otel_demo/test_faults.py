@@ -518,26 +518,15 @@ def _cart_failure_breaks_empty_cart(
     )
     complete = empty_cart if checkout_chain is None else all_of(checkout_chain, empty_cart)
 
-    def emptied_in_error(run: Any) -> bool:
-        if not run.ok:
-            return False
-        trace = wait_trace(run.main, request, complete)
-        return any(s.status.is_error for s in trace.named("POST /oteldemo.CartService/EmptyCart"))
-
+    user = "tracebed-fault-cart"
+    # A 500 from DELETE /api/cart says cart serves the flag (an answer, no trace to wait
+    # for); from then on every EmptyCart fails until the flag goes off, so the checkout's
+    # and both DELETEs' traces are awaited together, after the off switch.
+    eventually(lambda: shop.empty_cart(user), lambda r: r.status_code == 500, "a 500 first")
     # Checkout still succeeds: it ignores EmptyCart's error (demo-facts §4.1 step 8).
-    shops = thread_shops(shop, request)
-    run = eventually_traced(
-        lambda: shops().checkout(), emptied_in_error, "checkout with a failed EmptyCart"
-    )
-    trace = run.main.fetched
-    empty = one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER)
-    assert_error(empty, trace)
-    assert empty.attributes.get("grpc.status_code") == 9  # FAILED_PRECONDITION
-    client = one(trace, "checkout", "oteldemo.CartService/EmptyCart", SpanKind.CLIENT)
-    assert_error(client, trace)
-    place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
-    assert place.status.code is not StatusCode.ERROR, "checkout must swallow the EmptyCart error"
-    assert {s.service for s in trace.errors} == {"cart", "checkout"}
+    run = shop.checkout()
+    assert run.ok, run
+    checked_out = later(partial(wait_trace, run.main, request, complete))
     # DELETE /api/cart surfaces the same failure to the browser as a 500.
     deleted = shop.empty_cart(run.main.request.body["userId"] if run.main.request.body else "u")
     assert deleted.status_code == 500, deleted
@@ -547,9 +536,17 @@ def _cart_failure_breaks_empty_cart(
     )
     failed = later(partial(wait_trace, deleted, request, deleted_shape))
     switch_off(demo_stack, "cartFailure")
-    user = "tracebed-fault-cart"
     deleted = eventually(lambda: shop.empty_cart(user), lambda r: r.status_code == 204, "204 again")
     healthy = later(partial(wait_trace, deleted, request, deleted_shape))
+    trace = checked_out.result()
+    empty = one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER)
+    assert_error(empty, trace)
+    assert empty.attributes.get("grpc.status_code") == 9  # FAILED_PRECONDITION
+    client = one(trace, "checkout", "oteldemo.CartService/EmptyCart", SpanKind.CLIENT)
+    assert_error(client, trace)
+    place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
+    assert place.status.code is not StatusCode.ERROR, "checkout must swallow the EmptyCart error"
+    assert {s.service for s in trace.errors} == {"cart", "checkout"}
     trace = failed.result()
     assert_error(one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER), trace)
     assert_error(frontend_server(trace), trace)
