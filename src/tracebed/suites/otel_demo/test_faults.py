@@ -518,26 +518,15 @@ def _cart_failure_breaks_empty_cart(
     )
     complete = empty_cart if checkout_chain is None else all_of(checkout_chain, empty_cart)
 
-    def emptied_in_error(run: Any) -> bool:
-        if not run.ok:
-            return False
-        trace = wait_trace(run.main, request, complete)
-        return any(s.status.is_error for s in trace.named("POST /oteldemo.CartService/EmptyCart"))
-
+    user = "tracebed-fault-cart"
+    # A 500 from DELETE /api/cart says cart serves the flag (an answer, no trace to wait
+    # for); from then on every EmptyCart fails until the flag goes off, so the checkout's
+    # and both DELETEs' traces are awaited together, after the off switch.
+    eventually(lambda: shop.empty_cart(user), lambda r: r.status_code == 500, "a 500 first")
     # Checkout still succeeds: it ignores EmptyCart's error (demo-facts §4.1 step 8).
-    shops = thread_shops(shop, request)
-    run = eventually_traced(
-        lambda: shops().checkout(), emptied_in_error, "checkout with a failed EmptyCart"
-    )
-    trace = run.main.fetched
-    empty = one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER)
-    assert_error(empty, trace)
-    assert empty.attributes.get("grpc.status_code") == 9  # FAILED_PRECONDITION
-    client = one(trace, "checkout", "oteldemo.CartService/EmptyCart", SpanKind.CLIENT)
-    assert_error(client, trace)
-    place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
-    assert place.status.code is not StatusCode.ERROR, "checkout must swallow the EmptyCart error"
-    assert {s.service for s in trace.errors} == {"cart", "checkout"}
+    run = shop.checkout()
+    assert run.ok, run
+    checked_out = later(partial(wait_trace, run.main, request, complete))
     # DELETE /api/cart surfaces the same failure to the browser as a 500.
     deleted = shop.empty_cart(run.main.request.body["userId"] if run.main.request.body else "u")
     assert deleted.status_code == 500, deleted
@@ -547,9 +536,17 @@ def _cart_failure_breaks_empty_cart(
     )
     failed = later(partial(wait_trace, deleted, request, deleted_shape))
     switch_off(demo_stack, "cartFailure")
-    user = "tracebed-fault-cart"
     deleted = eventually(lambda: shop.empty_cart(user), lambda r: r.status_code == 204, "204 again")
     healthy = later(partial(wait_trace, deleted, request, deleted_shape))
+    trace = checked_out.result()
+    empty = one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER)
+    assert_error(empty, trace)
+    assert empty.attributes.get("grpc.status_code") == 9  # FAILED_PRECONDITION
+    client = one(trace, "checkout", "oteldemo.CartService/EmptyCart", SpanKind.CLIENT)
+    assert_error(client, trace)
+    place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
+    assert place.status.code is not StatusCode.ERROR, "checkout must swallow the EmptyCart error"
+    assert {s.service for s in trace.errors} == {"cart", "checkout"}
     trace = failed.result()
     assert_error(one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER), trace)
     assert_error(frontend_server(trace), trace)
@@ -722,16 +719,19 @@ def test_recommendation_cache_failure_turns_the_leaky_cache_on(
     hits = set()
     # 50% misses: both outcomes show in 20 calls (miss 2^-20 to fail)
     results = in_parallel(lambda: shops().get_recommendations(), 20)
-    for span in [pending.result() for pending in [later(partial(cache_span, r)) for r in results]]:
-        assert span.attributes.get(n.cache_enabled) is True
-        hits.add(span.attributes.get(n.cache_hit))
-    assert hits == {True, False}, f"{n.cache_hit} values seen: {hits}"
+    # Every call has been answered under the flag: their spans come whatever it says next,
+    # so their waits overlap the off phase instead of preceding it.
+    cached_spans = [later(partial(cache_span, r)) for r in results]
     switch_off(demo_stack, "recommendationCacheFailure")
     result = eventually_traced(
         lambda: shops().get_recommendations(),
         lambda r: r.ok and cache_span(r).attributes.get(n.cache_enabled) is False,
         "the cache mode off again",
     )
+    for span in [pending.result() for pending in cached_spans]:
+        assert span.attributes.get(n.cache_enabled) is True
+        hits.add(span.attributes.get(n.cache_hit))
+    assert hits == {True, False}, f"{n.cache_hit} values seen: {hits}"
     assert n.cache_hit not in cache_span(result).attributes
 
 
@@ -774,23 +774,17 @@ def test_kafka_queue_problems_floods_the_consumers(
         return run.ok and poll(run.main.trace_id, lambda n: n > 1, 5.0 + quiet_s()) > 1
 
     run = eventually(shop.checkout, flooded, "more than one consumed copy of the order")
-    # One traced publish, then N untraced copies carrying the same context: the consumer
-    # reads every copy, each becomes a CONSUMER span tied to the one publish span.
-    count = poll(run.main.trace_id, lambda n: n >= 1 + copies, timeout)
-    assert count == 1 + copies, f"accounting consumed {count} copies, expected {1 + copies}"
-    # checkout exports on its own timer: its publish span may land after the copies.
-    trace = store.wait_for_trace(
-        run.main.trace_id,
-        until=spans(("checkout", n.publish, SpanKind.PRODUCER)),
-        timeout=timeout,
+    # The order was answered under the flag, its copies published with it (checkout sends
+    # them before it answers): the waits for them overlap the off phase below.
+    counted = later(lambda: poll(run.main.trace_id, lambda n: n >= 1 + copies, timeout))
+    published = later(
+        # checkout exports on its own timer: its publish span may land after the copies.
+        lambda: store.wait_for_trace(
+            run.main.trace_id,
+            until=spans(("checkout", n.publish, SpanKind.PRODUCER)),
+            timeout=timeout,
+        )
     )
-    publish = one(trace, "checkout", n.publish, SpanKind.PRODUCER)
-    assert len(trace.named(n.publish)) == 1, "the extra copies are not traced"
-    assert all(
-        s.parent_span_id == publish.span_id or any(k.span_id == publish.span_id for k in s.links)
-        for s in consumed(trace.trace_id)
-    )
-    assert_healthy(trace)  # the problem is lag, not errors
     switch_off(demo_stack, "kafkaQueueProblems")
 
     def single(run: Any) -> bool:
@@ -800,7 +794,24 @@ def test_kafka_queue_problems_floods_the_consumers(
         store.wait_for_trace(run.main.trace_id, quiet=max(1.0, quiet_s()), timeout=timeout)
         return len(consumed(run.main.trace_id)) == 1
 
-    eventually(shop.checkout, single, "exactly one consumed copy after kafkaQueueProblems=off")
+    once = later(
+        lambda: eventually(
+            shop.checkout, single, "exactly one consumed copy after kafkaQueueProblems=off"
+        )
+    )
+    # One traced publish, then N untraced copies carrying the same context: the consumer
+    # reads every copy, each becomes a CONSUMER span tied to the one publish span.
+    count = counted.result()
+    assert count == 1 + copies, f"accounting consumed {count} copies, expected {1 + copies}"
+    trace = published.result()
+    publish = one(trace, "checkout", n.publish, SpanKind.PRODUCER)
+    assert len(trace.named(n.publish)) == 1, "the extra copies are not traced"
+    assert all(
+        s.parent_span_id == publish.span_id or any(k.span_id == publish.span_id for k in s.links)
+        for s in consumed(trace.trace_id)
+    )
+    assert_healthy(trace)  # the problem is lag, not errors
+    once.result()
 
 
 # -- load generator -------------------------------------------------------------------------------
@@ -856,7 +867,16 @@ def test_image_slow_load_delays_images_at_the_proxy(
         ("frontend-proxy", names(demo_stack).ingress, SpanKind.SERVER),
         ("frontend-proxy", None, SpanKind.CLIENT),
     )
-    trace = wait_trace(result, request, shape)
+    # (Answered: its trace is awaited while the flag goes off and the quick fetch runs.)
+    slow = later(partial(wait_trace, result, request, shape))
+    switch_off(demo_stack, "imageSlowLoad")
+    off = flag_value(demo_stack, "imageSlowLoad")
+    assert off == 0
+    started = time.monotonic()
+    quick = fetch(off)
+    assert quick.ok, quick
+    assert time.monotonic() - started < delay_ms / 1000
+    trace = slow.result()
     ingress = one(trace, "frontend-proxy", names(demo_stack).ingress, SpanKind.SERVER)
     # (Envoy's timer may fire a hair before the span's start-to-end: allow 5%.)
     assert ingress.duration >= 0.95 * delay_ms / 1000, trace.render()
@@ -864,13 +884,6 @@ def test_image_slow_load_delays_images_at_the_proxy(
     egress = [s for s in trace if s.service == "frontend-proxy" and s.kind is SpanKind.CLIENT]
     assert egress and all(s.duration < delay_ms / 1000 for s in egress), trace.render()
     assert_healthy(trace)
-    switch_off(demo_stack, "imageSlowLoad")
-    off = flag_value(demo_stack, "imageSlowLoad")
-    assert off == 0
-    started = time.monotonic()
-    result = fetch(off)
-    assert result.ok, result
-    assert time.monotonic() - started < delay_ms / 1000
 
 
 # -- cart readiness (3.0.0) -----------------------------------------------------------------------
@@ -975,11 +988,17 @@ def test_intl_shipping_slowdown_delays_non_us_orders(
     n = require_v3_flag(demo_stack, "intlShippingSlowdown")
     abroad, home = person_in(shop, domestic=False), person_in(shop, domestic=True)
 
-    def order(person: dict[str, Any]) -> tuple[Any, Trace, Span]:
+    def placed(person: dict[str, Any]) -> Any:
         run = shop.checkout(person=person)
         assert run.ok, run
+        return run
+
+    def shipped(run: Any) -> tuple[Any, Trace, Span]:
         trace = wait_trace(run.main, request, until=lambda t: bool(t.named(n.ship_order)))
         return run, trace, one(trace, "shipping", n.ship_order, SpanKind.SERVER)
+
+    def order(person: dict[str, Any]) -> tuple[Any, Trace, Span]:
+        return shipped(placed(person))
 
     with demo_stack.flags.switched(intlShippingSlowdown="5sec"):
         delay = flag_value(demo_stack, "intlShippingSlowdown")
@@ -1007,21 +1026,26 @@ def test_intl_shipping_slowdown_delays_non_us_orders(
         assert_healthy(trace)  # slow, not failed
         # shipping's log says so (its EventName, demo-facts-3.0 §6.2).
         slowdown = "shipping.international.slowdown"
-        records = span_sink.store.wait_for_logs(
-            service="shipping",
-            since=mark,
-            until=lambda rs: any(r.event_name == slowdown for r in rs),
-            timeout=trace_timeout(request.config),
+        logged = later(
+            lambda: span_sink.store.wait_for_logs(
+                service="shipping",
+                since=mark,
+                until=lambda rs: any(r.event_name == slowdown for r in rs),
+                timeout=trace_timeout(request.config),
+            )
         )
-        assert {r.attributes.get("delay_secs") for r in records if r.event_name == slowdown} == {
-            delay
-        }
-        # A US address is spared under the same flag.
-        _, trace, ship = order(home)
-        assert ship.duration < delay, trace.render(marks={ship.span_id})
-        assert_healthy(trace)
+        # A US address is spared under the same flag (answered under it; its trace and the
+        # log are awaited while the off phase runs).
+        spared = later(partial(shipped, placed(home)))
     # Off again: the non-US order ships without the wait.
     eventually(lambda: order(abroad), lambda r: r[2].duration < delay, "a quick non-US ShipOrder")
+    records = logged.result()
+    assert {r.attributes.get("delay_secs") for r in records if r.event_name == slowdown} == {
+        delay
+    }
+    _, trace, ship = spared.result()
+    assert ship.duration < delay, trace.render(marks={ship.span_id})
+    assert_healthy(trace)
 
 
 # -- email (3.0.0) --------------------------------------------------------------------------------
