@@ -14,33 +14,35 @@ import grpc
 import pytest
 
 from tests.reference.otlp_signals import Point, Record, SignalReceiver
+from tracebed.paths import release_fixtures
 from tracebed.reference.common import signals
 from tracebed.reference.proto import demo_pb2, demo_pb2_grpc
+from tracebed.suites.otel_demo.signals import load_matrix
 
 from .conftest import Backends, has, new_traceparent, one
 from .test_checkout import PLACE, _card, _complete, _fill_cart, _order
 
-# The demo's own signal matrix (demo-facts-3.0 §13.2, at 3.0.0) for the stand-in's backends
-# and frontend, and where 2.0.2 (the release the stand-in reproduces) differs from it.
+# The demo's own signal matrix (demo-facts-3.0 §13.2, at 3.0.0) as the bundled suite holds it
+# (fixtures/signals/3.0.0), for the stand-in's backends and frontend, and where 2.0.2 (the
+# release the stand-in reproduces) differs from it.
+_MATRIX = load_matrix(release_fixtures("signals", "3.0.0"))
 DEMO_MATRIX_3_0 = {
-    **{
-        s: {"traces", "metrics", "logs"}
-        for s in (
-            "ad",
-            "cart",
-            "checkout",
-            "currency",
-            "email",
-            "payment",
-            "product-catalog",
-            "quote",
-            "recommendation",
-            "shipping",
-            "accounting",
-            "fraud-detection",
-        )
-    },
-    "frontend": {"traces", "metrics"},
+    s: set(_MATRIX.services[s].required)
+    for s in (
+        "ad",
+        "cart",
+        "checkout",
+        "currency",
+        "email",
+        "payment",
+        "product-catalog",
+        "quote",
+        "recommendation",
+        "shipping",
+        "accounting",
+        "fraud-detection",
+        "frontend",
+    )
 }
 NOT_AT_2_0_2 = {
     # 2.0.2's email exports traces only; its counter and log are new at 3.0.0
