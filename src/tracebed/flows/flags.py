@@ -16,8 +16,9 @@ does not wait for that flag.
 from __future__ import annotations
 
 import copy
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -81,7 +82,12 @@ def switch_context(flag: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 class FlagSwitch:
-    """Reads and writes the flag document; `switched(...)` restores it afterwards."""
+    """Reads and writes the flag document; `switched(...)` restores what it switched.
+
+    Safe to share between threads: each change is a read-modify-write of the one document,
+    done under a lock, and touches only the flags it names, so scenarios switching different
+    flags at once keep each other's switches.
+    """
 
     def __init__(
         self,
@@ -97,6 +103,7 @@ class FlagSwitch:
         self.settle = settle
         self.apply_timeout = apply_timeout
         self.session = session or requests.Session()
+        self._lock = threading.RLock()  # one read-modify-write of the document at a time
 
     def read(self) -> dict[str, Any]:
         response = self.session.get(f"{self.ui_url}/api/read-file", timeout=10)
@@ -129,36 +136,52 @@ class FlagSwitch:
 
     def set(self, **flags: str) -> dict[str, Any]:
         """Switch flags as flagd-ui does; returns the document as it was (for `restore`)."""
-        before = self.read()
-        after = copy.deepcopy(before)
-        for key, variant in flags.items():
-            flag = after["flags"].get(key)
-            if flag is None:
-                known = ", ".join(sorted(after["flags"]))
-                raise FlagError(f"unknown flag {key!r}; the flag file has: {known}")
-            variant = str(variant)
-            if variant not in flag.get("variants", {}):
-                raise FlagError(
-                    f"flag {key!r} has no variant {variant!r}; "
-                    f"its variants are {sorted(flag.get('variants', {}))}"
-                )
-            set_switched_variant(flag, variant)
-            flag["state"] = "ENABLED"
-        self.write(after)
+        with self._lock:
+            before = self.read()
+            after = copy.deepcopy(before)
+            for key, variant in flags.items():
+                flag = after["flags"].get(key)
+                if flag is None:
+                    known = ", ".join(sorted(after["flags"]))
+                    raise FlagError(f"unknown flag {key!r}; the flag file has: {known}")
+                variant = str(variant)
+                if variant not in flag.get("variants", {}):
+                    raise FlagError(
+                        f"flag {key!r} has no variant {variant!r}; "
+                        f"its variants are {sorted(flag.get('variants', {}))}"
+                    )
+                set_switched_variant(flag, variant)
+                flag["state"] = "ENABLED"
+            self.write(after)
         self.wait_applied({key: after["flags"][key] for key in flags})
         return before
 
-    def restore(self, document: Mapping[str, Any]) -> None:
-        self.write(document)
-        self.wait_applied(document["flags"])
+    def restore(self, document: Mapping[str, Any], keys: Iterable[str] | None = None) -> None:
+        """Write `document` back: whole, or only the flags `keys` (the others as they are now)."""
+        if keys is None:
+            with self._lock:
+                self.write(document)
+            self.wait_applied(document["flags"])
+            return
+        wanted = [key for key in keys if key in document["flags"]]
+        with self._lock:
+            now = self.read()
+            if all(now["flags"].get(key) == document["flags"][key] for key in wanted):
+                return  # already as it was (the test switched it back itself)
+            for key in wanted:
+                now["flags"][key] = copy.deepcopy(document["flags"][key])
+            self.write(now)
+        self.wait_applied({key: document["flags"][key] for key in wanted})
 
     @contextmanager
     def switched(self, **flags: str) -> Iterator[dict[str, Any]]:
+        """The flags switched for the block, then each back as it was before it (only those:
+        a flag another thread switched meanwhile keeps its switch)."""
         before = self.set(**flags)
         try:
             yield before
         finally:
-            self.restore(before)
+            self.restore(before, keys=flags)
 
     def evaluate_variant(self, key: str, context: Mapping[str, Any] | None = None) -> str | None:
         assert self.ofrep_url is not None

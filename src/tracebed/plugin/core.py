@@ -328,13 +328,26 @@ def load_run(tracebed_harness: Harness, demo_stack: DemoStack) -> Any:
     return tracebed_harness.load_runner()
 
 
+#: Set on an item (`item.stash[FLAGS_SWITCHED_BY_TEST] = True`) whose `flags` marker its
+#: own runner switches (the bundled suite's side-by-side fault scenarios): the marker's
+#: fixture then leaves the flags alone.
+FLAGS_SWITCHED_BY_TEST = pytest.StashKey[bool]()
+
+
+def marker_flags(item: pytest.Item) -> dict[str, str]:
+    """The flags `@pytest.mark.flags(...)` asks for on this item ({}: no marker)."""
+    marker = item.get_closest_marker("flags")
+    if marker is None:
+        return {}
+    return {**(dict(marker.args[0]) if marker.args else {}), **marker.kwargs}
+
+
 @pytest.fixture(autouse=True)
 def _tracebed_flags(request: pytest.FixtureRequest) -> Iterator[None]:
-    marker = request.node.get_closest_marker("flags")
-    if marker is None:
+    flags = marker_flags(request.node)
+    if not flags or request.node.stash.get(FLAGS_SWITCHED_BY_TEST, False):
         yield
         return
-    flags = {**(dict(marker.args[0]) if marker.args else {}), **marker.kwargs}
     stack: DemoStack = request.getfixturevalue("demo_stack")
     if stack.flags is None:
         pytest.fail("@pytest.mark.flags needs a stack with a flag service", pytrace=False)

@@ -10,8 +10,14 @@ after it has checked the release, since a marker would switch them before.
 Each test switches its flag on through the flag service (`@pytest.mark.flags`), drives the
 flow the flag affects, and asserts where the error appears in the trace, with which status
 and message, and how it reaches the caller; then it switches the flag off through the same
-service and checks the flow is healthy again (the marker restores the whole flag file after
-the test as well).
+service and checks the flow is healthy again (the marker switches its flags back after the
+test as well).
+
+The scenarios run side by side where their flags cannot touch each other's flows
+(`scenarios.py`): each names the flows it drives (`@side_by_side(drives=...)`) and calls
+`release()` once it has sent its last request, after which it only reads the sink. Their
+checkouts are `order()`s (a product and a person no other flag than payment's and cart's can
+touch), so that only those flags hold them up.
 
 Services cache flag values briefly (the demo's providers do too), so the first request after
 a switch may still see the old value: effects are awaited with short bounded retries.
@@ -46,6 +52,7 @@ from tracebed.plugin.core import trace_timeout
 from tracebed.query.conditions import all_of
 from tracebed.suites.otel_demo.batch import drivers_from_env
 from tracebed.suites.otel_demo.release import demo_version, require_release
+from tracebed.suites.otel_demo.scenarios import release, side_by_side
 from tracebed.suites.otel_demo.waiting import (
     exported,
     follows_its_chain,
@@ -216,7 +223,7 @@ def in_parallel(call: Callable[[], T], n: int) -> list[T]:
         return list(pool.map(lambda _: call(), range(n)))
 
 
-_WAITS = ThreadPoolExecutor(PARALLEL, "tracebed-fault-wait")
+_WAITS = ThreadPoolExecutor(4 * PARALLEL, "tracebed-fault-wait")  # for scenarios side by side
 
 
 def later(wait: Callable[[], T]) -> Future[T]:
@@ -260,6 +267,16 @@ def flag_value(demo_stack: Any, key: str) -> Any:
 
 def switch_off(demo_stack: Any, *flags: str) -> None:
     demo_stack.flags.set(**{flag: "off" for flag in flags})
+
+
+SPARED_PRODUCT = "66VCHSJNUP"  # productCatalogFailure breaks OLJCESPC7Z only
+
+
+def order(shop: Any, person: dict[str, Any] | None = None) -> Any:
+    """A checkout only payment's and cart's flags can touch (flow "order" of scenarios.py):
+    a product productCatalogFailure spares, a US person (intlShippingSlowdown spares them)
+    unless one is given."""
+    return shop.checkout(person=person or person_in(shop, domestic=True), product=SPARED_PRODUCT)
 
 
 def one(trace: Trace, service: str, name: str, kind: SpanKind | None = None) -> Span:
@@ -347,13 +364,14 @@ def call_traced(method: Callable[..., Any], request: Any) -> tuple[str, grpc.Sta
 
 
 # -- payment --------------------------------------------------------------------------------------
+@side_by_side(drives=("order",))
 @pytest.mark.flags(paymentFailure="100%")
 def test_payment_failure_100_fails_every_checkout(
     shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
 ) -> None:
     n = names(demo_stack)
     assert flag_value(demo_stack, "paymentFailure") == 1
-    run = eventually(shop.checkout, lambda r: r.status_code == 500, "checkout failing with 500")
+    run = eventually(lambda: order(shop), lambda r: r.status_code == 500, "checkout failing with 500")
     shape = spans(
         ("payment", n.payment_server, SpanKind.SERVER),
         ("payment", "charge", SpanKind.INTERNAL),
@@ -366,8 +384,11 @@ def test_payment_failure_100_fails_every_checkout(
     failed = later(partial(wait_trace, run.main, request, shape))
     # Healthy again once the flag is off.
     switch_off(demo_stack, "paymentFailure")
-    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
+    run = eventually(
+        lambda: order(shop), lambda r: r.ok, "checkout succeeding after paymentFailure=off"
+    )
     healthy = later(partial(wait_healthy, run.main, request, "checkout"))
+    release()
     trace = failed.result()
     # Where: payment's Charge server span, UNKNOWN (2), the demo's message verbatim.
     charge = one(trace, "payment", n.payment_server, SpanKind.SERVER)
@@ -398,6 +419,7 @@ def test_payment_failure_100_fails_every_checkout(
         for v in ("90%", "75%", "50%", "25%", "10%")
     ],
 )
+@side_by_side(drives=("payment", "order"))
 def test_payment_failure_rate_follows_the_variant(
     variant: str, shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -437,8 +459,11 @@ def test_payment_failure_rate_follows_the_variant(
         )
     )
     switch_off(demo_stack, "paymentFailure")
-    run = eventually(shop.checkout, lambda r: r.ok, "checkout succeeding after paymentFailure=off")
+    run = eventually(
+        lambda: order(shop), lambda r: r.ok, "checkout succeeding after paymentFailure=off"
+    )
     healthy = later(partial(wait_healthy, run.main, request, "checkout"))
+    release()
     # The failure in the trace: payment's server span, in error with the same message.
     trace = first_trace.result()
     span = one(trace, "payment", n.payment_server, SpanKind.SERVER)
@@ -447,12 +472,13 @@ def test_payment_failure_rate_follows_the_variant(
     assert_healthy(healthy.result())
 
 
+@side_by_side(drives=("order",))
 @pytest.mark.flags(paymentUnreachable="on")
 def test_payment_unreachable_fails_checkout_at_the_client(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
     n = names(demo_stack)
-    run = eventually(shop.checkout, lambda r: r.status_code == 500, "checkout failing with 500")
+    run = eventually(lambda: order(shop), lambda r: r.status_code == 500, "checkout failing with 500")
     shape = spans(
         ("checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT),
         ("checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER),
@@ -463,9 +489,10 @@ def test_payment_unreachable_fails_checkout_at_the_client(
     failed = later(partial(exported, run.main, trace_timeout(request.config), shape))
     switch_off(demo_stack, "paymentUnreachable")
     run = eventually(
-        shop.checkout, lambda r: r.ok, "checkout succeeding after paymentUnreachable=off"
+        lambda: order(shop), lambda r: r.ok, "checkout succeeding after paymentUnreachable=off"
     )
     healthy = later(partial(wait_healthy, run.main, request, "checkout"))
+    release()
     trace = failed.result()
     # Where: checkout's own Charge client span (it dials badAddress:50051); payment never sees it.
     client = one(trace, "checkout", "oteldemo.PaymentService/Charge", SpanKind.CLIENT)
@@ -488,6 +515,7 @@ def test_payment_unreachable_fails_checkout_at_the_client(
 
 
 # -- cart -----------------------------------------------------------------------------------------
+@side_by_side(drives=("cart", "order"), switches=("cartFailure",))
 def test_cart_failure_breaks_empty_cart_only(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -497,6 +525,7 @@ def test_cart_failure_breaks_empty_cart_only(
         _cart_failure_breaks_empty_cart(shop, demo_stack, request)
 
 
+@side_by_side(drives=("cart", "order"), switches=("cartFailure",))
 def test_cart_failure_100_breaks_every_empty_cart(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -524,7 +553,7 @@ def _cart_failure_breaks_empty_cart(
     # and both DELETEs' traces are awaited together, after the off switch.
     eventually(lambda: shop.empty_cart(user), lambda r: r.status_code == 500, "a 500 first")
     # Checkout still succeeds: it ignores EmptyCart's error (demo-facts §4.1 step 8).
-    run = shop.checkout()
+    run = order(shop)
     assert run.ok, run
     checked_out = later(partial(wait_trace, run.main, request, complete))
     # DELETE /api/cart surfaces the same failure to the browser as a 500.
@@ -538,6 +567,7 @@ def _cart_failure_breaks_empty_cart(
     switch_off(demo_stack, "cartFailure")
     deleted = eventually(lambda: shop.empty_cart(user), lambda r: r.status_code == 204, "204 again")
     healthy = later(partial(wait_trace, deleted, request, deleted_shape))
+    release()
     trace = checked_out.result()
     empty = one(trace, "cart", "POST /oteldemo.CartService/EmptyCart", SpanKind.SERVER)
     assert_error(empty, trace)
@@ -554,6 +584,7 @@ def _cart_failure_breaks_empty_cart(
 
 
 # -- ad -------------------------------------------------------------------------------------------
+@side_by_side(drives=("ads",))
 @pytest.mark.flags(adFailure="on")
 def test_ad_failure_fails_one_in_ten(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
@@ -602,6 +633,7 @@ def test_ad_failure_fails_one_in_ten(
     assert not failed, f"{len(failed)} of 40 GetAds failed with adFailure off:\n{failed[0]}"
     result = results[-1]
     healthy = later(partial(wait_healthy, result, request, "get_ads"))
+    release()
     trace = failing.result()
     ad = one(trace, "ad", "oteldemo.AdService/GetAds", SpanKind.SERVER)
     assert_error(ad, trace)
@@ -619,6 +651,7 @@ def test_ad_failure_fails_one_in_ten(
         pytest.param("adManualGc", marks=pytest.mark.flags(adManualGc="on"), id="adManualGc"),
     ],
 )
+@side_by_side(drives=("ads",))
 def test_ad_resource_flags_keep_ads_answering(
     flag: str, shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -641,6 +674,7 @@ def test_ad_resource_flags_keep_ads_answering(
     result = shop.get_ads("telescopes")
     assert result.ok, result
     healthy = later(partial(wait_healthy, result, request, "get_ads"))
+    release()
     for pending in traces:
         trace = pending.result()
         assert_healthy(trace)
@@ -650,6 +684,7 @@ def test_ad_resource_flags_keep_ads_answering(
 
 
 # -- product catalog ------------------------------------------------------------------------------
+@side_by_side(drives=("browse",), switches=("productCatalogFailure",))
 def test_product_catalog_failure_breaks_one_product(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -671,12 +706,13 @@ def _product_catalog_failure(shop: Any, demo_stack: Any, request: pytest.Fixture
     )
     failing = later(partial(wait_trace, run, request, shape))
     # Only that product: another one still loads.
-    other = shop.browse_product("66VCHSJNUP")
+    other = shop.browse_product(SPARED_PRODUCT)
     assert other.ok, other
     other_healthy = later(partial(wait_healthy, other, request, "browse_product"))
     switch_off(demo_stack, "productCatalogFailure")
     run = eventually(lambda: shop.browse_product(FAILING_PRODUCT), lambda r: r.ok, "200 again")
     healthy = later(partial(wait_healthy, run, request, "browse_product"))
+    release()
     trace = failing.result()
     get = one(
         trace, "product-catalog", "oteldemo.ProductCatalogService/GetProduct", SpanKind.SERVER
@@ -694,6 +730,7 @@ def _product_catalog_failure(shop: Any, demo_stack: Any, request: pytest.Fixture
 
 
 # -- recommendation -------------------------------------------------------------------------------
+@side_by_side(drives=("recommendations",))
 @pytest.mark.flags(recommendationCacheFailure="on")
 def test_recommendation_cache_failure_turns_the_leaky_cache_on(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
@@ -728,6 +765,7 @@ def test_recommendation_cache_failure_turns_the_leaky_cache_on(
         lambda r: r.ok and cache_span(r).attributes.get(n.cache_enabled) is False,
         "the cache mode off again",
     )
+    release()
     for span in [pending.result() for pending in cached_spans]:
         assert span.attributes.get(n.cache_enabled) is True
         hits.add(span.attributes.get(n.cache_hit))
@@ -736,6 +774,7 @@ def test_recommendation_cache_failure_turns_the_leaky_cache_on(
 
 
 # -- kafka ----------------------------------------------------------------------------------------
+@side_by_side(drives=("order",))
 @pytest.mark.flags(kafkaQueueProblems="on")
 def test_kafka_queue_problems_floods_the_consumers(
     shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
@@ -773,7 +812,7 @@ def test_kafka_queue_problems_floods_the_consumers(
         # cache may still say "off" for the first order after the switch).
         return run.ok and poll(run.main.trace_id, lambda n: n > 1, 5.0 + quiet_s()) > 1
 
-    run = eventually(shop.checkout, flooded, "more than one consumed copy of the order")
+    run = eventually(lambda: order(shop), flooded, "more than one consumed copy of the order")
     # The order was answered under the flag, its copies published with it (checkout sends
     # them before it answers): the waits for them overlap the off phase below.
     counted = later(lambda: poll(run.main.trace_id, lambda n: n >= 1 + copies, timeout))
@@ -796,11 +835,13 @@ def test_kafka_queue_problems_floods_the_consumers(
 
     once = later(
         lambda: eventually(
-            shop.checkout, single, "exactly one consumed copy after kafkaQueueProblems=off"
+            lambda: order(shop), single, "exactly one consumed copy after kafkaQueueProblems=off"
         )
     )
     # One traced publish, then N untraced copies carrying the same context: the consumer
     # reads every copy, each becomes a CONSUMER span tied to the one publish span.
+    once.result()  # (the off phase's orders: the last request this scenario sends)
+    release()
     count = counted.result()
     assert count == 1 + copies, f"accounting consumed {count} copies, expected {1 + copies}"
     trace = published.result()
@@ -811,10 +852,10 @@ def test_kafka_queue_problems_floods_the_consumers(
         for s in consumed(trace.trace_id)
     )
     assert_healthy(trace)  # the problem is lag, not errors
-    once.result()
 
 
 # -- load generator -------------------------------------------------------------------------------
+@side_by_side(drives=("home",), switches=("loadGeneratorFloodHomepage",))
 def test_flood_homepage_sends_n_home_page_requests(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -843,6 +884,7 @@ def _flood_homepage(shop: Any, demo_stack: Any, request: pytest.FixtureRequest) 
 
 
 # -- images (browser) -----------------------------------------------------------------------------
+@side_by_side(drives=("image",))
 @pytest.mark.flags(imageSlowLoad="5sec")
 def test_image_slow_load_delays_images_at_the_proxy(
     shop: Any, demo_stack: Any, request: pytest.FixtureRequest
@@ -876,6 +918,7 @@ def test_image_slow_load_delays_images_at_the_proxy(
     quick = fetch(off)
     assert quick.ok, quick
     assert time.monotonic() - started < delay_ms / 1000
+    release()
     trace = slow.result()
     ingress = one(trace, "frontend-proxy", names(demo_stack).ingress, SpanKind.SERVER)
     # (Envoy's timer may fire a hair before the span's start-to-end: allow 5%.)
@@ -887,7 +930,10 @@ def test_image_slow_load_delays_images_at_the_proxy(
 
 
 # -- cart readiness (3.0.0) -----------------------------------------------------------------------
-def test_failed_readiness_probe_makes_cart_not_serving(demo_stack: Any) -> None:
+@side_by_side(drives=("cart-health",), switches=("failedReadinessProbe",))
+def test_failed_readiness_probe_makes_cart_not_serving(
+    demo_stack: Any, request: pytest.FixtureRequest
+) -> None:
     """3.0.0: cart's gRPC Health/Check answers NOT_SERVING while the flag is on (§8.2)."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -979,6 +1025,7 @@ def person_in(shop: Any, domestic: bool) -> dict[str, Any]:
 
 
 # -- shipping (3.0.0) -----------------------------------------------------------------------------
+@side_by_side(drives=("order",), switches=("intlShippingSlowdown",))
 def test_intl_shipping_slowdown_delays_non_us_orders(
     shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -989,7 +1036,7 @@ def test_intl_shipping_slowdown_delays_non_us_orders(
     abroad, home = person_in(shop, domestic=False), person_in(shop, domestic=True)
 
     def placed(person: dict[str, Any]) -> Any:
-        run = shop.checkout(person=person)
+        run = order(shop, person)
         assert run.ok, run
         return run
 
@@ -997,7 +1044,7 @@ def test_intl_shipping_slowdown_delays_non_us_orders(
         trace = wait_trace(run.main, request, until=lambda t: bool(t.named(n.ship_order)))
         return run, trace, one(trace, "shipping", n.ship_order, SpanKind.SERVER)
 
-    def order(person: dict[str, Any]) -> tuple[Any, Trace, Span]:
+    def ordered(person: dict[str, Any]) -> tuple[Any, Trace, Span]:
         return shipped(placed(person))
 
     with demo_stack.flags.switched(intlShippingSlowdown="5sec"):
@@ -1006,7 +1053,7 @@ def test_intl_shipping_slowdown_delays_non_us_orders(
         mark = span_sink.store.mark()
         # (The first order after the switch may still meet shipping's cached "off".)
         _, trace, ship = eventually(
-            lambda: order(abroad), lambda r: r[2].duration >= delay, "a slow non-US ShipOrder"
+            lambda: ordered(abroad), lambda r: r[2].duration >= delay, "a slow non-US ShipOrder"
         )
         # Where: shipping's own server span holds the sleep; the quote is not slowed.
         assert ship.status.code is not StatusCode.ERROR, trace.render(marks={ship.span_id})
@@ -1037,8 +1084,14 @@ def test_intl_shipping_slowdown_delays_non_us_orders(
         # A US address is spared under the same flag (answered under it; its trace and the
         # log are awaited while the off phase runs).
         spared = later(partial(shipped, placed(home)))
-    # Off again: the non-US order ships without the wait.
-    eventually(lambda: order(abroad), lambda r: r[2].duration < delay, "a quick non-US ShipOrder")
+    # Off again: the non-US order ships without the wait (answered sooner than the sleep:
+    # shipping cannot have slept; its trace is checked after).
+    quick = eventually(
+        lambda: placed(abroad), lambda r: r.elapsed < delay, "a quick non-US checkout"
+    )
+    release()
+    _, trace, ship = shipped(quick)
+    assert ship.duration < delay, trace.render(marks={ship.span_id})
     records = logged.result()
     assert {r.attributes.get("delay_secs") for r in records if r.event_name == slowdown} == {
         delay
@@ -1053,6 +1106,7 @@ CONFIRMATION_SENT = "email.confirmation_sent"
 CONFIRMATIONS = "demo.notification.confirmations"
 
 
+@side_by_side(drives=("order",), switches=("emailMemoryLeak",))
 def test_email_memory_leak_keeps_confirmations_telemetry_alike(
     shop: Any, demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -1065,10 +1119,13 @@ def test_email_memory_leak_keeps_confirmations_telemetry_alike(
     store = span_sink.store
     timeout = trace_timeout(request.config)
 
-    def confirmation() -> set[tuple[str, SpanKind, frozenset[str]]]:
+    def placed() -> tuple[Any, Any]:
         mark = store.mark()
-        run = shop.checkout()
+        run = order(shop)
         assert run.ok, run
+        return run, mark
+
+    def confirmation(run: Any, mark: Any) -> set[tuple[str, SpanKind, frozenset[str]]]:
         trace = wait_trace(run.main, request, until=lambda t: bool(t.named("send_email", "email")))
         assert_healthy(trace)
         place = one(trace, "checkout", "oteldemo.CheckoutService/PlaceOrder", SpanKind.SERVER)
@@ -1078,26 +1135,37 @@ def test_email_memory_leak_keeps_confirmations_telemetry_alike(
         send = one(trace, "email", "send_email", SpanKind.INTERNAL)
         assert [s.attributes.get("demo.order.id") for s in server] == [order_id]
         assert send.attributes.get("demo.order.id") == order_id
-        # The confirmation log, inside send_email, and one more confirmation counted.
+        # The confirmation log of this order (its trace: other scenarios order meanwhile),
+        # inside send_email, and one more confirmation counted.
+        def sent(records: list[Any]) -> list[Any]:
+            return [
+                r
+                for r in records
+                if r.event_name == CONFIRMATION_SENT and r.trace_id == trace.trace_id
+            ]
+
         records = store.wait_for_logs(
-            service="email",
-            since=mark,
-            until=lambda rs: any(r.event_name == CONFIRMATION_SENT for r in rs),
-            timeout=timeout,
+            service="email", since=mark, until=lambda rs: bool(sent(rs)), timeout=timeout
         )
-        sent = [r for r in records if r.event_name == CONFIRMATION_SENT]
-        assert [r.attributes.get("demo.order.id") for r in sent] == [order_id]
-        assert (sent[0].trace_id, sent[0].span_id) == (trace.trace_id, send.span_id)
+        logged = sent(records)
+        assert [r.attributes.get("demo.order.id") for r in logged] == [order_id]
+        assert logged[0].span_id == send.span_id
         store.wait_for_metric(
             "email", CONFIRMATIONS, since=mark, until=lambda s: s.increase() >= 1, timeout=timeout
         )
         return {(s.name, s.kind, frozenset(s.attributes)) for s in trace if s.service == "email"}
 
+    # Both orders are answered under their flag state (email's telemetry of an order is made
+    # while it is answered), then both confirmations are read.
     with demo_stack.flags.switched(emailMemoryLeak="100x"):
         assert flag_value(demo_stack, "emailMemoryLeak") == 100
-        leaking = confirmation()
+        leaking = later(partial(confirmation, *placed()))
     assert flag_value(demo_stack, "emailMemoryLeak") == 0
-    assert leaking == confirmation(), "email's spans differ between emailMemoryLeak=100x and off"
+    healthy = placed()
+    release()
+    assert leaking.result() == confirmation(*healthy), (
+        "email's spans differ between emailMemoryLeak=100x and off"
+    )
 
 
 # -- load generator (3.0.0) -----------------------------------------------------------------------
@@ -1190,9 +1258,10 @@ def load_generator_traces(
     quiet: bool = True,
 ) -> list[Trace]:
     """The traces with a load-generator span among those new since `before`, once `enough`
-    holds (and, with `quiet`, no span has arrived for 1 s: the generator's and Envoy's
-    exports trail). Under load spans arrive all the time: the new traces are looked at on
-    an arrival at most every 0.2 s, not on each."""
+    holds (and, with `quiet`, the export delay has passed since their last span ended: the
+    generator's and Envoy's exports trail). Under load spans arrive all the time: the new
+    traces are looked at on an arrival at most every 0.2 s, not on each. (The store's last
+    arrival would not do: other scenarios' spans keep arriving beside these.)"""
     found: list[list[Trace]] = [[]]
     next_look = [0.0]
 
@@ -1207,8 +1276,11 @@ def load_generator_traces(
             return False
         if not quiet:
             return True
-        quiet_at = store.last_arrival() + 1.0
-        return True if time.monotonic() >= quiet_at else quiet_at
+        # The generator exports every 0.2 s, the stack after its export delay: what ended
+        # before the latest end seen has arrived once that much has passed since then.
+        ended = max((s.end_ns for t in found[0] for s in t), default=0) / 1e9
+        left = ended + max(1.0, quiet_s()) - time.time()
+        return True if left <= 0 else now + left
 
     try:
         store.wait(check, timeout=timeout, description="the load generator's traces")
@@ -1230,6 +1302,7 @@ def sessions(n: int) -> Callable[[list[Trace]], bool]:
     return lambda traces: len(named_spans(traces, SESSION_START)) >= n
 
 
+@side_by_side(drives=("load-generator",), switches=("loadGeneratorTraffic",))
 def test_load_generator_traffic_off_only_evaluates_the_flag(
     demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -1254,10 +1327,13 @@ def test_load_generator_traffic_off_only_evaluates_the_flag(
         assert flag_value(demo_stack, "loadGeneratorTraffic") == 0
         before = set(store.trace_ids())
         run_load_generator(demo_stack, users, seconds=3)
-        # Each VU's first iteration is at once: at least one evaluation per VU.
-        traces = load_generator_traces(
-            store, before, lambda ts: len(named_spans(ts, EVALUATE)) >= users, timeout
-        )
+    # Each VU's first iteration is at once: at least one evaluation per VU. (Read before the
+    # release: these are every generator trace since `before`, and the next scenario of
+    # the load generator would add its own.)
+    traces = load_generator_traces(
+        store, before, lambda ts: len(named_spans(ts, EVALUATE)) >= users, timeout
+    )
+    release()
     for trace in traces:
         # Only the evaluation (and flagd answering it): no task span, no shop request.
         assert trace.services <= {LOAD_GENERATOR, "flagd"}, trace.render()
@@ -1267,6 +1343,7 @@ def test_load_generator_traffic_off_only_evaluates_the_flag(
                 assert span.attributes.get("feature_flag.key") == "loadGeneratorTraffic"
 
 
+@side_by_side(drives=("load-generator",), switches=("loadGeneratorVUs",))
 def test_load_generator_vus_follow_the_flag(
     demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
 ) -> None:
