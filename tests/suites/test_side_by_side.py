@@ -8,14 +8,15 @@ plugin as for any test."""
 from __future__ import annotations
 
 import ast
+from typing import Any
 
 import pytest
 
-from tracebed.suites.otel_demo.scenarios import FLOW_FLAGS, side_by_side
+from tracebed.suites.otel_demo.scenarios import FLOW_FLAGS, needs_of_function, side_by_side
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = '''
+CONFTEST = """
 import threading
 from contextlib import contextmanager
 import pytest
@@ -81,9 +82,9 @@ def pytest_runtest_makereport(item, call):
     if call.when == "call":
         print("RECORDED", item.name, item.stash.get(RESULTS, []))
     return report
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import os
 import threading
 import pytest
@@ -127,7 +128,7 @@ def test_pay_second(request, shop):
 
 def test_zz_log():
     print("LOG", LOG)
-'''
+"""
 
 
 @pytest.fixture
@@ -157,9 +158,13 @@ def test_scenarios_overlap_where_their_flags_allow(
     log = logged(out)
     # The two paymentFailure scenarios in file order: the second's switch comes after the
     # first's release has switched its flag back.
-    assert log.index("pay1 start") < log.index("restore paymentFailure") < log.index(
-        "set paymentFailure=50%"
-    ) < log.index("pay2 start") < log.index("pay1 end"), log
+    assert (
+        log.index("pay1 start")
+        < log.index("restore paymentFailure")
+        < log.index("set paymentFailure=50%")
+        < log.index("pay2 start")
+        < log.index("pay1 end")
+    ), log
     assert log.count("restore paymentFailure") == 2, log  # each scenario's own, once
 
 
@@ -201,3 +206,90 @@ def test_every_flow_names_flags_of_the_demo_releases() -> None:
         known |= set(json.loads(bundled_flag_file(release).read_text())["flags"])
     named = set().union(*FLOW_FLAGS.values())
     assert named <= known, sorted(named - known)
+
+
+def _needs(name: str) -> Any:
+    """A fault scenario's needs as the batch sees them: its declaration and its marker's flags
+    (for a parametrized one, every case's)."""
+    from tracebed.suites.otel_demo import test_faults
+
+    function = getattr(test_faults, name)
+    needs = needs_of_function(function)
+    assert needs is not None, f"{name} does not run side by side"
+    flags: set[str] = set()
+    for mark in getattr(function, "pytestmark", []):
+        if mark.name == "flags":
+            flags |= set(mark.kwargs)
+        if mark.name == "parametrize":
+            for case in mark.args[1]:
+                marks = getattr(case, "marks", ())
+                flags |= {k for m in marks if m.name == "flags" for k in m.kwargs}
+    return needs.switching(flags)
+
+
+def test_every_fault_scenario_of_the_suite_runs_side_by_side() -> None:
+    from tracebed.suites.otel_demo.test_faults import FLAG_SCENARIOS
+
+    for flag, tests in FLAG_SCENARIOS.items():
+        for name in tests:
+            assert flag in _needs(name).switches, f"{name} does not declare that it switches {flag}"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "conflict"),
+    [
+        # the same flag: one after the other
+        (
+            "test_payment_failure_100_fails_every_checkout",
+            "test_payment_failure_rate_follows_the_variant",
+            True,
+        ),
+        # Kafka's orders fail under paymentFailure
+        (
+            "test_payment_failure_100_fails_every_checkout",
+            "test_kafka_queue_problems_floods_the_consumers",
+            True,
+        ),
+        # an order's EmptyCart fails under cartFailure: the email scenario's trace is not healthy
+        (
+            "test_cart_failure_100_breaks_every_empty_cart",
+            "test_email_memory_leak_keeps_confirmations_telemetry_alike",
+            True,
+        ),
+        # the frontend looks recommended products up: productCatalogFailure's may be one
+        (
+            "test_product_catalog_failure_breaks_one_product",
+            "test_recommendation_cache_failure_turns_the_leaky_cache_on",
+            True,
+        ),
+        (
+            "test_load_generator_traffic_off_only_evaluates_the_flag",
+            "test_load_generator_vus_follow_the_flag",
+            True,
+        ),
+        # nothing of each other's
+        (
+            "test_ad_failure_fails_one_in_ten",
+            "test_image_slow_load_delays_images_at_the_proxy",
+            False,
+        ),
+        (
+            "test_kafka_queue_problems_floods_the_consumers",
+            "test_intl_shipping_slowdown_delays_non_us_orders",
+            False,
+        ),
+        (
+            "test_load_generator_traffic_off_only_evaluates_the_flag",
+            "test_payment_failure_100_fails_every_checkout",
+            False,
+        ),
+        (
+            "test_product_catalog_failure_breaks_one_product",
+            "test_kafka_queue_problems_floods_the_consumers",
+            False,
+        ),
+    ],
+)
+def test_the_suite_declarations_give_the_expected_conflicts(a: str, b: str, conflict: bool) -> None:
+    assert _needs(a).conflicts(_needs(b)) is conflict
+    assert _needs(b).conflicts(_needs(a)) is conflict  # the rule is symmetric

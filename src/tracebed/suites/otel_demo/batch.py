@@ -7,7 +7,7 @@ needs one, the suite drives every such flow the session's tests need at once, in
 thread pool, waits for all their traces at once, and each test then checks its own outcome.
 The batch runs inside that test's call, so it has finished (every wait done) before any later
 test, e.g. a fault scenario that switches a flag, starts. A test outside the batch (a fault
-scenario) is untouched.
+scenario: those run side by side by the rule of `scenarios.py`) is untouched.
 
 Taking part, for a test of the suite (or a new suite file):
 

@@ -81,11 +81,22 @@ FIXTURES = frozenset({"shop", "request", "demo_stack", "span_sink", "tracebed_ha
 
 @dataclass(frozen=True)
 class Needs:
+    """The flows a scenario drives and the flags it switches."""
+
     drives: frozenset[str]
     switches: frozenset[str]
 
     def sensitive(self) -> frozenset[str]:
         return frozenset().union(*(FLOW_FLAGS[flow] for flow in self.drives))
+
+    def switching(self, flags: Iterable[str]) -> Needs:
+        """These needs, also switching `flags` (a marker's)."""
+        return Needs(self.drives, self.switches | set(flags))
+
+    def conflicts(self, other: Needs) -> bool:
+        """One switches a flag the other switches or whose effect the other's flows show."""
+        mine, theirs = self.switches, other.switches
+        return bool(mine & (theirs | other.sensitive()) or theirs & self.sensitive())
 
 
 def side_by_side(*, drives: Iterable[str], switches: Iterable[str] = ()) -> Callable[[F], F]:
@@ -112,8 +123,13 @@ def side_by_side(*, drives: Iterable[str], switches: Iterable[str] = ()) -> Call
     return mark
 
 
+def needs_of_function(function: Any) -> Needs | None:
+    """What `@side_by_side` declared on a test function (None: it runs in its turn)."""
+    return getattr(function, _ATTR, None)
+
+
 def needs_of(item: pytest.Item) -> Needs | None:
-    return getattr(getattr(item, "function", None), _ATTR, None)
+    return needs_of_function(getattr(item, "function", None))
 
 
 def enabled() -> bool:
@@ -164,15 +180,8 @@ class Scenario:
     before: dict[str, Any] | None = None  # the flag document before its marker's switch
     released: bool = False
 
-    @property
-    def switches(self) -> frozenset[str]:
-        return self.needs.switches | set(self.flags)
-
     def conflicts(self, other: Scenario) -> bool:
-        mine, theirs = self.switches, other.switches
-        return bool(
-            mine & (theirs | other.needs.sensitive()) or theirs & self.needs.sensitive()
-        )
+        return self.needs.conflicts(other.needs)
 
 
 class ScenarioBatch:
@@ -221,7 +230,8 @@ class ScenarioBatch:
             params = getattr(getattr(item, "callspec", None), "params", {})
             names = set(inspect.signature(function).parameters) - set(params)
             if names <= FIXTURES:
-                found.append(Scenario(self, item, needs, marker_flags(item)))
+                flags = marker_flags(item)
+                found.append(Scenario(self, item, needs.switching(flags), flags))
         return found
 
     def run(self) -> None:
