@@ -34,7 +34,12 @@ SRC = REPO / "src" / ROOT
 # not name placed by what they know. `tracebed` is the root package's own __init__.
 LAYERS: Sequence[tuple[str, frozenset[str]]] = (
     ("error root", frozenset({"errors"})),
-    ("the package face, shared paths, optional extras", frozenset({ROOT, "paths", "extras"})),
+    # demo_data: the demo load generator's products, categories and task weights, held once for
+    # flows and reference (which may not import flows).
+    (
+        "the package face, shared paths, optional extras, the load generator's data",
+        frozenset({ROOT, "paths", "extras", "demo_data"}),
+    ),
     # model: knows nothing of transport or query; stack: nothing of spans; reference: nothing of
     # the harness (it is just a stack under test).
     ("spans, stacks, the reference stack", frozenset({"model", "stack", "reference"})),

@@ -13,38 +13,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tracebed import demo_data
 from tracebed.errors import ConfigError
 
 _HERE = Path(__file__).resolve().parent
 REFERENCE_DATA = _HERE.parent / "reference" / "data"
 FLOW_DATA = _HERE / "data"
 
-# The product ids the demo's load generator picks from (locustfile.py at 2.0.2).
-LOADGEN_PRODUCTS: tuple[str, ...] = (
-    "0PUK6V6EV0",
-    "1YMWWN1N4O",
-    "2ZYFJ3GM2N",
-    "66VCHSJNUP",
-    "6E92ZMYYFZ",
-    "9SIQT8TOJO",
-    "L9ECAV7KIM",
-    "LS4PSXUNUM",
-    "OLJCESPC7Z",
-    "HQTGWGPNH4",
-)
-
-# Ad categories of the load generator; None means "no contextKeys" (random ads).
-LOADGEN_CATEGORIES: tuple[str | None, ...] = (
-    "binoculars",
-    "telescopes",
-    "accessories",
-    "assembly",
-    "travel",
-    "books",
-    None,
-)
-
-QUANTITIES: tuple[int, ...] = (1, 2, 3, 4, 5, 10)
+# The load generator's products, ad categories (None: no contextKeys, random ads) and
+# quantities: held once in tracebed.demo_data, shared with the reference stack's load generator.
+LOADGEN_PRODUCTS = demo_data.PRODUCTS
+LOADGEN_CATEGORIES = demo_data.CATEGORIES
+QUANTITIES = demo_data.QUANTITIES
 
 _PERSON_KEYS = ("email", "address", "userCurrency", "creditCard")
 

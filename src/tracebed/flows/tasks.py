@@ -8,27 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+# Each release's table (2.0.2 = 2.1.3 = 3.0.0's nine tasks; 2.2.0 adds the review tasks), held
+# once in tracebed.demo_data, shared with the reference stack's load generator.
+from tracebed.demo_data import TASK_WEIGHTS_2_0_2 as TASK_WEIGHTS_2_0_2
+from tracebed.demo_data import TASK_WEIGHTS_2_2_0 as TASK_WEIGHTS_2_2_0
 from tracebed.flows.registry import FLOWS
-
-# locustfile.py at 2.0.2 (WebsiteUser); 2.1.3 keeps the same tasks and weights.
-TASK_WEIGHTS_2_0_2: Mapping[str, int] = MappingProxyType(
-    {
-        "index": 1,
-        "browse_product": 10,
-        "get_recommendations": 3,
-        "get_ads": 3,
-        "view_cart": 3,
-        "add_to_cart": 2,
-        "checkout": 1,
-        "checkout_multi": 1,
-        "flood_home": 5,
-    }
-)
-
-# 2.2.0 adds the product-review tasks (and the backing ProductReviewService).
-TASK_WEIGHTS_2_2_0: Mapping[str, int] = MappingProxyType(
-    {**TASK_WEIGHTS_2_0_2, "get_product_reviews": 2, "ask_product_ai_assistant": 1}
-)
 
 TASK_WEIGHTS = TASK_WEIGHTS_2_0_2
 

@@ -23,41 +23,16 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-PRODUCTS = [
-    "0PUK6V6EV0",
-    "1YMWWN1N4O",
-    "2ZYFJ3GM2N",
-    "66VCHSJNUP",
-    "6E92ZMYYFZ",
-    "9SIQT8TOJO",
-    "L9ECAV7KIM",
-    "LS4PSXUNUM",
-    "OLJCESPC7Z",
-    "HQTGWGPNH4",
-]
+from tracebed import demo_data
+
+# The demo's data, held once in tracebed.demo_data (the shop flows use it too), as the lists
+# and dict the tasks have always used.
+PRODUCTS = list(demo_data.PRODUCTS)
 #: None: no category (2.0.2's requests drops the parameter; 3.0.0's k6 sends "None").
-CATEGORIES: list[str | None] = [
-    "binoculars",
-    "telescopes",
-    "accessories",
-    "assembly",
-    "travel",
-    "books",
-    None,
-]
-QUANTITIES = [1, 2, 3, 4, 5, 10]
+CATEGORIES: list[str | None] = list(demo_data.CATEGORIES)
+QUANTITIES = list(demo_data.QUANTITIES)
 #: task -> weight, the same in 2.0.2's locustfile and 3.0.0's script.js (they total 29).
-WEIGHTS: dict[str, int] = {
-    "index": 1,
-    "browse_product": 10,
-    "get_recommendations": 3,
-    "get_ads": 3,
-    "view_cart": 3,
-    "add_to_cart": 2,
-    "checkout": 1,
-    "checkout_multi": 1,
-    "flood_home": 5,
-}
+WEIGHTS: dict[str, int] = dict(demo_data.TASK_WEIGHTS_2_0_2)
 #: A request's query parameters (None: 2.0.2 leaves the parameter out, 3.0.0 sends "None").
 Query = dict[str, str | None] | None
 
