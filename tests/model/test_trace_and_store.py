@@ -24,6 +24,7 @@ from tracebed.model import (
 
 T1 = "11" * 16
 T2 = "22" * 16
+T3 = "33" * 16
 
 
 def span(span_id: str, parent: str = "", **fields: Any) -> Span:
@@ -83,6 +84,24 @@ def test_linked_spans_from_other_traces() -> None:
     consumer.links = (Link(T1, "01" * 8),)
     store.add_spans([producer, consumer])
     assert [s.service for s in store.trace(T1).linked_spans()] == ["accounting"]
+
+
+def test_linked_spans_filtered_by_the_span_they_link_to() -> None:
+    store = SpanStore()
+    to_producer = span("05", service="accounting", trace_id=T2)
+    to_producer.links = (Link(T1, "01" * 8),)
+    to_absent = span("06", service="fraud-detection", trace_id=T2)
+    to_absent.links = (Link(T1, "09" * 8),)  # a span of T1 that never arrived
+    # Same span id, other trace: only links into T1 count.
+    to_other_trace = span("07", service="email", trace_id=T3)
+    to_other_trace.links = (Link(T2, "02" * 8), Link(T1, "03" * 8))
+    store.add_spans([span("01"), span("02", "01"), to_producer, to_absent, to_other_trace])
+    trace = store.trace(T1)
+    assert {s.service for s in trace.linked_spans()} == {"accounting", "fraud-detection", "email"}
+    held = {s.span_id for s in trace}
+    assert [s.service for s in trace.linked_spans(span_ids=held)] == ["accounting"]
+    assert [s.service for s in trace.linked_spans(span_ids={"09" * 8})] == ["fraud-detection"]
+    assert trace.linked_spans(span_ids=set()) == []
 
 
 def test_wait_returns_when_predicate_holds_woken_by_arrival() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -200,12 +201,23 @@ class Trace:
         return [span for span in self._spans if span.status.is_error]
 
     # -- links across traces ----------------------------------------------------------
-    def linked_spans(self) -> list[Span]:
-        """Spans of *other* traces that carry a span link into this trace (async consumers)."""
+    def linked_spans(self, *, span_ids: AbstractSet[str] | None = None) -> list[Span]:
+        """Spans of *other* traces that carry a span link into this trace (async consumers).
+
+        With `span_ids`, only links to one of those spans count (e.g. the spans this snapshot
+        holds: a link may name a span of this trace that has not arrived).
+        """
         if self.source is None:
             return []
-        return [
+        others = [
             s for s in self.source.spans_linking_to(self.trace_id) if s.trace_id != self.trace_id
+        ]
+        if span_ids is None:
+            return others
+        return [
+            s
+            for s in others
+            if any(link.trace_id == self.trace_id and link.span_id in span_ids for link in s.links)
         ]
 
     # -- logs -------------------------------------------------------------------------

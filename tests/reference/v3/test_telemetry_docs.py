@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
@@ -51,6 +51,18 @@ def docs() -> Iterator[tuple[str, InMemorySpanExporter]]:
         server.httpd.server_close()
 
 
+def finished(exporter: InMemorySpanExporter, count: int) -> list[ReadableSpan]:
+    """The spans once `count` have ended, in start order.
+
+    A span ends after its response is written, on the server's own thread: wait (bounded)
+    for them all, and order them by start, not by end.
+    """
+    for attempt in Retrying(stop=stop_after_delay(5), wait=wait_fixed(0.02), reraise=True):
+        with attempt:
+            assert len(exporter.get_finished_spans()) >= count
+    return sorted(exporter.get_finished_spans(), key=lambda s: s.start_time or 0)
+
+
 def test_pages_and_their_spans(docs: tuple[str, InMemorySpanExporter]) -> None:
     base, exporter = docs
     trace_id, parent = "ab" * 16, "cd" * 8
@@ -64,12 +76,7 @@ def test_pages_and_their_spans(docs: tuple[str, InMemorySpanExporter]) -> None:
         assert requests.get(base + path, timeout=5).status_code == 200, path
     assert requests.get(base + "/nope", timeout=5).status_code == 404
     assert "Active connections" in requests.get(base + "/status", timeout=5).text
-    # A span ends after its response is written, on the server's own thread: wait (bounded)
-    # for all five, and order them by start, not by end.
-    for attempt in Retrying(stop=stop_after_delay(5), wait=wait_fixed(0.02), reraise=True):
-        with attempt:
-            assert len(exporter.get_finished_spans()) >= 5
-    spans = sorted(exporter.get_finished_spans(), key=lambda s: s.start_time or 0)
+    spans = finished(exporter, 5)
     assert [s.name for s in spans] == [
         "GET /attributes/{business_domain}",
         "GET /",
@@ -86,6 +93,26 @@ def test_pages_and_their_spans(docs: tuple[str, InMemorySpanExporter]) -> None:
     assert attrs["http.route"] == "/attributes/{business_domain}"  # the collector keeps the name
     assert attrs["http.status_code"] == 200
     assert dict(spans[-1].attributes or {})["http.status_code"] == 404
+
+
+def test_head_and_other_methods_as_nginx_answers_them(
+    docs: tuple[str, InMemorySpanExporter],
+) -> None:
+    base, exporter = docs
+    page = requests.get(base + "/services/cart", timeout=5)
+    head = requests.head(base + "/services/cart", timeout=5)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["Content-Length"] == page.headers["Content-Length"] != "0"
+    assert head.headers["Server"].strip() == "nginx"  # no Python version in it
+    assert requests.post(base + "/", timeout=5).status_code == 501  # GET and HEAD only
+    spans = finished(exporter, 2)
+    assert [s.name for s in spans] == [
+        "GET /services/{service_name}",
+        "HEAD /services/{service_name}",
+    ]
+    assert dict(spans[1].attributes or {})["http.response_content_length"] == int(
+        page.headers["Content-Length"]
+    )
 
 
 def test_the_healthcheck_repeats_a_traced_get_of_the_root(

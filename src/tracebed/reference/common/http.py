@@ -1,6 +1,7 @@
-"""Small traced HTTP server and client for the demo's HTTP-speaking backends (quote, email).
+"""Small traced HTTP server and client for the demo's HTTP-speaking backends (quote, email,
+shipping; telemetry-docs's site on a subclass).
 
-The server runs on the standard library (these services answer one JSON route each);
+The server runs on the standard library (these services answer a JSON route or a few);
 each request gets a SERVER span parented on the W3C headers, and the client injects them.
 """
 
@@ -35,12 +36,23 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-#: A route handler gets the parsed JSON body (or None) and the server span.
+#: A route handler gets the parsed JSON body (or None) and the server span (a non-recording one
+#: for a request served untraced).
 Handler = Callable[[Any, trace.Span], Reply]
 
 
 class TracedHTTPServer:
-    """``routes`` maps (method, path) to a handler; other requests get 404 untraced."""
+    """``routes`` maps (method, path) to a handler; other requests get 404 untraced.
+
+    A server shaped otherwise (routes by pattern, pages served untraced, another semconv)
+    subclasses it and overrides `methods`, `server_header`, `resolve`, `request_attrs` and
+    `response_attrs`.
+    """
+
+    #: The methods served; others get the standard library's 501.
+    methods: tuple[str, ...] = ("GET", "POST")
+    #: The Server header (None: the standard library's, which names Python).
+    server_header: str | None = None
 
     def __init__(
         self,
@@ -48,11 +60,12 @@ class TracedHTTPServer:
         port: int,
         *,
         tracer_name: str,
+        tracer: trace.Tracer | None = None,
         old_semconv: bool = False,
         host: str | None = None,
     ) -> None:
         self.routes = routes
-        self.tracer = trace.get_tracer(tracer_name)
+        self.tracer = tracer or trace.get_tracer(tracer_name)
         self.old_semconv = old_semconv
         self.httpd = ThreadingHTTPServer((host or bind_host(), port), self._handler_class())
         self.httpd.daemon_threads = True
@@ -70,36 +83,45 @@ class TracedHTTPServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 log.debug(format, *args)
 
-            def do_GET(self) -> None:
-                server._dispatch(self, "GET")
+        def serve(method: str) -> Callable[[BaseHTTPRequestHandler], None]:
+            return lambda req: server._dispatch(req, method)
 
-            def do_POST(self) -> None:
-                server._dispatch(self, "POST")
-
+        for method in self.methods:
+            setattr(_Handler, f"do_{method}", serve(method))
+        if self.server_header is not None:
+            # version_string() joins the two; the header names no Python version then
+            _Handler.server_version, _Handler.sys_version = self.server_header, ""
         return _Handler
+
+    def resolve(self, method: str, path: str) -> tuple[str | None, Handler] | None:
+        """The request's route (its span's name and ``http.route``; None: served untraced) and
+        its handler; None: 404, untraced."""
+        handler = self.routes.get((method, path))
+        return None if handler is None else (path, handler)
 
     def _dispatch(self, req: BaseHTTPRequestHandler, method: str) -> None:
         path = urlsplit(req.path).path
         length = int(req.headers.get("Content-Length") or 0)
         raw = req.rfile.read(length) if length else b""
-        handler = self.routes.get((method, path))
-        if handler is None:
+        resolved = self.resolve(method, path)
+        if resolved is None:
             self._send(req, Reply(404, b'{"error":"not found"}'))
+            return
+        route, handler = resolved
+        if route is None:
+            self._send(req, handler(_json_body(raw), trace.INVALID_SPAN))
             return
         carrier = {k.lower(): v for k, v in req.headers.items()}
         token = otel_context.attach(propagate.extract(carrier))
         try:
             with self.tracer.start_as_current_span(
-                f"{method} {path}",
+                f"{method} {route}",
                 kind=SpanKind.SERVER,
-                attributes=self._request_attrs(req, method, path),
+                attributes=self.request_attrs(req, method, path, route),
                 record_exception=False,
                 set_status_on_exception=False,
             ) as span:
-                try:
-                    body = json.loads(raw) if raw else None
-                except json.JSONDecodeError:
-                    body = None
+                body = _json_body(raw)
                 try:
                     reply = handler(body, span)
                 except Exception as exc:
@@ -107,15 +129,17 @@ class TracedHTTPServer:
                     span.record_exception(exc)
                     span.set_status(Status(StatusCode.ERROR, str(exc)))
                     reply = Reply(500, json.dumps({"error": str(exc)}).encode())
-                key = "http.status_code" if self.old_semconv else "http.response.status_code"
-                span.set_attribute(key, reply.status)
+                span.set_attributes(self.response_attrs(reply))
                 if reply.status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
                 self._send(req, reply)
         finally:
             otel_context.detach(token)
 
-    def _request_attrs(self, req: BaseHTTPRequestHandler, method: str, path: str) -> dict[str, Any]:
+    def request_attrs(
+        self, req: BaseHTTPRequestHandler, method: str, path: str, route: str
+    ) -> dict[str, Any]:
+        """The server span's attributes at its start."""
         host = req.headers.get("Host", "")
         if self.old_semconv:
             return {
@@ -123,15 +147,20 @@ class TracedHTTPServer:
                 "http.target": req.path,
                 "http.host": host,
                 "http.scheme": "http",
-                "http.route": path,
+                "http.route": route,
             }
         return {
             "http.request.method": method,
             "url.path": path,
             "url.scheme": "http",
-            "http.route": path,
+            "http.route": route,
             "server.address": host.split(":")[0],
         }
+
+    def response_attrs(self, reply: Reply) -> dict[str, Any]:
+        """The server span's attributes once the handler has replied."""
+        key = "http.status_code" if self.old_semconv else "http.response.status_code"
+        return {key: reply.status}
 
     @staticmethod
     def _send(req: BaseHTTPRequestHandler, reply: Reply) -> None:
@@ -141,11 +170,13 @@ class TracedHTTPServer:
         for k, v in reply.headers.items():
             req.send_header(k, v)
         req.end_headers()
-        req.wfile.write(reply.body)
+        if req.command != "HEAD":  # its headers say what a GET's body would be
+            req.wfile.write(reply.body)
 
-    def serve_until_signal(self) -> None:
-        """Serve until SIGTERM/SIGINT, then stop and flush telemetry."""
-        stopped = threading.Event()
+    def serve_until_signal(self, stopped: threading.Event | None = None) -> None:
+        """Serve until SIGTERM/SIGINT, then stop and flush telemetry. `stopped` (set on the
+        signal) lets the service's own threads stop with it."""
+        stopped = stopped or threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
         signal.signal(signal.SIGINT, lambda *_: stopped.set())
         thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -154,6 +185,13 @@ class TracedHTTPServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         telemetry.shutdown()
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        return None
 
 
 def post_json(

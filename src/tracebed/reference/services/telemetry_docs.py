@@ -17,20 +17,17 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
 import sys
 import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlsplit
 
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import trace
 
 from tracebed.reference.common import telemetry
-from tracebed.reference.common.config import EnvError, bind_host, env_int, env_port
+from tracebed.reference.common.config import EnvError, env_int, env_port
+from tracebed.reference.common.http import Handler, Reply, TracedHTTPServer
 from tracebed.reference.services._runner import setup_logging
 
 log = logging.getLogger(__name__)
@@ -85,80 +82,45 @@ def documented(path: str) -> bool:
     )
 
 
-class DocsServer:
+class DocsServer(TracedHTTPServer):
     """The site on ``port``; each traced request gets a SERVER span as the nginx module's."""
+
+    methods = ("GET", "HEAD")
+    server_header = "nginx"
 
     def __init__(
         self, port: int, *, host: str | None = None, tracer: trace.Tracer | None = None
     ) -> None:
-        self.tracer = tracer or trace.get_tracer("nginx")
-        self.httpd = ThreadingHTTPServer((host or bind_host(), port), self._handler_class())
-        self.httpd.daemon_threads = True
+        super().__init__({}, port, tracer_name="nginx", tracer=tracer, old_semconv=True, host=host)
         self.requests = 0  # for stub_status
 
-    @property
-    def port(self) -> int:
-        return int(self.httpd.server_address[1])
+    def resolve(self, method: str, path: str) -> tuple[str | None, Handler]:
+        # every path gets a reply (a page, an asset, stub_status or nginx's 404); route_of says
+        # which are traced
+        path = path or "/"
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
+        def page(body: Any, span: trace.Span) -> Reply:
+            self.requests += 1
+            return self.reply(path)
 
-        class _Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            server_version, sys_version = "nginx", ""
+        return route_of(path), page
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                log.debug(format, *args)
-
-            def do_GET(self) -> None:
-                server.handle(self, "GET")
-
-            def do_HEAD(self) -> None:
-                server.handle(self, "HEAD")
-
-        return _Handler
-
-    def reply(self, path: str) -> tuple[int, str, bytes]:
+    def reply(self, path: str) -> Reply:
         if path == "/status":  # nginx stub_status
             n = self.requests
             body = (
                 "Active connections: 1 \nserver accepts handled requests\n"
                 f" {n} {n} {n} \nReading: 0 Writing: 1 Waiting: 0 \n"
             )
-            return 200, "text/plain", body.encode()
+            return Reply(200, body.encode(), "text/plain")
         if path == "/assets/site.css":
-            return 200, "text/css", STYLE
+            return Reply(200, STYLE, "text/css")
         if documented(path):
-            return 200, "text/html", PAGE
-        return 404, "text/html", b"<html><body><h1>404 Not Found</h1></body></html>\n"
+            return Reply(200, PAGE, "text/html")
+        return Reply(404, b"<html><body><h1>404 Not Found</h1></body></html>\n", "text/html")
 
-    def handle(self, req: BaseHTTPRequestHandler, method: str) -> None:
-        self.requests += 1
-        path = urlsplit(req.path).path or "/"
-        route = route_of(path)
-        if route is None:
-            self._send(req, method, *self.reply(path))
-            return
-        carrier = {k.lower(): v for k, v in req.headers.items()}
-        token = otel_context.attach(propagate.extract(carrier))
-        try:
-            with self.tracer.start_as_current_span(
-                f"{method} {route}",
-                kind=SpanKind.SERVER,
-                attributes=self._request_attrs(req, method, route),
-            ) as span:
-                status, content_type, body = self.reply(path)
-                self._send(req, method, status, content_type, body)
-                # the module's 1.16.0 semconv names; the collector renames by http.route
-                span.set_attribute("http.response_content_length", len(body))
-                span.set_attribute("http.status_code", status)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
-        finally:
-            otel_context.detach(token)
-
-    def _request_attrs(
-        self, req: BaseHTTPRequestHandler, method: str, route: str
+    def request_attrs(
+        self, req: BaseHTTPRequestHandler, method: str, path: str, route: str
     ) -> dict[str, Any]:
         host = (req.headers.get("Host") or "").rsplit(":", 1)[0]
         peer_addr, peer_port = req.client_address[:2]
@@ -180,16 +142,9 @@ class DocsServer:
             attrs["http.user_agent"] = agent
         return attrs
 
-    @staticmethod
-    def _send(
-        req: BaseHTTPRequestHandler, method: str, status: int, content_type: str, body: bytes
-    ) -> None:
-        req.send_response(status)
-        req.send_header("Content-Type", content_type)
-        req.send_header("Content-Length", str(len(body)))
-        req.end_headers()
-        if method != "HEAD":
-            req.wfile.write(body)
+    def response_attrs(self, reply: Reply) -> dict[str, Any]:
+        # the module's 1.16.0 semconv names; the collector renames by http.route
+        return {"http.response_content_length": len(reply.body), **super().response_attrs(reply)}
 
 
 def healthcheck(url: str, interval_s: float, stopped: threading.Event) -> None:
@@ -216,17 +171,11 @@ def main() -> int:
         return 2
     server = DocsServer(port)
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    threading.Thread(target=server.httpd.serve_forever, daemon=True).start()
     if interval > 0:
         url = f"http://127.0.0.1:{server.port}/"
         threading.Thread(target=healthcheck, args=(url, interval, stopped), daemon=True).start()
     log.info("telemetry-docs listening on port %d", server.port)
-    stopped.wait()
-    server.httpd.shutdown()
-    server.httpd.server_close()
-    telemetry.shutdown()
+    server.serve_until_signal(stopped)
     return 0
 
 

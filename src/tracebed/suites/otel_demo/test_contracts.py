@@ -133,17 +133,9 @@ def linked_traces(trace: Trace) -> list[Trace]:
     source = trace.source
     if source is None:
         return []
-    ids = {s.span_id for s in trace}
-    found: dict[str, Trace] = {}
-    for span in trace.linked_spans():
-        if span.trace_id in found or not any(
-            link.trace_id == trace.trace_id and link.span_id in ids for link in span.links
-        ):
-            continue
-        other = source.get_trace(span.trace_id)
-        if other is not None:
-            found[span.trace_id] = other
-    return list(found.values())
+    linked = trace.linked_spans(span_ids={s.span_id for s in trace})
+    others = (source.get_trace(t) for t in dict.fromkeys(s.trace_id for s in linked))
+    return [other for other in others if other is not None]
 
 
 def traces_of(
