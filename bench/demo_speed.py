@@ -3,8 +3,8 @@
     .venv/bin/python bench/demo_speed.py [--rounds 2] [--delays 0,5] [--release 3.0.0] [--record]
 
 Each round runs `tracebed demo` twice per export delay, back to back in this one session:
-as shipped, and with `TRACEBED_SUITE_BATCH=0` (each flow test drives and waits in its own
-call, one after another, as before the batch). Delay 0 means the stand-in's own (50 ms);
+as shipped, and with `TRACEBED_SUITE_BATCH=0` (each test drives and waits in its own call,
+one after another: flows, and fault scenarios too). Delay 0 means the stand-in's own (50 ms);
 5 is the SDKs' default (`--tracebed-export-delay 5`). Machine load hits both alike, so the
 ratio is the number to read; the wall times are what a user waits. Issue 17's targets, on
 2 cores: at most 45 s with the short delay, at most 90 s at 5 s. `--record` appends a section
@@ -115,9 +115,10 @@ def main() -> None:
             f"\n## `tracebed demo` wall time ({today}, `bench/demo_speed.py`, "
             f"{os.cpu_count()} cores, demo {args.release}, {args.rounds} rounds, "
             f"load average during runs {', '.join(loads)})\n\n"
-            "Batch = as shipped (flag-free flows driven at once, fault scenarios' independent "
-            "calls and waits overlapped); sequential = `TRACEBED_SUITE_BATCH=0`, each flow test "
-            "on its own (the fault scenarios are the same code in both).\n\n" + table + "\n"
+            "Batch = as shipped (flag-free flows driven at once; fault scenarios side by side "
+            "where their flags allow, their independent calls and waits overlapped); "
+            "sequential = `TRACEBED_SUITE_BATCH=0`: every test, fault scenarios included, in "
+            "its own turn, their calls and waits one after another.\n\n" + table + "\n"
         )
         with RESULTS.open("a", encoding="utf-8") as out:
             out.write(section)
