@@ -8,6 +8,7 @@ plugin as for any test."""
 from __future__ import annotations
 
 import ast
+import re
 from typing import Any
 
 import pytest
@@ -152,6 +153,8 @@ def test_scenarios_overlap_where_their_flags_allow(
     out = result.stdout.str()
     assert "AssertionError: pay2 fails on its own" in out
     assert "FAILED test_scenarios.py::test_pay_second" in out
+    # Its failure says when it ran in the batch.
+    assert re.search(r"side by side.*\n.*started [0-9.]+s, released [0-9.]+s, ended", out), out
     # Each test carries the requests its own scenario made, not the others'.
     assert "RECORDED test_pay_first ['pay1-request']" in out
     assert "RECORDED test_pay_second ['pay2-request']" in out

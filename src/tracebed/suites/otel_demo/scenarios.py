@@ -30,7 +30,13 @@ scenario fails its own test with the message and trace tree it always had.
 A scenario's body runs with the fixtures `shop`, `request` (its `config` and
 `getfixturevalue` of the session's stack fixtures), `demo_stack`, `span_sink`,
 `tracebed_harness` and its parameters; a test taking any other fixture runs in its own turn
-instead. `TRACEBED_SUITE_BATCH=0` runs every scenario in its turn, as before.
+instead. `TRACEBED_SUITE_BATCH=0` runs every scenario in its turn, as before. Under
+pytest-xdist each worker (its own stack) runs every collected scenario, as the flow batch
+drives every collected flow: correct, at the price of repeated scenarios.
+
+A scenario that reads what is not its own (every trace of the load generator since a mark,
+every log of a service) must say so in what it drives, or filter by its own trace ids: the
+email scenario reads its confirmation log by its order's trace, not every log since a mark.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import contextlib
 import functools
 import inspect
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -179,6 +186,15 @@ class Scenario:
     outcome: Outcome = field(default_factory=Outcome)
     before: dict[str, Any] | None = None  # the flag document before its marker's switch
     released: bool = False
+    times: dict[str, float] = field(default_factory=dict)  # started/released/ended, batch time
+
+    def timeline(self) -> str:
+        """When it ran, in seconds since the batch began (shown with the test's report)."""
+        return ", ".join(
+            f"{what} {self.times[what]:.1f}s"
+            for what in ("started", "released", "ended")
+            if what in self.times
+        )
 
     def conflicts(self, other: Scenario) -> bool:
         return self.needs.conflicts(other.needs)
@@ -193,6 +209,8 @@ class ScenarioBatch:
         self._ran = False
         self._changed = threading.Condition()
         self._holding: list[Scenario] = []
+        self._scenarios_by_id: dict[str, Scenario] = {}
+        self._began = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -212,6 +230,11 @@ class ScenarioBatch:
                 return test(**kwargs)
             with self.fixtures["demo_stack"].flags.switched(**flags):
                 return test(**kwargs)
+        scenario = self._scenarios_by_id.get(item.nodeid)
+        if scenario is not None:
+            item.add_report_section(
+                "call", "side by side", f"{scenario.timeline()} after the scenarios began"
+            )
         shop = kwargs.get("shop")
         for result in outcome.results:  # recorded on the test, as its own shop would have
             if shop is not None and shop.on_result is not None:
@@ -237,7 +260,9 @@ class ScenarioBatch:
     def run(self) -> None:
         """Run every scenario by the rule of the module docstring; return when all ended."""
         self._ran = True
+        self._began = time.monotonic()
         pending = self._scenarios()
+        self._scenarios_by_id = {scenario.item.nodeid: scenario for scenario in pending}
         for scenario in pending:
             self._outcomes[scenario.item.nodeid] = scenario.outcome
         if not pending:
@@ -268,6 +293,7 @@ class ScenarioBatch:
             timeout=trace_timeout(self.session.config), on_result=outcome.results.append
         )
         _local.scenario = scenario
+        scenario.times["started"] = time.monotonic() - self._began
         try:
             if scenario.flags:
                 scenario.before = self.fixtures["demo_stack"].flags.set(**scenario.flags)
@@ -278,6 +304,7 @@ class ScenarioBatch:
             outcome.error = exc
         finally:
             _local.scenario = None
+            scenario.times["ended"] = time.monotonic() - self._began
             self.release(scenario)
             with contextlib.suppress(Exception):
                 shop.close()
@@ -297,6 +324,7 @@ class ScenarioBatch:
         if scenario.released:
             return
         scenario.released = True
+        scenario.times["released"] = time.monotonic() - self._began
         try:
             if scenario.before is not None:
                 self.fixtures["demo_stack"].flags.restore(scenario.before, keys=scenario.flags)
