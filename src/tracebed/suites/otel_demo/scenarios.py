@@ -9,9 +9,11 @@ the first scenario the suite runs them all, each in a thread of its own, under o
 - a scenario *switches* flags (its `@pytest.mark.flags`, and those it names) and *drives*
   flows (`FLOW_FLAGS`: each flow with the flags whose effect it would show);
 - two scenarios conflict when one switches a flag the other switches or is sensitive to;
-- a scenario starts once it conflicts with no scenario still *holding* (driving) and with no
-  earlier one still waiting to start (conflicting scenarios keep the file's order); at most
-  `TRACEBED_SUITE_BATCH` (default 4) hold at once;
+- whenever a scenario may start, the first waiting one (`slow` ones first, then the file's
+  order) that conflicts with no scenario still *holding* (driving) starts; at most
+  `TRACEBED_SUITE_BATCH` (default 4) hold at once. (A scenario is not kept waiting behind an earlier one it does not conflict
+  with: intlShippingSlowdown runs beside Kafka's long off phase although failedReadinessProbe,
+  before it in the file, has to wait for both.)
 - a scenario holds until it calls `release()` (every request answered, its flags back as they
   were: from then on it only reads the sink) or ends; its marker's flags are switched back
   then, before the next conflicting one starts.
@@ -92,13 +94,14 @@ class Needs:
 
     drives: frozenset[str]
     switches: frozenset[str]
+    slow: bool = False  # long by design: offered a start before the others
 
     def sensitive(self) -> frozenset[str]:
         return frozenset().union(*(FLOW_FLAGS[flow] for flow in self.drives))
 
     def switching(self, flags: Iterable[str]) -> Needs:
         """These needs, also switching `flags` (a marker's)."""
-        return Needs(self.drives, self.switches | set(flags))
+        return Needs(self.drives, self.switches | set(flags), self.slow)
 
     def conflicts(self, other: Needs) -> bool:
         """One switches a flag the other switches or whose effect the other's flows show."""
@@ -106,10 +109,13 @@ class Needs:
         return bool(mine & (theirs | other.sensitive()) or theirs & self.sensitive())
 
 
-def side_by_side(*, drives: Iterable[str], switches: Iterable[str] = ()) -> Callable[[F], F]:
+def side_by_side(
+    *, drives: Iterable[str], switches: Iterable[str] = (), slow: bool = False
+) -> Callable[[F], F]:
     """Let a fault scenario run beside others (module docstring); `switches` names the flags
-    its body switches itself, besides its `flags` marker's."""
-    needs = Needs(frozenset(drives), frozenset(switches))
+    its body switches itself, besides its `flags` marker's; `slow` ones (long by design, e.g.
+    bounded load-generator runs) are offered a start first, so that they do not end last."""
+    needs = Needs(frozenset(drives), frozenset(switches), slow)
     unknown = sorted(needs.drives - set(FLOW_FLAGS))
     if unknown:
         raise ValueError(f"side_by_side: unknown flows {unknown}; known: {sorted(FLOW_FLAGS)}")
@@ -261,7 +267,8 @@ class ScenarioBatch:
         """Run every scenario by the rule of the module docstring; return when all ended."""
         self._ran = True
         self._began = time.monotonic()
-        pending = self._scenarios()
+        # slow ones first (stable: the file's order otherwise)
+        pending = sorted(self._scenarios(), key=lambda scenario: not scenario.needs.slow)
         self._scenarios_by_id = {scenario.item.nodeid: scenario for scenario in pending}
         for scenario in pending:
             self._outcomes[scenario.item.nodeid] = scenario.outcome
@@ -281,10 +288,9 @@ class ScenarioBatch:
     def _startable(self, pending: list[Scenario]) -> Scenario | None:
         if len(self._holding) >= self.width:
             return None
-        for i, scenario in enumerate(pending):
-            if any(scenario.conflicts(other) for other in [*self._holding, *pending[:i]]):
-                continue
-            return scenario
+        for scenario in pending:
+            if not any(scenario.conflicts(other) for other in self._holding):
+                return scenario
         return None
 
     def _run_one(self, scenario: Scenario) -> None:

@@ -1302,7 +1302,7 @@ def sessions(n: int) -> Callable[[list[Trace]], bool]:
     return lambda traces: len(named_spans(traces, SESSION_START)) >= n
 
 
-@side_by_side(drives=("load-generator",), switches=("loadGeneratorTraffic",))
+@side_by_side(drives=("load-generator",), switches=("loadGeneratorTraffic",), slow=True)
 def test_load_generator_traffic_off_only_evaluates_the_flag(
     demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -1343,7 +1343,7 @@ def test_load_generator_traffic_off_only_evaluates_the_flag(
                 assert span.attributes.get("feature_flag.key") == "loadGeneratorTraffic"
 
 
-@side_by_side(drives=("load-generator",), switches=("loadGeneratorVUs",))
+@side_by_side(drives=("load-generator",), switches=("loadGeneratorVUs",), slow=True)
 def test_load_generator_vus_follow_the_flag(
     demo_stack: Any, span_sink: Any, request: pytest.FixtureRequest
 ) -> None:
