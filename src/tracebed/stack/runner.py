@@ -73,6 +73,7 @@ class Stack:
         self.detached = False
         self._started_tiers: list[int] = []
         self._cancel = threading.Event()
+        self._signals = _StartSignals()
         self._record_lock = threading.Lock()
         self._probes: dict[str, ProbeSpec] = {}
         self._watchdog: Watchdog | None = None
@@ -108,7 +109,7 @@ class Stack:
         if live is not None:
             live.attach(self.timeline)
         try:
-            with _signals_raise_interrupt():
+            with _signals_raise_interrupt(self._signals):
                 if self.backend.manages_services:
                     for tier in range(last + 1):
                         self._start_tier(tier)
@@ -152,17 +153,20 @@ class Stack:
     def _probe_all(self, names: list[str]) -> None:
         if not names:
             return
+        self._signals.deferring = True  # a signal now only marks; the loop raises (below)
         pool = ThreadPoolExecutor(
             max_workers=min(32, len(names)), thread_name_prefix="tracebed-probe"
         )
-        futures: dict[Future[None], str] = {
-            pool.submit(self._wait_ready, self.topology.services[n]): n for n in names
-        }
+        pending: set[Future[None]] = set()
         try:
+            futures: dict[Future[None], str] = {
+                pool.submit(self._wait_ready, self.topology.services[n]): n for n in names
+            }
             pending = set(futures)
             while pending:
                 # Short waits keep the main thread responsive to Ctrl-C / SIGTERM.
                 done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
+                self._signals.raise_if_got()
                 errors = [f.exception() for f in done if f.exception() is not None]
                 if errors:
                     self._cancel.set()
@@ -182,6 +186,8 @@ class Stack:
                 self._cancel.set()
             pool.shutdown(wait=True)
             self._cancel.clear()
+            self._signals.deferring = False
+        self._signals.raise_if_got()  # one that came after the last look
 
     def _probe_for(self, name: str) -> ProbeSpec:
         if name not in self._probes:
@@ -389,21 +395,49 @@ class Stack:
 # -- signals --------------------------------------------------------------------------------
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+class _StartSignals:
+    """SIGINT/SIGTERM during the start: a KeyboardInterrupt, so that teardown runs.
+
+    While the main thread waits for the probes it is inside concurrent.futures' waiting, which
+    takes each future's lock in turn; an exception raised there by a signal handler can leave a
+    lock taken, and the probe thread finishing that future (and the pool shutdown waiting for
+    it) then hangs for good. So there a signal only marks the start as interrupted, and the
+    waiting loop raises at its next look (within 0.1 s).
+    """
+
+    def __init__(self) -> None:
+        self.deferring = False
+        self.got: int | None = None
+
+    def handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.deferring:
+            self.got = signum
+            return
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    def raise_if_got(self) -> None:
+        if self.got is not None:
+            signum, self.got = self.got, None
+            raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
 
 @contextlib.contextmanager
-def _signals_raise_interrupt() -> Iterator[None]:
-    """During the start, SIGTERM behaves like Ctrl-C so that teardown runs."""
+def _signals_raise_interrupt(signals: _StartSignals) -> Iterator[None]:
+    """During the start, SIGTERM behaves like Ctrl-C (and both as `_StartSignals` says)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    signals.got = None
+    prev_term = signal.signal(signal.SIGTERM, signals.handler)
+    # SIGINT only where it would raise anyway (Python's default): an ignored one stays ignored
+    take_int = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    prev_int = signal.signal(signal.SIGINT, signals.handler) if take_int else None
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, prev_term)
+        if take_int:
+            signal.signal(signal.SIGINT, prev_int)
 
 
 @contextlib.contextmanager
