@@ -88,6 +88,16 @@ class Outcome:
     value: Any = None
     error: BaseException | None = None
 
+    def replay(self, shop: Any) -> Any:
+        """In the test's own call: its requests recorded on its `shop` (None: it has none), as
+        if that shop had made them; then the value, or the exception raised again."""
+        for result in self.results:
+            if shop is not None and shop.on_result is not None:
+                shop.on_result(result)
+        if self.error is not None:
+            raise self.error
+        return self.value
+
 
 def pre_driven(factory: JobFactory) -> Callable[[F], F]:
     """Mark a test as taking part in the batch; `factory(ctx, **params)` makes its job."""
@@ -148,13 +158,7 @@ class FlowBatch:
             shop = request.getfixturevalue("shop")
             run = job.drive(shop)
             return job.wait(run)
-        shop = request.getfixturevalue("shop")
-        for result in outcome.results:  # recorded on the test, as its own shop would have
-            if shop.on_result is not None:
-                shop.on_result(result)
-        if outcome.error is not None:
-            raise outcome.error
-        return outcome.value
+        return outcome.replay(request.getfixturevalue("shop"))
 
     def run(self) -> None:
         """Drive every job of the session's tests at once; return when every wait is done."""

@@ -211,7 +211,6 @@ class ScenarioBatch:
 
     def __init__(self, fixtures: dict[str, Any], session: pytest.Session, width: int):
         self.fixtures, self.session, self.width = fixtures, session, width
-        self._outcomes: dict[str, Outcome] = {}
         self._ran = False
         self._changed = threading.Condition()
         self._holding: list[Scenario] = []
@@ -229,25 +228,17 @@ class ScenarioBatch:
         item = request.node
         if self.enabled and not self._ran:
             self.run()
-        outcome = self._outcomes.pop(item.nodeid, None)
-        if outcome is None:  # in its own turn: no batch, or fixtures a scenario is not given
+        scenario = self._scenarios_by_id.pop(item.nodeid, None)
+        if scenario is None:  # in its own turn: no batch, or fixtures a scenario is not given
             flags = marker_flags(item) if item.stash.get(FLAGS_SWITCHED_BY_TEST, False) else {}
             if not flags:
                 return test(**kwargs)
             with self.fixtures["demo_stack"].flags.switched(**flags):
                 return test(**kwargs)
-        scenario = self._scenarios_by_id.get(item.nodeid)
-        if scenario is not None:
-            item.add_report_section(
-                "call", "side by side", f"{scenario.timeline()} after the scenarios began"
-            )
-        shop = kwargs.get("shop")
-        for result in outcome.results:  # recorded on the test, as its own shop would have
-            if shop is not None and shop.on_result is not None:
-                shop.on_result(result)
-        if outcome.error is not None:
-            raise outcome.error
-        return outcome.value
+        item.add_report_section(
+            "call", "side by side", f"{scenario.timeline()} after the scenarios began"
+        )
+        return scenario.outcome.replay(kwargs.get("shop"))
 
     def _scenarios(self) -> list[Scenario]:
         found = []
@@ -270,8 +261,6 @@ class ScenarioBatch:
         # slow ones first (stable: the file's order otherwise)
         pending = sorted(self._scenarios(), key=lambda scenario: not scenario.needs.slow)
         self._scenarios_by_id = {scenario.item.nodeid: scenario for scenario in pending}
-        for scenario in pending:
-            self._outcomes[scenario.item.nodeid] = scenario.outcome
         if not pending:
             return
         with ThreadPoolExecutor(len(pending), "tracebed-scenario") as pool:
