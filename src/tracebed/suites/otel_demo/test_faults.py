@@ -54,6 +54,7 @@ from tracebed.suites.otel_demo.batch import drivers_from_env
 from tracebed.suites.otel_demo.release import demo_version, require_release
 from tracebed.suites.otel_demo.scenarios import release, side_by_side
 from tracebed.suites.otel_demo.waiting import (
+    export_left,
     exported,
     follows_its_chain,
     quiet_s,
@@ -1278,8 +1279,7 @@ def load_generator_traces(
             return True
         # The generator exports every 0.2 s, the stack after its export delay: what ended
         # before the latest end seen has arrived once that much has passed since then.
-        ended = max((s.end_ns for t in found[0] for s in t), default=0) / 1e9
-        left = ended + max(1.0, quiet_s()) - time.time()
+        left = export_left((s for t in found[0] for s in t), max(1.0, quiet_s()))
         return True if left <= 0 else now + left
 
     try:

@@ -14,10 +14,10 @@ scenario asserts on) the shape, not a window, says the trace is complete.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from tracebed.model import SpanStore, Trace
+from tracebed.model import Span, SpanStore, Trace
 from tracebed.model.source import quiet_after_export_delay
 from tracebed.query.conditions import Condition
 from tracebed.query.conditions import settled as settled_under
@@ -55,8 +55,7 @@ def exported(step: Any, timeout: float, until: Callable[[Trace], bool] | None = 
     remote clock far behind ours would end the wait early, as too short a window would).
     """
     trace: Trace = step.trace(until=settled(step, until), timeout=timeout)
-    latest = max((span.end_ns for span in trace), default=0) / 1e9
-    left = min(quiet_s(), latest + quiet_s() - time.time())
+    left = export_left(trace)
     if left <= 0:
         return trace
     store = getattr(step, "source", None)
@@ -70,6 +69,15 @@ def exported(step: Any, timeout: float, until: Callable[[Trace], bool] | None = 
     else:  # over the sink's HTTP API: a quiet window of that length stands in
         return step.trace(until=settled(step, until), quiet=quiet_s(), timeout=timeout)
     return step.trace(until=settled(step, until), timeout=timeout)  # as it stands now
+
+
+def export_left(spans: Iterable[Span], window: float | None = None) -> float:
+    """Seconds until every span that ended before the latest end among `spans` has had
+    `window` (default: the session's quiet window) to be exported; <= 0: it has. (At most
+    `window`: a clock ahead of ours must not stretch the wait.)"""
+    window = quiet_s() if window is None else window
+    latest = max((span.end_ns for span in spans), default=0) / 1e9
+    return min(window, latest + window - time.time())
 
 
 def export_delay_of(demo_stack: Any) -> float:
