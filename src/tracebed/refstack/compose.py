@@ -40,6 +40,7 @@ import tracebed
 from tracebed.errors import StackError
 from tracebed.refstack import images
 from tracebed.refstack.images import link_or_copy
+from tracebed.stack.compose import escape_dollars
 from tracebed.stack.meta import KEY as STACK_META_KEY
 from tracebed.stack.readiness import Readiness
 from tracebed.stack.topology import Grouping, Topology
@@ -232,16 +233,6 @@ def compose_from_spec(
     return doc
 
 
-def _escape_dollars(node: Any) -> Any:
-    """Compose interpolates ``$``; the spec's strings are literal, so ``$`` becomes ``$$``."""
-    if isinstance(node, str):
-        return node.replace("$", "$$")
-    if isinstance(node, list):
-        return [_escape_dollars(v) for v in node]
-    if isinstance(node, dict):
-        # `image` may be a deliberate ${VAR} (the hand-run file); it never comes from the spec.
-        return {k: v if k == "image" else _escape_dollars(v) for k, v in node.items()}
-    return node
 
 
 def render(doc: Mapping[str, Any], header: str = "") -> str:
@@ -251,7 +242,12 @@ def render(doc: Mapping[str, Any], header: str = "") -> str:
     ]
     if header:
         lines += [f"# {line}" for line in header.splitlines()]
-    body = yaml.safe_dump(_escape_dollars(dict(doc)), sort_keys=False, width=100)
+    body = yaml.safe_dump(
+        # `image` may be a deliberate ${VAR} (the hand-run file); it never comes from the spec.
+        escape_dollars(dict(doc), keep=frozenset({"image"})),
+        sort_keys=False,
+        width=100,
+    )
     return "\n".join(lines) + "\n" + body
 
 

@@ -621,7 +621,7 @@ def run_overlay(
         for name in project.services:
             svc = services.setdefault(name, {})
             svc["environment"] = {**_as_mapping(svc.get("environment") or {}), **environment}
-    return {"services": _escape_dollars(services)}
+    return {"services": escape_dollars(services)}
 
 
 def _image_defaults(
@@ -708,14 +708,15 @@ def _absolute_paths(svc: dict[str, Any], project: ComposeProject) -> dict[str, A
     return out
 
 
-def _escape_dollars(node: Any) -> Any:
-    """Compose interpolates `$`; what the overlay restates is literal."""
+def escape_dollars(node: Any, keep: frozenset[str] = frozenset()) -> Any:
+    """Compose interpolates `$`; what a generated file restates is literal, so `$` becomes
+    `$$` in every string, except under the mapping keys `keep` (a deliberate `${VAR}`)."""
     if isinstance(node, str):
         return node.replace("$", "$$")
     if isinstance(node, list):
-        return [_escape_dollars(v) for v in node]
+        return [escape_dollars(v, keep) for v in node]
     if isinstance(node, dict):
-        return {k: _escape_dollars(v) for k, v in node.items()}
+        return {k: v if k in keep else escape_dollars(v, keep) for k, v in node.items()}
     return node
 
 
