@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import socket
 import subprocess
 import sys
 import time
-from types import FrameType
 
 from tracebed.reference.infra.binaries import tansu
+from tracebed.reference.infra.child import forward_stop_signals
 
 TOPIC = "orders"
 
@@ -64,13 +63,7 @@ def run(port: int, topic: str) -> int:
         "memory://tansu/",
     ]
     proc = subprocess.Popen(cmd)
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        if proc.poll() is None:
-            proc.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    forward_stop_signals(proc)
     try:
         _wait_listening(port, proc)
         subprocess.run(

@@ -34,7 +34,6 @@ from collections.abc import Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
 from decimal import Decimal
-from types import FrameType
 from typing import Any
 
 import grpc
@@ -50,6 +49,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from tracebed.reference.infra.child import forward_stop_signals
 from tracebed.reference.infra.span_metrics import SpanMetrics
 
 #: How often the span metrics are sent to the collector (s): short, like the stack's SDK
@@ -488,13 +488,7 @@ def run(args: argparse.Namespace) -> int:
         bridge.stop()
         return 0
     proc = subprocess.Popen(args.child)
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        if proc.poll() is None:
-            proc.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    forward_stop_signals(proc)
     try:
         return proc.wait()
     finally:

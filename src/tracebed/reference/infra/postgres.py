@@ -27,10 +27,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from tracebed.reference.data import PRODUCTS_FILE, load_json
 from tracebed.reference.infra.binaries import MissingBinaryError
+from tracebed.reference.infra.child import forward_stop_signals
 from tracebed.reference.infra.ports import free_ports
 
 USER = "astronomy_user"
@@ -274,13 +274,7 @@ def run(port: int, directory: Path) -> int:
         if uid is not None:
             os.chown(data, uid, -1)
         proc = _postgres(bins, data, port, drop)
-
-        def forward(signum: int, _frame: FrameType | None) -> None:
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGINT)  # "fast" shutdown; SIGTERM would wait
-
-        signal.signal(signal.SIGTERM, forward)
-        signal.signal(signal.SIGINT, forward)
+        forward_stop_signals(proc, signal.SIGINT)  # "fast" shutdown; SIGTERM would wait
         _wait_accepting(port, proc)
         print(f"astronomy-db: postgres on 127.0.0.1:{port}, catalog seeded", flush=True)
         return proc.wait()
